@@ -1,0 +1,227 @@
+//! Effective egress: evaluates a target's chains into the exact set of packets it may send, and
+//! remembers which rule decided which part, for evidence and for the rule-level checks.
+
+use crate::model::space::{display_addrs, proto_name, public};
+use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
+
+/// What one rule decided in its chain, given everything before it.
+#[derive(Clone, Debug)]
+pub struct RuleOutcome {
+    /// The packets this rule decided (matched and not decided earlier).
+    pub decided: TrafficSet,
+    /// For rules in ordered layers: its public traffic was all decided before it.
+    pub public_shadowed: bool,
+    /// Part of its public traffic was already allowed before it.
+    pub public_allowed_before: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerOutcome {
+    pub rules: Vec<RuleOutcome>,
+    /// Traffic that fell to `no_match`.
+    pub fallthrough: TrafficSet,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChainOutcome {
+    pub allowed: TrafficSet,
+    pub layers: Vec<LayerOutcome>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TargetOutcome {
+    /// Everything the target may send (the intersection of its chains).
+    pub allowed: TrafficSet,
+    pub chains: Vec<ChainOutcome>,
+}
+
+/// Evaluates one chain: each layer sees what the layers before it passed on.
+pub fn eval_chain(chain: &Chain) -> ChainOutcome {
+    let mut input = TrafficSet::everything();
+    let mut allowed = TrafficSet::empty();
+    let mut layers = Vec::with_capacity(chain.layers.len());
+    for layer in &chain.layers {
+        let (outcome, passed) = eval_layer(layer, &input, &mut allowed);
+        layers.push(outcome);
+        input = passed;
+        if input.is_empty() {
+            break;
+        }
+    }
+    // Traffic that passed beyond the last layer has no one to allow it.
+    ChainOutcome { allowed, layers }
+}
+
+/// Evaluates a layer on `input`, adding what it allows to `allowed`; returns what it passes on.
+fn eval_layer(
+    layer: &Layer,
+    input: &TrafficSet,
+    allowed: &mut TrafficSet,
+) -> (LayerOutcome, TrafficSet) {
+    if layer.unordered {
+        return eval_unordered(layer, input, allowed);
+    }
+    let mut remaining = input.clone();
+    let mut passed = TrafficSet::empty();
+    let mut rules = Vec::with_capacity(layer.rules.len());
+    let pub_all = TrafficSet::everything().restrict_addrs(public());
+    for rule in &layer.rules {
+        let decided = rule.traffic.intersect(&remaining);
+        let rule_pub = rule.traffic.intersect(&pub_all);
+        let public_shadowed = !rule_pub.is_empty() && !rule_pub.intersects(&remaining);
+        let public_allowed_before = rule_pub.intersects(allowed);
+        if !decided.is_empty() {
+            match rule.action {
+                Action::Allow => *allowed = allowed.union(&decided),
+                Action::Deny => {}
+                Action::Next => passed = passed.union(&decided),
+            }
+            remaining = remaining.difference(&decided);
+        }
+        rules.push(RuleOutcome {
+            decided,
+            public_shadowed,
+            public_allowed_before,
+        });
+    }
+    match layer.no_match {
+        Action::Allow => *allowed = allowed.union(&remaining),
+        Action::Deny => {}
+        Action::Next => passed = passed.union(&remaining),
+    }
+    (
+        LayerOutcome {
+            rules,
+            fallthrough: remaining,
+        },
+        passed,
+    )
+}
+
+/// A security-group style layer: the union of its allow rules; no order, nothing shadows.
+fn eval_unordered(
+    layer: &Layer,
+    input: &TrafficSet,
+    allowed: &mut TrafficSet,
+) -> (LayerOutcome, TrafficSet) {
+    let mut union = TrafficSet::empty();
+    let mut passed = TrafficSet::empty();
+    let mut denied = TrafficSet::empty();
+    for rule in &layer.rules {
+        match rule.action {
+            Action::Allow => union = union.union(&rule.traffic),
+            Action::Deny => denied = denied.union(&rule.traffic),
+            Action::Next => passed = passed.union(&rule.traffic),
+        }
+    }
+    let layer_allowed = union.difference(&denied).intersect(input);
+    *allowed = allowed.union(&layer_allowed);
+    let rules = layer
+        .rules
+        .iter()
+        .map(|r| RuleOutcome {
+            decided: r.traffic.intersect(input),
+            public_shadowed: false,
+            public_allowed_before: false,
+        })
+        .collect();
+    let fallthrough = input
+        .difference(&union)
+        .difference(&denied)
+        .difference(&passed);
+    let mut passed = passed.intersect(input).difference(&union);
+    match layer.no_match {
+        Action::Allow => *allowed = allowed.union(&fallthrough),
+        Action::Deny => {}
+        Action::Next => passed = passed.union(&fallthrough),
+    }
+    (LayerOutcome { rules, fallthrough }, passed)
+}
+
+pub fn eval_target(target: &Target) -> TargetOutcome {
+    let chains: Vec<ChainOutcome> = target.chains.iter().map(eval_chain).collect();
+    let allowed = match chains.split_first() {
+        None => TrafficSet::empty(),
+        Some((first, rest)) => rest
+            .iter()
+            .fold(first.allowed.clone(), |acc, c| acc.intersect(&c.allowed)),
+    };
+    TargetOutcome { allowed, chains }
+}
+
+/// The allow rules, in every chain, that let part of `witness` through.
+pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) -> Vec<Evidence> {
+    let passing = witness.intersect(&outcome.allowed);
+    let mut out = Vec::new();
+    for (chain, co) in target.chains.iter().zip(&outcome.chains) {
+        for (layer, lo) in chain.layers.iter().zip(&co.layers) {
+            for (rule, ro) in layer.rules.iter().zip(&lo.rules) {
+                if rule.action != Action::Allow {
+                    continue;
+                }
+                let part = ro.decided.intersect(&passing);
+                if !part.is_empty() {
+                    out.push(rule_evidence(rule, Some(&part)));
+                }
+            }
+            if layer.no_match == Action::Allow && lo.fallthrough.intersects(&passing) {
+                out.push(Evidence {
+                    rule: format!("{} (no rule matched: default allow)", layer.resource),
+                    action: "allow".into(),
+                    priority: None,
+                    protocol: "all".into(),
+                    ports: "all".into(),
+                    destination: "all".into(),
+                    decides: Some(describe_traffic(&lo.fallthrough.intersect(&passing))),
+                });
+            }
+        }
+    }
+    out
+}
+
+pub fn rule_evidence(rule: &Rule, part: Option<&TrafficSet>) -> Evidence {
+    Evidence {
+        rule: rule.name.clone(),
+        action: rule.action.as_str().into(),
+        priority: rule.priority,
+        protocol: rule.protocol.clone(),
+        ports: rule.ports.clone(),
+        destination: rule.destination.clone(),
+        decides: part.map(describe_traffic),
+    }
+}
+
+/// Short form of a traffic set for evidence: `tcp/445 to 0.0.0.0/0; udp/53 to 8.8.8.8/32`.
+pub fn describe_traffic(t: &TrafficSet) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for ((plo, phi), (lo, hi), addrs) in t.pieces() {
+        let proto = if plo == 0 && phi == 255 {
+            "all".to_string()
+        } else if plo == phi {
+            proto_name(plo)
+        } else {
+            format!("protocols {plo}-{phi}")
+        };
+        let ported = plo == phi && [6, 17, 132, 1, 58].contains(&plo);
+        let ports = if !ported || (lo == 0 && hi == 65535) {
+            String::new()
+        } else if lo == hi {
+            format!("/{lo}")
+        } else {
+            format!("/{lo}-{hi}")
+        };
+        let dst = display_addrs(addrs);
+        let dst = if dst.len() > 4 {
+            format!("{} and {} more", dst[..4].join(", "), dst.len() - 4)
+        } else {
+            dst.join(", ")
+        };
+        parts.push(format!("{proto}{ports} to {dst}"));
+        if parts.len() >= 6 {
+            parts.push("…".into());
+            break;
+        }
+    }
+    parts.join("; ")
+}

@@ -1,0 +1,9 @@
+//! The provider-neutral model: traffic sets, normalized policies, findings.
+
+pub mod finding;
+pub mod policy;
+pub mod space;
+
+pub use finding::{Evidence, Finding, Report, Severity, Summary, ToolInfo, Warning};
+pub use policy::{Action, Chain, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};

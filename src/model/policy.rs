@@ -1,0 +1,148 @@
+//! The normalized policy model that every provider's data is turned into.
+//!
+//! A [`Target`] (an ENI, NIC, instance, or a lone SG / NACL / NSG / network selector) must pass
+//! every one of its [`Chain`]s (AND: security groups *and* the NACL; the NIC's NSG *and* the
+//! subnet's NSG). A chain is a sequence of [`Layer`]s evaluated in order; a rule whose action is
+//! [`Action::Next`] (GCP `goto_next`), and traffic no rule of a layer matches when the layer's
+//! `no_match` is `Next`, passes on to the next layer. Within a layer the rules are in evaluation
+//! order and the first one that matches decides.
+
+use super::space::TrafficSet;
+use egress_audit_snapshot::Provider;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Deny,
+    /// Hand the decision to the next layer (GCP `goto_next`).
+    Next,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+            Action::Next => "goto_next",
+        }
+    }
+}
+
+/// One rule, resolved into the traffic it matches, with what the user wrote for evidence.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// What a user searches for: `sg-0abc egress #1`, `acl-0abc rule 100`, `nsg-web/deny-smb`,
+    /// `allow-egress-web` (GCP rule name).
+    pub name: String,
+    /// The resource that holds the rule (security group id, NACL id, NSG id, network, policy).
+    pub resource: String,
+    /// Priority or rule number as the provider shows it.
+    pub priority: Option<i64>,
+    pub action: Action,
+    /// The packets the rule matches (unresolved destinations are left out, see `unresolved`).
+    pub traffic: TrafficSet,
+    /// Protocol, ports and destination as written, for evidence.
+    pub protocol: String,
+    pub ports: String,
+    pub destination: String,
+    /// Symbolic destinations that could not be resolved (a warning, never a guess).
+    pub unresolved: Vec<String>,
+    /// A provider default or implied rule (Azure default rules, NACL `*`, GCP implied allow).
+    /// Never reported as shadowed or redundant.
+    pub synthetic: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerKind {
+    SecurityGroup,
+    NetworkAcl,
+    Nsg,
+    VpcFirewall,
+    FirewallPolicy,
+    /// Observed by a live probe.
+    Observed,
+    /// A user rule's allow-list (custom rules).
+    Custom,
+}
+
+/// An ordered rule list with a fallback for traffic that no rule matches.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub kind: LayerKind,
+    /// The resource(s) this layer stands for: `sg-a,sg-b`, `acl-1`, an NSG id, a network.
+    pub resource: String,
+    /// In evaluation order (the normalizer sorts).
+    pub rules: Vec<Rule>,
+    /// What happens to traffic no rule matches. Providers' defaults that have names (Azure's default
+    /// rules, GCP's implied rules, the NACL `*` rule) are better modelled as synthetic rules so that
+    /// they show up in evidence; `no_match` then never applies.
+    pub no_match: Action,
+    /// True when the rules are a union of allows (security groups): order carries no meaning and
+    /// redundancy is judged against all other rules, not earlier ones.
+    pub unordered: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Chain {
+    pub layers: Vec<Layer>,
+}
+
+/// Whether a target can reach the internet at all, from route data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// `Some(false)`: route data shows no path to the internet (findings drop to info).
+    /// `None`: no route data; nothing is assumed.
+    pub internet_path: Option<bool>,
+    /// Why, e.g. `rtb-0abc has no 0.0.0.0/0 route to an internet, NAT, transit or VPN gateway`.
+    pub reason: Option<String>,
+    /// Egress passes an appliance: `route 0.0.0.0/0 → VirtualAppliance 10.0.0.4 (rt-hub)`.
+    pub appliance: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub provider: Provider,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// The resource findings are about: ENI, NIC, instance, SG, NACL, NSG, or `network[tag:web]`.
+    pub resource_id: String,
+    /// `network-interface`, `security-group`, `network-acl`, `nsg`, `nic`, `instance`,
+    /// `vpc-network`, `host` (probe).
+    pub resource_kind: String,
+    pub name: Option<String>,
+    /// Tags / labels (AWS tags, Azure tags, GCP labels) as key → value.
+    pub labels: BTreeMap<String, String>,
+    /// GCP network tags and service accounts; Azure application security groups.
+    pub selectors: Vec<String>,
+    /// The target must pass every chain.
+    pub chains: Vec<Chain>,
+    pub route: RouteInfo,
+    /// Findings come from a live probe, not from declared rules.
+    pub observed: bool,
+}
+
+impl Target {
+    pub fn new(
+        provider: Provider,
+        resource_id: impl Into<String>,
+        kind: impl Into<String>,
+    ) -> Self {
+        Target {
+            provider,
+            account: None,
+            region: None,
+            resource_id: resource_id.into(),
+            resource_kind: kind.into(),
+            name: None,
+            labels: BTreeMap::new(),
+            selectors: Vec::new(),
+            chains: Vec::new(),
+            route: RouteInfo::default(),
+            observed: false,
+        }
+    }
+}

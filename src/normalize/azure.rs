@@ -1,0 +1,35 @@
+//! azure exports → targets. (Skeleton: the interface the loader calls; to be filled in.)
+
+use super::{DocContext, Inventory, Options};
+use serde_json::Value;
+
+#[derive(Default, Debug)]
+pub struct AzureBundle {}
+
+impl AzureBundle {
+    /// The kind of document, if this provider recognises it.
+    pub fn detect(_v: &Value) -> Option<&'static str> {
+        None
+    }
+
+    /// Parses one document of a detected kind; an error names the object and field that is wrong.
+    pub fn add(&mut self, _kind: &'static str, _v: Value, _ctx: &DocContext) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Builds targets from everything added.
+    pub fn build(self, _opts: &Options, _inv: &mut Inventory) {}
+}
+
+/// Microsoft's published service tags: tag name → address prefixes.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceTags {
+    pub tags: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ServiceTags {
+    /// Loads Microsoft's service-tags JSON (`{"values": [{"name", "properties": {"addressPrefixes"}}]}`).
+    pub fn load(path: &std::path::Path) -> anyhow::Result<ServiceTags> {
+        anyhow::bail!("{}: service tags are not implemented yet", path.display())
+    }
+}

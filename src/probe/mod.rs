@@ -1,0 +1,1 @@
+//! `egress-audit probe`: live egress tests from inside a host. (Skeleton.)
