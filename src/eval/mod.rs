@@ -140,8 +140,9 @@ fn eval_unordered(
 
 pub fn eval_target(target: &Target) -> TargetOutcome {
     let chains: Vec<ChainOutcome> = target.chains.iter().map(eval_chain).collect();
+    // A target with no chain has no filter at all (an Azure NIC whose NIC and subnet have no NSG).
     let allowed = match chains.split_first() {
-        None => TrafficSet::empty(),
+        None => TrafficSet::everything(),
         Some((first, rest)) => rest
             .iter()
             .fold(first.allowed.clone(), |acc, c| acc.intersect(&c.allowed)),

@@ -118,7 +118,7 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
     /// GCP network tags and service accounts; Azure application security groups.
     pub selectors: Vec<String>,
-    /// The target must pass every chain.
+    /// The target must pass every chain. No chain at all means no filter: everything is allowed.
     pub chains: Vec<Chain>,
     pub route: RouteInfo,
     /// Findings come from a live probe, not from declared rules.
