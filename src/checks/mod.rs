@@ -1,12 +1,18 @@
-//! The check catalog (`rules/*.toml`, embedded in the binary) and the queries they run over
-//! evaluated targets. (Skeleton: catalog types; queries to be filled in.)
+//! The check catalog (`rules/*.toml`, embedded in the binary, plus `--rules DIR`) and how it runs:
+//! every target is evaluated once, then every enabled check queries the result.
+
+mod query;
+mod rule_level;
+pub mod spec;
 
 use crate::config::Config;
-use crate::model::{Finding, Severity};
+use crate::eval::{eval_target, TargetOutcome};
+use crate::model::{Finding, Severity, Target};
 use crate::normalize::Inventory;
+pub use query::{Query, TargetSelector};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 /// One rule file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -21,11 +27,63 @@ pub struct CheckDef {
     /// Framework → control ids, e.g. `nist-800-53 = ["AC-4"]`.
     #[serde(default)]
     pub compliance: BTreeMap<String, Vec<String>>,
-    pub query: toml::Value,
+    pub query: Query,
     /// Where it came from: `builtin` or the file path.
     #[serde(skip)]
     pub origin: String,
 }
+
+/// The built-in rules, embedded at build time.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "EG001-unrestricted-egress.toml",
+        include_str!("../../rules/EG001-unrestricted-egress.toml"),
+    ),
+    (
+        "EG002-smb-egress.toml",
+        include_str!("../../rules/EG002-smb-egress.toml"),
+    ),
+    (
+        "EG003-telnet-egress.toml",
+        include_str!("../../rules/EG003-telnet-egress.toml"),
+    ),
+    (
+        "EG004-ftp-egress.toml",
+        include_str!("../../rules/EG004-ftp-egress.toml"),
+    ),
+    (
+        "EG005-no-default-deny.toml",
+        include_str!("../../rules/EG005-no-default-deny.toml"),
+    ),
+    (
+        "EG006-dns-egress.toml",
+        include_str!("../../rules/EG006-dns-egress.toml"),
+    ),
+    (
+        "EG007-icmp-egress.toml",
+        include_str!("../../rules/EG007-icmp-egress.toml"),
+    ),
+    (
+        "EG008-encrypted-dns-egress.toml",
+        include_str!("../../rules/EG008-encrypted-dns-egress.toml"),
+    ),
+    (
+        "EG009-broad-destination.toml",
+        include_str!("../../rules/EG009-broad-destination.toml"),
+    ),
+    (
+        "EG011-shadowed-deny.toml",
+        include_str!("../../rules/EG011-shadowed-deny.toml"),
+    ),
+    (
+        "EG012-redundant-rule.toml",
+        include_str!("../../rules/EG012-redundant-rule.toml"),
+    ),
+    (
+        "EG013-risky-port-egress.toml",
+        include_str!("../../rules/EG013-risky-port-egress.toml"),
+    ),
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
@@ -33,12 +91,136 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The built-in rules plus every `*.toml` file in `extra` folders.
-    pub fn load(_extra: &[PathBuf]) -> anyhow::Result<Catalog> {
-        Ok(Catalog::default())
+    /// The built-in rules plus every `*.toml` file in the `extra` folders (or files).
+    pub fn load(extra: &[PathBuf]) -> anyhow::Result<Catalog> {
+        let mut checks = Vec::new();
+        for (name, text) in BUILTIN {
+            checks.push(parse_check(text, &format!("builtin:rules/{name}"))?);
+        }
+        for dir in extra {
+            for file in rule_files(dir)? {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    anyhow::anyhow!("{}: cannot read rule file: {e}", file.display())
+                })?;
+                checks.push(parse_check(&text, &file.display().to_string())?);
+            }
+        }
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for c in &checks {
+            if let Some(prev) = seen.insert(c.id.clone(), c.origin.clone()) {
+                anyhow::bail!(
+                    "{}: check id {} is already defined by {prev}; pick another id",
+                    c.origin,
+                    c.id
+                );
+            }
+        }
+        Ok(Catalog { checks })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&CheckDef> {
+        self.checks.iter().find(|c| c.id == id || c.slug == id)
     }
 }
 
-pub fn run(_inv: &Inventory, _catalog: &Catalog, _cfg: &Config) -> Vec<Finding> {
-    Vec::new()
+fn rule_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read rules folder: {e}", path.display()))?;
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("{}: no .toml rule files in this folder", path.display());
+    }
+    Ok(files)
+}
+
+fn parse_check(text: &str, origin: &str) -> anyhow::Result<CheckDef> {
+    let mut def: CheckDef =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid rule file: {e}"))?;
+    def.origin = origin.to_string();
+    def.query
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{origin}: {} query: {e}", def.id))?;
+    if def.id.trim().is_empty() || def.slug.trim().is_empty() {
+        anyhow::bail!("{origin}: id and slug must not be empty");
+    }
+    Ok(def)
+}
+
+/// What a query sees of one target.
+pub struct Evaluated<'a> {
+    pub target: &'a Target,
+    pub outcome: TargetOutcome,
+}
+
+/// Runs every enabled check on every target.
+pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<Vec<Finding>> {
+    let disabled: HashSet<&str> = cfg.disabled.iter().map(String::as_str).collect();
+    let enabled: Vec<&CheckDef> = catalog
+        .checks
+        .iter()
+        .filter(|c| !disabled.contains(c.id.as_str()) && !disabled.contains(c.slug.as_str()))
+        .collect();
+    let ctx = query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    let mut findings = Vec::new();
+    let mut seen_rules = HashSet::new();
+    for target in &inv.targets {
+        let ev = Evaluated {
+            target,
+            outcome: eval_target(target),
+        };
+        for check in &enabled {
+            for mut f in query::run(check, &ev, &ctx, &mut seen_rules) {
+                finish(&mut f, check, target);
+                findings.push(f);
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        (
+            b.severity,
+            &a.provider,
+            &a.account,
+            &a.region,
+            &a.resource_id,
+            &a.check_id,
+        )
+            .cmp(&(
+                a.severity,
+                &b.provider,
+                &b.account,
+                &b.region,
+                &b.resource_id,
+                &b.check_id,
+            ))
+    });
+    Ok(findings)
+}
+
+/// Adds route context: no internet path lowers to info (never deletes); appliances are noted.
+fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
+    f.title = check.title.clone();
+    f.slug = check.slug.clone();
+    if let Some(a) = &target.route.appliance {
+        f.notes.push(format!("egress passes an appliance: {a}"));
+    }
+    if target.route.internet_path == Some(false) && !f.observed {
+        let why = target
+            .route
+            .reason
+            .clone()
+            .unwrap_or_else(|| "route data shows no path to the internet".into());
+        f.notes.push(format!("no internet path: {why}"));
+        if f.severity > Severity::Info {
+            f.original_severity = Some(f.severity);
+            f.severity = Severity::Info;
+        }
+    }
+    f.compute_fingerprint();
 }

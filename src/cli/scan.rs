@@ -150,7 +150,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         loader.add_value(serde_json::to_value(snap)?, &ctx)?;
     }
     let inventory = loader.build(&opts);
-    let findings = crate::checks::run(&inventory, &catalog, &config);
+    let findings = crate::checks::run(&inventory, &catalog, &config)?;
     let mut report = Report::new(
         findings,
         inventory.warnings,

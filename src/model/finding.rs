@@ -88,6 +88,9 @@ pub struct Finding {
     pub resource_kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
+    /// For rule-level checks (shadowed, redundant): the rule the finding is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     pub message: String,
     pub evidence: Vec<Evidence>,
     /// From a live probe rather than from declared rules.
@@ -104,19 +107,20 @@ pub struct Finding {
     /// do not count toward `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
-    /// Stable identity for baselines: check, provider, account, region, resource.
+    /// Stable identity for baselines: check, provider, account, region, resource (and rule).
     pub fingerprint: String,
 }
 
 impl Finding {
     pub fn compute_fingerprint(&mut self) {
         self.fingerprint = format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}",
             self.check_id,
             self.provider,
             self.account.as_deref().unwrap_or(""),
             self.region.as_deref().unwrap_or(""),
-            self.resource_id
+            self.resource_id,
+            self.rule.as_deref().unwrap_or("")
         );
     }
 }

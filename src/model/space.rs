@@ -555,13 +555,12 @@ pub fn parse_addrs(s: &str) -> Result<AddrSet, String> {
     };
     Ok(match ip {
         IpAddr::V4(a) => {
-            let host = if len == 0 { u32::MAX } else { u32::MAX >> len };
-            let host = if len == 32 { 0 } else { host };
+            let host = u32::MAX.checked_shr(len).unwrap_or(0);
             let lo = u32::from(a) & !host;
             AddrSet::range(V4_BASE | lo as u128, V4_BASE | (lo | host) as u128)
         }
         IpAddr::V6(a) => {
-            let host = if len == 128 { 0 } else { u128::MAX >> len };
+            let host = u128::MAX.checked_shr(len).unwrap_or(0);
             let lo = u128::from(a) & !host;
             AddrSet::range(lo, lo | host).difference(&all_v4())
         }
