@@ -66,6 +66,8 @@ pub enum Provider {
     Aws,
     Azure,
     Gcp,
+    /// Observed by `egress-audit probe` on a host (cloud or on-prem).
+    Probe,
 }
 
 impl Provider {
@@ -74,6 +76,7 @@ impl Provider {
             Provider::Aws => "aws",
             Provider::Azure => "azure",
             Provider::Gcp => "gcp",
+            Provider::Probe => "probe",
         }
     }
 }
