@@ -163,7 +163,7 @@ pub fn redundant(check: &CheckDef, ev: &Evaluated, seen: &mut HashSet<String>) -
 }
 
 /// In a union of allows (security groups), rule `i` is redundant when the other allow rules of the
-/// same group, not themselves redundant, cover it. Judged in rule order, so that of two identical
+/// same group, not themselves redundant, cover it. Judged from the last rule up, so that of two identical
 /// rules only the later one is reported, and removing every reported rule changes nothing.
 fn covered_in_group(walks: &[Walk], i: usize) -> Option<Vec<Evidence>> {
     let me = &walks[i];
@@ -179,7 +179,8 @@ fn covered_in_group(walks: &[Walk], i: usize) -> Option<Vec<Evidence>> {
         .filter(|&j| same_group(&walks[j]))
         .collect();
     let mut dropped: Vec<usize> = Vec::new();
-    for &j in &group {
+    // Later rules are judged first, so of two identical rules the later one is the redundant one.
+    for &j in group.iter().rev() {
         let others = group
             .iter()
             .filter(|&&k| k != j && !dropped.contains(&k))
