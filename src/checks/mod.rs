@@ -169,14 +169,18 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
         .collect();
     let ctx = query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
     let mut findings = Vec::new();
+    let prepared: Vec<query::Prepared> = enabled
+        .iter()
+        .map(|c| query::Prepared::new(c, &ctx))
+        .collect();
     let mut seen_rules = HashSet::new();
     for target in &inv.targets {
         let ev = Evaluated {
             target,
             outcome: eval_target(target),
         };
-        for check in &enabled {
-            for mut f in query::run(check, &ev, &ctx, &mut seen_rules) {
+        for (check, prep) in enabled.iter().zip(&prepared) {
+            for mut f in query::run(check, prep, &ev, &mut seen_rules) {
                 finish(&mut f, check, target);
                 findings.push(f);
             }

@@ -181,11 +181,47 @@ impl Context {
     }
 }
 
+/// A check's traffic, parsed once per scan rather than once per target.
+pub struct Prepared {
+    /// Each spec's traffic, already limited to public addresses outside the exclusions.
+    specs: Vec<Spec>,
+    /// `allowlist`: the permitted traffic.
+    allow: TrafficSet,
+}
+
+impl Prepared {
+    pub fn new(check: &CheckDef, ctx: &Context) -> Prepared {
+        let q = &check.query;
+        let mut specs: Vec<Spec> = match (&q.traffic_from_config, &ctx.risky) {
+            (Some(_), Some(list)) => list.clone(),
+            // Validated when the rule file was loaded.
+            _ => q
+                .traffic
+                .iter()
+                .filter_map(|t| parse_spec(t).ok())
+                .collect(),
+        };
+        if q.exclude_from_config.as_deref() == Some("dns_resolvers") {
+            for s in &mut specs {
+                s.traffic = s
+                    .traffic
+                    .difference(&TrafficSet::rule(None, None, &ctx.dns_resolvers));
+            }
+        }
+        let allow = q
+            .allow
+            .iter()
+            .filter_map(|s| parse_spec(s).ok())
+            .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic));
+        Prepared { specs, allow }
+    }
+}
+
 /// Runs one check on one evaluated target.
 pub fn run(
     check: &CheckDef,
+    prep: &Prepared,
     ev: &Evaluated,
-    ctx: &Context,
     seen_rules: &mut HashSet<String>,
 ) -> Vec<Finding> {
     let q = &check.query;
@@ -195,35 +231,19 @@ pub fn run(
         }
     }
     let observed = ev.target.observed;
-    let specs = || -> Vec<Spec> {
-        match (&q.traffic_from_config, &ctx.risky) {
-            (Some(_), Some(list)) => list.clone(),
-            _ => q
-                .traffic
-                .iter()
-                .filter_map(|t| parse_spec(t).ok())
-                .collect(),
-        }
-    };
     match q.kind {
         QueryKind::Coverage if observed && q.traffic.iter().any(|t| t.trim() == "253") => {
             Vec::new()
         }
-        QueryKind::Coverage => coverage(check, ev, &specs()),
-        QueryKind::Reachable => {
-            let exclude = match q.exclude_from_config.as_deref() {
-                Some("dns_resolvers") => ctx.dns_resolvers.clone(),
-                _ => AddrSet::empty(),
-            };
-            reachable(check, ev, &specs(), &exclude)
-        }
+        QueryKind::Coverage => coverage(check, ev, &prep.specs),
+        QueryKind::Reachable => reachable(check, ev, &prep.specs),
         QueryKind::BroadDestination if observed => Vec::new(),
         QueryKind::BroadDestination => broad(check, ev),
         QueryKind::ShadowedDeny if observed => Vec::new(),
         QueryKind::ShadowedDeny => rule_level::shadowed(check, ev, seen_rules),
         QueryKind::RedundantRule if observed => Vec::new(),
         QueryKind::RedundantRule => rule_level::redundant(check, ev, seen_rules),
-        QueryKind::Allowlist => allowlist(check, ev),
+        QueryKind::Allowlist => allowlist(check, ev, &prep.allow),
     }
 }
 
@@ -333,13 +353,13 @@ fn coverage(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
     vec![f]
 }
 
-fn reachable(check: &CheckDef, ev: &Evaluated, specs: &[Spec], exclude: &AddrSet) -> Vec<Finding> {
+fn reachable(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
     let allowed = &ev.outcome.allowed;
     // Specs with the same shares share a sentence: `tcp/22, tcp/25 are allowed to 100% of …`.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     let mut witness = TrafficSet::empty();
     for spec in specs {
-        let plane = spec.traffic.restrict_addrs(&public().difference(exclude));
+        let plane = &spec.traffic;
         if plane.intersects(allowed) {
             let shares = describe_shares(allowed, &plane);
             match groups.iter_mut().find(|(s, _)| *s == shares) {
@@ -419,18 +439,12 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
 }
 
 /// A user's allow-list: public egress of the selected targets outside the listed traffic.
-fn allowlist(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
-    let permitted = check
-        .query
-        .allow
-        .iter()
-        .filter_map(|s| parse_spec(s).ok())
-        .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic));
+fn allowlist(check: &CheckDef, ev: &Evaluated, permitted: &TrafficSet) -> Vec<Finding> {
     let extra = ev
         .outcome
         .allowed
         .restrict_addrs(public())
-        .difference(&permitted);
+        .difference(permitted);
     if extra.is_empty() {
         return Vec::new();
     }

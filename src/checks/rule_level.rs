@@ -11,32 +11,39 @@ use crate::model::space::public;
 use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, TrafficSet};
 use std::collections::HashSet;
 
-/// Walks every rule of every chain with what was decided before it.
-struct Walk<'a> {
+/// One rule in its chain, with what it decided.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
     rule: &'a Rule,
     layer: &'a Layer,
     outcome: &'a RuleOutcome,
-    /// Rules earlier in the chain (earlier layers, then earlier in this layer) with their outcomes.
-    before: Vec<(&'a Rule, &'a RuleOutcome)>,
 }
 
-fn walk<'a>(ev: &'a Evaluated) -> Vec<Walk<'a>> {
-    let mut out = Vec::new();
-    for (chain, co) in ev.target.chains.iter().zip(&ev.outcome.chains) {
-        let mut before: Vec<(&Rule, &RuleOutcome)> = Vec::new();
-        for (layer, lo) in chain.layers.iter().zip(&co.layers) {
-            for (rule, ro) in layer.rules.iter().zip(&lo.rules) {
-                out.push(Walk {
-                    rule,
-                    layer,
-                    outcome: ro,
-                    before: before.clone(),
-                });
-                before.push((rule, ro));
-            }
-        }
-    }
-    out
+/// Every chain's rules in evaluation order (earlier layers first).
+fn chains<'a>(ev: &'a Evaluated) -> Vec<Vec<Entry<'a>>> {
+    ev.target
+        .chains
+        .iter()
+        .zip(&ev.outcome.chains)
+        .map(|(chain, co)| {
+            chain
+                .layers
+                .iter()
+                .zip(&co.layers)
+                .flat_map(|(layer, lo)| {
+                    layer
+                        .rules
+                        .iter()
+                        .zip(&lo.rules)
+                        .map(move |(rule, outcome)| Entry {
+                            rule,
+                            layer,
+                            outcome,
+                        })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn kind_name(k: LayerKind) -> &'static str {
@@ -54,7 +61,7 @@ fn kind_name(k: LayerKind) -> &'static str {
 fn rule_finding(
     check: &CheckDef,
     ev: &Evaluated,
-    w: &Walk,
+    w: &Entry,
     message: String,
     evidence: Vec<Evidence>,
 ) -> Finding {
@@ -68,12 +75,12 @@ fn rule_finding(
 }
 
 /// The earlier rules that decided part of `part`, as evidence, after the rule itself.
-fn deciders(w: &Walk, part: &TrafficSet) -> Vec<Evidence> {
-    let mut ev = vec![rule_evidence(w.rule, None)];
-    for (r, ro) in &w.before {
-        let d = ro.decided.intersect(part);
+fn deciders(entries: &[Entry], k: usize, part: &TrafficSet) -> Vec<Evidence> {
+    let mut ev = vec![rule_evidence(entries[k].rule, None)];
+    for e in &entries[..k] {
+        let d = e.outcome.decided.intersect(part);
         if !d.is_empty() {
-            ev.push(rule_evidence(r, Some(&d)));
+            ev.push(rule_evidence(e.rule, Some(&d)));
         }
     }
     ev
@@ -89,7 +96,7 @@ fn first_time(seen: &mut HashSet<String>, check: &CheckDef, rule: &Rule) -> bool
 
 /// Whether a deny rule is shadowed in this chain: its public traffic was all decided before it,
 /// and part of it was allowed.
-fn is_shadowed(w: &Walk) -> bool {
+fn is_shadowed(w: &Entry) -> bool {
     w.rule.action == Action::Deny
         && !w.layer.unordered
         && judged(w.rule)
@@ -99,24 +106,26 @@ fn is_shadowed(w: &Walk) -> bool {
 
 pub fn shadowed(check: &CheckDef, ev: &Evaluated, seen: &mut HashSet<String>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for w in walk(ev) {
-        if !is_shadowed(&w) || !first_time(seen, check, w.rule) {
-            continue;
+    for entries in chains(ev) {
+        for (k, w) in entries.iter().enumerate() {
+            if !is_shadowed(w) || !first_time(seen, check, w.rule) {
+                continue;
+            }
+            let public_part = w.rule.traffic.restrict_addrs(public());
+            let evidence = deciders(&entries, k, &public_part);
+            let msg = format!(
+                "deny rule {} never blocks: all of its public traffic ({}) is decided by earlier rules, and part of it is allowed{}",
+                w.rule.name,
+                crate::eval::describe_traffic(&public_part),
+                on_target(ev, w)
+            );
+            out.push(rule_finding(check, ev, w, msg, evidence));
         }
-        let public_part = w.rule.traffic.restrict_addrs(public());
-        let evidence = deciders(&w, &public_part);
-        let msg = format!(
-            "deny rule {} never blocks: all of its public traffic ({}) is decided by earlier rules, and part of it is allowed{}",
-            w.rule.name,
-            crate::eval::describe_traffic(&public_part),
-            on_target(ev, &w)
-        );
-        out.push(rule_finding(check, ev, &w, msg, evidence));
     }
     out
 }
 
-fn on_target(ev: &Evaluated, w: &Walk) -> String {
+fn on_target(ev: &Evaluated, w: &Entry) -> String {
     if ev.target.resource_id == w.rule.resource {
         String::new()
     } else {
@@ -126,85 +135,96 @@ fn on_target(ev: &Evaluated, w: &Walk) -> String {
 
 pub fn redundant(check: &CheckDef, ev: &Evaluated, seen: &mut HashSet<String>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let walks = walk(ev);
-    for (i, w) in walks.iter().enumerate() {
-        if !judged(w.rule) || is_shadowed(w) {
-            continue;
-        }
-        let evidence = if w.layer.unordered {
-            match covered_in_group(&walks, i) {
-                Some(ev) => ev,
-                None => continue,
-            }
-        } else {
-            if !w.outcome.decided.is_empty() {
+    for entries in chains(ev) {
+        let in_groups = redundant_in_groups(&entries);
+        for (k, w) in entries.iter().enumerate() {
+            if !judged(w.rule) || is_shadowed(w) {
                 continue;
             }
-            deciders(w, &w.rule.traffic)
-        };
-        if !first_time(seen, check, w.rule) {
-            continue;
+            let evidence = if w.layer.unordered {
+                if !in_groups[k] {
+                    continue;
+                }
+                group_cover(&entries, &in_groups, k)
+            } else {
+                if !w.outcome.decided.is_empty() {
+                    continue;
+                }
+                deciders(&entries, k, &w.rule.traffic)
+            };
+            if !first_time(seen, check, w.rule) {
+                continue;
+            }
+            let msg = if w.layer.unordered {
+                format!(
+                    "rule {} adds nothing: the other rules of {} already allow all of it",
+                    w.rule.name, w.rule.resource
+                )
+            } else {
+                format!(
+                    "rule {} decides no traffic: everything it matches is decided by earlier rules{}",
+                    w.rule.name,
+                    on_target(ev, w)
+                )
+            };
+            out.push(rule_finding(check, ev, w, msg, evidence));
         }
-        let msg = if w.layer.unordered {
-            format!(
-                "rule {} adds nothing: the other rules of {} already allow all of it",
-                w.rule.name, w.rule.resource
-            )
-        } else {
-            format!(
-                "rule {} decides no traffic: everything it matches is decided by earlier rules{}",
-                w.rule.name,
-                on_target(ev, w)
-            )
-        };
-        out.push(rule_finding(check, ev, w, msg, evidence));
     }
     out
 }
 
-/// In a union of allows (security groups), rule `i` is redundant when the other allow rules of the
-/// same group, not themselves redundant, cover it. Judged from the last rule up, so that of two identical
-/// rules only the later one is reported, and removing every reported rule changes nothing.
-fn covered_in_group(walks: &[Walk], i: usize) -> Option<Vec<Evidence>> {
-    let me = &walks[i];
-    if me.rule.action != Action::Allow {
-        return None;
-    }
-    let same_group = |w: &Walk| {
-        std::ptr::eq(w.layer, me.layer)
-            && w.rule.resource == me.rule.resource
-            && w.rule.action == Action::Allow
-    };
-    let group: Vec<usize> = (0..walks.len())
-        .filter(|&j| same_group(&walks[j]))
-        .collect();
-    let mut dropped: Vec<usize> = Vec::new();
-    // Later rules are judged first, so of two identical rules the later one is the redundant one.
-    for &j in group.iter().rev() {
-        let others = group
-            .iter()
-            .filter(|&&k| k != j && !dropped.contains(&k))
-            .fold(TrafficSet::empty(), |acc, &k| {
-                acc.union(&walks[k].rule.traffic)
-            });
-        if judged(walks[j].rule) && walks[j].rule.traffic.is_subset(&others) {
-            dropped.push(j);
-        }
-        if j == i {
-            break;
+/// In a union of allows (security groups), a rule is redundant when the other allow rules of the
+/// same group, not themselves redundant, cover it. Judged from the last rule up, so that of two
+/// identical rules only the later one is reported, and removing every reported rule changes nothing.
+/// Linear in set unions: rules before `j` are all still kept when `j` is judged.
+fn redundant_in_groups(entries: &[Entry]) -> Vec<bool> {
+    let mut redundant = vec![false; entries.len()];
+    let mut groups: Vec<(*const Layer, &str)> = Vec::new();
+    for e in entries.iter().filter(|e| e.layer.unordered) {
+        let key = (e.layer as *const Layer, e.rule.resource.as_str());
+        if !groups.contains(&key) {
+            groups.push(key);
         }
     }
-    if !dropped.contains(&i) {
-        return None;
-    }
-    let mut ev = vec![rule_evidence(me.rule, None)];
-    for &k in &group {
-        if k != i && !dropped.contains(&k) {
-            let d = walks[k].rule.traffic.intersect(&me.rule.traffic);
-            if !d.is_empty() {
-                ev.push(rule_evidence(walks[k].rule, Some(&d)));
+    for (layer, resource) in groups {
+        let members: Vec<usize> = (0..entries.len())
+            .filter(|&k| {
+                std::ptr::eq(entries[k].layer, layer)
+                    && entries[k].rule.resource == resource
+                    && entries[k].rule.action == Action::Allow
+            })
+            .collect();
+        let mut prefix = vec![TrafficSet::empty()];
+        for &k in &members {
+            let last = prefix.last().expect("starts non-empty");
+            prefix.push(last.union(&entries[k].rule.traffic));
+        }
+        let mut kept_after = TrafficSet::empty();
+        for (pos, &k) in members.iter().enumerate().rev() {
+            let traffic = &entries[k].rule.traffic;
+            let others = prefix[pos].union(&kept_after);
+            if judged(entries[k].rule) && traffic.is_subset(&others) {
+                redundant[k] = true;
+            } else {
+                kept_after = kept_after.union(traffic);
             }
         }
     }
-    Some(ev)
+    redundant
+}
+
+/// The kept rules of the same group that cover rule `k`, as evidence.
+fn group_cover(entries: &[Entry], redundant: &[bool], k: usize) -> Vec<Evidence> {
+    let me = entries[k];
+    let mut ev = vec![rule_evidence(me.rule, None)];
+    for (j, e) in entries.iter().enumerate() {
+        let same = std::ptr::eq(e.layer, me.layer) && e.rule.resource == me.rule.resource;
+        if j != k && same && !redundant[j] && e.rule.action == Action::Allow {
+            let d = e.rule.traffic.intersect(&me.rule.traffic);
+            if !d.is_empty() {
+                ev.push(rule_evidence(e.rule, Some(&d)));
+            }
+        }
+    }
+    ev
 }

@@ -9,9 +9,9 @@ use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
 pub struct RuleOutcome {
     /// The packets this rule decided (matched and not decided earlier).
     pub decided: TrafficSet,
-    /// For rules in ordered layers: its public traffic was all decided before it.
+    /// For deny rules in ordered layers: its public traffic was all decided before it.
     pub public_shadowed: bool,
-    /// Part of its public traffic was already allowed before it.
+    /// For deny rules: part of its public traffic was already allowed before it.
     pub public_allowed_before: bool,
 }
 
@@ -43,10 +43,9 @@ pub fn eval_chain(chain: &Chain) -> ChainOutcome {
     for layer in &chain.layers {
         let (outcome, passed) = eval_layer(layer, &input, &mut allowed);
         layers.push(outcome);
+        // Later layers still run on an empty input, so that every rule has an outcome (a VPC
+        // rule fully overridden by a hierarchical policy decides nothing: EG012).
         input = passed;
-        if input.is_empty() {
-            break;
-        }
     }
     // Traffic that passed beyond the last layer has no one to allow it.
     ChainOutcome { allowed, layers }
@@ -64,12 +63,18 @@ fn eval_layer(
     let mut remaining = input.clone();
     let mut passed = TrafficSet::empty();
     let mut rules = Vec::with_capacity(layer.rules.len());
-    let pub_all = TrafficSet::everything().restrict_addrs(public());
     for rule in &layer.rules {
         let decided = rule.traffic.intersect(&remaining);
-        let rule_pub = rule.traffic.intersect(&pub_all);
-        let public_shadowed = !rule_pub.is_empty() && !rule_pub.intersects(&remaining);
-        let public_allowed_before = rule_pub.intersects(allowed);
+        // Only a deny can be shadowed (EG011); skip the set work for the rest.
+        let (public_shadowed, public_allowed_before) = if rule.action == Action::Deny {
+            let rule_pub = rule.traffic.restrict_addrs(public());
+            (
+                !rule_pub.is_empty() && !rule_pub.intersects(&remaining),
+                rule_pub.intersects(allowed),
+            )
+        } else {
+            (false, false)
+        };
         if !decided.is_empty() {
             match rule.action {
                 Action::Allow => *allowed = allowed.union(&decided),

@@ -10,6 +10,7 @@
 //! Ports: 0–65535 for tcp, udp and sctp. For icmp and icmpv6 the port axis holds `type * 256 + code`.
 //! Other protocols have no ports: their port axis is always the full range.
 
+use smallvec::SmallVec;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
@@ -55,7 +56,8 @@ impl_key!(u128);
 /// A set of integers as sorted, disjoint, non-adjacent inclusive ranges.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct RangeSet<K: Key> {
-    ranges: Vec<(K, K)>,
+    // Most sets are one or two ranges: keep them inline, since set algebra is allocation-bound.
+    ranges: SmallVec<[(K, K); 2]>,
 }
 
 pub type AddrSet = RangeSet<u128>;
@@ -64,7 +66,9 @@ pub type ProtoSet = RangeSet<u32>;
 
 impl<K: Key> Default for RangeSet<K> {
     fn default() -> Self {
-        RangeSet { ranges: Vec::new() }
+        RangeSet {
+            ranges: SmallVec::new(),
+        }
     }
 }
 
@@ -76,9 +80,9 @@ impl<K: Key> RangeSet<K> {
         if lo > hi {
             return Self::empty();
         }
-        RangeSet {
-            ranges: vec![(lo, hi)],
-        }
+        let mut ranges = SmallVec::new();
+        ranges.push((lo, hi));
+        RangeSet { ranges }
     }
     pub fn single(k: K) -> Self {
         Self::range(k, k)
@@ -90,7 +94,7 @@ impl<K: Key> RangeSet<K> {
     pub fn from_ranges(mut v: Vec<(K, K)>) -> Self {
         v.retain(|(lo, hi)| lo <= hi);
         v.sort();
-        let mut out: Vec<(K, K)> = Vec::with_capacity(v.len());
+        let mut out: SmallVec<[(K, K); 2]> = SmallVec::with_capacity(v.len());
         for (lo, hi) in v {
             if let Some(last) = out.last_mut() {
                 if last.1.succ().is_none_or(|n| n >= lo) {
@@ -121,15 +125,39 @@ impl<K: Key> RangeSet<K> {
             .fold(0u128, |acc, &(lo, hi)| acc.saturating_add(K::span(lo, hi)))
     }
     pub fn union(&self, o: &Self) -> Self {
-        let mut v = Vec::with_capacity(self.ranges.len() + o.ranges.len());
-        v.extend_from_slice(&self.ranges);
-        v.extend_from_slice(&o.ranges);
-        Self::from_ranges(v)
+        if o.ranges.is_empty() {
+            return self.clone();
+        }
+        if self.ranges.is_empty() {
+            return o.clone();
+        }
+        // Merge two sorted lists, coalescing overlapping and adjacent ranges.
+        let (a, b) = (&self.ranges, &o.ranges);
+        let (mut i, mut j) = (0, 0);
+        let mut out: SmallVec<[(K, K); 2]> = SmallVec::with_capacity(a.len() + b.len());
+        while i < a.len() || j < b.len() {
+            let next = if j >= b.len() || (i < a.len() && a[i].0 <= b[j].0) {
+                i += 1;
+                a[i - 1]
+            } else {
+                j += 1;
+                b[j - 1]
+            };
+            match out.last_mut() {
+                Some(last) if last.1.succ().is_none_or(|n| n >= next.0) => {
+                    if next.1 > last.1 {
+                        last.1 = next.1;
+                    }
+                }
+                _ => out.push(next),
+            }
+        }
+        RangeSet { ranges: out }
     }
     pub fn intersect(&self, o: &Self) -> Self {
         let (a, b) = (&self.ranges, &o.ranges);
         let (mut i, mut j) = (0, 0);
-        let mut out = Vec::new();
+        let mut out = SmallVec::new();
         while i < a.len() && j < b.len() {
             let lo = a[i].0.max(b[j].0);
             let hi = a[i].1.min(b[j].1);
@@ -145,7 +173,10 @@ impl<K: Key> RangeSet<K> {
         RangeSet { ranges: out }
     }
     pub fn difference(&self, o: &Self) -> Self {
-        let mut out = Vec::new();
+        if o.ranges.is_empty() {
+            return self.clone();
+        }
+        let mut out = SmallVec::new();
         let mut j = 0;
         for &(lo, hi) in &self.ranges {
             let mut cur = Some(lo);
@@ -786,5 +817,41 @@ mod tests {
         );
         assert!(parse_addrs("10.0.0.0/33").is_err());
         assert!(parse_addrs("banana").is_err());
+    }
+
+    mod algebra {
+        use super::super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+
+        fn set() -> impl Strategy<Value = Vec<(u32, u32)>> {
+            prop::collection::vec((0u32..64, 0u32..64), 0..5)
+                .prop_map(|v| v.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect())
+        }
+
+        fn members(v: &[(u32, u32)]) -> BTreeSet<u32> {
+            v.iter().flat_map(|&(lo, hi)| lo..=hi).collect()
+        }
+
+        fn of(s: &PortSet) -> BTreeSet<u32> {
+            members(s.ranges())
+        }
+
+        proptest! {
+            // Range-set algebra against plain sets of integers.
+            #[test]
+            fn matches_btreeset(a in set(), b in set()) {
+                let (ra, rb) = (PortSet::from_ranges(a.clone()), PortSet::from_ranges(b.clone()));
+                let (ma, mb) = (members(&a), members(&b));
+                prop_assert_eq!(of(&ra.union(&rb)), &ma | &mb);
+                prop_assert_eq!(of(&ra.intersect(&rb)), &ma & &mb);
+                prop_assert_eq!(of(&ra.difference(&rb)), &ma - &mb);
+                prop_assert_eq!(ra.is_subset(&rb), ma.is_subset(&mb));
+                prop_assert_eq!(ra.len() as usize, ma.len());
+                // Canonical: equal sets have equal representations.
+                prop_assert_eq!(ra.union(&rb), rb.union(&ra));
+                prop_assert_eq!(PortSet::from_ranges(ma.iter().map(|&x| (x, x)).collect()), ra);
+            }
+        }
     }
 }

@@ -1,0 +1,153 @@
+//! `cargo bench --bench engine`: 10,000 targets × 50 rules (25 security-group allows + 25 NACL
+//! entries each, all different), evaluated and checked on one thread. Prints wall time per phase and
+//! peak memory (VmHWM). Goal: under 1 s for evaluation on one core.
+
+use egress_audit::checks::{run, Catalog};
+use egress_audit::config::Config;
+use egress_audit::eval::eval_target;
+use egress_audit::model::space::{parse_addrs, PortSet};
+use egress_audit::model::{Action, Chain, Layer, LayerKind, Rule, Target, TrafficSet};
+use egress_audit::normalize::Inventory;
+use egress_audit_snapshot::Provider;
+use std::time::Instant;
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn random_rule(rng: &mut Lcg, name: String, action: Action) -> Rule {
+    let proto = [Some(6u8), Some(17), None, Some(6), Some(1)][rng.below(5) as usize];
+    let lo = rng.below(65536) as u32;
+    let hi = (lo + rng.below(2000) as u32).min(65535);
+    let ports = PortSet::range(lo, hi);
+    let cidr = match rng.below(4) {
+        0 => "0.0.0.0/0".to_string(),
+        1 => format!("{}.{}.0.0/16", rng.below(223) + 1, rng.below(256)),
+        2 => format!(
+            "{}.{}.{}.0/24",
+            rng.below(223) + 1,
+            rng.below(256),
+            rng.below(256)
+        ),
+        _ => format!("{}.0.0.0/8", rng.below(223) + 1),
+    };
+    let addrs = parse_addrs(&cidr).unwrap();
+    Rule {
+        name,
+        resource: "bench".into(),
+        priority: None,
+        action,
+        traffic: TrafficSet::rule(proto, Some(&ports), &addrs),
+        protocol: format!("{proto:?}"),
+        ports: format!("{lo}-{hi}"),
+        destination: cidr,
+        unresolved: vec![],
+        synthetic: false,
+    }
+}
+
+fn targets(n: usize) -> Vec<Target> {
+    let mut rng = Lcg(42);
+    (0..n)
+        .map(|i| {
+            let sg: Vec<Rule> = (0..25)
+                .map(|k| random_rule(&mut rng, format!("sg-{i} egress #{k}"), Action::Allow))
+                .collect();
+            let acl: Vec<Rule> = (0..25)
+                .map(|k| {
+                    let a = if rng.below(3) == 0 {
+                        Action::Deny
+                    } else {
+                        Action::Allow
+                    };
+                    random_rule(&mut rng, format!("acl-{i} rule {}", (k + 1) * 100), a)
+                })
+                .collect();
+            let mut t = Target::new(Provider::Aws, format!("eni-{i}"), "network-interface");
+            t.chains = vec![
+                Chain {
+                    layers: vec![Layer {
+                        kind: LayerKind::SecurityGroup,
+                        resource: format!("sg-{i}"),
+                        rules: sg,
+                        no_match: Action::Deny,
+                        unordered: true,
+                    }],
+                },
+                Chain {
+                    layers: vec![Layer {
+                        kind: LayerKind::NetworkAcl,
+                        resource: format!("acl-{i}"),
+                        rules: acl,
+                        no_match: Action::Deny,
+                        unordered: false,
+                    }],
+                },
+            ];
+            t
+        })
+        .collect()
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_TARGETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let t0 = Instant::now();
+    let ts = targets(n);
+    let gen = t0.elapsed();
+
+    let t1 = Instant::now();
+    let mut allowed_pieces = 0usize;
+    for t in &ts {
+        allowed_pieces += eval_target(t).allowed.pieces().count();
+    }
+    let eval = t1.elapsed();
+
+    let inv = Inventory {
+        targets: ts,
+        ..Default::default()
+    };
+    let catalog = Catalog::load(&[]).unwrap();
+    let t2 = Instant::now();
+    let findings = run(&inv, &catalog, &Config::default()).unwrap();
+    let checks = t2.elapsed();
+
+    println!("targets: {n}, rules per target: 50 (25 SG + 25 NACL), one thread");
+    println!("generate:            {:>8.3} s", gen.as_secs_f64());
+    println!(
+        "evaluate (effective egress sets): {:>8.3} s  ({} result pieces)",
+        eval.as_secs_f64(),
+        allowed_pieces
+    );
+    println!(
+        "evaluate + all 12 checks:         {:>8.3} s  ({} findings)",
+        checks.as_secs_f64(),
+        findings.len()
+    );
+    println!("peak memory (VmHWM): {:>8.1} MB", peak_rss_mb());
+}
