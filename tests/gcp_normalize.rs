@@ -931,3 +931,29 @@ fn tagged_default_route_and_appliance() {
         Some("route via-proxy 0.0.0.0/0 → instance squid-1")
     );
 }
+
+#[test]
+fn snapshot_documents_read_like_the_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gcp/tags-and-shadowing");
+    let mut documents = Vec::new();
+    for (file, kind) in [
+        ("firewalls.json", "firewalls"),
+        ("instances.json", "instances"),
+        ("networks.json", "networks"),
+    ] {
+        let data: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        documents
+            .push(json!({"provider": "gcp", "account": "my-proj-123", "kind": kind, "data": data}));
+    }
+    let snapshot = json!({
+        "format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
+        "collected_at": "2026-11-25T12:00:00Z", "documents": documents, "not_scanned": []
+    });
+    let (_, mut from_snapshot) = scan_docs(&[("snapshot.json", snapshot)]);
+    let (_, mut from_files) = example("tags-and-shadowing");
+    let key = |f: &Finding| (f.fingerprint.clone(), f.message.clone());
+    from_snapshot.sort_by_key(key);
+    from_files.sort_by_key(key);
+    assert_eq!(from_snapshot, from_files);
+}
