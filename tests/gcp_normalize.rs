@@ -446,8 +446,25 @@ fn target_tags_and_service_accounts_select() {
             "other@my-proj-123.iam.gserviceaccount.com"
         ),
     ]);
-    let (inv, findings) = scan_docs(&[("fw.json", rules), ("vm.json", instances)]);
+    let other = json!([egress(
+        "allow-all",
+        "unused-net",
+        1000,
+        "allowed",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, findings) = scan_docs(&[
+        ("fw.json", rules),
+        ("vm.json", instances),
+        ("other.json", other),
+    ]);
     assert_eq!(inv.targets.len(), 3);
+    // A network of the same project without instances has no workload, and the report says so.
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "unused-net"));
     let gw = "my-proj-123/us-east1-b/gw-1";
     assert_eq!(
         find(&findings, gw, "EG013").message,
@@ -956,4 +973,28 @@ fn snapshot_documents_read_like_the_files() {
     from_snapshot.sort_by_key(key);
     from_files.sort_by_key(key);
     assert_eq!(from_snapshot, from_files);
+}
+
+#[test]
+fn kind_less_aggregated_lists_and_empty_ones() {
+    let mut vm = instance("vm-1", "us-east1-b", "n", &["web"], "a@b");
+    vm.as_object_mut().unwrap().remove("kind");
+    let vms = json!({"items": {
+        "zones/us-east1-b": {"instances": [vm]},
+        "zones/us-east1-c": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}
+    }});
+    let (inv, findings) = scan_docs(&[("vm.json", vms)]);
+    assert_eq!(target_ids(&inv), strs(&["my-proj-123/us-east1-b/vm-1"]));
+    assert_eq!(inv.targets[0].selectors, strs(&["web", "a@b"]));
+    assert_eq!(ids(&findings, "my-proj-123/us-east1-b/vm-1"), strs(&OPEN));
+    // Every scope empty: a listing of nothing, read without error and without targets.
+    let empty = json!({"items": {"zones/us-east1-b": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}}});
+    let (inv, _) = scan_docs(&[("vm.json", empty)]);
+    assert!(inv.targets.is_empty() && inv.not_scanned.is_empty());
+    // A page of a REST list without `items` is empty too.
+    let (inv, _) = scan_docs(&[(
+        "fw.json",
+        json!({"kind": "compute#firewallList", "id": "projects/p/global/firewalls"}),
+    )]);
+    assert!(inv.targets.is_empty());
 }

@@ -308,6 +308,19 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
     for info in &nets {
         if !covered_by_instances(&b, &info.net) {
             network_targets(&b, info, inv);
+        } else if !b
+            .instances
+            .iter()
+            .any(|i| i.nics.iter().any(|n| n.net.matches(&info.net)))
+        {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: info.net.name.clone(),
+                message: format!(
+                    "network {} has no instance in the instance listing, so no target was built for it; scan without the instance listing to judge the network's rules on their own",
+                    info.net.name
+                ),
+            });
         }
     }
     warnings(&b, inv);
