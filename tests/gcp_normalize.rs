@@ -846,7 +846,8 @@ fn regional_policy_binds_only_its_region() {
 #[test]
 fn policy_service_accounts_and_secure_tags_make_network_targets() {
     let policy = json!({
-        "kind": "compute#firewallPolicy", "name": "9988", "shortName": "folder-egress", "parent": "folders/4455",
+        "kind": "compute#firewallPolicy", "name": "9988", "shortName": "folder-egress", "parent": "organizations/123456789012",
+        "associations": [{"name": "eng-folder", "attachmentTarget": "folders/4455"}],
         "rules": [
             {"priority": 100, "action": "allow", "direction": "EGRESS", "targetServiceAccounts": ["ci@my-proj-123.iam.gserviceaccount.com"],
              "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}},
@@ -866,7 +867,7 @@ fn policy_service_accounts_and_secure_tags_make_network_targets() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", policy)]);
+    let (inv, findings) = scan_docs(&[("fw.json", fw.clone()), ("pol.json", policy.clone())]);
     assert_eq!(
         target_ids(&inv),
         strs(&[
@@ -895,6 +896,16 @@ fn policy_service_accounts_and_secure_tags_make_network_targets() {
         rule_findings(&findings, "EG012"),
         ["allow-all".to_string()].into_iter().collect()
     );
+    // Associated with nothing, the policy applies nowhere, and a warning says so.
+    let mut unassociated = policy;
+    unassociated.as_object_mut().unwrap().remove("associations");
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", unassociated)]);
+    assert_eq!(target_ids(&inv), strs(&["n"]));
+    assert_eq!(ids(&findings, "n"), strs(&OPEN));
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "folder-egress"));
 }
 
 #[test]

@@ -97,6 +97,8 @@ pub enum PolicyScope {
     Organization,
     /// Hierarchical policy attached to a folder.
     Folder,
+    /// Hierarchical policy associated with no node: it applies nowhere.
+    Unassociated,
     /// Global network firewall policy.
     Global,
     /// Regional network firewall policy.
@@ -377,13 +379,15 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
     let hierarchical = !parent.is_empty()
         || self_link.contains("/locations/global/firewallPolicies/")
         || targets.iter().any(|t| org_or_folder(t));
+    // A hierarchical policy binds where it is associated, not where it lives (`parent`): a policy
+    // kept in the organization may be associated with a folder only.
     let scope = if hierarchical {
-        let org = parent.starts_with("organizations/")
-            || (parent.is_empty() && targets.iter().any(|t| t.contains("organizations/")));
-        if org {
+        if targets.iter().any(|t| t.contains("organizations/")) {
             PolicyScope::Organization
-        } else {
+        } else if targets.iter().any(|t| t.contains("folders/")) {
             PolicyScope::Folder
+        } else {
+            PolicyScope::Unassociated
         }
     } else if let Some(r) = opt_str(v, "region", &what)?
         .map(last_segment)

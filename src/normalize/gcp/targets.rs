@@ -330,6 +330,14 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
 
 fn warnings(b: &GcpBundle, inv: &mut Inventory) {
     for p in &b.policies {
+        if p.scope == PolicyScope::Unassociated {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: p.name.clone(),
+                message: "the hierarchical firewall policy has no `associations` in the input, so it was applied to no network; export it with `gcloud compute firewall-policies describe` to include them".into(),
+            });
+            continue;
+        }
         for r in p.rules.iter().filter(|r| r.egress && !r.disabled) {
             let name = policy_rule_name(p, r);
             if !r.unresolved.is_empty() {
