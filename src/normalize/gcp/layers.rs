@@ -7,7 +7,8 @@
 //! implied rules are a last layer of synthetic rules so that they show up in evidence.
 
 use super::fields::NetRef;
-use super::parse::{Firewall, Policy, PolicyRule, L4};
+use super::parse::{Firewall, L4};
+use super::policy::{Policy, PolicyRule};
 use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet};
 

@@ -11,12 +11,14 @@
 mod fields;
 mod layers;
 mod parse;
+mod policy;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
 use crate::model::Warning;
 use egress_audit_snapshot::{NotScanned, Provider};
-use parse::{Firewall, Instance, Network, Policy, Route, Subnetwork};
+use parse::{Firewall, Instance, Network, Route, Subnetwork};
+use policy::Policy;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -278,7 +280,7 @@ impl GcpBundle {
                 self.routes.push(parse::route(item, at)?);
             }
             POLICY => {
-                let mut p = parse::policy(item, at)?;
+                let mut p = policy::policy(item, at)?;
                 p.project = p.project.or_else(|| ctx.account.clone());
                 self.policies.push(p);
             }

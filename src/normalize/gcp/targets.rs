@@ -4,7 +4,8 @@
 
 use super::fields::{zone_region, NetRef};
 use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Who};
-use super::parse::{NextHop, PolicyScope, Route};
+use super::parse::{NextHop, Route};
+use super::policy::PolicyScope;
 use super::GcpBundle;
 use crate::model::{Chain, Layer, RouteInfo, Target, Warning};
 use crate::normalize::Inventory;
