@@ -1009,3 +1009,92 @@ fn kind_less_aggregated_lists_and_empty_ones() {
     )]);
     assert!(inv.targets.is_empty());
 }
+
+#[test]
+fn each_nic_is_a_target_on_its_own_network() {
+    let mut vm = instance("router-1", "us-east1-b", "front", &[], "a@b");
+    vm["networkInterfaces"] = json!([
+        {"name": "nic0", "network": format!("{NET}front"), "stackType": "IPV4_ONLY"},
+        {"name": "nic1", "network": format!("{NET}back"), "stackType": "IPV4_ONLY"}
+    ]);
+    let fw = json!([egress(
+        "back-deny-all",
+        "back",
+        1000,
+        "denied",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("vm.json", json!([vm]))]);
+    assert_eq!(
+        target_ids(&inv),
+        strs(&[
+            "my-proj-123/us-east1-b/router-1",
+            "my-proj-123/us-east1-b/router-1/nic1"
+        ])
+    );
+    assert_eq!(
+        ids(&findings, "my-proj-123/us-east1-b/router-1"),
+        strs(&OPEN)
+    );
+    assert_eq!(
+        ids(&findings, "my-proj-123/us-east1-b/router-1/nic1"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn policy_rule_details() {
+    // targetResources limits a hierarchical rule to the networks it names; a rule without
+    // layer4Configs matches every protocol; an FQDN-only destination is never guessed at.
+    let policy = json!({
+        "kind": "compute#firewallPolicy", "name": "5511", "shortName": "org-egress", "parent": "organizations/42",
+        "associations": [{"name": "org", "attachmentTarget": "organizations/42"}],
+        "rules": [
+            {"priority": 10, "action": "allow", "direction": "EGRESS",
+             "match": {"destFqdns": ["updates.example.com"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["443"]}]}},
+            {"priority": 20, "action": "deny", "direction": "EGRESS", "targetResources": [format!("{NET}locked")],
+             "match": {"destIpRanges": ["0.0.0.0/0", "::/0"]}},
+            {"priority": 30, "action": "deny", "direction": "INGRESS",
+             "match": {"srcIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}
+        ]
+    });
+    let fw = json!([
+        egress(
+            "open-allow",
+            "open",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        ),
+        egress(
+            "locked-allow",
+            "locked",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        )
+    ]);
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", policy)]);
+    assert_eq!(target_ids(&inv), strs(&["locked", "open"]));
+    assert_eq!(ids(&findings, "open"), strs(&OPEN));
+    assert_eq!(ids(&findings, "locked"), Vec::<String>::new());
+    let open = inv
+        .targets
+        .iter()
+        .find(|t| t.resource_id == "open")
+        .unwrap();
+    let org = &open.chains[0].layers[0];
+    assert_eq!(org.resource, "org-egress");
+    assert_eq!(org.rules.len(), 1, "only the FQDN rule applies to `open`");
+    assert!(org.rules[0].traffic.is_empty());
+    assert_eq!(org.rules[0].unresolved, strs(&["fqdn:updates.example.com"]));
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "unresolved-destination"
+            && w.source == "org-egress/10"
+            && w.message.contains("fqdn:updates.example.com")));
+}
