@@ -8,13 +8,12 @@ use std::fmt::Write;
 pub fn render_catalog(catalog: &Catalog, format: &str) -> anyhow::Result<String> {
     Ok(match format.to_ascii_lowercase().as_str() {
         "table" => table(catalog),
-        "json" => serde_json::to_string_pretty(&Value::Array(
-            catalog.checks.iter().map(entry).collect(),
-        ))? + "\n",
+        "json" => {
+            serde_json::to_string_pretty(&Value::Array(catalog.checks.iter().map(entry).collect()))?
+                + "\n"
+        }
         "markdown" | "md" => markdown(catalog),
-        other => anyhow::bail!(
-            "unknown rules format {other:?}: use table, json or markdown"
-        ),
+        other => anyhow::bail!("unknown rules format {other:?}: use table, json or markdown"),
     })
 }
 
@@ -64,7 +63,13 @@ fn table(catalog: &Catalog) -> String {
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec![
-            "Id", "Slug", "Severity", "Title", "Compliance", "Query", "Origin",
+            "Id",
+            "Slug",
+            "Severity",
+            "Title",
+            "Compliance",
+            "Query",
+            "Origin",
         ]);
     if t.width().is_none() {
         t.set_width(140);
