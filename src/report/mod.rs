@@ -131,7 +131,7 @@ impl ResourceKey {
         }
     }
 
-    /// `aws / 111122223333 / us-east-1 / sg-1  security-group "web"`.
+    /// `aws / 111122223333 / us-east-1 / sg-1 [security-group "web"]`.
     pub fn heading(&self) -> String {
         let mut s = self.provider.clone();
         for part in [&self.account, &self.region].into_iter().flatten() {
@@ -140,7 +140,7 @@ impl ResourceKey {
         }
         s.push_str(" / ");
         s.push_str(&self.resource_id);
-        s.push_str("  ");
+        s.push_str(" [");
         s.push_str(&self.resource_kind);
         if let Some(n) = self
             .resource_name
@@ -149,6 +149,7 @@ impl ResourceKey {
         {
             s.push_str(&format!(" {n:?}"));
         }
+        s.push(']');
         s
     }
 }

@@ -14,10 +14,19 @@ pub fn render_table(report: &Report, width: u16) -> String {
     let mut out = String::new();
 
     if !report.not_scanned.is_empty() {
-        partial_banner(report, w, &mut out);
+        partial_banner(report, w, "below", &mut out);
     }
 
     let groups = by_resource(report, false);
+    // The same column widths for every resource's table.
+    let check_width = groups
+        .iter()
+        .flat_map(|(_, fs)| fs.iter())
+        .map(|f| f.slug.chars().count().max(f.check_id.chars().count()))
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 24) as u16
+        + 2;
     if groups.is_empty() {
         out.push_str("No findings.\n\n");
     }
@@ -26,7 +35,7 @@ pub fn render_table(report: &Report, width: u16) -> String {
             out.push_str(&line);
             out.push('\n');
         }
-        out.push_str(&findings_table(findings, width));
+        out.push_str(&findings_table(findings, width, check_width));
         out.push_str("\n\n");
     }
 
@@ -63,16 +72,16 @@ pub fn render_table(report: &Report, width: u16) -> String {
 
     if !report.not_scanned.is_empty() {
         out.push('\n');
-        partial_banner(report, w, &mut out);
+        partial_banner(report, w, "above", &mut out);
     }
     out
 }
 
 /// Printed first and last so that nobody reads a partial scan as clean.
-fn partial_banner(report: &Report, w: usize, out: &mut String) {
+fn partial_banner(report: &Report, w: usize, where_: &str, out: &mut String) {
     let n = report.not_scanned.len();
     let title = format!(
-        "PARTIAL SCAN: {} not read - the results below are incomplete",
+        "PARTIAL SCAN: {} not read - the results {where_} are incomplete",
         plural(n, "scope")
     );
     let bar = "!".repeat(w.min(title.chars().count() + 4));
@@ -93,7 +102,7 @@ fn push_wrapped(out: &mut String, text: &str, w: usize) {
     }
 }
 
-fn findings_table(findings: &[&Finding], width: u16) -> String {
+fn findings_table(findings: &[&Finding], width: u16, check_width: u16) -> String {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -107,10 +116,10 @@ fn findings_table(findings: &[&Finding], width: u16) -> String {
             Cell::new(evidence_cell(f)),
         ]);
     }
-    // Keep severity and check readable; message and evidence share the rest.
+    // Severity and check keep their width; message and evidence share the rest.
     let fixed = [
-        ColumnConstraint::LowerBoundary(Width::Fixed(8)),
-        ColumnConstraint::LowerBoundary(Width::Fixed(12)),
+        ColumnConstraint::Absolute(Width::Fixed(10)),
+        ColumnConstraint::Absolute(Width::Fixed(check_width)),
     ];
     for (col, c) in t.column_iter_mut().zip(fixed) {
         col.set_constraint(c);
@@ -147,7 +156,7 @@ fn evidence_cell(f: &Finding) -> String {
         .evidence
         .iter()
         .take(MAX_EVIDENCE_LINES)
-        .map(evidence_line)
+        .map(|e| format!("• {}", short_rule_names(f, evidence_line(e))))
         .collect();
     if f.evidence.len() > MAX_EVIDENCE_LINES {
         lines.push(format!(
@@ -156,6 +165,18 @@ fn evidence_cell(f: &Finding) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// Azure rules named by full resource id repeat the heading's long NSG id on every line: keep
+/// the NSG's own name and what follows it.
+fn short_rule_names(f: &Finding, line: String) -> String {
+    let id = f.resource_id.as_str();
+    match id.rsplit_once('/') {
+        Some((prefix, _)) if id.len() > 40 && line.contains(id) => {
+            line.replace(&format!("{prefix}/"), "…/")
+        }
+        _ => line,
+    }
 }
 
 /// Word-wraps `text` to `width` characters; continuation lines start with `indent`; words longer
