@@ -232,10 +232,13 @@ fn sarif_of_an_empty_clean_report_is_valid() {
     assert_eq!(doc["runs"][0]["results"].as_array().unwrap().len(), 0);
 }
 
+/// An element's name, attributes and text.
+type Element = (String, Vec<(String, String)>, String);
+
 /// Elements with their attributes and text, read with a real XML parser (fails on malformed XML).
-fn parse_junit(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+fn parse_junit(xml: &str) -> Vec<Element> {
     use quick_xml::events::{BytesStart, Event};
-    fn element(e: &BytesStart) -> (String, Vec<(String, String)>, String) {
+    fn element(e: &BytesStart) -> Element {
         let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
         let attrs = e
             .attributes()
