@@ -183,6 +183,33 @@ fn sarif_is_valid_and_maps_levels_and_suppressions() {
         smb["locations"][0]["logicalLocations"][0]["kind"],
         "resource"
     );
+    // GitHub code scanning needs a physical location; the resource stands in for a file.
+    assert_eq!(
+        smb["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "cloud/aws/111122223333/us-east-1/sg-0aaa"
+    );
+    let az = results.iter().find(|r| r["ruleId"] == "EG013").unwrap();
+    let uri = az["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        uri.starts_with(
+            "cloud/azure/00000000-0000-0000-0000-000000000000/westeurope/subscriptions/"
+        ),
+        "{uri}"
+    );
+    // A URI reference: unreserved characters, `/` and percent-escapes only (the schema's
+    // uri-reference format is not checked by a draft-04 validator).
+    for r in results {
+        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(
+            uri.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b)),
+            "{uri}"
+        );
+    }
     assert_eq!(
         smb["partialFingerprints"]["egressAudit/v1"],
         report.findings[1].fingerprint.as_str()

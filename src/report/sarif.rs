@@ -1,5 +1,6 @@
 //! SARIF 2.1.0: one run; rules from the catalog; one result per finding, located logically at
-//! `provider/account/region/resource_id` (cloud resources have no file and line).
+//! `provider/account/region/resource_id` and, for GitHub code scanning, at a pseudo-path
+//! `cloud/provider/account/region/resource_id` (cloud resources have no file and line).
 
 use super::{evidence_summary, not_scanned_line, qualified_name};
 use crate::checks::Catalog;
@@ -116,7 +117,10 @@ fn result(f: &Finding, catalog: &Catalog) -> Value {
         "ruleId": f.check_id,
         "level": level(f.severity),
         "message": {"text": text},
-        "locations": [{"logicalLocations": [logical]}],
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": resource_uri(f)}},
+            "logicalLocations": [logical],
+        }],
         "partialFingerprints": {"egressAudit/v1": f.fingerprint},
         "properties": props,
     });
@@ -127,6 +131,28 @@ fn result(f: &Finding, catalog: &Catalog) -> Value {
         r["suppressions"] = json!([{"kind": "external", "justification": reason}]);
     }
     r
+}
+
+/// GitHub code scanning rejects a result without a physical location ("expected a physical
+/// location"), and a cloud resource has no file: name the resource as a relative path,
+/// `cloud/aws/111122223333/us-east-1/sg-0123`, percent-encoded so it is a valid URI reference.
+fn resource_uri(f: &Finding) -> String {
+    let path = format!(
+        "cloud/{}/{}/{}/{}",
+        f.provider,
+        f.account.as_deref().unwrap_or("-"),
+        f.region.as_deref().unwrap_or("-"),
+        f.resource_id.trim_start_matches('/')
+    );
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn level(s: Severity) -> &'static str {
