@@ -86,7 +86,7 @@ pub fn render(report: &Report, catalog: &Catalog) -> String {
 fn testcase(out: &mut String, classname: &str, f: &Finding) {
     let mut name = qualified_name(f);
     if let Some(r) = &f.rule {
-        name.push_str(&format!(" rule {r}"));
+        name.push_str(&format!(" [{r}]"));
     }
     let _ = writeln!(
         out,
