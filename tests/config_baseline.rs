@@ -316,3 +316,30 @@ fn baseline_that_is_not_a_report_is_an_error_naming_it() {
         .to_string();
     assert!(err.contains("missing.json"), "{err}");
 }
+
+/// Through the binary: a config naming an unknown check stops the scan with exit 2 and a
+/// message naming the file and the id.
+#[test]
+fn cli_rejects_a_config_with_an_unknown_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snapshot.json");
+    std::fs::write(
+        &snap,
+        r#"{"format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
+            "collected_at": "2026-01-01T00:00:00Z", "documents": []}"#,
+    )
+    .unwrap();
+    let cfg = dir.path().join("audit.toml");
+    std::fs::write(&cfg, "disabled = [\"EG404\"]\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&snap)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit.toml") && err.contains("EG404"), "{err}");
+    assert!(out.stdout.is_empty());
+}

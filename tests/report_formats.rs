@@ -556,3 +556,45 @@ fn write_atomic_leaves_no_temp_file() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+/// Through the binary: an empty snapshot with an unread region gives a valid SARIF file, written
+/// atomically, and exit 3 (partial).
+#[test]
+fn cli_writes_sarif_of_a_partial_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snapshot.json");
+    std::fs::write(
+        &snap,
+        r#"{"format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
+            "collected_at": "2026-01-01T00:00:00Z", "documents": [],
+            "not_scanned": [{"provider": "aws", "account": "111122223333",
+                             "region": "me-south-1", "scope": "region", "reason": "OptInRequired"}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out.sarif");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--quiet", "--format", "sarif", "--input"])
+        .arg(&snap)
+        .arg("--output")
+        .arg(&out)
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let errors = schema_errors(&sarif_validator(), &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert!(notes[0]["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("me-south-1"));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out.sarif", "snapshot.json"]);
+}
