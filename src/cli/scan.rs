@@ -133,6 +133,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let config = Config::load(o.config.as_deref())?;
     let catalog = Catalog::load(&o.rules)?;
+    config.validate(&catalog)?;
     let mut opts = Options::default();
     if let Some(p) = &o.service_tags {
         opts.azure_service_tags = Some(crate::normalize::azure::ServiceTags::load(p)?);

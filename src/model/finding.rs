@@ -150,6 +150,9 @@ pub struct Summary {
     /// True when some scope was not read: the result must not be taken as clean.
     #[serde(default)]
     pub partial: bool,
+    /// With `--baseline`: how many findings were dropped because the baseline report had them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_matched: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

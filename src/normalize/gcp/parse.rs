@@ -1,0 +1,314 @@
+//! Compute resources (firewall rules, instances, networks, subnetworks, routes) parsed from
+//! their JSON, with errors that name the resource and the field.
+
+use super::fields::{
+    last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, str_map,
+    NetRef,
+};
+use crate::model::space::{parse_addrs, parse_proto};
+use crate::model::{Action, AddrSet, PortSet};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// VPC firewall rules without a `priority` get this one.
+pub const DEFAULT_PRIORITY: i64 = 1000;
+
+/// One protocol entry: `{IPProtocol, ports}` (VPC rules) or `{ipProtocol, ports}` (policies).
+#[derive(Clone, Debug)]
+pub struct L4 {
+    /// `None`: every protocol.
+    pub proto: Option<u8>,
+    pub proto_text: String,
+    /// `None`: every port.
+    pub ports: Option<PortSet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    pub name: String,
+    pub project: Option<String>,
+    pub net: NetRef,
+    pub priority: i64,
+    pub egress: bool,
+    pub disabled: bool,
+    pub action: Action,
+    pub l4: Vec<L4>,
+    /// `destinationRanges` as written (empty: the egress default 0.0.0.0/0).
+    pub dest_text: Vec<String>,
+    pub dest: AddrSet,
+    pub target_tags: Vec<String>,
+    pub target_sas: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Nic {
+    pub name: String,
+    pub net: NetRef,
+    /// The NIC has an IPv6 address (`stackType` IPV4_IPV6 / IPV6_ONLY or IPv6 access configs).
+    pub v6: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub name: String,
+    pub project: Option<String>,
+    pub zone: Option<String>,
+    pub tags: Vec<String>,
+    pub service_accounts: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub nics: Vec<Nic>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub net: NetRef,
+    pub v6: bool,
+    /// `networkFirewallPolicyEnforcementOrder: BEFORE_CLASSIC_FIREWALL`.
+    pub policies_first: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subnetwork {
+    pub net: NetRef,
+    pub v6: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextHop {
+    InternetGateway,
+    /// An internal load balancer or an instance: egress passes an appliance.
+    Appliance(String),
+    Other(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub name: String,
+    pub net: NetRef,
+    pub dest_range: String,
+    pub priority: i64,
+    pub next_hop: NextHop,
+    pub tags: Vec<String>,
+}
+
+pub(super) fn parse_l4(entry: &Value, field: &str, alt: &str, what: &str) -> Result<L4, String> {
+    let proto_text = match opt_str(entry, field, what)? {
+        Some(p) => p,
+        None => opt_str(entry, alt, what)?
+            .ok_or_else(|| format!("{what}: the string field `{field}` is missing"))?,
+    };
+    let proto = parse_proto(proto_text).map_err(|e| format!("{what}: `{field}`: {e}"))?;
+    let mut ports: Option<PortSet> = None;
+    for (i, p) in str_list(entry, "ports", what)?.iter().enumerate() {
+        let set = PortSet::parse_ports(p).map_err(|e| format!("{what}: `ports[{i}]`: {e}"))?;
+        ports = Some(match ports {
+            Some(acc) => acc.union(&set),
+            None => set,
+        });
+    }
+    Ok(L4 {
+        proto,
+        proto_text: proto_text.to_ascii_lowercase(),
+        ports,
+    })
+}
+
+pub(super) fn parse_ranges(list: &[String], field: &str, what: &str) -> Result<AddrSet, String> {
+    let mut set = AddrSet::empty();
+    for (i, r) in list.iter().enumerate() {
+        let a = parse_addrs(r).map_err(|e| format!("{what}: `{field}[{i}]`: {e}"))?;
+        set = set.union(&a);
+    }
+    Ok(set)
+}
+
+fn project_of(v: &Value, what: &str) -> Result<Option<String>, String> {
+    Ok(opt_str(v, "selfLink", what)?
+        .and_then(|s| segment_after(s, "projects"))
+        .map(str::to_string))
+}
+
+pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
+    let name = req_str(v, "name", &format!("firewall rule {at}"))?.to_string();
+    let what = format!("firewall rule `{name}` ({at})");
+    let net_url = req_str(v, "network", &what)?;
+    let direction = opt_str(v, "direction", &what)?.unwrap_or("INGRESS");
+    let egress = match direction.to_ascii_uppercase().as_str() {
+        "EGRESS" => true,
+        "INGRESS" => false,
+        _ => {
+            return Err(format!(
+                "{what}: `direction` is {direction:?}, expected INGRESS or EGRESS"
+            ))
+        }
+    };
+    let allowed = obj_list(v, "allowed", &what)?;
+    let denied = obj_list(v, "denied", &what)?;
+    let (action, list, field) = match (allowed.is_empty(), denied.is_empty()) {
+        (false, true) => (Action::Allow, allowed, "allowed"),
+        (true, false) => (Action::Deny, denied, "denied"),
+        (true, true) => {
+            return Err(format!(
+                "{what}: has neither `allowed` nor `denied` entries"
+            ))
+        }
+        (false, false) => return Err(format!("{what}: has both `allowed` and `denied` entries")),
+    };
+    let l4 = list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            parse_l4(
+                e,
+                "IPProtocol",
+                "ipProtocol",
+                &format!("{what}: `{field}[{i}]`"),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dest_text = str_list(v, "destinationRanges", &what)?;
+    let dest = if dest_text.is_empty() {
+        parse_addrs("0.0.0.0/0")?
+    } else {
+        parse_ranges(&dest_text, "destinationRanges", &what)?
+    };
+    Ok(Firewall {
+        project: project_of(v, &what)?
+            .or_else(|| segment_after(net_url, "projects").map(str::to_string)),
+        net: NetRef::parse(net_url),
+        priority: opt_int(v, "priority", &what)?.unwrap_or(DEFAULT_PRIORITY),
+        egress,
+        disabled: opt_bool(v, "disabled", &what)?,
+        action,
+        l4,
+        dest_text,
+        dest,
+        target_tags: str_list(v, "targetTags", &what)?,
+        target_sas: str_list(v, "targetServiceAccounts", &what)?,
+        name,
+    })
+}
+
+pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
+    let name = req_str(v, "name", &format!("instance {at}"))?.to_string();
+    let what = format!("instance `{name}` ({at})");
+    let zone = opt_str(v, "zone", &what)?;
+    let project = project_of(v, &what)?.or_else(|| {
+        zone.and_then(|z| segment_after(z, "projects"))
+            .map(str::to_string)
+    });
+    let tags = match v.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(t) => str_list(t, "items", &format!("{what}: `tags`"))?,
+    };
+    let service_accounts = obj_list(v, "serviceAccounts", &what)?
+        .iter()
+        .enumerate()
+        .map(|(i, sa)| {
+            req_str(sa, "email", &format!("{what}: `serviceAccounts[{i}]`")).map(str::to_string)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut nics = Vec::new();
+    for (i, n) in obj_list(v, "networkInterfaces", &what)?.iter().enumerate() {
+        let nw = format!("{what}: `networkInterfaces[{i}]`");
+        let stack = opt_str(n, "stackType", &nw)?.unwrap_or("IPV4_ONLY");
+        let v6 = stack != "IPV4_ONLY"
+            || !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty()
+            || opt_str(n, "ipv6Address", &nw)?.is_some();
+        nics.push(Nic {
+            name: opt_str(n, "name", &nw)?
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("nic{i}")),
+            net: NetRef::parse(req_str(n, "network", &nw)?),
+            v6,
+        });
+    }
+    Ok(Instance {
+        labels: str_map(v, "labels", &what)?,
+        zone: zone.map(|z| last_segment(z).to_string()),
+        name,
+        project,
+        tags,
+        service_accounts,
+        nics,
+    })
+}
+
+pub fn network(v: &Value, at: &str) -> Result<Network, String> {
+    let name = req_str(v, "name", &format!("network {at}"))?;
+    let what = format!("network `{name}` ({at})");
+    let order = opt_str(v, "networkFirewallPolicyEnforcementOrder", &what)?;
+    let policies_first = match order {
+        None | Some("AFTER_CLASSIC_FIREWALL") => false,
+        Some("BEFORE_CLASSIC_FIREWALL") => true,
+        Some(other) => {
+            return Err(format!(
+                "{what}: `networkFirewallPolicyEnforcementOrder` is {other:?}, expected AFTER_CLASSIC_FIREWALL or BEFORE_CLASSIC_FIREWALL"
+            ))
+        }
+    };
+    Ok(Network {
+        net: NetRef {
+            project: project_of(v, &what)?,
+            name: name.to_string(),
+        },
+        v6: opt_bool(v, "enableUlaInternalIpv6", &what)?
+            || opt_str(v, "internalIpv6Range", &what)?.is_some(),
+        policies_first,
+    })
+}
+
+pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, String> {
+    let name = req_str(v, "name", &format!("subnetwork {at}"))?;
+    let what = format!("subnetwork `{name}` ({at})");
+    let stack = opt_str(v, "stackType", &what)?.unwrap_or("IPV4_ONLY");
+    let v6 = stack != "IPV4_ONLY"
+        || opt_str(v, "ipv6CidrRange", &what)?.is_some()
+        || opt_str(v, "externalIpv6Prefix", &what)?.is_some()
+        || opt_str(v, "internalIpv6Prefix", &what)?.is_some();
+    Ok(Subnetwork {
+        net: NetRef::parse(req_str(v, "network", &what)?),
+        v6,
+    })
+}
+
+pub fn route(v: &Value, at: &str) -> Result<Route, String> {
+    let name = req_str(v, "name", &format!("route {at}"))?.to_string();
+    let what = format!("route `{name}` ({at})");
+    let next_hop = if let Some(gw) = opt_str(v, "nextHopGateway", &what)? {
+        if last_segment(gw) == "default-internet-gateway" {
+            NextHop::InternetGateway
+        } else {
+            NextHop::Other(format!("gateway {}", last_segment(gw)))
+        }
+    } else if let Some(ilb) = opt_str(v, "nextHopIlb", &what)? {
+        NextHop::Appliance(format!("internal load balancer {}", last_segment(ilb)))
+    } else if let Some(vm) = opt_str(v, "nextHopInstance", &what)? {
+        NextHop::Appliance(format!("instance {}", last_segment(vm)))
+    } else {
+        let other = [
+            ("nextHopIp", "IP"),
+            ("nextHopVpnTunnel", "VPN tunnel"),
+            ("nextHopPeering", "peering"),
+            ("nextHopNetwork", "network"),
+            ("nextHopHub", "hub"),
+            ("nextHopInterconnectAttachment", "interconnect"),
+        ];
+        let mut hop = NextHop::Other("unknown next hop".into());
+        for (field, label) in other {
+            if let Some(x) = opt_str(v, field, &what)? {
+                hop = NextHop::Other(format!("{label} {}", last_segment(x)));
+                break;
+            }
+        }
+        hop
+    };
+    Ok(Route {
+        net: NetRef::parse(req_str(v, "network", &what)?),
+        dest_range: req_str(v, "destRange", &what)?.to_string(),
+        priority: opt_int(v, "priority", &what)?.unwrap_or(DEFAULT_PRIORITY),
+        tags: str_list(v, "tags", &what)?,
+        next_hop,
+        name,
+    })
+}

@@ -1,0 +1,198 @@
+//! Firewall policies: hierarchical (organization / folder) and network (global / regional), with
+//! their egress rules, from `gcloud compute firewall-policies describe` and
+//! `gcloud compute network-firewall-policies list | describe`.
+
+use super::fields::{
+    last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, NetRef,
+};
+use super::parse::{parse_l4, parse_ranges, L4};
+use crate::model::{Action, AddrSet};
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyScope {
+    /// Hierarchical policy attached to the organization.
+    Organization,
+    /// Hierarchical policy attached to a folder.
+    Folder,
+    /// Hierarchical policy associated with no node: it applies nowhere.
+    Unassociated,
+    /// Global network firewall policy.
+    Global,
+    /// Regional network firewall policy.
+    Regional(String),
+}
+
+impl PolicyScope {
+    pub fn hierarchical(&self) -> bool {
+        matches!(self, PolicyScope::Organization | PolicyScope::Folder)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PolicyRule {
+    pub priority: i64,
+    pub action: Action,
+    pub egress: bool,
+    pub disabled: bool,
+    pub l4: Vec<L4>,
+    pub dest_text: Vec<String>,
+    pub dest: AddrSet,
+    /// FQDNs, region codes, threat lists and address groups: not resolvable offline.
+    pub unresolved: Vec<String>,
+    pub target_sas: Vec<String>,
+    pub target_secure_tags: Vec<String>,
+    /// `targetResources`: the rule applies only to these networks (empty: all).
+    pub target_networks: Vec<NetRef>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// `shortName` / `displayName` of a hierarchical policy (its `name` is a number), else `name`.
+    pub name: String,
+    pub project: Option<String>,
+    pub scope: PolicyScope,
+    /// Networks it is associated with (network policies).
+    pub networks: Vec<NetRef>,
+    pub rules: Vec<PolicyRule>,
+}
+
+pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
+    let id = req_str(v, "name", &format!("firewall policy {at}"))?;
+    let short = opt_str(v, "shortName", "firewall policy")?
+        .or(opt_str(v, "displayName", "firewall policy")?)
+        .filter(|s| !s.is_empty());
+    let what = format!("firewall policy `{}` ({at})", short.unwrap_or(id));
+    let self_link = opt_str(v, "selfLink", &what)?.unwrap_or("");
+    let parent = opt_str(v, "parent", &what)?.unwrap_or("");
+    let assoc = obj_list(v, "associations", &what)?;
+    let mut targets = Vec::new();
+    for (i, a) in assoc.iter().enumerate() {
+        let aw = format!("{what}: `associations[{i}]`");
+        targets.push(req_str(a, "attachmentTarget", &aw)?.to_string());
+    }
+    let org_or_folder = |s: &str| s.contains("organizations/") || s.contains("folders/");
+    let hierarchical = !parent.is_empty()
+        || self_link.contains("/locations/global/firewallPolicies/")
+        || targets.iter().any(|t| org_or_folder(t));
+    // A hierarchical policy binds where it is associated, not where it lives (`parent`): a policy
+    // kept in the organization may be associated with a folder only.
+    let scope = if hierarchical {
+        if targets.iter().any(|t| t.contains("organizations/")) {
+            PolicyScope::Organization
+        } else if targets.iter().any(|t| t.contains("folders/")) {
+            PolicyScope::Folder
+        } else {
+            PolicyScope::Unassociated
+        }
+    } else if let Some(r) = opt_str(v, "region", &what)?
+        .map(last_segment)
+        .or_else(|| segment_after(self_link, "regions"))
+    {
+        PolicyScope::Regional(r.to_string())
+    } else {
+        PolicyScope::Global
+    };
+    let networks = if hierarchical {
+        Vec::new()
+    } else {
+        targets.iter().map(|t| NetRef::parse(t)).collect()
+    };
+    // Hierarchical policies are named by number; their short name is what users know.
+    let name = if hierarchical {
+        short.unwrap_or(id)
+    } else {
+        id
+    }
+    .to_string();
+    let rules = obj_list(v, "rules", &what)?
+        .iter()
+        .enumerate()
+        .map(|(i, r)| policy_rule(r, &format!("{what}: `rules[{i}]`")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Policy {
+        project: segment_after(self_link, "projects").map(str::to_string),
+        name,
+        scope,
+        networks,
+        rules,
+    })
+}
+
+fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
+    let priority =
+        opt_int(v, "priority", what)?.ok_or_else(|| format!("{what}: `priority` is missing"))?;
+    let what = &format!("{what} (priority {priority})");
+    let action_text = req_str(v, "action", what)?;
+    let action = match action_text.to_ascii_lowercase().as_str() {
+        "allow" | "apply_security_profile_group" => Action::Allow,
+        "deny" => Action::Deny,
+        "goto_next" => Action::Next,
+        other => {
+            return Err(format!(
+                "{what}: `action` is {other:?}, expected allow, deny or goto_next"
+            ))
+        }
+    };
+    let direction = opt_str(v, "direction", what)?.unwrap_or("INGRESS");
+    let m = match v.get("match") {
+        Some(m @ Value::Object(_)) => m,
+        _ => return Err(format!("{what}: the object `match` is missing")),
+    };
+    let mw = format!("{what}: `match`");
+    let l4 = obj_list(m, "layer4Configs", &mw)?
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            parse_l4(
+                e,
+                "ipProtocol",
+                "IPProtocol",
+                &format!("{mw}.layer4Configs[{i}]"),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dest_text = str_list(m, "destIpRanges", &mw)?;
+    let mut unresolved = Vec::new();
+    for (field, label) in [
+        ("destFqdns", "fqdn"),
+        ("destRegionCodes", "region"),
+        ("destThreatIntelligences", "threat-intelligence"),
+        ("destAddressGroups", "address-group"),
+    ] {
+        for x in str_list(m, field, &mw)? {
+            unresolved.push(format!("{label}:{x}"));
+        }
+    }
+    // No destination at all matches every address; symbolic ones alone match what they resolve to.
+    let dest = if !dest_text.is_empty() {
+        parse_ranges(&dest_text, "destIpRanges", &mw)?
+    } else if unresolved.is_empty() {
+        AddrSet::full()
+    } else {
+        AddrSet::empty()
+    };
+    let target_secure_tags = obj_list(v, "targetSecureTags", what)?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            req_str(t, "name", &format!("{what}: `targetSecureTags[{i}]`")).map(str::to_string)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PolicyRule {
+        priority,
+        action,
+        egress: direction.eq_ignore_ascii_case("EGRESS"),
+        disabled: opt_bool(v, "disabled", what)?,
+        l4,
+        dest_text,
+        dest,
+        unresolved,
+        target_sas: str_list(v, "targetServiceAccounts", what)?,
+        target_secure_tags,
+        target_networks: str_list(v, "targetResources", what)?
+            .iter()
+            .map(|t| NetRef::parse(t))
+            .collect(),
+    })
+}

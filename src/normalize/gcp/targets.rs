@@ -1,0 +1,366 @@
+//! Targets: each instance NIC with its network's chain, or, without instance data, each network
+//! once for untagged instances and once per target tag / service account / secure tag its rules
+//! name (CHECKS.md §2); plus what the routes say about a path to the internet.
+
+use super::fields::{zone_region, NetRef};
+use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Who};
+use super::parse::{NextHop, Route};
+use super::policy::PolicyScope;
+use super::GcpBundle;
+use crate::model::{Chain, Layer, RouteInfo, Target, Warning};
+use crate::normalize::Inventory;
+use egress_audit_snapshot::Provider;
+
+/// What is known of one network across all inputs.
+#[derive(Clone, Debug)]
+struct NetInfo {
+    net: NetRef,
+    v6: bool,
+    policies_first: bool,
+}
+
+fn add_net(nets: &mut Vec<NetInfo>, net: &NetRef) -> usize {
+    if let Some(i) = nets.iter().position(|n| n.net.matches(net)) {
+        if nets[i].net.project.is_none() {
+            nets[i].net.project = net.project.clone();
+        }
+        return i;
+    }
+    nets.push(NetInfo {
+        net: net.clone(),
+        v6: false,
+        policies_first: false,
+    });
+    nets.len() - 1
+}
+
+/// Every network any input names, with its IPv6 state and policy order.
+fn networks(b: &GcpBundle) -> Vec<NetInfo> {
+    let mut nets: Vec<NetInfo> = Vec::new();
+    for n in &b.networks {
+        let i = add_net(&mut nets, &n.net);
+        nets[i].v6 |= n.v6;
+        nets[i].policies_first = n.policies_first;
+    }
+    for s in &b.subnetworks {
+        let i = add_net(&mut nets, &s.net);
+        nets[i].v6 |= s.v6;
+    }
+    for inst in &b.instances {
+        for nic in &inst.nics {
+            let i = add_net(&mut nets, &nic.net);
+            nets[i].v6 |= nic.v6;
+        }
+    }
+    for fw in &b.firewalls {
+        add_net(&mut nets, &fw.net);
+    }
+    for r in &b.routes {
+        add_net(&mut nets, &r.net);
+    }
+    for p in &b.policies {
+        for n in &p.networks {
+            add_net(&mut nets, n);
+        }
+    }
+    nets
+}
+
+/// The layers for `who` on `net`, in GCP's evaluation order. `region`: only regional policies of
+/// that region apply (`None`: none do).
+fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chain {
+    let net = &info.net;
+    let mut layers: Vec<Layer> = Vec::new();
+    // Hierarchical policies apply to every network below their node; the organization's come first.
+    for scope in [PolicyScope::Organization, PolicyScope::Folder] {
+        for p in b.policies.iter().filter(|p| p.scope == scope) {
+            layers.push(policy_layer(p, net, who));
+        }
+    }
+    let mut network_policies: Vec<Layer> = Vec::new();
+    for p in b.policies.iter().filter(|p| p.scope == PolicyScope::Global) {
+        if p.networks.iter().any(|n| n.matches(net)) {
+            network_policies.push(policy_layer(p, net, who));
+        }
+    }
+    for p in &b.policies {
+        if let PolicyScope::Regional(r) = &p.scope {
+            if Some(r.as_str()) == region && p.networks.iter().any(|n| n.matches(net)) {
+                network_policies.push(policy_layer(p, net, who));
+            }
+        }
+    }
+    let vpc = vpc_layer(net, &b.firewalls, who);
+    if info.policies_first {
+        layers.extend(network_policies);
+        layers.push(vpc);
+    } else {
+        layers.push(vpc);
+        layers.extend(network_policies);
+    }
+    layers.push(implied_layer(net, info.v6));
+    Chain { layers }
+}
+
+/// Route data → whether `tags` on `net` have a default route to the internet gateway.
+fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
+    let mine: Vec<&Route> = b.routes.iter().filter(|r| r.net.matches(net)).collect();
+    // A network with no route at all was not in the route listing (every network has subnet routes).
+    if !b.routes_loaded || mine.is_empty() {
+        return RouteInfo::default();
+    }
+    let mut defaults: Vec<&Route> = mine
+        .into_iter()
+        .filter(|r| r.dest_range == "0.0.0.0/0")
+        .filter(|r| r.tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
+        .collect();
+    defaults.sort_by_key(|r| (r.priority, r.next_hop != NextHop::InternetGateway));
+    let no_route = || {
+        format!(
+            "network {} has no default internet route (0.0.0.0/0 → default-internet-gateway)",
+            net.name
+        )
+    };
+    match defaults.first() {
+        None => RouteInfo {
+            internet_path: Some(false),
+            reason: Some(no_route()),
+            appliance: None,
+        },
+        Some(r) => match &r.next_hop {
+            NextHop::InternetGateway => RouteInfo {
+                internet_path: Some(true),
+                reason: None,
+                appliance: None,
+            },
+            NextHop::Appliance(a) => RouteInfo {
+                internet_path: None,
+                reason: None,
+                appliance: Some(format!("route {} 0.0.0.0/0 → {a}", r.name)),
+            },
+            NextHop::Other(hop) => RouteInfo {
+                internet_path: Some(false),
+                reason: Some(format!(
+                    "{}; its route {} sends 0.0.0.0/0 to {hop}",
+                    no_route(),
+                    r.name
+                )),
+                appliance: None,
+            },
+        },
+    }
+}
+
+/// The regions whose regional policies are associated with `net`.
+fn policy_regions(b: &GcpBundle, net: &NetRef) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &b.policies {
+        if let PolicyScope::Regional(r) = &p.scope {
+            if p.networks.iter().any(|n| n.matches(net)) && !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The selectors that rules on `net` name: (suffix for the resource id, selector, who).
+fn selectors(b: &GcpBundle, net: &NetRef) -> Vec<(String, String, Who)> {
+    let mut out: Vec<(String, String, Who)> = Vec::new();
+    let mut push = |label: &str, value: &str, who: Who| {
+        let suffix = format!("[{label}:{value}]");
+        if !out.iter().any(|(s, _, _)| *s == suffix) {
+            out.push((suffix, value.to_string(), who));
+        }
+    };
+    for fw in b
+        .firewalls
+        .iter()
+        .filter(|f| f.egress && !f.disabled && f.net.matches(net))
+    {
+        for t in &fw.target_tags {
+            let who = Who {
+                tags: vec![t.clone()],
+                ..Who::default()
+            };
+            push("tag", t, who);
+        }
+        for sa in &fw.target_sas {
+            let who = Who {
+                service_accounts: vec![sa.clone()],
+                ..Who::default()
+            };
+            push("sa", sa, who);
+        }
+    }
+    for p in &b.policies {
+        let applies = p.scope.hierarchical() || p.networks.iter().any(|n| n.matches(net));
+        if !applies {
+            continue;
+        }
+        for r in p.rules.iter().filter(|r| r.egress && !r.disabled) {
+            if !r.target_networks.is_empty() && !r.target_networks.iter().any(|t| t.matches(net)) {
+                continue;
+            }
+            for sa in &r.target_sas {
+                let who = Who {
+                    service_accounts: vec![sa.clone()],
+                    ..Who::default()
+                };
+                push("sa", sa, who);
+            }
+            for t in &r.target_secure_tags {
+                let who = Who {
+                    secure_tags: vec![t.clone()],
+                    ..Who::default()
+                };
+                push("securetag", t, who);
+            }
+        }
+    }
+    out
+}
+
+fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
+    let net = &info.net;
+    let mut variants: Vec<(String, String, Who)> =
+        vec![(String::new(), String::new(), Who::default())];
+    variants.extend(selectors(b, net));
+    // Regional policies bind only instances of their region: evaluate once per such region, and
+    // once (region unset) for instances elsewhere.
+    let mut regions: Vec<Option<String>> = vec![None];
+    regions.extend(policy_regions(b, net).into_iter().map(Some));
+    for region in &regions {
+        for (suffix, selector, who) in &variants {
+            let mut t = Target::new(
+                Provider::Gcp,
+                format!("{}{suffix}", net.name),
+                "vpc-network",
+            );
+            t.account = net.project.clone();
+            t.region = region.clone();
+            t.name = Some(net.name.clone());
+            if !selector.is_empty() {
+                t.selectors.push(selector.clone());
+            }
+            t.chains.push(chain(b, info, who, region.as_deref()));
+            t.route = route_info(b, net, &who.tags);
+            inv.targets.push(t);
+        }
+    }
+}
+
+/// Whether the instance data speaks for `net`: one of its instances is on it, or its project's
+/// instances were listed (then a network without instances has no workload to judge).
+fn covered_by_instances(b: &GcpBundle, net: &NetRef) -> bool {
+    if !b.instances_loaded {
+        return false;
+    }
+    let used = b
+        .instances
+        .iter()
+        .any(|i| i.nics.iter().any(|n| n.net.matches(net)));
+    used || match &net.project {
+        Some(p) => b.instance_projects.contains(p),
+        None => true,
+    }
+}
+
+pub fn build(b: GcpBundle, inv: &mut Inventory) {
+    let nets = networks(&b);
+    let net_info = |n: &NetRef| nets.iter().find(|x| x.net.matches(n)).cloned();
+    for inst in &b.instances {
+        let region = inst.zone.as_deref().map(zone_region);
+        let base = match (&inst.project, &inst.zone) {
+            (Some(p), Some(z)) => format!("{p}/{z}/{}", inst.name),
+            _ => inst.name.clone(),
+        };
+        let who = Who {
+            tags: inst.tags.clone(),
+            service_accounts: inst.service_accounts.clone(),
+            secure_tags: Vec::new(),
+        };
+        for (i, nic) in inst.nics.iter().enumerate() {
+            let Some(info) = net_info(&nic.net) else {
+                continue;
+            };
+            let id = if i == 0 {
+                base.clone()
+            } else {
+                format!("{base}/{}", nic.name)
+            };
+            let mut t = Target::new(Provider::Gcp, id, "instance");
+            t.account = inst.project.clone();
+            t.region = region.clone();
+            t.name = Some(inst.name.clone());
+            t.labels = inst.labels.clone();
+            t.selectors = inst
+                .tags
+                .iter()
+                .chain(&inst.service_accounts)
+                .cloned()
+                .collect();
+            t.chains.push(chain(&b, &info, &who, region.as_deref()));
+            t.route = route_info(&b, &info.net, &inst.tags);
+            inv.targets.push(t);
+        }
+    }
+    for info in &nets {
+        if !covered_by_instances(&b, &info.net) {
+            network_targets(&b, info, inv);
+        } else if !b
+            .instances
+            .iter()
+            .any(|i| i.nics.iter().any(|n| n.net.matches(&info.net)))
+        {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: info.net.name.clone(),
+                message: format!(
+                    "network {} has no instance in the instance listing, so no target was built for it; scan without the instance listing to judge the network's rules on their own",
+                    info.net.name
+                ),
+            });
+        }
+    }
+    warnings(&b, inv);
+    inv.warnings.extend(b.warnings);
+    inv.not_scanned.extend(b.not_scanned);
+}
+
+fn warnings(b: &GcpBundle, inv: &mut Inventory) {
+    for p in &b.policies {
+        if p.scope == PolicyScope::Unassociated {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: p.name.clone(),
+                message: "the hierarchical firewall policy has no `associations` in the input, so it was applied to no network; export it with `gcloud compute firewall-policies describe` to include them".into(),
+            });
+            continue;
+        }
+        for r in p.rules.iter().filter(|r| r.egress && !r.disabled) {
+            let name = policy_rule_name(p, r);
+            if !r.unresolved.is_empty() {
+                inv.warnings.push(Warning {
+                    kind: "unresolved-destination".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "{} cannot be resolved to addresses offline; the rule is judged on its IP ranges only",
+                        r.unresolved.join(", ")
+                    ),
+                });
+            }
+            if b.instances_loaded && !r.target_secure_tags.is_empty() {
+                inv.warnings.push(Warning {
+                    kind: "unresolved-target".into(),
+                    source: name,
+                    message: format!(
+                        "targets secure tags ({}), which instance listings do not show; it was not applied to instances",
+                        r.target_secure_tags.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+}
