@@ -230,7 +230,10 @@ mod tests {
     #[test]
     fn regions_from_zones() {
         assert_eq!(region_of_az("us-east-1a").as_deref(), Some("us-east-1"));
-        assert_eq!(region_of_az("us-west-2-lax-1a").as_deref(), Some("us-west-2"));
+        assert_eq!(
+            region_of_az("us-west-2-lax-1a").as_deref(),
+            Some("us-west-2")
+        );
         assert_eq!(
             region_of_az("us-gov-west-1b").as_deref(),
             Some("us-gov-west-1")

@@ -55,7 +55,10 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
     let what = format!("security group {id}");
     let mut egress = Vec::new();
     for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
-        egress.push(permission(perm, &format!("{what}: IpPermissionsEgress[{p}]"))?);
+        egress.push(permission(
+            perm,
+            &format!("{what}: IpPermissionsEgress[{p}]"),
+        )?);
     }
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
@@ -178,7 +181,11 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
     let action = match req(e, "RuleAction", what)?.to_ascii_lowercase().as_str() {
         "allow" => Action::Allow,
         "deny" => Action::Deny,
-        other => return Err(format!("{what}: `RuleAction` {other:?} is not allow or deny")),
+        other => {
+            return Err(format!(
+                "{what}: `RuleAction` {other:?} is not allow or deny"
+            ))
+        }
     };
     let raw = e
         .get("Protocol")
@@ -429,7 +436,8 @@ pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, String> {
         routes.push(Route {
             dest,
             target: first_str(r, ROUTE_TARGETS, &w)?.map(str::to_string),
-            blackhole: opt_str(r, "State", &w)?.is_some_and(|s| s.eq_ignore_ascii_case("blackhole")),
+            blackhole: opt_str(r, "State", &w)?
+                .is_some_and(|s| s.eq_ignore_ascii_case("blackhole")),
         });
     }
     Ok(RouteTable {
@@ -444,6 +452,8 @@ pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, String> {
 #[derive(Clone, Debug)]
 pub struct PrefixList {
     pub id: String,
+    /// `AWS` for AWS-managed lists (S3, DynamoDB, CloudFront).
+    pub owner: Option<String>,
     /// `describe-prefix-lists` (the older call) prints the CIDRs inline.
     pub cidrs: Option<AddrSet>,
 }
@@ -465,6 +475,7 @@ pub fn prefix_list(v: &Value, i: usize) -> Result<PrefixList, String> {
         }
     };
     Ok(PrefixList {
+        owner: opt_str(v, "OwnerId", &what)?.map(str::to_string),
         cidrs,
         id,
     })
@@ -485,10 +496,7 @@ pub fn entries(v: &Value, what: &str) -> Result<AddrSet, String> {
 fn owned_scope(doc: &Scope, owner: Option<&str>, az: Option<&str>) -> Scope {
     Scope {
         source: doc.source.clone(),
-        account: doc
-            .account
-            .clone()
-            .or_else(|| owner.map(str::to_string)),
+        account: doc.account.clone().or_else(|| owner.map(str::to_string)),
         region: doc.region.clone().or_else(|| az.and_then(region_of_az)),
     }
 }

@@ -25,8 +25,7 @@ enum Hop {
 
 fn classify(target: &str, to_prefix_list: bool) -> Hop {
     let gateway = ["igw-", "nat-", "tgw-", "vgw-", "eigw-", "cagw-"];
-    if gateway.iter().any(|p| target.starts_with(p))
-        || target.starts_with("arn:aws:networkmanager")
+    if gateway.iter().any(|p| target.starts_with(p)) || target.starts_with("arn:aws:networkmanager")
     {
         Hop::Gateway
     } else if target.starts_with("vpce-") {

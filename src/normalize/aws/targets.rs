@@ -114,7 +114,11 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
 
     // Groups and ACLs that no interface covers are evaluated on their own: they may be attached
     // later, and without attachment data they are all there is.
-    for sg in b.sgs.values().filter(|sg| !attached.contains(sg.id.as_str())) {
+    for sg in b
+        .sgs
+        .values()
+        .filter(|sg| !attached.contains(sg.id.as_str()))
+    {
         let mut t = Target::new(Provider::Aws, &sg.id, "security-group");
         t.account = sg.scope.account.clone();
         t.region = sg.scope.region.clone().or_else(|| {
@@ -211,10 +215,7 @@ fn subnet_nacl<'a>(
 /// VPC → region, from anything in it that knows its zone or scope.
 fn vpc_regions(b: &AwsBundle) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let subnets = b
-        .subnets
-        .values()
-        .map(|s| (s.vpc_id.as_ref(), &s.scope));
+    let subnets = b.subnets.values().map(|s| (s.vpc_id.as_ref(), &s.scope));
     let enis = b.enis.values().map(|e| (e.vpc_id.as_ref(), &e.scope));
     let vpcs = b.vpcs.iter().map(|(id, s)| (Some(id), s));
     for (vpc, scope) in subnets.chain(enis).chain(vpcs) {
@@ -246,12 +247,14 @@ fn resolve_prefix_lists(b: &AwsBundle, warnings: &mut Vec<Warning>) -> BTreeMap<
                 .map(|d| d.text.as_str())
         })
     });
-    let known: BTreeSet<&str> = b
+    // AWS-managed lists (S3, DynamoDB…) appear in every `describe-managed-prefix-lists` output;
+    // they count only when a group names them.
+    let own = b
         .prefix_lists
-        .keys()
-        .map(String::as_str)
-        .chain(referenced)
-        .collect();
+        .values()
+        .filter(|p| p.owner.as_deref() != Some("AWS"))
+        .map(|p| p.id.as_str());
+    let known: BTreeSet<&str> = own.chain(referenced).collect();
     let lacking: Vec<&str> = known
         .into_iter()
         .filter(|id| !out.contains_key(*id))
@@ -263,7 +266,7 @@ fn resolve_prefix_lists(b: &AwsBundle, warnings: &mut Vec<Warning>) -> BTreeMap<
             file,
             format!(
                 "these prefix-list entries name no prefix list; they were taken as the entries of \
-                 {only}, the only prefix list in the input without entries (save them as \
+                 {only}, the only prefix list (customer-managed, or named by a security group) without entries (save them as \
                  {{\"PrefixListId\": \"{only}\", \"Entries\": [...]}} to say so)"
             ),
         );
@@ -272,7 +275,11 @@ fn resolve_prefix_lists(b: &AwsBundle, warnings: &mut Vec<Warning>) -> BTreeMap<
         let which = if lacking.is_empty() {
             "no prefix list in the input lacks entries".to_string()
         } else {
-            format!("{} prefix lists lack entries ({})", lacking.len(), lacking.join(", "))
+            format!(
+                "{} prefix lists lack entries ({})",
+                lacking.len(),
+                lacking.join(", ")
+            )
         };
         warn(
             warnings,
