@@ -789,3 +789,50 @@ fn instances_supply_names_and_snapshots_supply_scope() {
     assert_eq!(t.account.as_deref(), Some("444455556666"));
     assert_eq!(t.region.as_deref(), Some("ap-southeast-2"));
 }
+
+/// Real CLI output captured from moto (tests/fixtures/aws/capture-moto.sh): its custom ACL has no
+/// `*` entry, its prefix-list entries carry no id, its route table for the second subnet is the
+/// main one with only `local`.
+#[test]
+fn moto_captured_exports() {
+    let (inv, f) = scan_dir("tests/fixtures/aws/moto");
+    let web = "eni-1edfe8b7b944c3173";
+    let locked = "eni-412d2f445b09d0495";
+    let default_sg = "sg-5e7d3e755db8332b8";
+    assert_eq!(inv.targets.len(), 3);
+    let all_open = strs(&[
+        "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+    ]);
+    assert_eq!(ids(&f, web), all_open);
+    assert_eq!(ids(&f, default_sg), all_open);
+    // tcp/443 to the prefix list (a /24 and a /19) is fine; udp/53 to everywhere passes the ACL;
+    // icmp echo is allowed by the group but not by the ACL (implicit `*` deny).
+    assert_eq!(ids(&f, locked), strs(&["EG006", "EG009"]));
+    let dns = find(&f, locked, "EG006");
+    assert_eq!(dns.severity, Severity::Info);
+    assert_eq!(dns.original_severity, Some(Severity::Medium));
+    let t = target(&inv, locked);
+    assert_eq!(t.name.as_deref(), Some("moto-locked (i-bb603ba5a6a40feec)"));
+    assert_eq!(t.account.as_deref(), Some("123456789012"));
+    assert_eq!(t.region.as_deref(), Some("eu-west-1"));
+    let acl = &t.chains[1].layers[0];
+    assert_eq!(acl.resource, "acl-d2d5eaee90ddf7d9d");
+    assert_eq!(
+        acl.rules.last().map(|r| (r.name.as_str(), r.synthetic)),
+        Some(("acl-d2d5eaee90ddf7d9d rule * (32767)", true))
+    );
+    let out = eval_target(t);
+    assert!(out
+        .allowed
+        .contains(6, 443, v4("3.5.31.255".parse().unwrap())));
+    assert!(!out
+        .allowed
+        .contains(6, 443, v4("3.5.32.0".parse().unwrap())));
+    assert!(!out
+        .allowed
+        .contains(1, 8 * 256, v4("8.8.8.8".parse().unwrap())));
+    assert_eq!(
+        target(&inv, web).route.reason.as_deref(),
+        Some("route 0.0.0.0/0 → igw-3cd5f98fd6e48e399 (rtb-82a45b8705e75edfb)")
+    );
+}
