@@ -231,7 +231,10 @@ fn example_split_halves_and_smb() {
     assert_eq!(shadow.evidence[0].action, "deny");
     assert_eq!(shadow.evidence[1].rule, "acl-0c9d1f3b5d7f9b80d rule 100");
     // The public subnet's default ACL holds no listed interface: evaluated on its own.
-    assert_eq!(target(&inv, public_acl).resource_kind, "network-acl");
+    let lone = target(&inv, public_acl);
+    assert_eq!(lone.resource_kind, "network-acl");
+    // Its subnet routes to an internet gateway.
+    assert_eq!(lone.route.internet_path, Some(true));
     assert!(ids(&f, public_acl).contains(&"EG001".to_string()));
 
     let halves = find(&f, app, "EG001");

@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 
 pub struct Routes<'a> {
     /// Whether any `describe-route-tables` output was given: without it nothing is assumed.
-    pub loaded: bool,
-    pub tables: &'a BTreeMap<String, RouteTable>,
+    loaded: bool,
+    by_subnet: BTreeMap<&'a str, &'a RouteTable>,
+    main_by_vpc: BTreeMap<&'a str, &'a RouteTable>,
+    /// Each table's verdict, computed once.
+    info: BTreeMap<&'a str, RouteInfo>,
 }
 
 enum Hop {
@@ -44,32 +47,37 @@ fn classify(target: &str, to_prefix_list: bool) -> Hop {
     }
 }
 
-impl Routes<'_> {
-    /// The table a subnet uses.
-    pub fn table_of(&self, subnet: Option<&str>, vpc: Option<&str>) -> Option<&RouteTable> {
-        if let Some(s) = subnet {
-            if let Some(t) = self
-                .tables
-                .values()
-                .find(|t| t.subnets.iter().any(|x| x == s))
-            {
-                return Some(t);
+impl<'a> Routes<'a> {
+    pub fn new(loaded: bool, tables: &'a BTreeMap<String, RouteTable>) -> Self {
+        let mut r = Routes {
+            loaded,
+            by_subnet: BTreeMap::new(),
+            main_by_vpc: BTreeMap::new(),
+            info: BTreeMap::new(),
+        };
+        for t in tables.values() {
+            for s in &t.subnets {
+                r.by_subnet.entry(s).or_insert(t);
             }
+            if let (true, Some(v)) = (t.main, t.vpc_id.as_deref()) {
+                r.main_by_vpc.entry(v).or_insert(t);
+            }
+            r.info.insert(&t.id, table_info(t));
         }
-        let vpc = vpc?;
-        self.tables
-            .values()
-            .find(|t| t.main && t.vpc_id.as_deref() == Some(vpc))
+        r
     }
 
+    /// The verdict for a subnet's table: its explicit association, else its VPC's main table.
     pub fn for_subnet(&self, subnet: Option<&str>, vpc: Option<&str>) -> RouteInfo {
         if !self.loaded {
             return RouteInfo::default();
         }
-        match self.table_of(subnet, vpc) {
-            Some(t) => table_info(t),
-            None => RouteInfo::default(),
-        }
+        let table = subnet
+            .and_then(|s| self.by_subnet.get(s))
+            .or_else(|| vpc.and_then(|v| self.main_by_vpc.get(v)));
+        table
+            .and_then(|t| self.info.get(t.id.as_str()).cloned())
+            .unwrap_or_default()
     }
 }
 

@@ -31,10 +31,8 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         .values()
         .map(|n| (n.id.as_str(), nacl_layer(n)))
         .collect();
-    let routes = Routes {
-        loaded: b.loaded.contains("route-tables"),
-        tables: &b.route_tables,
-    };
+    let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables);
+    let acls = Acls::new(&b);
     let vpc_regions = vpc_regions(&b);
 
     let mut attached: BTreeSet<&str> = BTreeSet::new();
@@ -88,7 +86,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         t.chains.push(Chain {
             layers: vec![sg_layer(eni.groups.join(","), rules)],
         });
-        match subnet_nacl(&b, eni.subnet_id.as_deref(), vpc) {
+        match acls.of_subnet(eni.subnet_id.as_deref(), vpc) {
             Ok(n) => {
                 covered_nacls.insert(&n.id);
                 t.chains.push(Chain {
@@ -184,32 +182,47 @@ fn name_and_labels(b: &AwsBundle, eni: &Eni, t: &mut Target) {
     };
 }
 
-/// The subnet's ACL: an explicit association, else the VPC's default ACL.
-fn subnet_nacl<'a>(
-    b: &'a AwsBundle,
-    subnet: Option<&str>,
-    vpc: Option<&str>,
-) -> Result<&'a Nacl, String> {
-    if !b.loaded.contains("network-acls") {
-        return Err("no `aws ec2 describe-network-acls` output was given".into());
+/// Which network ACL a subnet uses.
+struct Acls<'a> {
+    loaded: bool,
+    by_subnet: BTreeMap<&'a str, &'a Nacl>,
+    default_by_vpc: BTreeMap<&'a str, &'a Nacl>,
+}
+
+impl<'a> Acls<'a> {
+    fn new(b: &'a AwsBundle) -> Self {
+        let mut a = Acls {
+            loaded: b.loaded.contains("network-acls"),
+            by_subnet: BTreeMap::new(),
+            default_by_vpc: BTreeMap::new(),
+        };
+        for n in b.nacls.values() {
+            for s in &n.subnets {
+                a.by_subnet.entry(s).or_insert(n);
+            }
+            if let (true, Some(v)) = (n.is_default, n.vpc_id.as_deref()) {
+                a.default_by_vpc.entry(v).or_insert(n);
+            }
+        }
+        a
     }
-    let subnet = subnet.ok_or("the interface names no subnet")?;
-    if let Some(n) = b
-        .nacls
-        .values()
-        .find(|n| n.subnets.iter().any(|s| s == subnet))
-    {
-        return Ok(n);
-    }
-    let vpc = vpc.ok_or_else(|| {
-        format!("no network ACL lists {subnet}, and its VPC is not known (add `aws ec2 describe-subnets`)")
-    })?;
-    b.nacls
-        .values()
-        .find(|n| n.is_default && n.vpc_id.as_deref() == Some(vpc))
-        .ok_or_else(|| {
+
+    /// An explicit association, else the VPC's default ACL.
+    fn of_subnet(&self, subnet: Option<&str>, vpc: Option<&str>) -> Result<&'a Nacl, String> {
+        if !self.loaded {
+            return Err("no `aws ec2 describe-network-acls` output was given".into());
+        }
+        let subnet = subnet.ok_or("the interface names no subnet")?;
+        if let Some(n) = self.by_subnet.get(subnet) {
+            return Ok(n);
+        }
+        let vpc = vpc.ok_or_else(|| {
+            format!("no network ACL lists {subnet}, and its VPC is not known (add `aws ec2 describe-subnets`)")
+        })?;
+        self.default_by_vpc.get(vpc).copied().ok_or_else(|| {
             format!("no network ACL lists {subnet}, and the default network ACL of {vpc} is not in the input")
         })
+    }
 }
 
 /// VPC → region, from anything in it that knows its zone or scope.
