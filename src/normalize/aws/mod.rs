@@ -12,6 +12,7 @@
 //! - Route tables give `RouteInfo` per subnet (see `routes`).
 
 mod fields;
+mod network;
 mod parse;
 mod routes;
 mod rules;
@@ -19,7 +20,8 @@ mod targets;
 
 use super::{DocContext, Inventory, Options};
 use crate::model::AddrSet;
-use parse::{Eni, Instance, Nacl, PrefixList, RouteTable, Scope, SecurityGroup, Subnet};
+use network::{PrefixList, RouteTable, Subnet};
+use parse::{Eni, Instance, Nacl, Scope, SecurityGroup};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,7 +112,7 @@ impl AwsBundle {
             }
             "subnets" => {
                 for (i, item) in items.iter().enumerate() {
-                    let s = parse::subnet(item, i, &scope)?;
+                    let s = network::subnet(item, i, &scope)?;
                     self.subnets.insert(s.id.clone(), s);
                 }
             }
@@ -125,13 +127,13 @@ impl AwsBundle {
             }
             "route-tables" => {
                 for (i, item) in items.iter().enumerate() {
-                    let t = parse::route_table(item, i)?;
+                    let t = network::route_table(item, i)?;
                     self.route_tables.insert(t.id.clone(), t);
                 }
             }
             "prefix-lists" => {
                 for (i, item) in items.iter().enumerate() {
-                    let p = parse::prefix_list(item, i)?;
+                    let p = network::prefix_list(item, i)?;
                     self.prefix_lists.insert(p.id.clone(), p);
                 }
             }
@@ -155,12 +157,12 @@ impl AwsBundle {
     fn add_entries(&mut self, v: &Value, scope: &Scope) -> Result<(), String> {
         match fields::opt_str(v, "PrefixListId", "prefix-list entries")? {
             Some(id) => {
-                let set = parse::entries(v, &format!("prefix list {id}"))?;
+                let set = network::entries(v, &format!("prefix list {id}"))?;
                 let e = self.pl_entries.entry(id.to_string()).or_default();
                 *e = e.union(&set);
             }
             None => {
-                let set = parse::entries(v, "prefix-list entries")?;
+                let set = network::entries(v, "prefix-list entries")?;
                 if let Some((first, _)) = &self.anonymous_entries {
                     return Err(format!(
                         "a second `get-managed-prefix-list-entries` output without a prefix-list id \

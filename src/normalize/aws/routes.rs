@@ -6,7 +6,7 @@
 //! gateway, or to an appliance (a Gateway Load Balancer / Network Firewall endpoint `vpce-…`, an
 //! instance or interface), which is then named in `RouteInfo.appliance`.
 
-use super::parse::{RouteDest, RouteTable};
+use super::network::{RouteDest, RouteTable};
 use crate::model::space::public;
 use crate::model::RouteInfo;
 use std::collections::BTreeMap;
