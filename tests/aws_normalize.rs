@@ -696,6 +696,13 @@ fn malformed_files_name_the_file_and_field() {
             assert!(text.contains(n), "{text:?} should mention {n:?}");
         }
     }
+    // One page of a paginated listing loads, with a warning that names the file.
+    let mut paged = sgs(vec![allow_all_sg("sg-0page")]);
+    paged["NextToken"] = json!("eyJOZXh0VG9rZW4iOiBudWxsfQ==");
+    let inv = load(vec![paged]).unwrap();
+    assert!(inv.warnings.iter().any(|w| w.kind == "partial-data"
+        && w.source == "doc-0.json"
+        && w.message.contains("NextToken")));
     // Unknown fields are ignored.
     let mut ok = allow_all_sg("sg-0extra");
     ok["SomethingNew"] = json!({"x": 1});

@@ -19,7 +19,7 @@ mod rules;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
-use crate::model::AddrSet;
+use crate::model::{AddrSet, Warning};
 use network::{PrefixList, RouteTable, Subnet};
 use parse::{Eni, Instance, Nacl, Scope, SecurityGroup};
 use serde_json::Value;
@@ -54,6 +54,8 @@ pub struct AwsBundle {
     anonymous_entries: Option<(String, AddrSet)>,
     /// Which kinds of document were given (even empty ones): absent data is not "none exist".
     loaded: BTreeSet<&'static str>,
+    /// Found while adding (a listing that is one page of several), reported by `build`.
+    warnings: Vec<Warning>,
 }
 
 impl AwsBundle {
@@ -82,6 +84,17 @@ impl AwsBundle {
             return Err(format!("`{key}` is not a list"));
         }
         self.loaded.insert(kind);
+        if v.get("NextToken").is_some_and(|t| !t.is_null()) {
+            // `--max-items` / `--no-paginate` output: the resources on later pages are missing.
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: ctx.source.clone(),
+                message: format!(
+                    "this `{key}` listing has a NextToken: it is one page of a longer listing, and \
+                     the resources on later pages were not read (export without --max-items)"
+                ),
+            });
+        }
         let items = fields::list(&v, key, key)?;
         match kind {
             "security-groups" => {
@@ -177,7 +190,8 @@ impl AwsBundle {
     }
 
     /// Builds targets from everything added.
-    pub fn build(self, _opts: &Options, inv: &mut Inventory) {
+    pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
+        inv.warnings.append(&mut self.warnings);
         targets::build(self, inv);
     }
 }
