@@ -1,0 +1,262 @@
+//! NICs, virtual networks and subnets, route tables and Azure Firewalls: what ties a NIC to its
+//! subnet's NSG and tells where the subnet's internet traffic goes.
+
+use super::shape::{array_field, field, id_key, id_name, opt_str, ref_id, ref_ids, subscription};
+use crate::model::space::parse_addrs;
+use crate::model::{AddrSet, RouteInfo};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct Nic {
+    pub id: String,
+    pub name: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// The NSG on the NIC itself.
+    pub nsg: Option<String>,
+    /// Subnets of its IP configurations, primary first, without repeats.
+    pub subnets: Vec<String>,
+    /// Application security groups of its IP configurations (ids as written), without repeats.
+    pub asgs: Vec<String>,
+    pub addrs: Vec<AddrSet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subnet {
+    pub id: String,
+    pub nsg: Option<String>,
+    pub route_table: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub name: String,
+    pub prefix: String,
+    pub next_hop_type: String,
+    pub next_hop_ip: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteTable {
+    pub id: String,
+    pub name: String,
+    pub routes: Vec<Route>,
+    /// Subnets the table says it is associated with (lower-cased ids).
+    pub subnets: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    pub name: String,
+    pub private_ips: Vec<String>,
+}
+
+fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, String> {
+    item.get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("a {noun} has no string field `name`"))
+}
+
+fn push_unique(list: &mut Vec<String>, v: &str) {
+    if !list.iter().any(|x| id_key(x) == id_key(v)) {
+        list.push(v.to_string());
+    }
+}
+
+pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, String> {
+    let name = name_of(item, "NIC")?;
+    let what = format!("NIC {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let mut nic = Nic {
+        account: subscription(&id).or(fallback_account.map(str::to_string)),
+        region: opt_str(item, "location", &what)?.map(str::to_string),
+        tags: super::shape::tags(item),
+        nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
+        subnets: Vec::new(),
+        asgs: Vec::new(),
+        addrs: Vec::new(),
+        name: name.to_string(),
+        id,
+    };
+    let configs = array_field(item, "ipConfigurations", &what)?;
+    // The primary configuration's subnet decides the route; list it first.
+    let mut ordered: Vec<&Value> = configs.iter().collect();
+    ordered.sort_by_key(|c| field(c, "primary").and_then(Value::as_bool) != Some(true));
+    for (i, c) in ordered.into_iter().enumerate() {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let cwhat = format!("{what} ipConfiguration {cname} (#{i})");
+        if let Some(s) = ref_id(c, "subnet", &cwhat)? {
+            push_unique(&mut nic.subnets, s);
+        }
+        for a in ref_ids(c, "applicationSecurityGroups", &cwhat)? {
+            push_unique(&mut nic.asgs, a);
+        }
+        if let Some(ip) = opt_str(c, "privateIPAddress", &cwhat)? {
+            let a =
+                parse_addrs(ip).map_err(|e| format!("{cwhat}: field `privateIPAddress`: {e}"))?;
+            nic.addrs.push(a);
+        }
+    }
+    Ok(nic)
+}
+
+/// One subnet, from `az network vnet subnet list` or from a virtual network's `subnets`.
+pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> {
+    let name = name_of(item, "subnet")?;
+    let what = match vnet {
+        Some(v) => format!("virtual network {v} subnet {name}"),
+        None => format!("subnet {name}"),
+    };
+    let id = opt_str(item, "id", &what)?
+        .ok_or_else(|| format!("{what}: has no field `id`"))?
+        .to_string();
+    Ok(Subnet {
+        nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
+        route_table: ref_id(item, "routeTable", &what)?.map(str::to_string),
+        id,
+    })
+}
+
+pub fn parse_vnet(item: &Value) -> Result<Vec<Subnet>, String> {
+    let name = name_of(item, "virtual network")?;
+    let what = format!("virtual network {name}");
+    array_field(item, "subnets", &what)?
+        .iter()
+        .map(|s| parse_subnet(s, Some(name)))
+        .collect()
+}
+
+pub fn parse_route_table(item: &Value) -> Result<RouteTable, String> {
+    let name = name_of(item, "route table")?;
+    let what = format!("route table {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let mut routes = Vec::new();
+    for r in array_field(item, "routes", &what)? {
+        let rname = name_of(r, "route")?;
+        let rwhat = format!("{what} route {rname}");
+        let prefix = opt_str(r, "addressPrefix", &rwhat)?
+            .ok_or_else(|| format!("{rwhat}: has no field `addressPrefix`"))?;
+        let hop = opt_str(r, "nextHopType", &rwhat)?
+            .ok_or_else(|| format!("{rwhat}: has no field `nextHopType`"))?;
+        routes.push(Route {
+            name: rname.to_string(),
+            prefix: prefix.to_string(),
+            next_hop_type: hop.to_string(),
+            next_hop_ip: opt_str(r, "nextHopIpAddress", &rwhat)?.map(str::to_string),
+        });
+    }
+    Ok(RouteTable {
+        subnets: ref_ids(item, "subnets", &what)?
+            .into_iter()
+            .map(id_key)
+            .collect(),
+        name: name.to_string(),
+        id,
+        routes,
+    })
+}
+
+pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
+    let name = name_of(item, "firewall")?;
+    let what = format!("Azure Firewall {name}");
+    let mut private_ips = Vec::new();
+    for c in array_field(item, "ipConfigurations", &what)? {
+        if let Some(ip) = opt_str(c, "privateIPAddress", &what)? {
+            private_ips.push(ip.to_string());
+        }
+    }
+    // Firewalls in a Virtual WAN hub carry their address here instead.
+    if let Some(hub) = field(item, "hubIPAddresses") {
+        if let Some(ip) = hub.get("privateIPAddress").and_then(Value::as_str) {
+            private_ips.push(ip.to_string());
+        }
+    }
+    Ok(Firewall {
+        name: name.to_string(),
+        private_ips,
+    })
+}
+
+/// Where a subnet's internet-bound traffic goes, from its route table.
+/// `table`: `Some(None)` when the subnet is known to have no route table, `None` when unknown.
+pub fn route_info(
+    subnet_name: &str,
+    table: Option<Option<&RouteTable>>,
+    firewalls: &[Firewall],
+) -> RouteInfo {
+    let table = match table {
+        None => return RouteInfo::default(),
+        Some(None) => {
+            return RouteInfo {
+                internet_path: Some(true),
+                reason: Some(format!(
+                    "subnet {subnet_name} has no route table: the system default route sends 0.0.0.0/0 to Internet"
+                )),
+                appliance: None,
+            }
+        }
+        Some(Some(t)) => t,
+    };
+    let default_route = table
+        .routes
+        .iter()
+        .find(|r| r.prefix.trim() == "0.0.0.0/0" || r.prefix.eq_ignore_ascii_case("Internet"));
+    let Some(route) = default_route else {
+        return RouteInfo {
+            internet_path: Some(true),
+            reason: Some(format!(
+                "route table {} has no 0.0.0.0/0 route: the system default route sends it to Internet",
+                table.name
+            )),
+            appliance: None,
+        };
+    };
+    let hop = route.next_hop_type.to_ascii_lowercase();
+    let said = format!(
+        "route table {} route {} sends {} to {}",
+        table.name, route.name, route.prefix, route.next_hop_type
+    );
+    match hop.as_str() {
+        "none" => RouteInfo {
+            internet_path: Some(false),
+            reason: Some(format!("{said} (dropped)")),
+            appliance: None,
+        },
+        "vnetlocal" => RouteInfo {
+            internet_path: Some(false),
+            reason: Some(format!("{said} (kept inside the virtual network)")),
+            appliance: None,
+        },
+        "internet" => RouteInfo {
+            internet_path: Some(true),
+            reason: Some(said),
+            appliance: None,
+        },
+        _ => {
+            // VirtualAppliance, VirtualNetworkGateway: the appliance or the gateway decides.
+            let ip = route.next_hop_ip.as_deref().unwrap_or("");
+            let firewall = firewalls
+                .iter()
+                .find(|f| !ip.is_empty() && f.private_ips.iter().any(|x| x == ip))
+                .map(|f| format!(", Azure Firewall {}", f.name))
+                .unwrap_or_default();
+            let ip = if ip.is_empty() {
+                String::new()
+            } else {
+                format!(" {ip}")
+            };
+            RouteInfo {
+                internet_path: None,
+                reason: None,
+                appliance: Some(format!(
+                    "route {} → {}{ip} ({}{firewall})",
+                    route.prefix,
+                    route.next_hop_type,
+                    id_name(&table.id)
+                )),
+            }
+        }
+    }
+}
