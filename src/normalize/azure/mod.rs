@@ -235,11 +235,8 @@ impl AzureBundle {
             .find(|t| t.subnets.contains(&key));
         let table = match self.subnets.get(&key) {
             Some(s) => match &s.route_table {
-                Some(rt) => match self.route_tables.get(&id_key(rt)) {
-                    Some(t) => Some(Some(t)),
-                    // The subnet has a table that is not in the inputs: nothing is known.
-                    None => None,
-                },
+                // A table that is not in the inputs: nothing is known (`None`).
+                Some(rt) => self.route_tables.get(&id_key(rt)).map(Some),
                 None => Some(None),
             },
             None => listed.map(Some),
