@@ -884,3 +884,91 @@ fn a_bad_service_tags_file_is_a_clear_error() {
     let err = ServiceTags::load(&path).unwrap_err().to_string();
     assert!(err.contains("1.2.3.4/40"), "{err}");
 }
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/azure").join(name)
+}
+
+#[test]
+fn mixed_shapes_subnet_listing_and_lower_case_values() {
+    // REST NSG with lower-case `deny`/`outbound`/`tcp`/`internet` and a string priority, a CLI NIC
+    // without `type` whose subnet id is upper-cased, `az network vnet subnet list` output, and a
+    // route table without `type`.
+    let s = scan_path(&fixture("mixed"), None);
+    assert_eq!(s.ids("vm-mixed-01-nic"), set(&["EG008", "EG009"]));
+    let (_, route, chains, _) = s.target("vm-mixed-01-nic");
+    assert_eq!(*chains, 1);
+    assert_eq!(route.internet_path, Some(true));
+    assert!(route.reason.as_deref().unwrap().contains("rt-mixed"));
+    let f = s.finding("vm-mixed-01-nic", "EG009");
+    assert_eq!(f.evidence[0].rule, "nsg-mixed-subnet/allow-web");
+    assert_eq!(f.evidence[0].ports, "80,443");
+    assert_eq!(f.evidence[0].destination, "0.0.0.0/1, 128.0.0.0/1");
+    assert!(s.warnings.is_empty(), "{:#?}", s.warnings);
+}
+
+#[test]
+fn malformed_fixture_names_file_nsg_rule_and_field() {
+    let mut loader = Loader::default();
+    let err = loader
+        .add_path(&fixture("bad/nsg-missing-priority.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nsg-missing-priority.json"), "{err}");
+    assert!(err.contains("NSG nsg-broken rule Allow-Web"), "{err}");
+    assert!(err.contains("`priority`"), "{err}");
+}
+
+#[test]
+fn listings_are_told_by_fields_when_type_and_id_are_missing() {
+    // A virtual network with neither `type` nor `id` (told by `addressSpace`) still ties the
+    // subnet to its NSG.
+    let v = json!([{"name": "vnet-test", "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "snet-a", "id": subnet_id("snet-a"),
+            "networkSecurityGroup": {"id": nsg_id("nsg-closed")}}]}]);
+    let closed = nsg(
+        "nsg-closed",
+        vec![rule(
+            "Deny-Internet",
+            100,
+            "Deny",
+            "*",
+            json!("Internet"),
+            json!("*"),
+        )],
+    );
+    let s = scan_docs(
+        vec![
+            json!([closed]),
+            json!([nic("nic-a", "10.0.0.4", "snet-a", None, &[])]),
+            v,
+        ],
+        None,
+    );
+    assert_eq!(s.target("nic-a").2, 1);
+    assert!(s.findings.is_empty(), "{:#?}", s.findings);
+}
+
+#[test]
+fn without_nic_data_each_nsg_is_a_target_with_its_subnets_route() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "nsg-list.json",
+        "vnet-list.json",
+        "route-table-list.json",
+        "firewall-list.json",
+    ] {
+        std::fs::copy(example("hub-spoke").join(file), dir.path().join(file)).unwrap();
+    }
+    let s = scan_path(dir.path(), None);
+    assert_eq!(s.inv_targets.len(), 2);
+    let (_, route, _, _) = s.target("nsg-spoke-isolated");
+    assert_eq!(route.internet_path, Some(false));
+    assert_eq!(s.ids("nsg-spoke-isolated"), set(WIDE_OPEN));
+    assert!(s
+        .on("nsg-spoke-isolated")
+        .all(|f| f.severity == Severity::Info && f.resource_kind == "nsg"));
+    let (_, route, _, _) = s.target("nsg-spoke-workload");
+    assert!(route.appliance.as_deref().unwrap().contains("afw-hub-weu"));
+    assert_eq!(s.ids("nsg-spoke-workload"), set(&["EG013"]));
+}

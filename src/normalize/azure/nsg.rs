@@ -285,8 +285,9 @@ fn check_prefix(p: &str) -> Result<(), String> {
 
 /// Everything that is not public internet: where `VirtualNetwork`, `AzureLoadBalancer` and
 /// application security groups live, as far as egress checks are concerned.
-pub fn internal() -> AddrSet {
-    AddrSet::full().difference(public())
+pub fn internal() -> &'static AddrSet {
+    static S: std::sync::OnceLock<AddrSet> = std::sync::OnceLock::new();
+    S.get_or_init(|| AddrSet::full().difference(public()))
 }
 
 /// What a NIC looks like to a rule's source condition.
@@ -359,7 +360,7 @@ fn resolve(
         let set = match classify(d) {
             Ok(Prefix::Everything) => Some(AddrSet::full()),
             Ok(Prefix::Public) => Some(public().clone()),
-            Ok(Prefix::Internal) => Some(internal()),
+            Ok(Prefix::Internal) => Some(internal().clone()),
             Ok(Prefix::Block(b)) => Some(b),
             Ok(Prefix::ServiceTag) | Err(_) => tags.and_then(|t| t.resolve(d)),
         };
@@ -388,7 +389,7 @@ fn resolve(
     }
     if !r.destination_asgs.is_empty() {
         // ASGs group NICs inside the virtual network.
-        addrs = addrs.union(&internal());
+        addrs = addrs.union(internal());
     }
     let traffic = match r.protocol {
         // Azure's `Icmp` covers ICMPv4 and ICMPv6, every type; port ranges do not apply to it.
