@@ -972,3 +972,30 @@ fn without_nic_data_each_nsg_is_a_target_with_its_subnets_route() {
     assert!(route.appliance.as_deref().unwrap().contains("afw-hub-weu"));
     assert_eq!(s.ids("nsg-spoke-workload"), set(&["EG013"]));
 }
+
+#[test]
+fn a_snapshot_of_rest_listings_gives_the_findings_of_the_files() {
+    let mut documents = Vec::new();
+    for (file, kind) in [
+        ("nsg-list.json", "networkSecurityGroups"),
+        ("nic-list.json", "networkInterfaces"),
+        ("vnet-list.json", "virtualNetworks"),
+    ] {
+        let text = std::fs::read_to_string(example("shadowed-deny").join(file)).unwrap();
+        let mut data: Value = serde_json::from_str(&text).unwrap();
+        // A collector follows page links itself; one it kept is not a sign of a missing page.
+        data["nextLink"] = json!(format!(
+            "https://management.azure.com/subscriptions/{SUB}/providers/Microsoft.Network/{kind}?api-version=2024-05-01&$skiptoken=x"
+        ));
+        documents.push(json!({"provider": "azure", "account": SUB, "kind": kind, "data": data}));
+    }
+    let snap = json!({"format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
+        "collected_at": "2026-11-25T12:00:00Z", "documents": documents});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.json");
+    std::fs::write(&path, snap.to_string()).unwrap();
+    let from_snapshot = scan_path(&path, None);
+    let from_files = scan_path(&example("shadowed-deny"), None);
+    assert_eq!(summary(&from_snapshot), summary(&from_files));
+    assert_eq!(from_snapshot.warnings.len(), from_files.warnings.len());
+}
