@@ -312,8 +312,9 @@ impl RawRule {
             Ok(Prefix::Block(b)) => {
                 nic.addrs.is_empty() || nic.addrs.iter().any(|a| a.is_subset(&b))
             }
-            // A NIC's private address is never `Internet`.
+            // A NIC's private address is never `Internet` or the load balancer's probe address.
             Ok(Prefix::Public) => false,
+            Ok(Prefix::Internal) => !s.eq_ignore_ascii_case("AzureLoadBalancer"),
             _ => true,
         });
         by_prefix
