@@ -999,3 +999,79 @@ fn a_snapshot_of_rest_listings_gives_the_findings_of_the_files() {
     assert_eq!(summary(&from_snapshot), summary(&from_files));
     assert_eq!(from_snapshot.warnings.len(), from_files.warnings.len());
 }
+
+#[test]
+fn routes_split_by_longest_prefix() {
+    let table = |name: &str, routes: Value| {
+        json!({"name": name, "id": id("rg-test", "routeTables", name),
+            "type": "Microsoft.Network/routeTables", "routes": routes})
+    };
+    let r = |name: &str, prefix: &str, hop: &str| json!({"name": name, "addressPrefix": prefix, "nextHopType": hop, "nextHopIpAddress": "10.9.0.4"});
+    let tables = json!([
+        table(
+            "rt-halves",
+            json!([
+                r("lo", "0.0.0.0/1", "VirtualAppliance"),
+                r("hi", "128.0.0.0/1", "VirtualAppliance")
+            ])
+        ),
+        table(
+            "rt-drop-but",
+            json!([
+                r("drop", "0.0.0.0/0", "None"),
+                r("vendor", "20.0.0.0/8", "Internet")
+            ])
+        ),
+        table("rt-partial", json!([r("drop-lo", "0.0.0.0/1", "None")])),
+        table(
+            "rt-private",
+            json!([
+                r("onprem", "10.0.0.0/8", "VirtualNetworkGateway"),
+                r("drop", "0.0.0.0/0", "None")
+            ])
+        ),
+    ]);
+    let nics: Vec<Value> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|x| {
+            nic(
+                &format!("nic-{x}"),
+                "10.0.0.4",
+                &format!("snet-{x}"),
+                None,
+                &[],
+            )
+        })
+        .collect();
+    let s = scan_docs(
+        vec![
+            tables,
+            Value::Array(nics),
+            vnet(&[
+                ("snet-a", None, Some("rt-halves")),
+                ("snet-b", None, Some("rt-drop-but")),
+                ("snet-c", None, Some("rt-partial")),
+                ("snet-d", None, Some("rt-private")),
+            ]),
+        ],
+        None,
+    );
+    // Two halves to an appliance are the default route.
+    let a = &s.target("nic-a").1;
+    assert_eq!(a.internet_path, None);
+    assert!(a
+        .appliance
+        .as_deref()
+        .unwrap()
+        .contains("VirtualAppliance 10.9.0.4 (rt-halves)"));
+    // A more specific Internet route under a dropping default is still an internet path.
+    let b = &s.target("nic-b").1;
+    assert_eq!(b.internet_path, Some(true));
+    assert!(b.reason.as_deref().unwrap().contains("vendor"));
+    // Half of public IPv4 left to the system route.
+    assert_eq!(s.target("nic-c").1.internet_path, Some(true));
+    // A gateway route for private space does not matter for the internet.
+    let d = &s.target("nic-d").1;
+    assert_eq!(d.internet_path, Some(false));
+    assert!(d.reason.as_deref().unwrap().contains("route drop"));
+}

@@ -2,7 +2,7 @@
 //! subnet's NSG and tells where the subnet's internet traffic goes.
 
 use super::shape::{array_field, field, id_key, id_name, opt_str, ref_id, ref_ids, subscription};
-use crate::model::space::parse_addrs;
+use crate::model::space::{all_v4, parse_addrs, public4};
 use crate::model::{AddrSet, RouteInfo};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -181,6 +181,9 @@ pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
 
 /// Where a subnet's internet-bound traffic goes, from its route table.
 /// `table`: `Some(None)` when the subnet is known to have no route table, `None` when unknown.
+///
+/// Public IPv4 is split by longest-prefix match over the table's routes (so `0.0.0.0/1` plus
+/// `128.0.0.0/1` is a default route too); what no route covers takes the system route to Internet.
 pub fn route_info(
     subnet_name: &str,
     table: Option<Option<&RouteTable>>,
@@ -199,64 +202,98 @@ pub fn route_info(
         }
         Some(Some(t)) => t,
     };
-    let default_route = table
+    let mut covering: Vec<(&Route, AddrSet, u32)> = table
         .routes
         .iter()
-        .find(|r| r.prefix.trim() == "0.0.0.0/0" || r.prefix.eq_ignore_ascii_case("Internet"));
-    let Some(route) = default_route else {
+        .filter_map(|r| {
+            let p = r.prefix.trim();
+            if p.eq_ignore_ascii_case("Internet") {
+                return Some((r, public4().clone(), 0));
+            }
+            let len = p
+                .split_once('/')
+                .map_or(Some(32), |(_, l)| l.parse().ok())?;
+            let set = parse_addrs(p).ok()?.intersect(&all_v4());
+            (!set.is_empty()).then_some((r, set, len))
+        })
+        .collect();
+    // Longest prefix first; equal prefixes keep the table's order.
+    covering.sort_by_key(|(_, _, len)| std::cmp::Reverse(*len));
+    let mut remaining = public4().clone();
+    let (mut internet, mut dropped, mut appliance) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, set, _) in covering {
+        let decided = set.intersect(&remaining);
+        if decided.is_empty() {
+            continue;
+        }
+        remaining = remaining.difference(&decided);
+        match r.next_hop_type.to_ascii_lowercase().as_str() {
+            "internet" => internet.push(r),
+            "none" | "vnetlocal" => dropped.push(r),
+            // VirtualAppliance, VirtualNetworkGateway: the appliance or the gateway decides.
+            _ => appliance.push((r, decided.len())),
+        }
+    }
+    let said = |r: &Route| {
+        format!(
+            "route table {} route {} sends {} to {}",
+            table.name, r.name, r.prefix, r.next_hop_type
+        )
+    };
+    if let Some(r) = internet.first() {
+        return RouteInfo {
+            internet_path: Some(true),
+            reason: Some(said(r)),
+            appliance: None,
+        };
+    }
+    if !remaining.is_empty() {
         return RouteInfo {
             internet_path: Some(true),
             reason: Some(format!(
-                "route table {} has no 0.0.0.0/0 route: the system default route sends it to Internet",
+                "route table {} has no route for all of public IPv4: the system default route sends the rest to Internet",
                 table.name
             )),
             appliance: None,
         };
-    };
-    let hop = route.next_hop_type.to_ascii_lowercase();
-    let said = format!(
-        "route table {} route {} sends {} to {}",
-        table.name, route.name, route.prefix, route.next_hop_type
-    );
-    match hop.as_str() {
-        "none" => RouteInfo {
-            internet_path: Some(false),
-            reason: Some(format!("{said} (dropped)")),
-            appliance: None,
-        },
-        "vnetlocal" => RouteInfo {
-            internet_path: Some(false),
-            reason: Some(format!("{said} (kept inside the virtual network)")),
-            appliance: None,
-        },
-        "internet" => RouteInfo {
-            internet_path: Some(true),
-            reason: Some(said),
-            appliance: None,
-        },
-        _ => {
-            // VirtualAppliance, VirtualNetworkGateway: the appliance or the gateway decides.
-            let ip = route.next_hop_ip.as_deref().unwrap_or("");
-            let firewall = firewalls
-                .iter()
-                .find(|f| !ip.is_empty() && f.private_ips.iter().any(|x| x == ip))
-                .map(|f| format!(", Azure Firewall {}", f.name))
-                .unwrap_or_default();
-            let ip = if ip.is_empty() {
-                String::new()
+    }
+    if let Some((r, _)) = appliance.iter().max_by_key(|(_, n)| *n) {
+        let ip = r.next_hop_ip.as_deref().unwrap_or("");
+        let firewall = firewalls
+            .iter()
+            .find(|f| !ip.is_empty() && f.private_ips.iter().any(|x| x == ip))
+            .map(|f| format!(", Azure Firewall {}", f.name))
+            .unwrap_or_default();
+        let ip = if ip.is_empty() {
+            String::new()
+        } else {
+            format!(" {ip}")
+        };
+        return RouteInfo {
+            internet_path: None,
+            reason: None,
+            appliance: Some(format!(
+                "route {} → {}{ip} ({}{firewall})",
+                r.prefix,
+                r.next_hop_type,
+                id_name(&table.id)
+            )),
+        };
+    }
+    let drops: Vec<String> = dropped
+        .iter()
+        .map(|r| {
+            let how = if r.next_hop_type.eq_ignore_ascii_case("none") {
+                "dropped"
             } else {
-                format!(" {ip}")
+                "kept inside the virtual network"
             };
-            RouteInfo {
-                internet_path: None,
-                reason: None,
-                appliance: Some(format!(
-                    "route {} → {}{ip} ({}{firewall})",
-                    route.prefix,
-                    route.next_hop_type,
-                    id_name(&table.id)
-                )),
-            }
-        }
+            format!("{} ({how})", said(r))
+        })
+        .collect();
+    RouteInfo {
+        internet_path: Some(false),
+        reason: Some(drops.join("; ")),
+        appliance: None,
     }
 }
