@@ -1075,3 +1075,15 @@ fn routes_split_by_longest_prefix() {
     assert_eq!(d.internet_path, Some(false));
     assert!(d.reason.as_deref().unwrap().contains("route drop"));
 }
+
+#[test]
+fn an_empty_page_with_a_next_link_is_partial_not_an_error() {
+    let doc = json!({"value": [], "nextLink": format!(
+        "https://management.azure.com/subscriptions/{SUB}/providers/Microsoft.Network/networkInterfaces?api-version=2024-05-01&$skiptoken=abc")});
+    let s = scan_docs(vec![doc], None);
+    assert!(s.inv_targets.is_empty());
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.kind == "partial-data" && w.message.contains("nextLink")));
+}

@@ -41,10 +41,16 @@ impl AzureBundle {
         if shape::is_service_tags(v) {
             return Some(Kind::ServiceTags.as_str());
         }
-        shape::items(v)?
-            .iter()
-            .find_map(shape::item_kind)
-            .map(Kind::as_str)
+        let items = shape::items(v)?;
+        if let Some(k) = items.iter().find_map(shape::item_kind) {
+            return Some(k.as_str());
+        }
+        // An empty REST page that links to the next one: nothing to read, but it must say so.
+        let link = v.get("nextLink").and_then(Value::as_str)?;
+        if !items.is_empty() || !link.to_ascii_lowercase().contains("/microsoft.network/") {
+            return None;
+        }
+        Some(shape::kind_of_link(link).unwrap_or(Kind::Nsg).as_str())
     }
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.

@@ -213,6 +213,14 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
     }
 }
 
+/// The kind a REST list URL (`…/providers/Microsoft.Network/routeTables?api-version=…`) lists.
+pub fn kind_of_link(url: &str) -> Option<Kind> {
+    let path = url.split('?').next()?;
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    kind_of_type(&format!("microsoft.network/{last}"))
+        .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
+}
+
 fn kind_of_type(t: &str) -> Option<Kind> {
     let t = t.to_ascii_lowercase();
     Some(match t.as_str() {
