@@ -5,6 +5,15 @@
 //! files. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
 //! that no NIC of the inputs uses is a target on its own. Every NSG layer ends with Azure's fixed
 //! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
+//!
+//! Approximations, chosen so that nothing is reported by guessing:
+//! - destinations `*`, `Any` and `0.0.0.0/0` are everything (IPv4 and IPv6); `VirtualNetwork`,
+//!   `AzureLoadBalancer` and application security groups are "not public" (only public traffic is
+//!   checked); other service tags resolve only from a service-tags file, else warn;
+//! - source conditions are applied per NIC where the data shows the NIC is outside them (its
+//!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
+//!   source ports are not modelled (an outbound connection's source port is ephemeral);
+//! - route tables are read for public IPv4 only.
 
 mod network;
 mod nsg;
