@@ -1,7 +1,9 @@
 //! NICs, virtual networks and subnets, route tables and Azure Firewalls: what ties a NIC to its
 //! subnet's NSG and tells where the subnet's internet traffic goes.
 
-use super::shape::{array_field, field, id_key, id_name, opt_str, ref_id, ref_ids, subscription};
+use super::shape::{
+    array_field, field, id_key, id_name, name_of, opt_str, ref_id, ref_ids, subscription,
+};
 use crate::model::space::{all_v4, parse_addrs, public4};
 use crate::model::{AddrSet, RouteInfo};
 use serde_json::Value;
@@ -51,12 +53,6 @@ pub struct RouteTable {
 pub struct Firewall {
     pub name: String,
     pub private_ips: Vec<String>,
-}
-
-fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, String> {
-    item.get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("a {noun} has no string field `name`"))
 }
 
 fn push_unique(list: &mut Vec<String>, v: &str) {

@@ -78,11 +78,7 @@ fn default_rules() -> Vec<RawRule> {
 
 /// Reads one NSG item of either shape.
 pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, String> {
-    let name = item
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or("an NSG has no string field `name`")?
-        .to_string();
+    let name = super::shape::name_of(item, "NSG")?.to_string();
     let what = format!("NSG {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(&name).to_string();
     let mut rules = Vec::new();
@@ -129,10 +125,8 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
 
 /// Reads one security rule; inbound rules are skipped (`None`).
 fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
-    let rule_name = r
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("NSG {nsg}: a security rule has no string field `name`"))?;
+    let rule_name =
+        super::shape::name_of(r, "security rule").map_err(|e| format!("NSG {nsg}: {e}"))?;
     let what = format!("NSG {nsg} rule {rule_name}");
     let direction = req_str(r, "direction", &what)?;
     if direction.eq_ignore_ascii_case("inbound") {

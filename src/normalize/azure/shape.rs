@@ -125,6 +125,17 @@ pub fn ref_ids<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Vec<&'a str
     Ok(out)
 }
 
+/// An object's `name`, or the last segment of its `id` when the name is missing.
+pub fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, String> {
+    if let Some(n) = item.get("name").and_then(Value::as_str) {
+        return Ok(n);
+    }
+    match item.get("id").and_then(Value::as_str) {
+        Some(id) if !id_name(id).is_empty() => Ok(id_name(id)),
+        _ => Err(format!("a {noun} has neither a string `name` nor an `id`")),
+    }
+}
+
 /// Tags as key → value (non-string values are written as JSON).
 pub fn tags(obj: &Value) -> std::collections::BTreeMap<String, String> {
     obj.get("tags")
