@@ -1087,3 +1087,20 @@ fn an_empty_page_with_a_next_link_is_partial_not_an_error() {
         .iter()
         .any(|w| w.kind == "partial-data" && w.message.contains("nextLink")));
 }
+
+#[test]
+fn vm_tags_join_the_nic_labels() {
+    let mut loader = Loader::default();
+    loader.add_path(&example("defaults-only")).unwrap();
+    let inv = loader.build(&Options::default());
+    let t = inv
+        .targets
+        .iter()
+        .find(|t| t.name.as_deref() == Some("vm-web-01-nic"))
+        .unwrap();
+    // `app` comes from the VM, `role` from the NIC; both carry `env`.
+    assert_eq!(t.labels.get("app").map(String::as_str), Some("storefront"));
+    assert_eq!(t.labels.get("role").map(String::as_str), Some("web"));
+    assert_eq!(t.labels.get("env").map(String::as_str), Some("prod"));
+    assert_eq!(inv.targets.len(), 2, "VMs are not targets of their own");
+}

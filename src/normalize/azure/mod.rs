@@ -25,7 +25,7 @@ pub use service_tags::ServiceTags;
 use super::{DocContext, Inventory, Options};
 use crate::model::{Chain, RouteInfo, Target, Warning};
 use egress_audit_snapshot::Provider;
-use network::{Firewall, Nic, RouteTable, Subnet};
+use network::{Firewall, Nic, RouteTable, Subnet, Vm};
 use nsg::{Nsg, SourceView};
 use serde_json::Value;
 use shape::{id_key, id_name, Kind};
@@ -39,6 +39,7 @@ pub struct AzureBundle {
     subnets: BTreeMap<String, Subnet>,
     route_tables: BTreeMap<String, RouteTable>,
     firewalls: Vec<Firewall>,
+    vms: BTreeMap<String, Vm>,
     /// Service-tags files found among the inputs.
     service_tags: Option<ServiceTags>,
     warnings: Vec<Warning>,
@@ -56,7 +57,9 @@ impl AzureBundle {
         }
         // An empty REST page that links to the next one: nothing to read, but it must say so.
         let link = v.get("nextLink").and_then(Value::as_str)?;
-        if !items.is_empty() || !link.to_ascii_lowercase().contains("/microsoft.network/") {
+        let lower = link.to_ascii_lowercase();
+        let azure = lower.contains("/microsoft.network/") || lower.contains("/microsoft.compute/");
+        if !items.is_empty() || !azure {
             return None;
         }
         Some(shape::kind_of_link(link).unwrap_or(Kind::Nsg).as_str())
@@ -124,6 +127,10 @@ impl AzureBundle {
                 self.route_tables.entry(id_key(&t.id)).or_insert(t);
             }
             Kind::Firewall => self.firewalls.push(network::parse_firewall(item)?),
+            Kind::VirtualMachine => {
+                let vm = network::parse_vm(item)?;
+                self.vms.entry(id_key(&vm.id)).or_insert(vm);
+            }
             Kind::ServiceTags => unreachable!("service tags are whole documents"),
         }
         Ok(())
@@ -221,7 +228,12 @@ impl AzureBundle {
         t.name = Some(nic.name.clone());
         t.account = nic.account.clone();
         t.region = nic.region.clone();
-        t.labels = nic.tags.clone();
+        // The VM's tags, with the NIC's own tags taking precedence.
+        if let Some(vm) = self.vm_of(nic) {
+            t.labels = vm.tags.clone();
+        }
+        t.labels
+            .extend(nic.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();
         t.chains = chains;
         t.route = nic
@@ -230,6 +242,17 @@ impl AzureBundle {
             .map(|s| self.subnet_route(s))
             .unwrap_or_default();
         Some(t)
+    }
+
+    /// The VM a NIC is attached to, by the NIC's `virtualMachine` or the VM's `networkProfile`.
+    fn vm_of(&self, nic: &Nic) -> Option<&Vm> {
+        nic.vm
+            .as_deref()
+            .and_then(|v| self.vms.get(&id_key(v)))
+            .or_else(|| {
+                let key = id_key(&nic.id);
+                self.vms.values().find(|vm| vm.nics.contains(&key))
+            })
     }
 
     /// The NSG of a subnet: `Some(None)` when known to have none, `None` when unknown.

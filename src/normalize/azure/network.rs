@@ -16,6 +16,8 @@ pub struct Nic {
     pub account: Option<String>,
     pub region: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The VM it is attached to.
+    pub vm: Option<String>,
     /// The NSG on the NIC itself.
     pub nsg: Option<String>,
     /// Subnets of its IP configurations, primary first, without repeats.
@@ -23,6 +25,14 @@ pub struct Nic {
     /// Application security groups of its IP configurations (ids as written), without repeats.
     pub asgs: Vec<String>,
     pub addrs: Vec<AddrSet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Vm {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+    /// Its NICs (lower-cased ids).
+    pub nics: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +80,7 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         region: opt_str(item, "location", &what)?.map(str::to_string),
         tags: super::shape::tags(item),
         nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
+        vm: ref_id(item, "virtualMachine", &what)?.map(str::to_string),
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
@@ -96,6 +107,25 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         }
     }
     Ok(nic)
+}
+
+/// A virtual machine of `az vm list` (flattened) or the Compute REST listing: its tags and NICs.
+pub fn parse_vm(item: &Value) -> Result<Vm, String> {
+    let name = name_of(item, "virtual machine")?;
+    let what = format!("virtual machine {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let nics = match field(item, "networkProfile") {
+        None => Vec::new(),
+        Some(p) => ref_ids(p, "networkInterfaces", &format!("{what} networkProfile"))?
+            .into_iter()
+            .map(id_key)
+            .collect(),
+    };
+    Ok(Vm {
+        id,
+        tags: super::shape::tags(item),
+        nics,
+    })
 }
 
 /// One subnet, from `az network vnet subnet list` or from a virtual network's `subnets`.

@@ -16,6 +16,8 @@ pub enum Kind {
     Subnet,
     RouteTable,
     Firewall,
+    /// `az vm list`: only for the tags a NIC's findings carry.
+    VirtualMachine,
     /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
     ServiceTags,
 }
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Subnet => "azure-subnet",
             Kind::RouteTable => "azure-route-table",
             Kind::Firewall => "azure-firewall",
+            Kind::VirtualMachine => "azure-vm",
             Kind::ServiceTags => "azure-service-tags",
         }
     }
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Subnet,
             Kind::RouteTable,
             Kind::Firewall,
+            Kind::VirtualMachine,
             Kind::ServiceTags,
         ]
         .into_iter()
@@ -219,6 +223,8 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
         Some(Kind::Nic)
     } else if has("ipConfigurations") && (has("threatIntelMode") || has("firewallPolicy")) {
         Some(Kind::Firewall)
+    } else if has("networkProfile") && (has("hardwareProfile") || has("storageProfile")) {
+        Some(Kind::VirtualMachine)
     } else {
         None
     }
@@ -229,6 +235,7 @@ pub fn kind_of_link(url: &str) -> Option<Kind> {
     let path = url.split('?').next()?;
     let last = path.trim_end_matches('/').rsplit('/').next()?;
     kind_of_type(&format!("microsoft.network/{last}"))
+        .or_else(|| kind_of_type(&format!("microsoft.compute/{last}")))
         .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
 }
 
@@ -241,12 +248,16 @@ fn kind_of_type(t: &str) -> Option<Kind> {
         "microsoft.network/virtualnetworks/subnets" => Kind::Subnet,
         "microsoft.network/routetables" => Kind::RouteTable,
         "microsoft.network/azurefirewalls" => Kind::Firewall,
+        "microsoft.compute/virtualmachines" => Kind::VirtualMachine,
         _ => return None,
     })
 }
 
 fn kind_of_id(id: &str) -> Option<Kind> {
     let id = id.to_ascii_lowercase();
+    if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachines/") {
+        return (!path.is_empty() && !path.contains('/')).then_some(Kind::VirtualMachine);
+    }
     let (_, path) = id.split_once("/providers/microsoft.network/")?;
     let segs: Vec<&str> = path.split('/').collect();
     match segs.as_slice() {
