@@ -1,0 +1,197 @@
+//! AWS exports (`aws ec2 describe-* --output json`, PascalCase) → targets.
+//!
+//! Files combine: security groups from one file, interfaces from another, prefix-list entries from a
+//! third. Each document is parsed on `add` (errors name the object and field); `build` joins them:
+//!
+//! - With interface data (`describe-network-interfaces` and/or `describe-instances`), every
+//!   interface that has security groups is a target (`network-interface`) with two chains: the union
+//!   of its groups, and its subnet's network ACL (explicit association, else the VPC's default ACL).
+//! - Security groups attached to no listed interface, and network ACLs of no evaluated subnet, are
+//!   also evaluated on their own (`security-group`, `network-acl`): they exist and may be attached
+//!   later, and without attachment data that is all there is (CHECKS.md §2, "Targets").
+//! - Route tables give `RouteInfo` per subnet (see `routes`).
+
+mod fields;
+mod network;
+mod parse;
+mod routes;
+mod rules;
+mod targets;
+
+use super::{DocContext, Inventory, Options};
+use crate::model::{AddrSet, Warning};
+use network::{PrefixList, RouteTable, Subnet};
+use parse::{Eni, Instance, Nacl, Scope, SecurityGroup};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Top-level key → document kind.
+const KINDS: &[(&str, &str)] = &[
+    ("SecurityGroups", "security-groups"),
+    ("NetworkAcls", "network-acls"),
+    ("NetworkInterfaces", "network-interfaces"),
+    ("Reservations", "instances"),
+    ("Subnets", "subnets"),
+    ("Vpcs", "vpcs"),
+    ("RouteTables", "route-tables"),
+    ("PrefixLists", "prefix-lists"),
+    ("Entries", "prefix-list-entries"),
+];
+
+#[derive(Default, Debug)]
+pub struct AwsBundle {
+    sgs: BTreeMap<String, SecurityGroup>,
+    nacls: BTreeMap<String, Nacl>,
+    enis: BTreeMap<String, Eni>,
+    instances: BTreeMap<String, Instance>,
+    subnets: BTreeMap<String, Subnet>,
+    vpcs: BTreeMap<String, Scope>,
+    route_tables: BTreeMap<String, RouteTable>,
+    prefix_lists: BTreeMap<String, PrefixList>,
+    /// Prefix-list id → the union of its entries.
+    pl_entries: BTreeMap<String, AddrSet>,
+    /// A `get-managed-prefix-list-entries` output without its id: (file, entries).
+    anonymous_entries: Option<(String, AddrSet)>,
+    /// Which kinds of document were given (even empty ones): absent data is not "none exist".
+    loaded: BTreeSet<&'static str>,
+    /// Found while adding (a listing that is one page of several), reported by `build`.
+    warnings: Vec<Warning>,
+}
+
+impl AwsBundle {
+    /// The kind of document, if this provider recognises it.
+    pub fn detect(v: &Value) -> Option<&'static str> {
+        let obj = v.as_object()?;
+        KINDS
+            .iter()
+            .find(|(key, _)| obj.contains_key(*key))
+            .map(|(_, kind)| *kind)
+    }
+
+    /// Parses one document of a detected kind; an error names the object and field that is wrong.
+    pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        let scope = Scope {
+            source: ctx.source.clone(),
+            account: ctx.account.clone(),
+            region: ctx.region.clone(),
+        };
+        let key = KINDS
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .map(|(key, _)| *key)
+            .ok_or_else(|| format!("unknown AWS document kind {kind:?}"))?;
+        if !v.get(key).is_some_and(Value::is_array) {
+            return Err(format!("`{key}` is not a list"));
+        }
+        self.loaded.insert(kind);
+        if v.get("NextToken").is_some_and(|t| !t.is_null()) {
+            // `--max-items` / `--no-paginate` output: the resources on later pages are missing.
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: ctx.source.clone(),
+                message: format!(
+                    "this `{key}` listing has a NextToken: it is one page of a longer listing, and \
+                     the resources on later pages were not read (export without --max-items)"
+                ),
+            });
+        }
+        let items = fields::list(&v, key, key)?;
+        match kind {
+            "security-groups" => {
+                for (i, item) in items.iter().enumerate() {
+                    let sg = parse::security_group(item, i, &scope)?;
+                    self.sgs.insert(sg.id.clone(), sg);
+                }
+            }
+            "network-acls" => {
+                for (i, item) in items.iter().enumerate() {
+                    let n = parse::nacl(item, i, &scope)?;
+                    self.nacls.insert(n.id.clone(), n);
+                }
+            }
+            "network-interfaces" => {
+                for (i, item) in items.iter().enumerate() {
+                    let e = parse::eni(item, &format!("NetworkInterfaces[{i}]"), &scope, None)?;
+                    self.add_eni(e);
+                }
+            }
+            "instances" => {
+                for (inst, enis) in parse::reservations(&v, &scope)? {
+                    for e in enis {
+                        self.add_eni(e);
+                    }
+                    self.instances.insert(inst.id.clone(), inst);
+                }
+            }
+            "subnets" => {
+                for (i, item) in items.iter().enumerate() {
+                    let s = network::subnet(item, i, &scope)?;
+                    self.subnets.insert(s.id.clone(), s);
+                }
+            }
+            "vpcs" => {
+                for (i, item) in items.iter().enumerate() {
+                    let id = fields::req(item, "VpcId", &format!("Vpcs[{i}]"))?;
+                    let owner = fields::opt_str(item, "OwnerId", &format!("vpc {id}"))?;
+                    let mut s = scope.clone();
+                    s.account = s.account.or_else(|| owner.map(str::to_string));
+                    self.vpcs.insert(id.to_string(), s);
+                }
+            }
+            "route-tables" => {
+                for (i, item) in items.iter().enumerate() {
+                    let t = network::route_table(item, i)?;
+                    self.route_tables.insert(t.id.clone(), t);
+                }
+            }
+            "prefix-lists" => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = network::prefix_list(item, i)?;
+                    self.prefix_lists.insert(p.id.clone(), p);
+                }
+            }
+            "prefix-list-entries" => self.add_entries(&v, &scope)?,
+            _ => return Err(format!("unknown AWS document kind {kind:?}")),
+        }
+        Ok(())
+    }
+
+    fn add_eni(&mut self, e: Eni) {
+        match self.enis.get_mut(&e.id) {
+            Some(existing) => existing.merge(e),
+            None => {
+                self.enis.insert(e.id.clone(), e);
+            }
+        }
+    }
+
+    /// `get-managed-prefix-list-entries` prints no prefix-list id; `{"PrefixListId", "Entries"}` is
+    /// accepted too. One output without an id can still be attributed (see `targets`); two cannot.
+    fn add_entries(&mut self, v: &Value, scope: &Scope) -> Result<(), String> {
+        match fields::opt_str(v, "PrefixListId", "prefix-list entries")? {
+            Some(id) => {
+                let set = network::entries(v, &format!("prefix list {id}"))?;
+                let e = self.pl_entries.entry(id.to_string()).or_default();
+                *e = e.union(&set);
+            }
+            None => {
+                let set = network::entries(v, "prefix-list entries")?;
+                if let Some((first, _)) = &self.anonymous_entries {
+                    return Err(format!(
+                        "a second `get-managed-prefix-list-entries` output without a prefix-list id \
+                         (the first is {first}): the entries cannot be told apart; save each as \
+                         {{\"PrefixListId\": \"pl-…\", \"Entries\": [...]}}"
+                    ));
+                }
+                self.anonymous_entries = Some((scope.source.clone(), set));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds targets from everything added.
+    pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
+        inv.warnings.append(&mut self.warnings);
+        targets::build(self, inv);
+    }
+}

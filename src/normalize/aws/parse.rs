@@ -1,0 +1,362 @@
+//! The `aws ec2 describe-*` documents, read into plain structs. Nothing is resolved here: prefix
+//! lists, subnets and route tables may arrive in later files, so `build` joins them.
+
+use super::fields::{
+    first_str, list, opt_bool, opt_int, opt_str, parse_protocol, proto_ports, region_of_az, req,
+    tags, ProtoPorts,
+};
+use crate::model::space::parse_addrs;
+use crate::model::{Action, AddrSet};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Where an object came from: the document's scope, else what the object itself says.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub source: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum DestKind {
+    Cidr(AddrSet),
+    PrefixList,
+    /// Another security group: internal traffic, never public.
+    Group,
+}
+
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub kind: DestKind,
+    /// As written: the CIDR, `pl-…` or `sg-…`.
+    pub text: String,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Permission {
+    pub pp: ProtoPorts,
+    pub dests: Vec<Destination>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: Option<String>,
+    pub vpc_id: Option<String>,
+    pub scope: Scope,
+    pub tags: BTreeMap<String, String>,
+    pub egress: Vec<Permission>,
+}
+
+pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
+    let id = req(v, "GroupId", &format!("SecurityGroups[{i}]"))?.to_string();
+    let what = format!("security group {id}");
+    let mut egress = Vec::new();
+    for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
+        egress.push(permission(
+            perm,
+            &format!("{what}: IpPermissionsEgress[{p}]"),
+        )?);
+    }
+    Ok(SecurityGroup {
+        name: opt_str(v, "GroupName", &what)?.map(str::to_string),
+        vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
+        scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, None),
+        tags: tags(v, "Tags", &what)?,
+        egress,
+        id,
+    })
+}
+
+fn permission(v: &Value, what: &str) -> Result<Permission, String> {
+    let raw = v
+        .get("IpProtocol")
+        .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
+    let proto = parse_protocol(raw, "IpProtocol", what)?;
+    let pp = proto_ports(
+        proto,
+        opt_int(v, "FromPort", what)?,
+        opt_int(v, "ToPort", what)?,
+        ("FromPort", "ToPort"),
+        what,
+    )?;
+    let mut dests = Vec::new();
+    for (field, key) in [("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")] {
+        for (j, r) in list(v, field, what)?.iter().enumerate() {
+            let w = format!("{what}.{field}[{j}]");
+            let cidr = req(r, key, &w)?;
+            let set = parse_addrs(cidr).map_err(|e| format!("{w}.{key}: {e}"))?;
+            dests.push(Destination {
+                kind: DestKind::Cidr(set),
+                text: cidr.to_string(),
+                description: description(r, &w)?,
+            });
+        }
+    }
+    for (j, r) in list(v, "PrefixListIds", what)?.iter().enumerate() {
+        let w = format!("{what}.PrefixListIds[{j}]");
+        dests.push(Destination {
+            kind: DestKind::PrefixList,
+            text: req(r, "PrefixListId", &w)?.to_string(),
+            description: description(r, &w)?,
+        });
+    }
+    for (j, r) in list(v, "UserIdGroupPairs", what)?.iter().enumerate() {
+        let w = format!("{what}.UserIdGroupPairs[{j}]");
+        let group = first_str(r, &["GroupId", "GroupName"], &w)?
+            .ok_or_else(|| format!("{w} has neither `GroupId` nor `GroupName`"))?;
+        dests.push(Destination {
+            kind: DestKind::Group,
+            text: group.to_string(),
+            description: description(r, &w)?,
+        });
+    }
+    Ok(Permission { pp, dests })
+}
+
+fn description(v: &Value, what: &str) -> Result<Option<String>, String> {
+    Ok(opt_str(v, "Description", what)?
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string))
+}
+
+#[derive(Clone, Debug)]
+pub struct NaclEntry {
+    pub number: i64,
+    pub action: Action,
+    pub pp: ProtoPorts,
+    pub dest: AddrSet,
+    pub dest_text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Nacl {
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub is_default: bool,
+    pub scope: Scope,
+    pub tags: BTreeMap<String, String>,
+    pub subnets: Vec<String>,
+    /// Outbound entries only, in input order.
+    pub egress: Vec<NaclEntry>,
+}
+
+pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
+    let id = req(v, "NetworkAclId", &format!("NetworkAcls[{i}]"))?.to_string();
+    let what = format!("network ACL {id}");
+    let mut subnets = Vec::new();
+    for (j, a) in list(v, "Associations", &what)?.iter().enumerate() {
+        if let Some(s) = opt_str(a, "SubnetId", &format!("{what}: Associations[{j}]"))? {
+            subnets.push(s.to_string());
+        }
+    }
+    let mut egress = Vec::new();
+    for (j, e) in list(v, "Entries", &what)?.iter().enumerate() {
+        let w = format!("{what}: Entries[{j}]");
+        let is_egress =
+            opt_bool(e, "Egress", &w)?.ok_or_else(|| format!("{w} has no field `Egress`"))?;
+        if is_egress {
+            egress.push(nacl_entry(e, &w)?);
+        }
+    }
+    egress.sort_by_key(|e: &NaclEntry| e.number);
+    Ok(Nacl {
+        vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
+        is_default: opt_bool(v, "IsDefault", &what)?.unwrap_or(false),
+        scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, None),
+        tags: tags(v, "Tags", &what)?,
+        subnets,
+        egress,
+        id,
+    })
+}
+
+fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
+    let number = opt_int(e, "RuleNumber", what)?
+        .ok_or_else(|| format!("{what} has no field `RuleNumber`"))?;
+    let what = &format!("{what} (rule {number})");
+    let action = match req(e, "RuleAction", what)?.to_ascii_lowercase().as_str() {
+        "allow" => Action::Allow,
+        "deny" => Action::Deny,
+        other => {
+            return Err(format!(
+                "{what}: `RuleAction` {other:?} is not allow or deny"
+            ))
+        }
+    };
+    let raw = e
+        .get("Protocol")
+        .ok_or_else(|| format!("{what} has no field `Protocol`"))?;
+    let proto = parse_protocol(raw, "Protocol", what)?;
+    let (from, to, names) = match (e.get("IcmpTypeCode"), e.get("PortRange")) {
+        (Some(icmp), _) if matches!(proto, Some(1) | Some(58)) => (
+            opt_int(icmp, "Type", what)?,
+            opt_int(icmp, "Code", what)?,
+            ("IcmpTypeCode.Type", "IcmpTypeCode.Code"),
+        ),
+        (_, Some(range)) if !range.is_null() => (
+            opt_int(range, "From", what)?,
+            opt_int(range, "To", what)?,
+            ("PortRange.From", "PortRange.To"),
+        ),
+        _ => (None, None, ("PortRange.From", "PortRange.To")),
+    };
+    let pp = proto_ports(proto, from, to, names, what)?;
+    let cidr = first_str(e, &["CidrBlock", "Ipv6CidrBlock"], what)?
+        .ok_or_else(|| format!("{what} has neither `CidrBlock` nor `Ipv6CidrBlock`"))?;
+    let dest = parse_addrs(cidr).map_err(|err| format!("{what}: {err}"))?;
+    Ok(NaclEntry {
+        number,
+        action,
+        pp,
+        dest,
+        dest_text: cidr.to_string(),
+    })
+}
+
+/// A network interface, or an instance whose interfaces are not listed (`kind = "instance"`).
+#[derive(Clone, Debug, Default)]
+pub struct Eni {
+    pub id: String,
+    pub kind: &'static str,
+    pub subnet_id: Option<String>,
+    pub vpc_id: Option<String>,
+    pub groups: Vec<String>,
+    pub description: Option<String>,
+    pub interface_type: Option<String>,
+    pub instance_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub scope: Scope,
+}
+
+impl Eni {
+    /// Fills what `self` lacks from another listing of the same interface.
+    pub fn merge(&mut self, o: Eni) {
+        fn fill<T>(a: &mut Option<T>, b: Option<T>) {
+            if a.is_none() {
+                *a = b;
+            }
+        }
+        fill(&mut self.subnet_id, o.subnet_id);
+        fill(&mut self.vpc_id, o.vpc_id);
+        fill(&mut self.description, o.description);
+        fill(&mut self.interface_type, o.interface_type);
+        fill(&mut self.instance_id, o.instance_id);
+        fill(&mut self.scope.account, o.scope.account);
+        fill(&mut self.scope.region, o.scope.region);
+        if self.groups.is_empty() {
+            self.groups = o.groups;
+        }
+        for (k, v) in o.tags {
+            self.tags.entry(k).or_insert(v);
+        }
+    }
+}
+
+/// One element of `NetworkInterfaces` (from describe-network-interfaces or describe-instances).
+pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Result<Eni, String> {
+    let id = req(v, "NetworkInterfaceId", path)?.to_string();
+    let what = format!("network interface {id}");
+    let attached = match v.get("Attachment") {
+        Some(a) if !a.is_null() => opt_str(a, "InstanceId", &format!("{what}: Attachment"))?,
+        _ => None,
+    };
+    let az = opt_str(v, "AvailabilityZone", &what)?;
+    let mut t = tags(v, "TagSet", &what)?;
+    t.extend(tags(v, "Tags", &what)?);
+    Ok(Eni {
+        kind: "network-interface",
+        subnet_id: opt_str(v, "SubnetId", &what)?.map(str::to_string),
+        vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
+        groups: group_ids(v, "Groups", &what)?,
+        description: opt_str(v, "Description", &what)?
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        interface_type: opt_str(v, "InterfaceType", &what)?.map(str::to_string),
+        instance_id: attached.or(instance).map(str::to_string),
+        tags: t,
+        scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, az),
+        id,
+    })
+}
+
+fn group_ids(v: &Value, field: &str, what: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (j, g) in list(v, field, what)?.iter().enumerate() {
+        out.push(req(g, "GroupId", &format!("{what}: {field}[{j}]"))?.to_string());
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Instance {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `describe-instances`: the instances and their interfaces (or the instance itself as a
+/// pseudo-interface when its `NetworkInterfaces` are not listed).
+pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)>, String> {
+    let mut out = Vec::new();
+    for (r, res) in list(v, "Reservations", "describe-instances")?
+        .iter()
+        .enumerate()
+    {
+        let rwhat = format!("Reservations[{r}]");
+        let owner = opt_str(res, "OwnerId", &rwhat)?;
+        for (i, inst) in list(res, "Instances", &rwhat)?.iter().enumerate() {
+            let id = req(inst, "InstanceId", &format!("{rwhat}.Instances[{i}]"))?;
+            let what = format!("instance {id}");
+            let state = match inst.get("State") {
+                Some(s) if !s.is_null() => opt_str(s, "Name", &what)?.map(str::to_string),
+                _ => None,
+            };
+            let az = match inst.get("Placement") {
+                Some(p) if !p.is_null() => opt_str(p, "AvailabilityZone", &what)?,
+                _ => None,
+            };
+            let iscope = owned_scope(scope, owner, az);
+            let mut enis = Vec::new();
+            let nics = list(inst, "NetworkInterfaces", &what)?;
+            for (n, nic) in nics.iter().enumerate() {
+                let path = format!("{what}: NetworkInterfaces[{n}]");
+                let mut e = eni(nic, &path, &iscope, Some(id))?;
+                e.merge(Eni {
+                    scope: iscope.clone(),
+                    ..Default::default()
+                });
+                enis.push(e);
+            }
+            if nics.is_empty() && state.as_deref() != Some("terminated") {
+                enis.push(Eni {
+                    id: id.to_string(),
+                    kind: "instance",
+                    subnet_id: opt_str(inst, "SubnetId", &what)?.map(str::to_string),
+                    vpc_id: opt_str(inst, "VpcId", &what)?.map(str::to_string),
+                    groups: group_ids(inst, "SecurityGroups", &what)?,
+                    instance_id: Some(id.to_string()),
+                    scope: iscope.clone(),
+                    ..Default::default()
+                });
+            }
+            let instance = Instance {
+                id: id.to_string(),
+                tags: tags(inst, "Tags", &what)?,
+            };
+            out.push((instance, enis));
+        }
+    }
+    Ok(out)
+}
+
+/// The document's scope wins (snapshots know it); else the object's owner and zone.
+pub fn owned_scope(doc: &Scope, owner: Option<&str>, az: Option<&str>) -> Scope {
+    Scope {
+        source: doc.source.clone(),
+        account: doc.account.clone().or_else(|| owner.map(str::to_string)),
+        region: doc.region.clone().or_else(|| az.and_then(region_of_az)),
+    }
+}

@@ -1,0 +1,305 @@
+//! Azure exports → targets.
+//!
+//! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list` (the CLI's
+//! flattened arrays) and the ARM REST `{"value": [...]}` listings, in any mix and any number of
+//! files. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
+//! that no NIC of the inputs uses is a target on its own. Every NSG layer ends with Azure's fixed
+//! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
+//!
+//! Approximations, chosen so that nothing is reported by guessing:
+//! - destinations `*`, `Any` and `0.0.0.0/0` are everything (IPv4 and IPv6); `VirtualNetwork`,
+//!   `AzureLoadBalancer` and application security groups are "not public" (only public traffic is
+//!   checked); other service tags resolve only from a service-tags file, else warn;
+//! - source conditions are applied per NIC where the data shows the NIC is outside them (its
+//!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
+//!   source ports are not modelled (an outbound connection's source port is ephemeral);
+//! - route tables are read for public IPv4 only.
+
+mod network;
+mod nsg;
+mod service_tags;
+mod shape;
+
+pub use service_tags::ServiceTags;
+
+use super::{DocContext, Inventory, Options};
+use crate::model::{Chain, RouteInfo, Target, Warning};
+use egress_audit_snapshot::Provider;
+use network::{Firewall, Nic, RouteTable, Subnet, Vm};
+use nsg::{Nsg, SourceView};
+use serde_json::Value;
+use shape::{id_key, id_name, Kind};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Default, Debug)]
+pub struct AzureBundle {
+    /// By lower-cased ARM id (ids compare case-insensitively); the first copy of an id is kept.
+    nsgs: BTreeMap<String, Nsg>,
+    nics: BTreeMap<String, Nic>,
+    subnets: BTreeMap<String, Subnet>,
+    route_tables: BTreeMap<String, RouteTable>,
+    firewalls: Vec<Firewall>,
+    vms: BTreeMap<String, Vm>,
+    /// Service-tags files found among the inputs.
+    service_tags: Option<ServiceTags>,
+    warnings: Vec<Warning>,
+}
+
+impl AzureBundle {
+    /// The kind of document, if this provider recognises it.
+    pub fn detect(v: &Value) -> Option<&'static str> {
+        if shape::is_service_tags(v) {
+            return Some(Kind::ServiceTags.as_str());
+        }
+        let items = shape::items(v)?;
+        if let Some(k) = items.iter().find_map(shape::item_kind) {
+            return Some(k.as_str());
+        }
+        // An empty REST page that links to the next one: nothing to read, but it must say so.
+        let link = v.get("nextLink").and_then(Value::as_str)?;
+        let lower = link.to_ascii_lowercase();
+        let azure = lower.contains("/microsoft.network/") || lower.contains("/microsoft.compute/");
+        if !items.is_empty() || !azure {
+            return None;
+        }
+        Some(shape::kind_of_link(link).unwrap_or(Kind::Nsg).as_str())
+    }
+
+    /// Parses one document of a detected kind; an error names the object and field that is wrong.
+    pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        let doc_kind = Kind::from_str(kind).ok_or_else(|| format!("unknown Azure kind {kind}"))?;
+        if doc_kind == Kind::ServiceTags {
+            let tags = ServiceTags::from_value(&v)?;
+            self.service_tags
+                .get_or_insert_with(ServiceTags::default)
+                .merge(&tags);
+            return Ok(());
+        }
+        // A collector follows `nextLink` itself and reports unread pages as NotScanned, so only a
+        // saved file with a `nextLink` is known to be one page of several.
+        let from_snapshot = ctx.source.contains("#documents[");
+        if !from_snapshot && v.get("nextLink").and_then(Value::as_str).is_some() {
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: ctx.source.clone(),
+                message: "the listing has a `nextLink`: it is one page of several, and the \
+                          resources on the other pages were not read"
+                    .into(),
+            });
+        }
+        let items = shape::items(&v).ok_or("expected an array or a `value` array")?;
+        for (i, item) in items.iter().enumerate() {
+            if !item.is_object() {
+                return Err(format!("item [{i}] is not an object"));
+            }
+            // One listing holds one kind; an item without a telling `type` or `id` is taken as it.
+            let kind = shape::item_kind(item).unwrap_or(doc_kind);
+            self.add_item(kind, item, ctx)
+                .map_err(|e| format!("item [{i}]: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn add_item(&mut self, kind: Kind, item: &Value, ctx: &DocContext) -> Result<(), String> {
+        let account = ctx.account.as_deref();
+        match kind {
+            Kind::Nsg => {
+                let mut n = nsg::parse_nsg(item, account)?;
+                n.region = n.region.or_else(|| ctx.region.clone());
+                self.nsgs.entry(id_key(&n.id)).or_insert(n);
+            }
+            Kind::Nic => {
+                let mut n = network::parse_nic(item, account)?;
+                n.region = n.region.or_else(|| ctx.region.clone());
+                self.nics.entry(id_key(&n.id)).or_insert(n);
+            }
+            Kind::VirtualNetwork => {
+                for s in network::parse_vnet(item)? {
+                    self.subnets.entry(id_key(&s.id)).or_insert(s);
+                }
+            }
+            Kind::Subnet => {
+                let s = network::parse_subnet(item, None)?;
+                self.subnets.entry(id_key(&s.id)).or_insert(s);
+            }
+            Kind::RouteTable => {
+                let t = network::parse_route_table(item)?;
+                self.route_tables.entry(id_key(&t.id)).or_insert(t);
+            }
+            Kind::Firewall => self.firewalls.push(network::parse_firewall(item)?),
+            Kind::VirtualMachine => {
+                let vm = network::parse_vm(item)?;
+                self.vms.entry(id_key(&vm.id)).or_insert(vm);
+            }
+            Kind::ServiceTags => unreachable!("service tags are whole documents"),
+        }
+        Ok(())
+    }
+
+    /// Builds targets from everything added.
+    pub fn build(self, opts: &Options, inv: &mut Inventory) {
+        let tags = match (&opts.azure_service_tags, &self.service_tags) {
+            (None, None) => None,
+            (a, b) => {
+                let mut t = a.clone().unwrap_or_default();
+                if let Some(b) = b {
+                    t.merge(b);
+                }
+                Some(t)
+            }
+        };
+        let tags = tags.as_ref();
+        inv.warnings.extend(self.warnings.iter().cloned());
+        let mut used_nsgs: BTreeSet<String> = BTreeSet::new();
+        for nic in self.nics.values() {
+            if let Some(t) = self.nic_target(nic, tags, &mut used_nsgs, &mut inv.warnings) {
+                inv.targets.push(t);
+            }
+        }
+        for (key, n) in &self.nsgs {
+            if used_nsgs.contains(key) {
+                continue;
+            }
+            let mut t = Target::new(Provider::Azure, n.id.clone(), "nsg");
+            t.name = Some(n.name.clone());
+            t.account = n.account.clone();
+            t.region = n.region.clone();
+            t.labels = n.tags.clone();
+            t.chains = vec![Chain {
+                layers: vec![nsg::layer(n, tags, None, &mut inv.warnings)],
+            }];
+            t.route = self.nsg_route(key, n);
+            inv.targets.push(t);
+        }
+    }
+
+    /// A NIC with its NSG chains; `None` (with a warning) when an NSG it names is not in the inputs,
+    /// since evaluating without it would report traffic that NSG may block.
+    fn nic_target(
+        &self,
+        nic: &Nic,
+        tags: Option<&ServiceTags>,
+        used: &mut BTreeSet<String>,
+        warnings: &mut Vec<Warning>,
+    ) -> Option<Target> {
+        let view = SourceView {
+            addrs: nic.addrs.clone(),
+            asgs: nic.asgs.iter().map(|a| id_key(a)).collect(),
+        };
+        let mut nsg_ids: Vec<String> = nic.nsg.iter().cloned().collect();
+        for s in &nic.subnets {
+            match self.subnet_nsg(s) {
+                Some(Some(n)) => nsg_ids.push(n),
+                Some(None) => {}
+                None => warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: nic.id.clone(),
+                    message: format!(
+                        "NIC {}: subnet {} is in no `az network vnet list` / `vnet subnet list` input, \
+                         so an NSG on it is known only if the NSG listing names the subnet",
+                        nic.name,
+                        id_name(s)
+                    ),
+                }),
+            }
+        }
+        let mut chains = Vec::new();
+        for id in &nsg_ids {
+            let key = id_key(id);
+            let Some(n) = self.nsgs.get(&key) else {
+                warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: nic.id.clone(),
+                    message: format!(
+                        "NIC {}: its NSG {} is not in the inputs (add `az network nsg list`); \
+                         the NIC is not evaluated",
+                        nic.name,
+                        id_name(id)
+                    ),
+                });
+                return None;
+            };
+            used.insert(key);
+            chains.push(Chain {
+                layers: vec![nsg::layer(n, tags, Some(&view), warnings)],
+            });
+        }
+        let mut t = Target::new(Provider::Azure, nic.id.clone(), "nic");
+        t.name = Some(nic.name.clone());
+        t.account = nic.account.clone();
+        t.region = nic.region.clone();
+        // The VM's tags, with the NIC's own tags taking precedence.
+        if let Some(vm) = self.vm_of(nic) {
+            t.labels = vm.tags.clone();
+        }
+        t.labels
+            .extend(nic.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();
+        t.chains = chains;
+        t.route = nic
+            .subnets
+            .first()
+            .map(|s| self.subnet_route(s))
+            .unwrap_or_default();
+        Some(t)
+    }
+
+    /// The VM a NIC is attached to, by the NIC's `virtualMachine` or the VM's `networkProfile`.
+    fn vm_of(&self, nic: &Nic) -> Option<&Vm> {
+        nic.vm
+            .as_deref()
+            .and_then(|v| self.vms.get(&id_key(v)))
+            .or_else(|| {
+                let key = id_key(&nic.id);
+                self.vms.values().find(|vm| vm.nics.contains(&key))
+            })
+    }
+
+    /// The NSG of a subnet: `Some(None)` when known to have none, `None` when unknown.
+    fn subnet_nsg(&self, subnet_id: &str) -> Option<Option<String>> {
+        let key = id_key(subnet_id);
+        if let Some(s) = self.subnets.get(&key) {
+            return Some(s.nsg.clone());
+        }
+        self.nsgs
+            .values()
+            .find(|n| n.subnets.contains(&key))
+            .map(|n| Some(n.id.clone()))
+    }
+
+    /// Route data for a subnet: its route table from subnet data or from a table's association list.
+    fn subnet_route(&self, subnet_id: &str) -> RouteInfo {
+        let key = id_key(subnet_id);
+        let listed = self
+            .route_tables
+            .values()
+            .find(|t| t.subnets.contains(&key));
+        let table = match self.subnets.get(&key) {
+            Some(s) => match &s.route_table {
+                // A table that is not in the inputs: nothing is known (`None`).
+                Some(rt) => self.route_tables.get(&id_key(rt)).map(Some),
+                None => Some(None),
+            },
+            None => listed.map(Some),
+        };
+        network::route_info(id_name(subnet_id), table, &self.firewalls)
+    }
+
+    /// An NSG target's route: that of its subnets when they all agree and it sits on no NIC.
+    fn nsg_route(&self, key: &str, n: &Nsg) -> RouteInfo {
+        if !n.nics.is_empty() {
+            return RouteInfo::default();
+        }
+        let mut subnets: BTreeSet<String> = n.subnets.iter().cloned().collect();
+        for (k, s) in &self.subnets {
+            if s.nsg.as_deref().map(id_key).as_deref() == Some(key) {
+                subnets.insert(k.clone());
+            }
+        }
+        let infos: Vec<RouteInfo> = subnets.iter().map(|s| self.subnet_route(s)).collect();
+        match infos.split_first() {
+            Some((first, rest)) if rest.iter().all(|r| r == first) => first.clone(),
+            _ => RouteInfo::default(),
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! NICs, virtual networks and subnets, route tables and Azure Firewalls: what ties a NIC to its
+//! subnet's NSG and tells where the subnet's internet traffic goes.
+
+use super::shape::{
+    array_field, field, id_key, id_name, name_of, opt_str, ref_id, ref_ids, subscription,
+};
+use crate::model::space::{all_v4, parse_addrs, public4};
+use crate::model::{AddrSet, RouteInfo};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct Nic {
+    pub id: String,
+    pub name: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// The VM it is attached to.
+    pub vm: Option<String>,
+    /// The NSG on the NIC itself.
+    pub nsg: Option<String>,
+    /// Subnets of its IP configurations, primary first, without repeats.
+    pub subnets: Vec<String>,
+    /// Application security groups of its IP configurations (ids as written), without repeats.
+    pub asgs: Vec<String>,
+    pub addrs: Vec<AddrSet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Vm {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+    /// Its NICs (lower-cased ids).
+    pub nics: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subnet {
+    pub id: String,
+    pub nsg: Option<String>,
+    pub route_table: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub name: String,
+    pub prefix: String,
+    pub next_hop_type: String,
+    pub next_hop_ip: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteTable {
+    pub id: String,
+    pub name: String,
+    pub routes: Vec<Route>,
+    /// Subnets the table says it is associated with (lower-cased ids).
+    pub subnets: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    pub name: String,
+    pub private_ips: Vec<String>,
+}
+
+fn push_unique(list: &mut Vec<String>, v: &str) {
+    if !list.iter().any(|x| id_key(x) == id_key(v)) {
+        list.push(v.to_string());
+    }
+}
+
+pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, String> {
+    let name = name_of(item, "NIC")?;
+    let what = format!("NIC {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let mut nic = Nic {
+        account: subscription(&id).or(fallback_account.map(str::to_string)),
+        region: opt_str(item, "location", &what)?.map(str::to_string),
+        tags: super::shape::tags(item),
+        nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
+        vm: ref_id(item, "virtualMachine", &what)?.map(str::to_string),
+        subnets: Vec::new(),
+        asgs: Vec::new(),
+        addrs: Vec::new(),
+        name: name.to_string(),
+        id,
+    };
+    let configs = array_field(item, "ipConfigurations", &what)?;
+    // The primary configuration's subnet decides the route; list it first.
+    let mut ordered: Vec<&Value> = configs.iter().collect();
+    ordered.sort_by_key(|c| field(c, "primary").and_then(Value::as_bool) != Some(true));
+    for (i, c) in ordered.into_iter().enumerate() {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let cwhat = format!("{what} ipConfiguration {cname} (#{i})");
+        if let Some(s) = ref_id(c, "subnet", &cwhat)? {
+            push_unique(&mut nic.subnets, s);
+        }
+        for a in ref_ids(c, "applicationSecurityGroups", &cwhat)? {
+            push_unique(&mut nic.asgs, a);
+        }
+        if let Some(ip) = opt_str(c, "privateIPAddress", &cwhat)? {
+            let a =
+                parse_addrs(ip).map_err(|e| format!("{cwhat}: field `privateIPAddress`: {e}"))?;
+            nic.addrs.push(a);
+        }
+    }
+    Ok(nic)
+}
+
+/// A virtual machine of `az vm list` (flattened) or the Compute REST listing: its tags and NICs.
+pub fn parse_vm(item: &Value) -> Result<Vm, String> {
+    let name = name_of(item, "virtual machine")?;
+    let what = format!("virtual machine {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let nics = match field(item, "networkProfile") {
+        None => Vec::new(),
+        Some(p) => ref_ids(p, "networkInterfaces", &format!("{what} networkProfile"))?
+            .into_iter()
+            .map(id_key)
+            .collect(),
+    };
+    Ok(Vm {
+        id,
+        tags: super::shape::tags(item),
+        nics,
+    })
+}
+
+/// One subnet, from `az network vnet subnet list` or from a virtual network's `subnets`.
+pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> {
+    let name = name_of(item, "subnet")?;
+    let what = match vnet {
+        Some(v) => format!("virtual network {v} subnet {name}"),
+        None => format!("subnet {name}"),
+    };
+    let id = opt_str(item, "id", &what)?
+        .ok_or_else(|| format!("{what}: has no field `id`"))?
+        .to_string();
+    Ok(Subnet {
+        nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
+        route_table: ref_id(item, "routeTable", &what)?.map(str::to_string),
+        id,
+    })
+}
+
+pub fn parse_vnet(item: &Value) -> Result<Vec<Subnet>, String> {
+    let name = name_of(item, "virtual network")?;
+    let what = format!("virtual network {name}");
+    array_field(item, "subnets", &what)?
+        .iter()
+        .map(|s| parse_subnet(s, Some(name)))
+        .collect()
+}
+
+pub fn parse_route_table(item: &Value) -> Result<RouteTable, String> {
+    let name = name_of(item, "route table")?;
+    let what = format!("route table {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let mut routes = Vec::new();
+    for r in array_field(item, "routes", &what)? {
+        let rname = name_of(r, "route")?;
+        let rwhat = format!("{what} route {rname}");
+        let prefix = opt_str(r, "addressPrefix", &rwhat)?
+            .ok_or_else(|| format!("{rwhat}: has no field `addressPrefix`"))?;
+        let hop = opt_str(r, "nextHopType", &rwhat)?
+            .ok_or_else(|| format!("{rwhat}: has no field `nextHopType`"))?;
+        routes.push(Route {
+            name: rname.to_string(),
+            prefix: prefix.to_string(),
+            next_hop_type: hop.to_string(),
+            next_hop_ip: opt_str(r, "nextHopIpAddress", &rwhat)?.map(str::to_string),
+        });
+    }
+    Ok(RouteTable {
+        subnets: ref_ids(item, "subnets", &what)?
+            .into_iter()
+            .map(id_key)
+            .collect(),
+        name: name.to_string(),
+        id,
+        routes,
+    })
+}
+
+pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
+    let name = name_of(item, "firewall")?;
+    let what = format!("Azure Firewall {name}");
+    let mut private_ips = Vec::new();
+    for c in array_field(item, "ipConfigurations", &what)? {
+        if let Some(ip) = opt_str(c, "privateIPAddress", &what)? {
+            private_ips.push(ip.to_string());
+        }
+    }
+    // Firewalls in a Virtual WAN hub carry their address here instead.
+    if let Some(hub) = field(item, "hubIPAddresses") {
+        if let Some(ip) = hub.get("privateIPAddress").and_then(Value::as_str) {
+            private_ips.push(ip.to_string());
+        }
+    }
+    Ok(Firewall {
+        name: name.to_string(),
+        private_ips,
+    })
+}
+
+/// Where a subnet's internet-bound traffic goes, from its route table.
+/// `table`: `Some(None)` when the subnet is known to have no route table, `None` when unknown.
+///
+/// Public IPv4 is split by longest-prefix match over the table's routes (so `0.0.0.0/1` plus
+/// `128.0.0.0/1` is a default route too); what no route covers takes the system route to Internet.
+pub fn route_info(
+    subnet_name: &str,
+    table: Option<Option<&RouteTable>>,
+    firewalls: &[Firewall],
+) -> RouteInfo {
+    let table = match table {
+        None => return RouteInfo::default(),
+        Some(None) => {
+            return RouteInfo {
+                internet_path: Some(true),
+                reason: Some(format!(
+                    "subnet {subnet_name} has no route table: the system default route sends 0.0.0.0/0 to Internet"
+                )),
+                appliance: None,
+            }
+        }
+        Some(Some(t)) => t,
+    };
+    let mut covering: Vec<(&Route, AddrSet, u32)> = table
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let p = r.prefix.trim();
+            if p.eq_ignore_ascii_case("Internet") {
+                return Some((r, public4().clone(), 0));
+            }
+            let len = p
+                .split_once('/')
+                .map_or(Some(32), |(_, l)| l.parse().ok())?;
+            let set = parse_addrs(p).ok()?.intersect(&all_v4());
+            (!set.is_empty()).then_some((r, set, len))
+        })
+        .collect();
+    // Longest prefix first; equal prefixes keep the table's order.
+    covering.sort_by_key(|(_, _, len)| std::cmp::Reverse(*len));
+    let mut remaining = public4().clone();
+    let (mut internet, mut dropped, mut appliance) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, set, _) in covering {
+        let decided = set.intersect(&remaining);
+        if decided.is_empty() {
+            continue;
+        }
+        remaining = remaining.difference(&decided);
+        match r.next_hop_type.to_ascii_lowercase().as_str() {
+            "internet" => internet.push(r),
+            "none" | "vnetlocal" => dropped.push(r),
+            // VirtualAppliance, VirtualNetworkGateway: the appliance or the gateway decides.
+            _ => appliance.push((r, decided.len())),
+        }
+    }
+    let said = |r: &Route| {
+        format!(
+            "route table {} route {} sends {} to {}",
+            table.name, r.name, r.prefix, r.next_hop_type
+        )
+    };
+    if let Some(r) = internet.first() {
+        return RouteInfo {
+            internet_path: Some(true),
+            reason: Some(said(r)),
+            appliance: None,
+        };
+    }
+    if !remaining.is_empty() {
+        return RouteInfo {
+            internet_path: Some(true),
+            reason: Some(format!(
+                "route table {} has no route for all of public IPv4: the system default route sends the rest to Internet",
+                table.name
+            )),
+            appliance: None,
+        };
+    }
+    if let Some((r, _)) = appliance.iter().max_by_key(|(_, n)| *n) {
+        let ip = r.next_hop_ip.as_deref().unwrap_or("");
+        let firewall = firewalls
+            .iter()
+            .find(|f| !ip.is_empty() && f.private_ips.iter().any(|x| x == ip))
+            .map(|f| format!(", Azure Firewall {}", f.name))
+            .unwrap_or_default();
+        let ip = if ip.is_empty() {
+            String::new()
+        } else {
+            format!(" {ip}")
+        };
+        return RouteInfo {
+            internet_path: None,
+            reason: None,
+            appliance: Some(format!(
+                "route {} → {}{ip} ({}{firewall})",
+                r.prefix,
+                r.next_hop_type,
+                id_name(&table.id)
+            )),
+        };
+    }
+    let drops: Vec<String> = dropped
+        .iter()
+        .map(|r| {
+            let how = if r.next_hop_type.eq_ignore_ascii_case("none") {
+                "dropped"
+            } else {
+                "kept inside the virtual network"
+            };
+            format!("{} ({how})", said(r))
+        })
+        .collect();
+    RouteInfo {
+        internet_path: Some(false),
+        reason: Some(drops.join("; ")),
+        appliance: None,
+    }
+}

@@ -1,0 +1,285 @@
+//! The two shapes Azure listings come in, and how to tell what an item is.
+//!
+//! `az network … list` prints a top-level array of flattened objects; the ARM REST API prints
+//! `{"value": [...], "nextLink"?}` with each object's fields under `properties`. Both carry `id`,
+//! `name` and `type` at the top level, so one reader serves both: [`field`] looks under
+//! `properties` first and then at the top level.
+
+use serde_json::Value;
+
+/// The kinds of object this normalizer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Nsg,
+    Nic,
+    VirtualNetwork,
+    Subnet,
+    RouteTable,
+    Firewall,
+    /// `az vm list`: only for the tags a NIC's findings carry.
+    VirtualMachine,
+    /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
+    ServiceTags,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Nsg => "azure-nsg",
+            Kind::Nic => "azure-nic",
+            Kind::VirtualNetwork => "azure-vnet",
+            Kind::Subnet => "azure-subnet",
+            Kind::RouteTable => "azure-route-table",
+            Kind::Firewall => "azure-firewall",
+            Kind::VirtualMachine => "azure-vm",
+            Kind::ServiceTags => "azure-service-tags",
+        }
+    }
+
+    pub fn from_str(s: &str) -> Option<Kind> {
+        [
+            Kind::Nsg,
+            Kind::Nic,
+            Kind::VirtualNetwork,
+            Kind::Subnet,
+            Kind::RouteTable,
+            Kind::Firewall,
+            Kind::VirtualMachine,
+            Kind::ServiceTags,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// The items of a listing: the CLI's top-level array or the REST `value` array.
+pub fn items(v: &Value) -> Option<&Vec<Value>> {
+    match v {
+        Value::Array(a) => Some(a),
+        Value::Object(o) => o.get("value").and_then(Value::as_array),
+        _ => None,
+    }
+}
+
+/// A field of an object in either shape: under `properties` (REST) or at the top level (CLI).
+pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
+    obj.get("properties")
+        .and_then(|p| p.get(name))
+        .filter(|v| !v.is_null())
+        .or_else(|| obj.get(name).filter(|v| !v.is_null()))
+}
+
+/// A field that, when present, must be an array (absent or `null` is an empty list).
+pub fn array_field<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a [Value], String> {
+    match field(obj, name) {
+        None => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(other) => Err(format!(
+            "{what}: field `{name}` is not an array (found {})",
+            json_kind(other)
+        )),
+    }
+}
+
+/// A field that, when present, must be a string.
+pub fn opt_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, String> {
+    match field(obj, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!(
+            "{what}: field `{name}` is not a string (found {})",
+            json_kind(other)
+        )),
+    }
+}
+
+/// A required string field.
+pub fn req_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a str, String> {
+    opt_str(obj, name, what)?.ok_or_else(|| format!("{what}: has no field `{name}`"))
+}
+
+/// The `id` of a reference object such as `"networkSecurityGroup": {"id": "…"}`.
+pub fn ref_id<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, String> {
+    match field(obj, name) {
+        None => Ok(None),
+        Some(r @ Value::Object(_)) => match r.get("id") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(format!(
+                "{what}: field `{name}.id` is not a string (found {})",
+                json_kind(other)
+            )),
+        },
+        Some(other) => Err(format!(
+            "{what}: field `{name}` is not an object with an `id` (found {})",
+            json_kind(other)
+        )),
+    }
+}
+
+/// The ids of a list of reference objects such as `"subnets": [{"id": "…"}]`.
+pub fn ref_ids<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Vec<&'a str>, String> {
+    let mut out = Vec::new();
+    for (i, r) in array_field(obj, name, what)?.iter().enumerate() {
+        match r.get("id") {
+            Some(Value::String(s)) => out.push(s.as_str()),
+            _ => return Err(format!("{what}: field `{name}[{i}]` has no string `id`")),
+        }
+    }
+    Ok(out)
+}
+
+/// An object's `name`, or the last segment of its `id` when the name is missing.
+pub fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, String> {
+    if let Some(n) = item.get("name").and_then(Value::as_str) {
+        return Ok(n);
+    }
+    match item.get("id").and_then(Value::as_str) {
+        Some(id) if !id_name(id).is_empty() => Ok(id_name(id)),
+        _ => Err(format!("a {noun} has neither a string `name` nor an `id`")),
+    }
+}
+
+/// Tags as key → value (non-string values are written as JSON).
+pub fn tags(obj: &Value) -> std::collections::BTreeMap<String, String> {
+    obj.get("tags")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// ARM ids compare case-insensitively; this is the form used as a map key.
+pub fn id_key(id: &str) -> String {
+    id.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// The last segment of an ARM id (the resource's name).
+pub fn id_name(id: &str) -> &str {
+    id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
+}
+
+/// The subscription of an ARM id.
+pub fn subscription(id: &str) -> Option<String> {
+    let mut parts = id.split('/');
+    while let Some(p) = parts.next() {
+        if p.eq_ignore_ascii_case("subscriptions") {
+            return parts.next().filter(|s| !s.is_empty()).map(str::to_string);
+        }
+    }
+    None
+}
+
+/// Which kind of object one listing item is: by `type`, else by the provider path in its `id`,
+/// else by fields only that kind has.
+pub fn item_kind(item: &Value) -> Option<Kind> {
+    if !item.is_object() {
+        return None;
+    }
+    if let Some(t) = item.get("type").and_then(Value::as_str) {
+        if let Some(k) = kind_of_type(t) {
+            return Some(k);
+        }
+    }
+    if let Some(id) = item.get("id").and_then(Value::as_str) {
+        if let Some(k) = kind_of_id(id) {
+            return Some(k);
+        }
+    }
+    // GCP items carry `kind: "compute#…"`; never claim them.
+    if item.get("kind").is_some() {
+        return None;
+    }
+    let has = |f: &str| field(item, f).is_some();
+    if has("securityRules") || has("defaultSecurityRules") {
+        Some(Kind::Nsg)
+    } else if has("addressSpace") {
+        Some(Kind::VirtualNetwork)
+    } else if has("routes") && (has("disableBgpRoutePropagation") || has("subnets")) {
+        Some(Kind::RouteTable)
+    } else if has("ipConfigurations")
+        && (has("macAddress") || has("virtualMachine") || has("enableIPForwarding"))
+    {
+        Some(Kind::Nic)
+    } else if has("ipConfigurations") && (has("threatIntelMode") || has("firewallPolicy")) {
+        Some(Kind::Firewall)
+    } else if has("networkProfile") && (has("hardwareProfile") || has("storageProfile")) {
+        Some(Kind::VirtualMachine)
+    } else {
+        None
+    }
+}
+
+/// The kind a REST list URL (`…/providers/Microsoft.Network/routeTables?api-version=…`) lists.
+pub fn kind_of_link(url: &str) -> Option<Kind> {
+    let path = url.split('?').next()?;
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    kind_of_type(&format!("microsoft.network/{last}"))
+        .or_else(|| kind_of_type(&format!("microsoft.compute/{last}")))
+        .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
+}
+
+fn kind_of_type(t: &str) -> Option<Kind> {
+    let t = t.to_ascii_lowercase();
+    Some(match t.as_str() {
+        "microsoft.network/networksecuritygroups" => Kind::Nsg,
+        "microsoft.network/networkinterfaces" => Kind::Nic,
+        "microsoft.network/virtualnetworks" => Kind::VirtualNetwork,
+        "microsoft.network/virtualnetworks/subnets" => Kind::Subnet,
+        "microsoft.network/routetables" => Kind::RouteTable,
+        "microsoft.network/azurefirewalls" => Kind::Firewall,
+        "microsoft.compute/virtualmachines" => Kind::VirtualMachine,
+        _ => return None,
+    })
+}
+
+fn kind_of_id(id: &str) -> Option<Kind> {
+    let id = id.to_ascii_lowercase();
+    if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachines/") {
+        return (!path.is_empty() && !path.contains('/')).then_some(Kind::VirtualMachine);
+    }
+    let (_, path) = id.split_once("/providers/microsoft.network/")?;
+    let segs: Vec<&str> = path.split('/').collect();
+    match segs.as_slice() {
+        ["networksecuritygroups", _] => Some(Kind::Nsg),
+        ["networkinterfaces", _] => Some(Kind::Nic),
+        ["virtualnetworks", _] => Some(Kind::VirtualNetwork),
+        ["virtualnetworks", _, "subnets", _] => Some(Kind::Subnet),
+        ["routetables", _] => Some(Kind::RouteTable),
+        ["azurefirewalls", _] => Some(Kind::Firewall),
+        _ => None,
+    }
+}
+
+/// Microsoft's service-tags file: `{"values": [{"name", "properties": {"addressPrefixes"}}]}`.
+pub fn is_service_tags(v: &Value) -> bool {
+    v.get("values")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .is_some_and(|t| {
+            t.get("name").is_some_and(Value::is_string)
+                && t.get("properties")
+                    .and_then(|p| p.get("addressPrefixes"))
+                    .is_some()
+        })
+}
