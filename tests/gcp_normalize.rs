@@ -133,7 +133,7 @@ fn implied_allow_example() {
     assert_eq!(target_ids(&inv), strs(&["app-net"]));
     let t = &inv.targets[0];
     assert_eq!(t.resource_kind, "vpc-network");
-    assert_eq!(t.account.as_deref(), Some("my-proj-123"));
+    assert_eq!(t.account.as_deref(), Some("sandbox-proj-789"));
     assert_eq!(ids(&findings, "app-net"), strs(&OPEN));
     assert!(rule_findings(&findings, "EG011").is_empty());
     assert!(rule_findings(&findings, "EG012").is_empty());

@@ -313,7 +313,8 @@ fn nsg_allows(rules: &[NsgRule], p: &Packet) -> bool {
             _ => unreachable!(),
         };
         let port_ok = match (r.ports, p.proto) {
-            (None, _) => true,
+            // A range of every port restricts nothing, like `*`.
+            (None, _) | (Some((0, 65535)), _) => true,
             (Some((lo, hi)), TCP | UDP) => (lo as u32..=hi as u32).contains(&p.port),
             // Port-restricted rules only match protocols that have ports.
             (Some(_), _) => false,

@@ -229,6 +229,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
             walk(&p, out, warnings)?;
         } else if p.extension().and_then(|e| e.to_str()) == Some("json") {
             out.push(p);
+        } else if p.extension().and_then(|e| e.to_str()) == Some("md") {
+            // Documentation beside exports (a README) is expected; not worth a warning.
         } else {
             warnings.push(Warning {
                 kind: "skipped-file".into(),
