@@ -112,6 +112,16 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// User + system CPU seconds of this process so far (less sensitive to a busy machine than wall time).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn main() {
     let n: usize = std::env::var("BENCH_TARGETS")
         .ok()
@@ -121,32 +131,34 @@ fn main() {
     let ts = targets(n);
     let gen = t0.elapsed();
 
-    let t1 = Instant::now();
+    let (t1, c1) = (Instant::now(), cpu_s());
     let mut allowed_pieces = 0usize;
     for t in &ts {
         allowed_pieces += eval_target(t).allowed.pieces().count();
     }
-    let eval = t1.elapsed();
+    let (eval, eval_cpu) = (t1.elapsed(), cpu_s() - c1);
 
     let inv = Inventory {
         targets: ts,
         ..Default::default()
     };
     let catalog = Catalog::load(&[]).unwrap();
-    let t2 = Instant::now();
+    let (t2, c2) = (Instant::now(), cpu_s());
     let findings = run(&inv, &catalog, &Config::default()).unwrap();
-    let checks = t2.elapsed();
+    let (checks, checks_cpu) = (t2.elapsed(), cpu_s() - c2);
 
     println!("targets: {n}, rules per target: 50 (25 SG + 25 NACL), one thread");
     println!("generate:            {:>8.3} s", gen.as_secs_f64());
     println!(
-        "evaluate (effective egress sets): {:>8.3} s  ({} result pieces)",
+        "evaluate (effective egress sets): {:>8.3} s wall, {:>6.2} s CPU  ({} result pieces)",
         eval.as_secs_f64(),
+        eval_cpu,
         allowed_pieces
     );
     println!(
-        "evaluate + all 12 checks:         {:>8.3} s  ({} findings)",
+        "evaluate + all 12 checks:         {:>8.3} s wall, {:>6.2} s CPU  ({} findings)",
         checks.as_secs_f64(),
+        checks_cpu,
         findings.len()
     );
     println!("peak memory (VmHWM): {:>8.1} MB", peak_rss_mb());

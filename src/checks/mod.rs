@@ -6,7 +6,7 @@ mod rule_level;
 pub mod spec;
 
 use crate::config::Config;
-use crate::eval::{eval_target, TargetOutcome};
+use crate::eval::{EvalCache, TargetOutcome};
 use crate::model::{Finding, Severity, Target};
 use crate::normalize::Inventory;
 pub use query::{Query, TargetSelector};
@@ -174,10 +174,11 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
         .map(|c| query::Prepared::new(c, &ctx))
         .collect();
     let mut seen_rules = HashSet::new();
+    let mut cache = EvalCache::default();
     for target in &inv.targets {
         let ev = Evaluated {
             target,
-            outcome: eval_target(target),
+            outcome: cache.eval_target(target),
         };
         for (check, prep) in enabled.iter().zip(&prepared) {
             for mut f in query::run(check, prep, &ev, &mut seen_rules) {

@@ -3,6 +3,8 @@
 
 use crate::model::space::{display_addrs, proto_name, public};
 use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 /// What one rule decided in its chain, given everything before it.
 #[derive(Clone, Debug)]
@@ -144,7 +146,53 @@ fn eval_unordered(
 }
 
 pub fn eval_target(target: &Target) -> TargetOutcome {
-    let chains: Vec<ChainOutcome> = target.chains.iter().map(eval_chain).collect();
+    combine(target.chains.iter().map(eval_chain).collect())
+}
+
+/// Remembers chain outcomes: thousands of ENIs and NICs share the same few groups, ACLs and NSGs,
+/// so each distinct chain is evaluated once.
+#[derive(Default)]
+pub struct EvalCache<'a> {
+    chains: HashMap<u64, Vec<(&'a Chain, ChainOutcome)>>,
+    pub hits: usize,
+    pub misses: usize,
+}
+
+impl<'a> EvalCache<'a> {
+    pub fn eval_target(&mut self, target: &'a Target) -> TargetOutcome {
+        let chains = target.chains.iter().map(|c| self.eval_chain(c)).collect();
+        combine(chains)
+    }
+
+    fn eval_chain(&mut self, chain: &'a Chain) -> ChainOutcome {
+        let key = chain_key(chain);
+        let bucket = self.chains.entry(key).or_default();
+        if let Some((_, outcome)) = bucket.iter().find(|(c, _)| *c == chain) {
+            self.hits += 1;
+            return outcome.clone();
+        }
+        self.misses += 1;
+        let outcome = eval_chain(chain);
+        bucket.push((chain, outcome.clone()));
+        outcome
+    }
+}
+
+fn chain_key(chain: &Chain) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for layer in &chain.layers {
+        (layer.kind, &layer.resource, layer.no_match, layer.unordered).hash(&mut h);
+        for rule in &layer.rules {
+            (&rule.name, rule.action).hash(&mut h);
+            for (protos, ports, addrs) in rule.traffic.pieces() {
+                (protos, ports, addrs.ranges()).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+fn combine(chains: Vec<ChainOutcome>) -> TargetOutcome {
     // A target with no chain has no filter at all (an Azure NIC whose NIC and subnet have no NSG).
     let allowed = match chains.split_first() {
         None => TrafficSet::everything(),

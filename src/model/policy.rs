@@ -32,7 +32,7 @@ impl Action {
 }
 
 /// One rule, resolved into the traffic it matches, with what the user wrote for evidence.
-#[derive(Clone, Debug)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct Rule {
     /// What a user searches for: `sg-0abc egress #1`, `acl-0abc rule 100`, `nsg-web/deny-smb`,
     /// `allow-egress-web` (GCP rule name).
@@ -70,7 +70,7 @@ pub enum LayerKind {
 }
 
 /// An ordered rule list with a fallback for traffic that no rule matches.
-#[derive(Clone, Debug)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct Layer {
     pub kind: LayerKind,
     /// The resource(s) this layer stands for: `sg-a,sg-b`, `acl-1`, an NSG id, a network.
@@ -86,7 +86,7 @@ pub struct Layer {
     pub unordered: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, PartialEq, Debug, Default)]
 pub struct Chain {
     pub layers: Vec<Layer>,
 }
