@@ -1,6 +1,7 @@
 //! Traffic specs in rule files and config: `tcp/445`, `tcp/20-21`, `udp`, `icmp/8`, `icmp/3:4`,
 //! `253`, `all`, each optionally followed by ` to DEST[,DEST…]` where DEST is a CIDR, an address,
-//! `public`, `public4`, `public6` or `any`. Destinations default to `public`.
+//! `public`, `public4`, `public6` or `any`. Destinations default to `public`. `NAME = SPEC` names a
+//! spec for messages (`DoH resolvers = tcp/443 to 1.1.1.1, 8.8.8.8`).
 
 use crate::model::space::{parse_addrs, parse_proto, public, public4, public6, ICMP, ICMPV6};
 use crate::model::{AddrSet, PortSet, TrafficSet};
@@ -14,6 +15,16 @@ pub struct Spec {
 }
 
 pub fn parse_spec(text: &str) -> Result<Spec, String> {
+    // `DoH resolvers = tcp/443 to 1.1.1.1, …`: a name for messages.
+    if let Some((name, spec)) = text.split_once(" = ") {
+        let mut s = parse_spec(spec)?;
+        s.text = format!(
+            "{} ({})",
+            name.trim(),
+            s.text.split(" to ").next().unwrap_or("")
+        );
+        return Ok(s);
+    }
     let t = text.trim();
     let (what, dest) = match t.split_once(" to ") {
         Some((w, d)) => (w.trim(), Some(d.trim())),

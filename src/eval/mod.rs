@@ -1,7 +1,7 @@
 //! Effective egress: evaluates a target's chains into the exact set of packets it may send, and
 //! remembers which rule decided which part, for evidence and for the rule-level checks.
 
-use crate::model::space::{display_addrs, proto_name, public};
+use crate::model::space::{describe_addrs, proto_name, public};
 use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -265,12 +265,7 @@ pub fn describe_traffic(t: &TrafficSet) -> String {
         } else {
             format!("/{lo}-{hi}")
         };
-        let dst = display_addrs(addrs);
-        let dst = if dst.len() > 4 {
-            format!("{} and {} more", dst[..4].join(", "), dst.len() - 4)
-        } else {
-            dst.join(", ")
-        };
+        let dst = describe_addrs(addrs);
         parts.push(format!("{proto}{ports} to {dst}"));
         if parts.len() >= 6 {
             parts.push("…".into());

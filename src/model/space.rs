@@ -695,6 +695,24 @@ pub fn describe_addrs(set: &AddrSet) -> String {
     if *set == AddrSet::full() {
         return "0.0.0.0/0, ::/0".into();
     }
+    // Name the public ranges rather than print the ~100 blocks they are made of.
+    let mut named = Vec::new();
+    let mut rest = set.clone();
+    for (fam, name) in [
+        (public4(), "all public IPv4"),
+        (public6(), "all public IPv6"),
+    ] {
+        if fam.is_subset(&rest) {
+            named.push(name.to_string());
+            rest = rest.difference(fam);
+        }
+    }
+    if !named.is_empty() {
+        if !rest.is_empty() {
+            named.push(describe_addrs(&rest));
+        }
+        return named.join(", ");
+    }
     let list = display_addrs(set);
     if list.len() > 6 {
         format!(
