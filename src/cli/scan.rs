@@ -119,10 +119,10 @@ pub fn run_collect(args: CollectArgs) -> anyhow::Result<i32> {
 
 pub fn run_rules(args: RulesArgs) -> anyhow::Result<i32> {
     let catalog = Catalog::load(&args.rules)?;
-    print!(
-        "{}",
-        crate::report::catalog::render_catalog(&catalog, &args.format)?
-    );
+    write_stdout(&crate::report::catalog::render_catalog(
+        &catalog,
+        &args.format,
+    )?)?;
     Ok(EXIT_OK)
 }
 
@@ -175,7 +175,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     match &o.output {
         Some(path) => crate::report::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{text}"),
+        None => write_stdout(&text)?,
     }
     let gate = o.fail_on.or(config.fail_on).unwrap_or(Severity::Medium);
     if report.worst().is_some_and(|w| w >= gate) {
@@ -189,4 +189,14 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_PARTIAL);
     }
     Ok(EXIT_OK)
+}
+
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

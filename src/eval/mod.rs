@@ -258,8 +258,23 @@ pub fn describe_traffic(t: &TrafficSet) -> String {
             format!("protocols {plo}-{phi}")
         };
         let ported = plo == phi && [6, 17, 132, 1, 58].contains(&plo);
+        let icmp = plo == phi && (plo == 1 || plo == 58);
         let ports = if !ported || (lo == 0 && hi == 65535) {
             String::new()
+        } else if icmp {
+            // The port axis of icmp holds `type * 256 + code`.
+            let (t0, t1) = (lo / 256, hi / 256);
+            if lo % 256 == 0 && hi % 256 == 255 {
+                if t0 == t1 {
+                    format!(" type {t0}")
+                } else {
+                    format!(" types {t0}-{t1}")
+                }
+            } else if lo == hi {
+                format!(" type {t0} code {}", lo % 256)
+            } else {
+                format!(" type/code {t0}:{}-{t1}:{}", lo % 256, hi % 256)
+            }
         } else if lo == hi {
             format!("/{lo}")
         } else {

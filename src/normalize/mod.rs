@@ -229,8 +229,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
             walk(&p, out, warnings)?;
         } else if p.extension().and_then(|e| e.to_str()) == Some("json") {
             out.push(p);
-        } else if p.extension().and_then(|e| e.to_str()) == Some("md") {
-            // Documentation beside exports (a README) is expected; not worth a warning.
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["md", "toml", "yml", "yaml"].contains(&e))
+        {
+            // Documentation, configs and CI files beside exports are expected; not worth a warning.
         } else {
             warnings.push(Warning {
                 kind: "skipped-file".into(),
