@@ -178,17 +178,19 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         None => write_stdout(&text)?,
     }
     let gate = o.fail_on.or(config.fail_on).unwrap_or(Severity::Medium);
-    if report.worst().is_some_and(|w| w >= gate) {
-        return Ok(EXIT_FINDINGS);
-    }
-    if report.summary.partial && !o.allow_partial {
+    let failing = report.worst().is_some_and(|w| w >= gate);
+    // A partial scan says so in its exit status even when it has findings: what was not read may
+    // hold worse. `--allow-partial` exits by findings alone.
+    if report.summary.partial {
         eprintln!(
-            "egress-audit: the scan is partial: {} scope(s) were not read (see not_scanned); exit {EXIT_PARTIAL}",
+            "egress-audit: the scan is partial: {} scope(s) were not read (see not_scanned)",
             report.not_scanned.len()
         );
-        return Ok(EXIT_PARTIAL);
+        if !o.allow_partial {
+            return Ok(EXIT_PARTIAL);
+        }
     }
-    Ok(EXIT_OK)
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
 }
 
 /// Writes to standard output; a reader that went away (`| head`) is not an error.
