@@ -3,8 +3,9 @@
 
 use crate::model::space::{describe_addrs, proto_name, public};
 use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 /// What one rule decided in its chain, given everything before it.
 #[derive(Clone, Debug)]
@@ -34,7 +35,8 @@ pub struct ChainOutcome {
 pub struct TargetOutcome {
     /// Everything the target may send (the intersection of its chains).
     pub allowed: TrafficSet,
-    pub chains: Vec<ChainOutcome>,
+    /// Shared: targets with the same chain share its outcome.
+    pub chains: Vec<Rc<ChainOutcome>>,
 }
 
 /// Evaluates one chain: each layer sees what the layers before it passed on.
@@ -146,14 +148,21 @@ fn eval_unordered(
 }
 
 pub fn eval_target(target: &Target) -> TargetOutcome {
-    combine(target.chains.iter().map(eval_chain).collect())
+    combine(
+        target
+            .chains
+            .iter()
+            .map(|c| Rc::new(eval_chain(c)))
+            .collect(),
+    )
 }
 
 /// Remembers chain outcomes: thousands of ENIs and NICs share the same few groups, ACLs and NSGs,
 /// so each distinct chain is evaluated once.
 #[derive(Default)]
 pub struct EvalCache<'a> {
-    chains: HashMap<u64, Vec<(&'a Chain, ChainOutcome)>>,
+    chains: HashMap<u64, Vec<(&'a Chain, Rc<ChainOutcome>)>>,
+    seen: HashSet<u64>,
     pub hits: usize,
     pub misses: usize,
 }
@@ -164,7 +173,7 @@ impl<'a> EvalCache<'a> {
         combine(chains)
     }
 
-    fn eval_chain(&mut self, chain: &'a Chain) -> ChainOutcome {
+    fn eval_chain(&mut self, chain: &'a Chain) -> Rc<ChainOutcome> {
         let key = chain_key(chain);
         let bucket = self.chains.entry(key).or_default();
         if let Some((_, outcome)) = bucket.iter().find(|(c, _)| *c == chain) {
@@ -172,8 +181,12 @@ impl<'a> EvalCache<'a> {
             return outcome.clone();
         }
         self.misses += 1;
-        let outcome = eval_chain(chain);
-        bucket.push((chain, outcome.clone()));
+        let outcome = Rc::new(eval_chain(chain));
+        // Keep an outcome only once its chain has shown up twice: a scan of all-different chains
+        // then costs no memory, and shared ones are evaluated at most twice.
+        if !self.seen.insert(key) {
+            bucket.push((chain, outcome.clone()));
+        }
         outcome
     }
 }
@@ -192,7 +205,7 @@ fn chain_key(chain: &Chain) -> u64 {
     h.finish()
 }
 
-fn combine(chains: Vec<ChainOutcome>) -> TargetOutcome {
+fn combine(chains: Vec<Rc<ChainOutcome>>) -> TargetOutcome {
     // A target with no chain has no filter at all (an Azure NIC whose NIC and subnet have no NSG).
     let allowed = match chains.split_first() {
         None => TrafficSet::everything(),
