@@ -131,7 +131,11 @@ fn endpoint(cfg: &Config) -> anyhow::Result<Url> {
     let raw = cfg
         .endpoint
         .clone()
-        .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| {
+            std::env::var(ENDPOINT_ENV)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
         .unwrap_or_else(|| cfg.cloud.resource_manager().to_string());
     let mut text = raw.trim().to_string();
     if !text.ends_with('/') {
@@ -233,7 +237,8 @@ fn progress_bar(show: bool, lists: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(lists as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("azure {bar:30} {pos}/{len} lists  {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template("azure {bar:30} {pos}/{len} lists  {wide_msg}")
+    {
         bar.set_style(style);
     }
     bar

@@ -198,7 +198,10 @@ fn client_options(setup: &CredentialSetup) -> ClientOptions {
     }
 }
 
-fn build(kind: CredentialKind, setup: &CredentialSetup) -> anyhow::Result<Arc<dyn TokenCredential>> {
+fn build(
+    kind: CredentialKind,
+    setup: &CredentialSetup,
+) -> anyhow::Result<Arc<dyn TokenCredential>> {
     let tenant = setup
         .tenant
         .clone()
