@@ -595,3 +595,29 @@ fn scan_azure_finds_exactly_the_expected_and_matches_collect_then_scan() {
         assert_eq!(report["not_scanned"][0]["account"], SUB_B);
     }
 }
+
+/// The example custom role grants a read action for every list the collector makes.
+#[test]
+fn custom_role_example_covers_every_list() {
+    let role =
+        read_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/azure-custom-role.json"));
+    let actions: Vec<&str> = role["Actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for spec in egress_audit_azure::LISTS.iter() {
+        let action = format!("Microsoft.Network/{}/read", spec.kind);
+        assert!(actions.contains(&action.as_str()), "{action} missing");
+    }
+    assert!(actions.contains(&"Microsoft.Resources/subscriptions/read"));
+    assert!(actions.iter().all(|a| a.ends_with("/read")), "read-only");
+    assert_eq!(
+        LIST_KINDS.to_vec(),
+        egress_audit_azure::LISTS
+            .iter()
+            .map(|s| s.kind)
+            .collect::<Vec<_>>()
+    );
+}
