@@ -83,6 +83,9 @@ pub async fn collect(cfg: Config) -> anyhow::Result<Snapshot> {
         user_agent: format!("egress-audit/{}", cfg.tool_version),
     });
 
+    // A credential that cannot give a token is a usage error, not a partial scan: ask once up front.
+    arm.tokens.bearer(&arm.setup).await?;
+
     let subscriptions = if cfg.subscriptions.is_empty() {
         enabled_subscriptions(&arm).await?
     } else {
