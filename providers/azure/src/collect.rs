@@ -207,11 +207,9 @@ async fn scan_subscription(
             }),
             Err(e) if spec.essential => {
                 progress.inc((LISTS.len() - done - 1) as u64);
-                note(progress, sub, &e);
                 return (Vec::new(), vec![not_scanned(sub, "subscription", &e)]);
             }
             Err(e) => {
-                note(progress, sub, &e);
                 gaps.push(not_scanned(sub, spec.kind, &e));
             }
         }
@@ -226,12 +224,6 @@ fn not_scanned(sub: &str, scope: &str, e: &ArmError) -> NotScanned {
         region: None,
         scope: scope.to_string(),
         reason: e.to_string(),
-    }
-}
-
-fn note(progress: &ProgressBar, sub: &str, e: &ArmError) {
-    if !progress.is_hidden() {
-        progress.println(format!("azure: subscription {sub}: {e}"));
     }
 }
 
