@@ -448,6 +448,55 @@ fn next_link_to_another_host_is_not_followed_with_the_token() {
     assert_eq!(server.seen().len(), 1);
 }
 
+/// A list that stays throttled past the retry budget is not scanned on its own; the
+/// subscription's other lists are kept (only NSGs, NICs and VNets are essential).
+#[test]
+fn a_list_that_keeps_failing_is_not_scanned_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = arm_routes();
+    routes.insert(
+        network(SUB_A, "azureFirewalls"),
+        Answer {
+            fail_first: vec![(429, "throttled.json", Some("0")); 5],
+            ..ok("sub-a-firewalls.json")
+        },
+    );
+    let server = Replay::start(routes);
+    let out = run(
+        &server.base,
+        &[
+            "collect",
+            "azure",
+            "--subscription",
+            SUB_A,
+            "--out",
+            "snap.json",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let snap = read_json(&dir.path().join("snap.json"));
+    let kinds: Vec<&str> = snap["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, &LIST_KINDS[..4]);
+    let gaps = snap["not_scanned"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["account"], SUB_A);
+    assert_eq!(gaps[0]["scope"], "azureFirewalls");
+    let reason = gaps[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("HTTP 429 TooManyRequests"), "{reason}");
+    assert!(reason.contains("after 5 attempts"), "{reason}");
+    // 1 + 5 for the throttles, 4 retries of the firewall list and one each for the 429 and the 500.
+    assert_eq!(snap["stats"]["throttles"], 6, "{}", snap["stats"]);
+    assert_eq!(snap["stats"]["retries"], 6, "{}", snap["stats"]);
+    assert_eq!(snap["stats"]["api_calls"], 14, "{}", snap["stats"]);
+}
+
 #[test]
 fn plain_http_endpoints_other_than_localhost_are_refused() {
     let dir = tempfile::tempdir().unwrap();

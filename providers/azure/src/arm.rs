@@ -173,10 +173,10 @@ impl Arm {
             }
             let code = u16::from(status);
             let throttled = status == StatusCode::TooManyRequests;
+            if throttled {
+                self.counters.throttles.fetch_add(1, Ordering::Relaxed);
+            }
             if (throttled || status.is_server_error()) && attempt < MAX_ATTEMPTS {
-                if throttled {
-                    self.counters.throttles.fetch_add(1, Ordering::Relaxed);
-                }
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 let wait = retry_after(&headers).unwrap_or_else(|| backoff(attempt));
                 tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
