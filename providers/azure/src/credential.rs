@@ -265,7 +265,6 @@ fn certificate(
     let options = ClientCertificateCredentialOptions {
         client_options: client_options(setup),
         password: env_nonempty("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
-        ..Default::default()
     };
     Ok(ClientCertificateCredential::new(
         tenant,
