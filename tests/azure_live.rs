@@ -9,143 +9,20 @@
 //! Run: `cargo test --features azure --test azure_live`
 #![cfg(feature = "azure")]
 
+#[path = "azure_live/replay.rs"]
+mod replay;
+
+use replay::{fixture, ok, Answer, Replay};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const SUB_A: &str = "6f1c0e4e-2a5b-4c1d-9e3f-0a1b2c3d4e5f";
 const SUB_B: &str = "0b7d3a52-91c4-4e6f-8a2d-5c3b1e9f7a60";
 const SUB_C: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const TOKEN: &str = "replay-test-token";
 const NET: &str = "api-version=2024-05-01";
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/azure-arm")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// One canned answer; `fail_first` answers go out before it, once each, in order.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    file: &'static str,
-    fail_first: Vec<(u16, &'static str, Option<&'static str>)>,
-}
-
-fn ok(file: &'static str) -> Answer {
-    Answer {
-        status: 200,
-        file,
-        fail_first: Vec::new(),
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Seen {
-    target: String,
-    authorization: String,
-}
-
-/// A small HTTP/1.1 server on 127.0.0.1 that answers GETs from a route table.
-struct Replay {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Replay {
-    fn start(routes: HashMap<String, Answer>) -> Replay {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let (b, s) = (base.clone(), seen.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (routes, b, s, hits) = (routes.clone(), b.clone(), s.clone(), hits.clone());
-                std::thread::spawn(move || serve(stream, &routes, &b, &s, &hits));
-            }
-        });
-        Replay { base, seen }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn serve(
-    stream: TcpStream,
-    routes: &HashMap<String, Answer>,
-    base: &str,
-    seen: &Mutex<Vec<Seen>>,
-    hits: &Mutex<HashMap<String, usize>>,
-) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let target = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
-    let mut authorization = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("authorization") {
-                authorization = value.trim().to_string();
-            }
-        }
-    }
-    seen.lock().unwrap().push(Seen {
-        target: target.clone(),
-        authorization,
-    });
-    let (status, body, retry_after) = match routes.get(&target) {
-        Some(answer) => {
-            let n = {
-                let mut h = hits.lock().unwrap();
-                let n = h.entry(target.clone()).or_default();
-                *n += 1;
-                *n
-            };
-            match answer.fail_first.get(n - 1) {
-                Some((status, file, retry)) => (*status, fixture(file), *retry),
-                None => (answer.status, fixture(answer.file), None),
-            }
-        }
-        None => (
-            404,
-            format!(r#"{{"error":{{"code":"NotInReplay","message":"no replay for {target}"}}}}"#),
-            None,
-        ),
-    };
-    let body = body.replace("{{BASE}}", base);
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    if let Some(r) = retry_after {
-        head.push_str(&format!("retry-after: {r}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut out = stream;
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(body.as_bytes());
-}
 
 fn network(sub: &str, kind: &str) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Network/{kind}?{NET}")
