@@ -374,6 +374,43 @@ fn a_list_that_keeps_failing_is_not_scanned_alone() {
     assert_eq!(snap["stats"]["api_calls"], 14, "{}", snap["stats"]);
 }
 
+/// `--concurrency 1` scans one subscription at a time: the server never answers two requests at once.
+#[test]
+fn concurrency_bounds_the_subscriptions_scanned_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = arm_routes();
+    // C (disabled in the listing, but asked for by id) answers like A's empty twin.
+    for kind in LIST_KINDS {
+        routes.insert(network(SUB_C, kind), ok("empty-list.json"));
+    }
+    let server = Replay::start_with_delay(routes, std::time::Duration::from_millis(50));
+    let out = run(
+        &server.base,
+        &[
+            "collect",
+            "azure",
+            "--subscription",
+            SUB_A,
+            "--subscription",
+            SUB_B,
+            "--subscription",
+            SUB_C,
+            "--concurrency",
+            "1",
+            "--out",
+            "snap.json",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert_eq!(server.max_in_flight(), 1);
+    // 10 calls for A, 1 for B, 5 for C (whose empty lists leave no documents).
+    assert_eq!(server.seen().len(), 16);
+    let snap = read_json(&dir.path().join("snap.json"));
+    assert_eq!(snap["documents"].as_array().unwrap().len(), 5);
+}
+
 #[test]
 fn plain_http_endpoints_other_than_localhost_are_refused() {
     let dir = tempfile::tempdir().unwrap();
