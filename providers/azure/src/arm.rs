@@ -151,7 +151,7 @@ impl Arm {
                         Err(e) => Err(format!("reading the answer: {e}")),
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(error_chain(&e)),
             };
             let (status, headers, body) = match outcome {
                 Ok(x) => x,
@@ -196,6 +196,22 @@ impl Arm {
             });
         }
     }
+}
+
+/// An error with its causes (`failed to execute request: … invalid peer certificate: UnknownIssuer`),
+/// since the outermost message alone rarely says what to fix.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn backoff(attempt: u32) -> Duration {

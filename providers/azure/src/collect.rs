@@ -67,6 +67,9 @@ struct SubscriptionItem {
 pub async fn collect(cfg: Config) -> anyhow::Result<Snapshot> {
     let started = Instant::now();
     let endpoint = endpoint(&cfg)?;
+    // reqwest is built without a bundled crypto provider; ring is the process default (an Err
+    // only says another part of the program installed one first, which is as good).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = azure_core::http::new_http_client(None);
     let setup = CredentialSetup {
         kind: cfg.credential,
