@@ -6,7 +6,8 @@
 //! Why not `azure_mgmt_network`: it is frozen (0.21, pinned to API version 2024-03-01 and to the
 //! legacy azure_core 0.21) and is the heaviest crate a build could have. Five list calls need no
 //! generated SDK: this crate calls ARM directly, takes tokens from `azure_identity` 1.x and sends
-//! requests through `azure_core` 1.x's own reqwest + rustls client, so the build has one TLS stack.
+//! requests (token requests too) through `azure_core` 1.x's reqwest client on rustls with the ring
+//! provider, so the build has one TLS stack and no C crypto build.
 
 mod arm;
 mod cloud;
