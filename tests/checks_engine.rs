@@ -454,3 +454,31 @@ fn disabled_checks_do_not_run() {
     );
     assert!(!ids(&f).contains(&"EG002") && !ids(&f).contains(&"EG007"));
 }
+
+#[test]
+fn a_rule_is_redundant_only_if_it_decides_nothing_for_every_target() {
+    let layer = |rules: Vec<Rule>| ordered(rules, Action::Deny);
+    let shared = || rule("allow-ssh", Action::Allow, "tcp", "22", "0.0.0.0/0");
+    let mut a = target(vec![vec![layer(vec![
+        rule("allow-all-web", Action::Allow, "-1", "all", "0.0.0.0/0"),
+        shared(),
+    ])]]);
+    a.resource_id = "net[tag:web]".into();
+    let mut b = target(vec![vec![layer(vec![shared()])]]);
+    b.resource_id = "net".into();
+    let catalog = Catalog::load(&[]).unwrap();
+    let redundant = |targets: Vec<Target>| {
+        let inv = Inventory {
+            targets,
+            ..Default::default()
+        };
+        run(&inv, &catalog, &Config::default())
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.check_id == "EG012")
+            .filter_map(|f| f.rule)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(redundant(vec![a.clone()]), ["allow-ssh"]);
+    assert!(redundant(vec![a, b]).is_empty());
+}

@@ -173,7 +173,7 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
         .iter()
         .map(|c| query::Prepared::new(c, &ctx))
         .collect();
-    let mut seen_rules = HashSet::new();
+    let mut verdicts = rule_level::RuleVerdicts::default();
     let mut cache = EvalCache::default();
     for target in &inv.targets {
         let ev = Evaluated {
@@ -181,12 +181,14 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
             outcome: cache.eval_target(target),
         };
         for (check, prep) in enabled.iter().zip(&prepared) {
-            for mut f in query::run(check, prep, &ev, &mut seen_rules) {
+            for mut f in query::run(check, prep, &ev, &mut verdicts) {
                 finish(&mut f, check, target);
                 findings.push(f);
             }
         }
     }
+    // Rule-level findings are already finished, against the first target that showed them.
+    findings.extend(verdicts.into_findings());
     findings.sort_by(|a, b| {
         (
             b.severity,
@@ -209,7 +211,7 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
 }
 
 /// Adds route context: no internet path lowers to info (never deletes); appliances are noted.
-fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
+pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
     f.title = check.title.clone();
     f.slug = check.slug.clone();
     if let Some(a) = &target.route.appliance {

@@ -14,7 +14,7 @@ use crate::eval::evidence;
 use crate::model::space::{public, public4, public6, TCP, UDP};
 use crate::model::{AddrSet, Finding, Target, TrafficSet};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -222,7 +222,7 @@ pub fn run(
     check: &CheckDef,
     prep: &Prepared,
     ev: &Evaluated,
-    seen_rules: &mut HashSet<String>,
+    verdicts: &mut rule_level::RuleVerdicts,
 ) -> Vec<Finding> {
     let q = &check.query;
     if let Some(sel) = &q.targets {
@@ -240,9 +240,15 @@ pub fn run(
         QueryKind::BroadDestination if observed => Vec::new(),
         QueryKind::BroadDestination => broad(check, ev),
         QueryKind::ShadowedDeny if observed => Vec::new(),
-        QueryKind::ShadowedDeny => rule_level::shadowed(check, ev, seen_rules),
+        QueryKind::ShadowedDeny => {
+            rule_level::shadowed(check, ev, verdicts);
+            Vec::new()
+        }
         QueryKind::RedundantRule if observed => Vec::new(),
-        QueryKind::RedundantRule => rule_level::redundant(check, ev, seen_rules),
+        QueryKind::RedundantRule => {
+            rule_level::redundant(check, ev, verdicts);
+            Vec::new()
+        }
         QueryKind::Allowlist => allowlist(check, ev, &prep.allow),
     }
 }

@@ -9,7 +9,7 @@ use super::{CheckDef, Evaluated};
 use crate::eval::{rule_evidence, RuleOutcome};
 use crate::model::space::public;
 use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, TrafficSet};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One rule in its chain, with what it decided.
 #[derive(Clone, Copy)]
@@ -71,6 +71,7 @@ fn rule_finding(
     f.resource_name = None;
     f.rule = Some(w.rule.name.clone());
     f.evidence = evidence;
+    super::finish(&mut f, check, ev.target);
     f
 }
 
@@ -90,9 +91,76 @@ fn judged(rule: &Rule) -> bool {
     !rule.synthetic && rule.unresolved.is_empty() && !rule.traffic.is_empty()
 }
 
-fn first_time(seen: &mut HashSet<String>, check: &CheckDef, rule: &Rule) -> bool {
-    seen.insert(format!("{}|{}|{}", check.id, rule.resource, rule.name))
+/// Verdicts on rules shared by many targets (an NSG on many NICs, a VPC rule on tagged and untagged
+/// instances), each reported once against the resource that holds it. A shadowed deny is reported
+/// when it is shadowed for any target; a rule is redundant only when it decides nothing for every
+/// target it applies to (deleting it must change nothing anywhere).
+#[derive(Default)]
+pub struct RuleVerdicts {
+    verdicts: HashMap<String, Verdict>,
+    order: Vec<String>,
 }
+
+struct Verdict {
+    finding: Option<Finding>,
+    failed: bool,
+    kind: &'static str,
+    rule: (String, String),
+}
+
+impl RuleVerdicts {
+    fn entry(&mut self, check: &CheckDef, kind: &'static str, rule: &Rule) -> &mut Verdict {
+        let key = format!("{}|{}|{}", check.id, rule.resource, rule.name);
+        if !self.verdicts.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.verdicts.entry(key).or_insert_with(|| Verdict {
+            finding: None,
+            failed: false,
+            kind,
+            rule: (rule.resource.clone(), rule.name.clone()),
+        })
+    }
+
+    fn holds(
+        &mut self,
+        check: &CheckDef,
+        kind: &'static str,
+        rule: &Rule,
+        f: impl FnOnce() -> Finding,
+    ) {
+        let v = self.entry(check, kind, rule);
+        if !v.failed && v.finding.is_none() {
+            v.finding = Some(f());
+        }
+    }
+
+    fn fails(&mut self, check: &CheckDef, kind: &'static str, rule: &Rule) {
+        let v = self.entry(check, kind, rule);
+        v.failed = true;
+        v.finding = None;
+    }
+
+    /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
+    /// reported as shadowed only.
+    pub fn into_findings(mut self) -> Vec<Finding> {
+        let shadowed: HashSet<(String, String)> = self
+            .verdicts
+            .values()
+            .filter(|v| v.kind == SHADOWED && v.finding.is_some())
+            .map(|v| v.rule.clone())
+            .collect();
+        self.order
+            .iter()
+            .filter_map(|k| self.verdicts.remove(k))
+            .filter(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule)))
+            .filter_map(|v| v.finding)
+            .collect()
+    }
+}
+
+const SHADOWED: &str = "shadowed";
+const REDUNDANT: &str = "redundant";
 
 /// Whether a deny rule is shadowed in this chain: its public traffic was all decided before it,
 /// and part of it was allowed.
@@ -104,25 +172,30 @@ fn is_shadowed(w: &Entry) -> bool {
         && w.outcome.public_allowed_before
 }
 
-pub fn shadowed(check: &CheckDef, ev: &Evaluated, seen: &mut HashSet<String>) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub fn shadowed(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) {
     for entries in chains(ev) {
         for (k, w) in entries.iter().enumerate() {
-            if !is_shadowed(w) || !first_time(seen, check, w.rule) {
+            if w.rule.action != Action::Deny || w.layer.unordered || !judged(w.rule) {
                 continue;
             }
-            let public_part = w.rule.traffic.restrict_addrs(public());
-            let evidence = deciders(&entries, k, &public_part);
-            let msg = format!(
-                "deny rule {} never blocks: all of its public traffic ({}) is decided by earlier rules, and part of it is allowed{}",
-                w.rule.name,
-                crate::eval::describe_traffic(&public_part),
-                on_target(ev, w)
-            );
-            out.push(rule_finding(check, ev, w, msg, evidence));
+            // A deny that never blocks for one target is reported (with that target named): the
+            // block its author meant does not happen there, whatever it does for others.
+            if !is_shadowed(w) {
+                continue;
+            }
+            verdicts.holds(check, SHADOWED, w.rule, || {
+                let public_part = w.rule.traffic.restrict_addrs(public());
+                let evidence = deciders(&entries, k, &public_part);
+                let msg = format!(
+                    "deny rule {} never blocks: all of its public traffic ({}) is decided by earlier rules, and part of it is allowed{}",
+                    w.rule.name,
+                    crate::eval::describe_traffic(&public_part),
+                    on_target(ev, w)
+                );
+                rule_finding(check, ev, w, msg, evidence)
+            });
         }
     }
-    out
 }
 
 fn on_target(ev: &Evaluated, w: &Entry) -> String {
@@ -133,44 +206,45 @@ fn on_target(ev: &Evaluated, w: &Entry) -> String {
     }
 }
 
-pub fn redundant(check: &CheckDef, ev: &Evaluated, seen: &mut HashSet<String>) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub fn redundant(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) {
     for entries in chains(ev) {
         let in_groups = redundant_in_groups(&entries);
         for (k, w) in entries.iter().enumerate() {
-            if !judged(w.rule) || is_shadowed(w) {
+            if !judged(w.rule) {
                 continue;
             }
-            let evidence = if w.layer.unordered {
-                if !in_groups[k] {
-                    continue;
-                }
-                group_cover(&entries, &in_groups, k)
+            let holds = if w.layer.unordered {
+                in_groups[k]
             } else {
-                if !w.outcome.decided.is_empty() {
-                    continue;
-                }
-                deciders(&entries, k, &w.rule.traffic)
+                w.outcome.decided.is_empty()
             };
-            if !first_time(seen, check, w.rule) {
+            if !holds {
+                verdicts.fails(check, REDUNDANT, w.rule);
                 continue;
             }
-            let msg = if w.layer.unordered {
-                format!(
-                    "rule {} adds nothing: the other rules of {} already allow all of it",
-                    w.rule.name, w.rule.resource
-                )
-            } else {
-                format!(
-                    "rule {} decides no traffic: everything it matches is decided by earlier rules{}",
-                    w.rule.name,
-                    on_target(ev, w)
-                )
-            };
-            out.push(rule_finding(check, ev, w, msg, evidence));
+            verdicts.holds(check, REDUNDANT, w.rule, || {
+                let (evidence, msg) = if w.layer.unordered {
+                    (
+                        group_cover(&entries, &in_groups, k),
+                        format!(
+                            "rule {} adds nothing: the other rules of {} already allow all of it",
+                            w.rule.name, w.rule.resource
+                        ),
+                    )
+                } else {
+                    (
+                        deciders(&entries, k, &w.rule.traffic),
+                        format!(
+                            "rule {} decides no traffic: everything it matches is decided by earlier rules{}",
+                            w.rule.name,
+                            on_target(ev, w)
+                        ),
+                    )
+                };
+                rule_finding(check, ev, w, msg, evidence)
+            });
         }
     }
-    out
 }
 
 /// In a union of allows (security groups), a rule is redundant when the other allow rules of the
