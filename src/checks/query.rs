@@ -429,14 +429,13 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
         }
         let mine = allowed.intersect(&plane);
         let mut ports: Vec<(u32, u32)> = Vec::new();
-        let mut widest = 0.0f64;
+        let mut widest: u128 = 0;
         for (_, (lo, hi), addrs) in mine.pieces() {
             let n4 = addrs.intersect(public4()).len();
             let n6 = addrs.intersect(public6()).len();
             if n4 > max4 || n6 > max6 {
                 ports.push((lo, hi));
-                widest = widest.max(n4 as f64 / public4().len() as f64);
-                widest = widest.max(n6 as f64 / public6().len() as f64);
+                widest = widest.max(n4).max(n6);
             }
         }
         if ports.is_empty() {
@@ -444,14 +443,19 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
         }
         let port_list = crate::model::PortSet::from_ranges(ports);
         let witness = TrafficSet::rule(Some(proto), Some(&port_list), public());
+        let size = if widest >= 1u128 << 40 {
+            format!("2^{}", 127 - widest.leading_zeros())
+        } else {
+            widest.to_string()
+        };
         let mut f = finding(
             check,
             ev.target,
             format!(
-                "{name}/{} {} to broad public ranges (up to {} of a family's public addresses); name the destinations it needs",
+                "{name}/{} {} to {} (up to {size} addresses on one port); name the destinations it needs",
                 port_list.display_ports(),
                 verb(ev.target),
-                percent(widest)
+                describe_shares(allowed, &witness),
             ),
         );
         f.evidence = evidence(ev.target, &ev.outcome, &witness);
