@@ -158,17 +158,19 @@ async fn regions_for(
 /// Every ACTIVE account of the organization.
 async fn org_accounts(config: &SdkConfig, counters: &Counters) -> anyhow::Result<Vec<String>> {
     let client = auth::organizations_client(config, counters);
-    let mut items = client.list_accounts().into_paginator().items().send();
+    let mut pages = client.list_accounts().into_paginator().send();
     let mut ids = Vec::new();
-    while let Some(item) = items.next().await {
-        let account = item.map_err(|e| anyhow::anyhow!(reason(&e)))?;
-        let active = match (&account.state, &account.status) {
-            (Some(state), _) => state.as_str() == "ACTIVE",
-            (None, Some(status)) => status.as_str() == "ACTIVE",
-            (None, None) => true,
-        };
-        if let (true, Some(id)) = (active, account.id) {
-            ids.push(id);
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow::anyhow!(reason(&e)))?;
+        for account in page.accounts.unwrap_or_default() {
+            let active = match (&account.state, &account.status) {
+                (Some(state), _) => state.as_str() == "ACTIVE",
+                (None, Some(status)) => status.as_str() == "ACTIVE",
+                (None, None) => true,
+            };
+            if let (true, Some(id)) = (active, account.id) {
+                ids.push(id);
+            }
         }
     }
     ids.sort();

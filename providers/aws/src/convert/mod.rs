@@ -105,16 +105,6 @@ impl Obj {
         self
     }
 
-    pub fn strings(mut self, key: &str, v: &Option<Vec<String>>) -> Self {
-        if let Some(items) = v {
-            self.0.insert(
-                key.into(),
-                Value::Array(items.iter().cloned().map(Value::String).collect()),
-            );
-        }
-        self
-    }
-
     pub fn done(self) -> Value {
         Value::Object(self.0)
     }
