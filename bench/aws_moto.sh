@@ -34,7 +34,7 @@ for _ in $(seq 1 300); do
 done
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-export AWS_REGION=$REGION AWS_EC2_METADATA_DISABLED=true
+export AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
 echo "seeding $SG_COUNT security groups x $RULES egress rules (sequentially; moto is not thread-safe)..."
@@ -75,7 +75,8 @@ print(f"collect: {sgs} security groups, {rules} egress rules, {st.get('api_calls
       f"{st.get('retries')} retries, {st.get('throttles')} throttles, collector {st.get('elapsed_ms')} ms")
 PY
 measure scan "$BIN" scan aws --region "$REGION" --format json --quiet --output "$OUT/report.json"
-python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('scan:', r['summary'].get('targets'), 'targets,', len(r['findings']), 'findings')" "$OUT/report.json" || true
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('scan:', r['summary'].get('targets'), 'targets,', len(r['findings']), 'findings')" "$OUT/report.json" \
+  || echo "scan: no report: $(head -c 300 "$OUT/scan.stderr")"
 
 # Where the time goes: moto answering one DescribeSecurityGroups of everything, alone.
 python3 - <<'PY'
