@@ -712,7 +712,7 @@ async fn retries_throttles_and_reports_a_denied_region_as_not_scanned() {
         .into(),
         fail_once: vec!["DescribeNetworkAcls".to_string()],
         deny_region: Some(R2.to_string()),
-        sg_page_size: None,
+        ..Faults::default()
     };
     let proxy = FaultProxy::start(moto.port, faults).await;
     let dir = tempfile::tempdir().unwrap();
@@ -833,7 +833,7 @@ async fn without_credentials_says_so_and_exits_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn org_scans_every_active_account_through_the_org_role() {
+async fn org_scans_every_account_through_the_org_role_and_reports_a_refused_one() {
     use egress_audit_aws::sdk::organizations as org;
     let moto = Moto::start();
     let conf = org::Config::builder()
@@ -852,16 +852,30 @@ async fn org_scans_every_active_account_through_the_org_role() {
         .send()
         .await
         .expect("create organization");
-    let member = client
-        .create_account()
-        .account_name("workload")
-        .email("workload@example.com")
-        .send()
-        .await
-        .expect("create account")
-        .create_account_status
-        .and_then(|s| s.account_id)
-        .expect("member account id");
+    let mut members = Vec::new();
+    for name in ["workload", "locked"] {
+        let id = client
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .expect("create account")
+            .create_account_status
+            .and_then(|s| s.account_id)
+            .expect("member account id");
+        members.push(id);
+    }
+    let (member, locked) = (members[0].clone(), members[1].clone());
+    // The audit role of the second account does not trust us.
+    let proxy = FaultProxy::start(
+        moto.port,
+        Faults {
+            deny_assume_into: Some(locked.clone()),
+            ..Faults::default()
+        },
+    )
+    .await;
 
     let dir = tempfile::tempdir().unwrap();
     let snap_path = dir.path().join("snap.json");
@@ -881,11 +895,23 @@ async fn org_scans_every_active_account_through_the_org_role() {
         ]
         .map(String::from)
         .to_vec(),
-        moto.endpoint.clone(),
+        proxy.endpoint.clone(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", explain(&out));
     let snap: Value = serde_json::from_slice(&std::fs::read(&snap_path).unwrap()).unwrap();
+    let gaps = snap["not_scanned"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["account"], locked.as_str());
+    assert_eq!(gaps[0]["scope"], "account");
+    assert!(gaps[0].get("region").is_none());
+    let reason = gaps[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "assuming arn:aws:iam::{locked}:role/Audit: AccessDenied: User is not authorized"
+        )),
+        "{reason}"
+    );
     let accounts: BTreeSet<&str> = snap["documents"]
         .as_array()
         .unwrap()

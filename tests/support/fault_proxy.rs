@@ -18,6 +18,8 @@ pub struct Faults {
     /// Serve DescribeSecurityGroups in pages of this many groups, with NextToken (moto 5
     /// returns every group in one page whatever MaxResults says).
     pub sg_page_size: Option<usize>,
+    /// STS AssumeRole into roles of this account is refused (AccessDenied).
+    pub deny_assume_into: Option<String>,
 }
 
 /// One request the proxy saw: action, signed region, and the status it answered.
@@ -206,6 +208,18 @@ fn ec2_error(status: u16, reason: &str, code: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+fn sts_error(status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    );
+    format!(
+        "HTTP/1.1 {status} Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 async fn serve(
     mut conn: TcpStream,
     upstream_port: u16,
@@ -225,6 +239,16 @@ async fn serve(
                 "Forbidden",
                 "UnauthorizedOperation",
                 "You are not authorized to perform this operation.",
+            ))
+        } else if action == "AssumeRole"
+            && f.deny_assume_into.as_ref().is_some_and(|account| {
+                String::from_utf8_lossy(&req.body).contains(&format!("%3A{account}%3Arole"))
+            })
+        {
+            Some(sts_error(
+                403,
+                "AccessDenied",
+                "User is not authorized to perform: sts:AssumeRole",
             ))
         } else if let Some(n) = f.throttle.get_mut(&action).filter(|n| **n > 0) {
             *n -= 1;
