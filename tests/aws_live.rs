@@ -561,7 +561,8 @@ fn finding<'a>(report: &'a Value, resource: &str, check: &str) -> &'a Value {
 
 /// Evidence names one port, written either way the provider data allows (`23` or `23-23`).
 fn single_port(evidence: &Value, port: u16) -> bool {
-    evidence["ports"] == port.to_string() || evidence["ports"] == format!("{port}-{port}")
+    let ports = evidence["ports"].as_str().unwrap_or_default();
+    [format!("{port}"), format!("{port}-{port}")].contains(&ports.to_string())
 }
 
 fn check_findings(report: &Value, w: &World) {
