@@ -46,6 +46,8 @@ struct World {
     rtb_igw: String,
     igw: String,
     r2_group_count: usize,
+    /// ENI → the instance it is attached to (a target may be named by either).
+    instance_of: BTreeMap<String, String>,
 }
 
 fn cidr(c: &str) -> IpRange {
@@ -136,8 +138,8 @@ async fn image(c: &ec2::Client) -> String {
         .expect("moto ships Amazon images")
 }
 
-/// One instance, and its primary ENI.
-async fn instance(c: &ec2::Client, subnet: &str, groups: &[&str]) -> String {
+/// One instance; returns its primary ENI and records which instance it belongs to.
+async fn instance(w: &mut World, c: &ec2::Client, subnet: &str, groups: &[&str]) -> String {
     let mut req = c
         .run_instances()
         .image_id(image(c).await)
@@ -150,10 +152,13 @@ async fn instance(c: &ec2::Client, subnet: &str, groups: &[&str]) -> String {
     }
     let out = req.send().await.expect("run_instances");
     let inst = &out.instances()[0];
-    inst.network_interfaces()[0]
+    let eni = inst.network_interfaces()[0]
         .network_interface_id
         .clone()
-        .expect("eni id")
+        .expect("eni id");
+    let id = inst.instance_id.clone().expect("instance id");
+    w.instance_of.insert(eni.clone(), id);
+    eni
 }
 
 /// Seeds both regions, one call at a time (moto is not safe under parallel writes).
@@ -271,8 +276,9 @@ async fn seed(moto: &Moto) -> World {
         .await
         .expect("replace nacl association");
 
-    w.eni_open = instance(&c, &a1, &[&w.sg_open]).await;
-    w.eni_nacl = instance(&c, &a2, &[&w.sg_smb, &w.sg_halves]).await;
+    let (sg_open, sg_smb, sg_halves) = (w.sg_open.clone(), w.sg_smb.clone(), w.sg_halves.clone());
+    w.eni_open = instance(&mut w, &c, &a1, &[&sg_open]).await;
+    w.eni_nacl = instance(&mut w, &c, &a2, &[&sg_smb, &sg_halves]).await;
 
     // Region 2: no internet gateway; telnet out, and tcp/443 to a prefix list of DoH resolvers.
     let c = moto.ec2(R2);
@@ -328,7 +334,8 @@ async fn seed(moto: &Moto) -> World {
         )
         .await;
     }
-    w.eni_telnet = instance(&c, &subnets[0], &[&w.sg_telnet, &w.sg_prefix]).await;
+    let (sg_telnet, sg_prefix) = (w.sg_telnet.clone(), w.sg_prefix.clone());
+    w.eni_telnet = instance(&mut w, &c, &subnets[0], &[&sg_telnet, &sg_prefix]).await;
     w.r2_group_count = c
         .describe_security_groups()
         .send()
@@ -536,13 +543,20 @@ fn check_snapshot(snap: &Value, w: &World) {
     assert_eq!(stats["throttles"], 0);
 }
 
-/// resource id → the check ids found for it, for our ENIs.
-fn findings_by_eni(report: &Value) -> BTreeMap<String, BTreeSet<String>> {
+/// Whether a finding is about this ENI (named by the ENI or by its instance).
+fn about(f: &Value, w: &World, eni: &str) -> bool {
+    f["resource_id"] == eni
+        || w.instance_of
+            .get(eni)
+            .is_some_and(|i| f["resource_id"] == *i)
+}
+
+/// Our ENI → the check ids found for it.
+fn findings_by_eni(report: &Value, w: &World) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in report["findings"].as_array().expect("findings") {
-        let id = f["resource_id"].as_str().unwrap_or_default();
-        if id.starts_with("eni-") {
-            out.entry(id.to_string())
+        for eni in w.instance_of.keys().filter(|eni| about(f, w, eni)) {
+            out.entry(eni.clone())
                 .or_default()
                 .insert(f["check_id"].as_str().unwrap().to_string());
         }
@@ -550,13 +564,13 @@ fn findings_by_eni(report: &Value) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-fn finding<'a>(report: &'a Value, resource: &str, check: &str) -> &'a Value {
+fn finding<'a>(report: &'a Value, w: &World, eni: &str, check: &str) -> &'a Value {
     report["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["resource_id"] == resource && f["check_id"] == check)
-        .unwrap_or_else(|| panic!("{check} on {resource}"))
+        .find(|f| about(f, w, eni) && f["check_id"] == check)
+        .unwrap_or_else(|| panic!("{check} on {eni}"))
 }
 
 /// Evidence names one port, written either way the provider data allows (`23` or `23-23`).
@@ -581,7 +595,7 @@ fn check_findings(report: &Value, w: &World) {
         // Telnet out, and DoH via the prefix list's 1.1.1.1 / 8.8.8.8.
         (w.eni_telnet.clone(), set(&["EG003", "EG008", "EG009"])),
     ]);
-    let found = findings_by_eni(report);
+    let found = findings_by_eni(report, w);
     for (eni, checks) in &expected {
         assert_eq!(
             found.get(eni),
@@ -590,7 +604,7 @@ fn check_findings(report: &Value, w: &World) {
         );
     }
 
-    let smb = finding(report, &w.eni_open, "EG002");
+    let smb = finding(report, w, &w.eni_open, "EG002");
     assert_eq!(smb["severity"], "high");
     assert_eq!(smb["region"], R1);
     assert!(smb["evidence"].as_array().unwrap().iter().any(|e| e["rule"]
@@ -598,14 +612,14 @@ fn check_findings(report: &Value, w: &World) {
         .unwrap()
         .contains(&w.sg_open)
         && e["action"] == "allow"));
-    let doh = finding(report, &w.eni_nacl, "EG008");
+    let doh = finding(report, w, &w.eni_nacl, "EG008");
     assert!(doh["evidence"].as_array().unwrap().iter().any(|e| e["rule"]
         .as_str()
         .unwrap()
         .contains(&w.nacl_custom)
         && single_port(e, 443)));
     // No internet gateway in region 2: findings stay, lowered to info, with the reason.
-    let telnet = finding(report, &w.eni_telnet, "EG003");
+    let telnet = finding(report, w, &w.eni_telnet, "EG003");
     assert_eq!(telnet["severity"], "info");
     assert!(telnet["notes"][0]
         .as_str()
@@ -921,4 +935,51 @@ async fn org_scans_every_account_through_the_org_role_and_reports_a_refused_one(
         .map(|d| d["account"].as_str().unwrap())
         .collect();
     assert_eq!(accounts, BTreeSet::from(["123456789012", member.as_str()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_and_role_arn_pick_the_credentials_and_the_account() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let snap_path = dir.path().join("snap.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_egress-audit"));
+    cmd.args([
+        "collect",
+        "aws",
+        "--profile",
+        "audit",
+        "--role-arn",
+        "arn:aws:iam::111122223333:role/EgressAudit",
+        "--external-id",
+        "x-1",
+        "--region",
+        R1,
+        "--quiet",
+        "--out",
+        snap_path.to_str().unwrap(),
+    ]);
+    moto::aws_env(&mut cmd, &moto.endpoint, R1);
+    // Only the profile has keys.
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let snap: Value = serde_json::from_slice(&std::fs::read(&snap_path).unwrap()).unwrap();
+    let docs = snap["documents"].as_array().unwrap();
+    assert_eq!(
+        docs.len(),
+        7,
+        "seven listings, no prefix list entries: {snap:#}"
+    );
+    // moto acts in the assumed role's account, as AWS does.
+    assert!(docs.iter().all(|d| d["account"] == "111122223333"));
 }
