@@ -8,7 +8,9 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::region::Region;
+use std::time::Duration;
 
 /// Region for account-wide calls (STS, Organizations, DescribeRegions) when none is configured.
 const FALLBACK_REGION: &str = "us-east-1";
@@ -28,7 +30,15 @@ pub async fn base_config(
 ) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
-        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts.max(1)));
+        .retry_config(RetryConfig::standard().with_max_attempts(max_attempts.max(1)))
+        // A hung connection must not hang the scan: each attempt gets a minute (a page of 1000
+        // ENIs takes seconds), then it is retried like any transient error.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
