@@ -46,6 +46,8 @@ struct World {
     rtb_igw: String,
     igw: String,
     r2_group_count: usize,
+    /// The AWS-managed S3 prefix list of region 1, named by a rule.
+    aws_s3_list: String,
     /// ENI → the instance it is attached to (a target may be named by either).
     instance_of: BTreeMap<String, String>,
 }
@@ -190,6 +192,34 @@ async fn seed(moto: &Moto) -> World {
         vec![egress("tcp", 0, 65535, &["0.0.0.0/1", "128.0.0.0/1"])],
     )
     .await;
+    // An AWS-managed list (moto ships them, owner "AWS"): its entries are read only because a
+    // rule names it.
+    w.aws_s3_list = c
+        .describe_managed_prefix_lists()
+        .filters(
+            Filter::builder()
+                .name("prefix-list-name")
+                .values(format!("com.amazonaws.{R1}.s3"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe prefix lists")
+        .prefix_lists()
+        .first()
+        .and_then(|p| p.prefix_list_id.clone())
+        .expect("moto's S3 prefix list");
+    let to_s3 = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(&w.aws_s3_list)
+                .build(),
+        )
+        .build();
+    group(&c, &vpc, "s3-endpoint", vec![to_s3]).await;
 
     w.igw = c
         .create_internet_gateway()
@@ -537,6 +567,21 @@ fn check_snapshot(snap: &Value, w: &World) {
         .map(|e| e["Cidr"].as_str().unwrap())
         .collect();
     assert_eq!(cidrs, BTreeSet::from(["1.1.1.1/32", "8.8.8.8/32"]));
+    assert_eq!(
+        entries.len(),
+        1,
+        "AWS-managed lists no rule names are not read"
+    );
+    // Region 1 has no list of its own; the AWS-managed one a rule names is read.
+    let r1_lists = &one(snap, R1, "describe-managed-prefix-lists")["PrefixLists"];
+    assert_eq!(
+        by_id(r1_lists, "PrefixListId", &w.aws_s3_list)["OwnerId"],
+        "AWS"
+    );
+    let r1_entries = docs(snap, R1, "get-managed-prefix-list-entries");
+    assert_eq!(r1_entries.len(), 1);
+    assert_eq!(r1_entries[0]["PrefixListId"], w.aws_s3_list.as_str());
+    assert!(r1_entries[0]["Entries"].is_array());
 
     let stats = &snap["stats"];
     assert!(stats["api_calls"].as_u64().unwrap() >= 2 * 7 + 2, "{stats}");
