@@ -1028,3 +1028,47 @@ async fn profile_and_role_arn_pick_the_credentials_and_the_account() {
     // moto acts in the assumed role's account, as AWS does.
     assert!(docs.iter().all(|d| d["account"] == "111122223333"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_region_reads_every_enabled_region() {
+    let moto = Moto::start();
+    let enabled: BTreeSet<String> = moto
+        .ec2(R1)
+        .describe_regions()
+        .all_regions(false)
+        .send()
+        .await
+        .expect("describe_regions")
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name.clone())
+        .collect();
+    assert!(enabled.len() > 2 && enabled.contains(R2));
+    let dir = tempfile::tempdir().unwrap();
+    let snap_path = dir.path().join("snap.json");
+    let out = run_async(
+        [
+            "collect",
+            "aws",
+            "--concurrency",
+            "8",
+            "--quiet",
+            "--out",
+            snap_path.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        moto.endpoint.clone(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let snap: Value = serde_json::from_slice(&std::fs::read(&snap_path).unwrap()).unwrap();
+    let read: BTreeSet<String> = snap["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "describe-security-groups")
+        .map(|d| d["region"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(read, enabled);
+}
