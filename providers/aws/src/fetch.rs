@@ -29,6 +29,38 @@ macro_rules! list_all {
     };
 }
 
+/// The listings of a region, in the order `region` fetches them: API name, CLI command (the
+/// document kind), and the top-level key of the CLI's JSON.
+const LISTINGS: [(&str, &str, &str); 7] = [
+    (
+        "DescribeSecurityGroups",
+        "describe-security-groups",
+        "SecurityGroups",
+    ),
+    (
+        "DescribeNetworkAcls",
+        "describe-network-acls",
+        "NetworkAcls",
+    ),
+    (
+        "DescribeNetworkInterfaces",
+        "describe-network-interfaces",
+        "NetworkInterfaces",
+    ),
+    ("DescribeSubnets", "describe-subnets", "Subnets"),
+    ("DescribeVpcs", "describe-vpcs", "Vpcs"),
+    (
+        "DescribeRouteTables",
+        "describe-route-tables",
+        "RouteTables",
+    ),
+    (
+        "DescribeManagedPrefixLists",
+        "describe-managed-prefix-lists",
+        "PrefixLists",
+    ),
+];
+
 /// One listing: the CLI command (the document kind), the API name, and its top-level key.
 struct Listing {
     kind: &'static str,
@@ -68,50 +100,17 @@ pub async fn region(
             convert::managed_prefix_list
         ),
     );
-    let listings = vec![
-        Listing {
-            kind: "describe-security-groups",
-            api: "DescribeSecurityGroups",
-            key: "SecurityGroups",
-            result: sgs,
-        },
-        Listing {
-            kind: "describe-network-acls",
-            api: "DescribeNetworkAcls",
-            key: "NetworkAcls",
-            result: nacls,
-        },
-        Listing {
-            kind: "describe-network-interfaces",
-            api: "DescribeNetworkInterfaces",
-            key: "NetworkInterfaces",
-            result: enis,
-        },
-        Listing {
-            kind: "describe-subnets",
-            api: "DescribeSubnets",
-            key: "Subnets",
-            result: subnets,
-        },
-        Listing {
-            kind: "describe-vpcs",
-            api: "DescribeVpcs",
-            key: "Vpcs",
-            result: vpcs,
-        },
-        Listing {
-            kind: "describe-route-tables",
-            api: "DescribeRouteTables",
-            key: "RouteTables",
-            result: rts,
-        },
-        Listing {
-            kind: "describe-managed-prefix-lists",
-            api: "DescribeManagedPrefixLists",
-            key: "PrefixLists",
-            result: pls,
-        },
-    ];
+    let results = [sgs, nacls, enis, subnets, vpcs, rts, pls];
+    let listings: Vec<Listing> = LISTINGS
+        .iter()
+        .zip(results)
+        .map(|(&(api, kind, key), result)| Listing {
+            kind,
+            api,
+            key,
+            result,
+        })
+        .collect();
 
     let scope = |what: &str, reason: String| NotScanned {
         provider: Provider::Aws,
