@@ -75,7 +75,7 @@ print(f"collect: {sgs} security groups, {rules} egress rules, {st.get('api_calls
       f"{st.get('retries')} retries, {st.get('throttles')} throttles, collector {st.get('elapsed_ms')} ms")
 PY
 measure scan "$BIN" scan aws --region "$REGION" --format json --quiet --output "$OUT/report.json"
-python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('scan:', r['summary'].get('targets'), 'targets,', len(r['findings']), 'findings')" "$OUT/report.json" \
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('scan:', r['summary'].get('targets'), 'targets,', len(r['findings']), 'findings')" "$OUT/report.json" 2>/dev/null \
   || echo "scan: no report: $(head -c 300 "$OUT/scan.stderr")"
 
 # Where the time goes: moto answering one DescribeSecurityGroups of everything, alone.
