@@ -64,7 +64,8 @@ pub fn collect(args: &GcpArgs, quiet: bool) -> anyhow::Result<Snapshot> {
         };
         let mut snapshot = super::runtime()?.block_on(egress_audit_gcp::collect(&config))?;
         snapshot.tool_version = env!("CARGO_PKG_VERSION").to_string();
-        snapshot.collected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        snapshot.collected_at =
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         Ok(snapshot)
     }
 }

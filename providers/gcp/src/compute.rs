@@ -35,7 +35,10 @@ macro_rules! build_client {
             builder = builder.with_endpoint(e.clone());
         }
         builder.build().await.map_err(|e| {
-            anyhow::anyhow!("cannot set up the Compute API client ({}): {e}", stringify!($ty))
+            anyhow::anyhow!(
+                "cannot set up the Compute API client ({}): {e}",
+                stringify!($ty)
+            )
         })?
     }};
 }
@@ -71,8 +74,12 @@ pub async fn collect_projects(
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, project) in projects.iter().enumerate() {
-        let (clients, caller, limit, project) =
-            (clients.clone(), caller.clone(), limit.clone(), project.clone());
+        let (clients, caller, limit, project) = (
+            clients.clone(),
+            caller.clone(),
+            limit.clone(),
+            project.clone(),
+        );
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             (index, collect_project(&clients, &caller, &project).await)
@@ -81,7 +88,8 @@ pub async fn collect_projects(
     let mut results: Vec<Option<ProjectResult>> = projects.iter().map(|_| None).collect();
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
-        let (index, result) = joined.map_err(|e| anyhow::anyhow!("a collector task failed: {e}"))?;
+        let (index, result) =
+            joined.map_err(|e| anyhow::anyhow!("a collector task failed: {e}"))?;
         let result = match result {
             Ok(r) => r,
             Err(Failure::Credentials(m)) => {
@@ -134,7 +142,11 @@ async fn collect_project(
         }
         Err(e) => return Err(e),
     };
-    out.push(project, "firewalls", list_document("compute#firewallList", firewalls));
+    out.push(
+        project,
+        "firewalls",
+        list_document("compute#firewallList", firewalls),
+    );
 
     let networks = list_pages(caller, "networks.list", |token| {
         let (c, p) = (c.networks.clone(), p.clone());
@@ -264,7 +276,8 @@ impl ProjectResult {
         match result {
             Ok(v) => Ok(Some(v)),
             Err(Failure::Api { reason }) => {
-                self.not_scanned.push(not_scanned(project, None, api, reason));
+                self.not_scanned
+                    .push(not_scanned(project, None, api, reason));
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -340,7 +353,9 @@ fn aggregated_document(kind: &str, pages: Vec<Value>) -> Value {
             continue;
         };
         for (scope, entry) in scopes {
-            let Value::Object(entry) = entry else { continue };
+            let Value::Object(entry) = entry else {
+                continue;
+            };
             for (field, list) in entry {
                 let Value::Array(list) = list else { continue };
                 if list.is_empty() {

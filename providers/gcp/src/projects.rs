@@ -53,9 +53,7 @@ pub async fn enumerate(
         loop {
             let what = format!("projects.list(parent={parent})");
             let page = caller
-                .call(&what, || {
-                    projects_page(&projects_client, &parent, &token)
-                })
+                .call(&what, || projects_page(&projects_client, &parent, &token))
                 .await
                 .map_err(|e| listing_error(e, &parent))?;
             found.extend(

@@ -102,7 +102,11 @@ fn classify(error: &Error) -> Retry {
         Some(403) if is_rate_limit(error) => Retry::Throttled,
         Some(500 | 502 | 503 | 504) => Retry::Transient,
         Some(_) => Retry::No,
-        None if error.is_io() || error.is_connect() || error.is_timeout() || error.is_transport() => {
+        None if error.is_io()
+            || error.is_connect()
+            || error.is_timeout()
+            || error.is_transport() =>
+        {
             Retry::Transient
         }
         None => Retry::No,
