@@ -98,12 +98,19 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, faults: &Faults) {
     }
     let target = first.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let page_token = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "pageToken")
-        .map(|(_, v)| v.to_string());
-    let (status, body, retry_after) = route(path, page_token.as_deref(), faults);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.replace("%2F", "/").replace("%2f", "/"))
+            .filter(|v| !v.is_empty())
+    };
+    let page_token = param("pageToken");
+    let (status, body, retry_after) = match path {
+        "/v3/projects" | "/v3/folders" => resource_manager(path, param("parent").as_deref()),
+        _ => route(path, page_token.as_deref(), faults),
+    };
     log.lock().unwrap().push(Seen {
         path: path.to_string(),
         page_token,
@@ -165,6 +172,19 @@ fn route(path: &str, token: Option<&str>, faults: &Faults) -> (u16, Value, bool)
             ok("p1-instances-page2.json")
         }
         ("/global/routes", None) => ok("p1-routes.json"),
+        _ => (404, not_found(path), false),
+    }
+}
+
+/// Resource Manager v3: organization 123456789 holds p1 and folder 456, which holds p2 (and p3,
+/// being deleted).
+fn resource_manager(path: &str, parent: Option<&str>) -> (u16, Value, bool) {
+    let ok = |name: &str| (200, fixture(name), false);
+    match (path, parent) {
+        ("/v3/projects", Some("organizations/123456789")) => ok("rm-org-projects.json"),
+        ("/v3/folders", Some("organizations/123456789")) => ok("rm-org-folders.json"),
+        ("/v3/projects", Some("folders/456")) => ok("rm-folder-projects.json"),
+        ("/v3/folders", Some("folders/456")) => ok("rm-empty.json"),
         _ => (404, not_found(path), false),
     }
 }
@@ -525,4 +545,48 @@ fn scan_gcp_finds_what_the_policies_allow_and_matches_the_snapshot() {
     );
     let offline: Value = serde_json::from_slice(&offline.stdout).unwrap();
     assert_eq!(offline["findings"], live["findings"]);
+}
+
+#[test]
+fn organization_scan_reads_every_active_project_below_it() {
+    let server = Replay::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let run = egress_audit(&[
+        "collect",
+        "gcp",
+        "--organization",
+        "123456789",
+        "--resource-manager-endpoint",
+        &server.url(),
+        "--compute-endpoint",
+        &server.url(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let snap: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let accounts: BTreeSet<&str> = snap["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, BTreeSet::from(["p1"]));
+    assert_eq!(snap["not_scanned"][0]["account"], "p2");
+    assert_eq!(snap["not_scanned"].as_array().unwrap().len(), 1);
+    let seen = server.seen();
+    assert!(
+        !seen.iter().any(|s| s.path.contains("/projects/p3/")),
+        "p3 is being deleted: {seen:#?}"
+    );
+    let rm: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.path.starts_with("/v3/"))
+        .map(|s| s.path.as_str())
+        .collect();
+    assert_eq!(
+        rm,
+        ["/v3/projects", "/v3/folders", "/v3/projects", "/v3/folders"]
+    );
 }
