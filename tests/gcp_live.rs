@@ -143,6 +143,9 @@ fn route(path: &str, token: Option<&str>, faults: &Faults) -> (u16, Value, bool)
     if path.starts_with("/compute/v1/projects/p2/") {
         return (403, fixture("p2-service-disabled.json"), false);
     }
+    if let Some(rest) = path.strip_prefix("/compute/v1/projects/p3") {
+        return project_without_effective_firewalls(rest);
+    }
     let Some(rest) = path.strip_prefix(P1) else {
         return (404, not_found(path), false);
     };
@@ -173,6 +176,37 @@ fn route(path: &str, token: Option<&str>, faults: &Faults) -> (u16, Value, bool)
         }
         ("/global/routes", None) => ok("p1-routes.json"),
         _ => (404, not_found(path), false),
+    }
+}
+
+/// p3 reads, but its caller may not see effective firewalls; its lists are empty pages (no `items`).
+fn project_without_effective_firewalls(rest: &str) -> (u16, Value, bool) {
+    let base = "https://www.googleapis.com/compute/v1/projects/p3";
+    match rest {
+        "/global/firewalls" => (
+            200,
+            json!({"kind": "compute#firewallList", "id": "projects/p3/global/firewalls", "selfLink": format!("{base}/global/firewalls")}),
+            false,
+        ),
+        "/global/networks" => (
+            200,
+            json!({"kind": "compute#networkList", "items": [{"kind": "compute#network", "id": "6003", "name": "net-3", "selfLink": format!("{base}/global/networks/net-3"), "autoCreateSubnetworks": true}]}),
+            false,
+        ),
+        "/global/networks/net-3/getEffectiveFirewalls" => (
+            403,
+            json!({"error": {"code": 403,
+            "message": "Required 'compute.networks.getEffectiveFirewalls' permission for 'projects/p3/global/networks/net-3'",
+            "errors": [{"message": "Required 'compute.networks.getEffectiveFirewalls' permission", "domain": "global", "reason": "forbidden"}]}}),
+            false,
+        ),
+        "/aggregated/firewallPolicies" | "/aggregated/instances" => (
+            200,
+            json!({"kind": "compute#instanceAggregatedList", "items": {"zones/us-central1-a": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}}}),
+            false,
+        ),
+        "/global/routes" => (200, json!({"kind": "compute#routeList"}), false),
+        _ => (404, not_found(rest), false),
     }
 }
 
@@ -588,5 +622,54 @@ fn organization_scan_reads_every_active_project_below_it() {
     assert_eq!(
         rm,
         ["/v3/projects", "/v3/folders", "/v3/projects", "/v3/folders"]
+    );
+}
+
+#[test]
+fn a_later_listing_that_is_refused_is_noted_and_the_rest_kept() {
+    let server = Replay::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let run = egress_audit(&[
+        "collect",
+        "gcp",
+        "--project",
+        "p3",
+        "--compute-endpoint",
+        &server.url(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let snap: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let docs = snap["documents"].as_array().unwrap();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "firewalls",
+            "networks",
+            "networkFirewallPolicies.aggregatedList",
+            "instances.aggregatedList",
+            "routes"
+        ]
+    );
+    assert_eq!(
+        docs[0]["data"],
+        json!({"kind": "compute#firewallList", "items": []})
+    );
+    assert_eq!(docs[3]["data"]["items"], json!({}));
+    let gaps = snap["not_scanned"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["account"], "p3");
+    assert_eq!(gaps[0]["scope"], "networks.getEffectiveFirewalls");
+    let reason = gaps[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("networks.getEffectiveFirewalls(net-3): HTTP 403"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("compute.networks.getEffectiveFirewalls"),
+        "{reason}"
     );
 }
