@@ -200,9 +200,16 @@ fn project_without_effective_firewalls(rest: &str) -> (u16, Value, bool) {
             "errors": [{"message": "Required 'compute.networks.getEffectiveFirewalls' permission", "domain": "global", "reason": "forbidden"}]}}),
             false,
         ),
-        "/aggregated/firewallPolicies" | "/aggregated/instances" => (
+        "/aggregated/firewallPolicies" => (
             200,
-            json!({"kind": "compute#instanceAggregatedList", "items": {"zones/us-central1-a": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}}}),
+            json!({"kind": "compute#networkFirewallPolicyAggregatedList", "items": {"global": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}}}),
+            false,
+        ),
+        "/aggregated/instances" => (
+            200,
+            json!({"kind": "compute#instanceAggregatedList", "items": {
+                "zones/us-central1-a": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}},
+                "zones/us-east1-b": {"warning": {"code": "UNREACHABLE", "message": "The zone 'projects/p3/zones/us-east1-b' is unavailable"}}}}),
             false,
         ),
         "/global/routes" => (200, json!({"kind": "compute#routeList"}), false),
@@ -660,7 +667,13 @@ fn a_later_listing_that_is_refused_is_noted_and_the_rest_kept() {
     );
     assert_eq!(docs[3]["data"]["items"], json!({}));
     let gaps = snap["not_scanned"].as_array().unwrap();
-    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    assert_eq!(
+        gaps[1],
+        json!({"provider": "gcp", "account": "p3", "region": "us-east1",
+               "scope": "instances.aggregatedList",
+               "reason": "zones/us-east1-b could not be read: UNREACHABLE: The zone 'projects/p3/zones/us-east1-b' is unavailable"})
+    );
     assert_eq!(gaps[0]["account"], "p3");
     assert_eq!(gaps[0]["scope"], "networks.getEffectiveFirewalls");
     let reason = gaps[0]["reason"].as_str().unwrap();

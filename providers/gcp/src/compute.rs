@@ -186,8 +186,8 @@ async fn collect_project(
     })
     .await;
     if let Some(pages) = out.keep(project, "networkFirewallPolicies.aggregatedList", policies)? {
-        let doc = aggregated_document("compute#networkFirewallPolicyAggregatedList", pages);
-        out.note_unreachable(project, "networkFirewallPolicies.aggregatedList", &doc);
+        let (doc, gaps) = aggregated_document("compute#networkFirewallPolicyAggregatedList", pages);
+        out.note_unreachable(project, "networkFirewallPolicies.aggregatedList", &gaps);
         out.push(project, "networkFirewallPolicies.aggregatedList", doc);
     }
 
@@ -232,8 +232,8 @@ async fn collect_project(
     })
     .await;
     if let Some(pages) = out.keep(project, "instances.aggregatedList", instances)? {
-        let doc = aggregated_document("compute#instanceAggregatedList", pages);
-        out.note_unreachable(project, "instances.aggregatedList", &doc);
+        let (doc, gaps) = aggregated_document("compute#instanceAggregatedList", pages);
+        out.note_unreachable(project, "instances.aggregatedList", &gaps);
         out.push(project, "instances.aggregatedList", doc);
     }
 
@@ -285,19 +285,29 @@ impl ProjectResult {
     }
 
     /// Aggregated lists name the zones or regions they could not reach.
-    fn note_unreachable(&mut self, project: &str, api: &str, doc: &Value) {
-        for scope in doc["unreachables"].as_array().into_iter().flatten() {
-            if let Some(scope) = scope.as_str() {
-                let region = scope.rsplit('/').next().map(str::to_string);
-                self.not_scanned.push(not_scanned(
-                    project,
-                    region,
-                    api,
-                    format!("{scope} was unreachable"),
-                ));
-            }
+    fn note_unreachable(&mut self, project: &str, api: &str, gaps: &[String]) {
+        for text in gaps {
+            // `zones/us-east1-b` or `zones/us-east1-b: UNREACHABLE: …`
+            let (scope, detail) = text
+                .split_once(": ")
+                .unwrap_or((text.as_str(), "unreachable"));
+            let region = region_of(scope);
+            self.not_scanned.push(not_scanned(
+                project,
+                region,
+                api,
+                format!("{scope} could not be read: {detail}"),
+            ));
         }
     }
+}
+
+/// `zones/us-east1-b` → `us-east1`; `regions/us-east1` → `us-east1`.
+fn region_of(scope: &str) -> Option<String> {
+    if let Some(zone) = scope.strip_prefix("zones/") {
+        return Some(zone.rsplit_once('-').map_or(zone, |(r, _)| r).to_string());
+    }
+    scope.strip_prefix("regions/").map(str::to_string)
 }
 
 fn to_value<T: Serialize>(v: &T) -> Value {
@@ -341,13 +351,15 @@ fn list_document(kind: &str, pages: Vec<Value>) -> Value {
 }
 
 /// `{"kind", "items": {scope: {field: [...]}}}` with every page's entries merged by scope.
-/// Scopes with nothing in them (only a `NO_RESULTS_ON_PAGE` warning) are left out.
-fn aggregated_document(kind: &str, pages: Vec<Value>) -> Value {
+/// Scopes with nothing in them are left out. Also returns the scopes that could not be read
+/// (`unreachables`, and scope warnings other than `NO_RESULTS_ON_PAGE`) as
+/// `"zones/x"` or `"zones/x: CODE: message"`, for the collector to record as not scanned.
+fn aggregated_document(kind: &str, pages: Vec<Value>) -> (Value, Vec<String>) {
     let mut items = Map::new();
     let mut unreachables = Vec::new();
     for mut page in pages {
         if let Some(Value::Array(u)) = page.get_mut("unreachables").map(Value::take) {
-            unreachables.extend(u);
+            unreachables.extend(u.iter().filter_map(Value::as_str).map(str::to_string));
         }
         let Some(Value::Object(scopes)) = page.get_mut("items").map(Value::take) else {
             continue;
@@ -357,26 +369,30 @@ fn aggregated_document(kind: &str, pages: Vec<Value>) -> Value {
                 continue;
             };
             for (field, list) in entry {
-                let Value::Array(list) = list else { continue };
-                if list.is_empty() {
-                    continue;
-                }
-                let slot = items
-                    .entry(scope.clone())
-                    .or_insert_with(|| json!({}))
-                    .as_object_mut()
-                    .map(|o| o.entry(field).or_insert_with(|| json!([])));
-                if let Some(Value::Array(existing)) = slot {
-                    existing.extend(list);
+                match list {
+                    Value::Array(list) if !list.is_empty() => {
+                        let slot = items
+                            .entry(scope.clone())
+                            .or_insert_with(|| json!({}))
+                            .as_object_mut()
+                            .map(|o| o.entry(field).or_insert_with(|| json!([])));
+                        if let Some(Value::Array(existing)) = slot {
+                            existing.extend(list);
+                        }
+                    }
+                    Value::Object(w) if field == "warning" => {
+                        let code = w.get("code").and_then(Value::as_str).unwrap_or("UNKNOWN");
+                        if code != "NO_RESULTS_ON_PAGE" {
+                            let message = w.get("message").and_then(Value::as_str).unwrap_or("");
+                            unreachables.push(format!("{scope}: {code}: {message}"));
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
     }
-    let mut doc = json!({"kind": kind, "items": items});
-    if !unreachables.is_empty() {
-        doc["unreachables"] = Value::Array(unreachables);
-    }
-    doc
+    (json!({"kind": kind, "items": items}), unreachables)
 }
 
 #[cfg(test)]
@@ -387,20 +403,31 @@ mod tests {
     fn merges_aggregated_pages_by_scope() {
         let pages = vec![
             json!({"items": {"zones/a": {"instances": [{"name": "i1"}]},
-                             "zones/b": {"warning": {"code": "NO_RESULTS_ON_PAGE"}}},
+                             "zones/b": {"warning": {"code": "NO_RESULTS_ON_PAGE"}},
+                             "zones/e": {"warning": {"code": "UNREACHABLE", "message": "down"}}},
                    "nextPageToken": "t"}),
             json!({"items": {"zones/a": {"instances": [{"name": "i2"}]},
                              "zones/c": {"instances": [{"name": "i3"}]}},
                    "unreachables": ["zones/d"]}),
         ];
-        let doc = aggregated_document("compute#instanceAggregatedList", pages);
+        let (doc, gaps) = aggregated_document("compute#instanceAggregatedList", pages);
         assert_eq!(
             doc,
             json!({"kind": "compute#instanceAggregatedList",
                    "items": {"zones/a": {"instances": [{"name": "i1"}, {"name": "i2"}]},
-                             "zones/c": {"instances": [{"name": "i3"}]}},
-                   "unreachables": ["zones/d"]})
+                             "zones/c": {"instances": [{"name": "i3"}]}}})
         );
+        assert_eq!(gaps, ["zones/e: UNREACHABLE: down", "zones/d"]);
+    }
+
+    #[test]
+    fn regions_of_scopes() {
+        assert_eq!(region_of("zones/us-east1-b").as_deref(), Some("us-east1"));
+        assert_eq!(
+            region_of("regions/europe-west4").as_deref(),
+            Some("europe-west4")
+        );
+        assert_eq!(region_of("global"), None);
     }
 
     #[test]

@@ -48,7 +48,14 @@ pub async fn collect(config: &Config) -> anyhow::Result<Snapshot> {
     let projects = if config.projects.is_empty() {
         projects::enumerate(config, &credentials, &caller).await?
     } else {
-        config.projects.clone()
+        // Each project once, in the order given.
+        let mut seen = std::collections::HashSet::new();
+        config
+            .projects
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty() && seen.insert(p.clone()))
+            .collect()
     };
     if projects.is_empty() {
         anyhow::bail!("no active project found to scan; give --project, or check that the caller has roles/browser on the organization or folder");
