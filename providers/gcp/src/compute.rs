@@ -92,12 +92,15 @@ pub async fn collect_projects(
             joined.map_err(|e| anyhow::anyhow!("a collector task failed: {e}"))?;
         let result = match result {
             Ok(r) => r,
-            Err(Failure::Credentials(m)) => {
+            // No credentials: every project would fail the same way, so stop. (collect_project
+            // turns API failures into NotScanned entries itself.)
+            Err(Failure::Credentials(m) | Failure::Api { reason: m }) => {
                 tasks.abort_all();
+                if progress && done > 0 {
+                    eprintln!();
+                }
                 anyhow::bail!("{m}");
             }
-            // collect_project turns API failures into NotScanned entries itself.
-            Err(Failure::Api { reason }) => anyhow::bail!("{reason}"),
         };
         done += 1;
         if progress {
