@@ -28,6 +28,8 @@ const NETWORK: &str = "gcp-network";
 const SUBNETWORK: &str = "gcp-subnetwork";
 const ROUTE: &str = "gcp-route";
 const POLICY: &str = "gcp-firewall-policy";
+/// A `networks.getEffectiveFirewalls` response (`{"firewalls", "firewallPolicys", "network"?}`).
+const EFFECTIVE: &str = "gcp-effective-firewalls";
 /// An aggregated list whose every scope holds only a warning: a listing of nothing.
 const EMPTY_AGGREGATE: &str = "gcp-empty-aggregated-list";
 
@@ -126,6 +128,9 @@ impl GcpBundle {
                 if let Some(k) = o.get("kind").and_then(Value::as_str) {
                     return kind_of(k);
                 }
+                if o.get("firewallPolicys").is_some_and(Value::is_array) {
+                    return Some(EFFECTIVE);
+                }
                 match o.get("items") {
                     Some(Value::Array(a)) => a.first().and_then(item_kind),
                     Some(Value::Object(m)) => {
@@ -147,6 +152,9 @@ impl GcpBundle {
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
     pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        if kind == EFFECTIVE {
+            return self.add_effective(&v, ctx);
+        }
         let list_project = v
             .get("selfLink")
             .and_then(Value::as_str)
@@ -174,6 +182,40 @@ impl GcpBundle {
             // A resource's own `kind` wins, so a mixed listing still reads right.
             let k = item_kind(item).unwrap_or(kind);
             self.add_item(k, item, &at, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Only the hierarchical policies are taken from effective firewalls: the VPC rules and the
+    /// network policies also come from their own listings, which say more (disabled rules,
+    /// associations, regions).
+    fn add_effective(&mut self, v: &Value, ctx: &DocContext) -> Result<(), String> {
+        let network = match v.get("network") {
+            None => None,
+            Some(Value::String(s)) => {
+                let mut n = fields::NetRef::parse(s);
+                n.project = n.project.or_else(|| ctx.account.clone());
+                Some(n)
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`network` must be a network URL, found {}",
+                    fields::type_name(other)
+                ))
+            }
+        };
+        let entries = v["firewallPolicys"].as_array().into_iter().flatten();
+        for (i, e) in entries.enumerate() {
+            if e.get("type").and_then(Value::as_str) != Some("HIERARCHY") {
+                continue;
+            }
+            let at = format!("firewallPolicys[{i}]");
+            let mut p = policy::effective_hierarchy(e, network.clone(), &at)?;
+            if network.is_none() {
+                // gcloud's output names no network: bind to every network of the project.
+                p.scope = policy::PolicyScope::Organization;
+            }
+            self.policies.push(p);
         }
         Ok(())
     }

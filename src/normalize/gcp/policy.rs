@@ -21,6 +21,10 @@ pub enum PolicyScope {
     Global,
     /// Regional network firewall policy.
     Regional(String),
+    /// Hierarchical policy from a network's effective firewalls (`networks.getEffectiveFirewalls`,
+    /// type `HIERARCHY`): it applies to the networks in `Policy::networks`, after the
+    /// organization's and folders' policies given as resources, in the order the API listed them.
+    Ancestry,
 }
 
 impl PolicyScope {
@@ -195,4 +199,21 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .map(|t| NetRef::parse(t))
             .collect(),
     })
+}
+
+/// One `firewallPolicys[i]` entry of a `networks.getEffectiveFirewalls` response with
+/// `type: HIERARCHY`, bound to `network` (egress-audit's collector adds the network's URL;
+/// gcloud's output has none, and the caller then binds the policy to every network).
+pub fn effective_hierarchy(v: &Value, network: Option<NetRef>, at: &str) -> Result<Policy, String> {
+    let mut p = policy(v, at)?;
+    let short = opt_str(v, "shortName", "firewall policy")?
+        .or(opt_str(v, "displayName", "firewall policy")?)
+        .filter(|s| !s.is_empty());
+    if let Some(s) = short {
+        p.name = s.to_string();
+    }
+    p.project = network.as_ref().and_then(|n| n.project.clone());
+    p.scope = PolicyScope::Ancestry;
+    p.networks = network.into_iter().collect();
+    Ok(p)
 }

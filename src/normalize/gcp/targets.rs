@@ -77,6 +77,15 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
             layers.push(policy_layer(p, net, who));
         }
     }
+    for p in b
+        .policies
+        .iter()
+        .filter(|p| p.scope == PolicyScope::Ancestry)
+    {
+        if p.networks.iter().any(|n| n.matches(net)) {
+            layers.push(policy_layer(p, net, who));
+        }
+    }
     let mut network_policies: Vec<Layer> = Vec::new();
     for p in b.policies.iter().filter(|p| p.scope == PolicyScope::Global) {
         if p.networks.iter().any(|n| n.matches(net)) {
