@@ -105,7 +105,7 @@ mod tests {
     fn ranges_merge_and_display() {
         let r = PortRanges::from_ports([5, 1, 2, 3, 80, 65535, 65534, 2]);
         assert_eq!(r.0, vec![[1, 3], [5, 5], [80, 80], [65534, 65535]]);
-        assert_eq!(r.count(), 6);
+        assert_eq!(r.count(), 7);
         assert_eq!(r.display(), "1-3, 5, 80, 65534-65535");
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
