@@ -134,7 +134,7 @@ pub fn raise_fd_limit() -> u64 {
                 lim.rlim_cur = lim.rlim_max;
             }
         }
-        lim.rlim_cur as u64
+        lim.rlim_cur
     }
 }
 
