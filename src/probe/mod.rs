@@ -125,6 +125,22 @@ pub fn raise_fd_limit() -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 1024;
         }
+        // With CAP_SYS_RESOURCE (root) the hard limit itself can go up to fs.nr_open; a full
+        // sweep's re-test wants tens of thousands of sockets. Without it this simply fails.
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+            .unwrap_or(0)
+            .min(1 << 20);
+        if nr_open > lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: nr_open,
+                rlim_max: nr_open,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return nr_open;
+            }
+        }
         if lim.rlim_cur < lim.rlim_max {
             let want = libc::rlimit {
                 rlim_cur: lim.rlim_max,

@@ -19,6 +19,8 @@ use tokio::task::JoinSet;
 const ANSWER_CAP: usize = 4096;
 /// The fewest connects kept in flight when back-pressure lowers the concurrency.
 const MIN_CONCURRENCY: usize = 16;
+/// How much wider than the sweep the re-test of filtered ports runs (socket budget permitting).
+const RETEST_WIDEN: usize = 16;
 /// How many interceptions are explained in the output.
 const DETAIL_CAP: usize = 50;
 
@@ -157,7 +159,7 @@ impl Scanner {
             // A filtered port holds a socket for the whole timeout and nothing else, so the
             // re-test runs wider than the sweep (within the socket budget) to stay cheap.
             let budget = fd_budget();
-            let wide = (conc * 8).min(budget).min(filtered.len()).max(1);
+            let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
             self.pass(&filtered, wide, Some(retest_timeout), bar.as_ref())
                 .await;
         }
@@ -299,7 +301,7 @@ fn fd_budget() -> usize {
     // SAFETY: getrlimit writes into a local struct.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
     let cur = if ok { lim.rlim_cur as usize } else { 1024 };
-    cur.saturating_sub(256).clamp(MIN_CONCURRENCY, 65536)
+    cur.saturating_sub(256).clamp(MIN_CONCURRENCY, 32768)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
