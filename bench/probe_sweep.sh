@@ -58,11 +58,12 @@ table ip bench_nat {
   }
 }
 EOF
+# TPROXY, not a NAT redirect: see `egress-audit serve` (conntrack clashes on source-port reuse).
 ip netns exec "$OUT" nft -f - <<EOF
-table ip bench_nat {
+table ip bench_tproxy {
   chain pre {
-    type nat hook prerouting priority dstnat; policy accept;
-    tcp dport != 8421 redirect to :8421
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport != 8421 tproxy to :8421
   }
 }
 EOF

@@ -67,14 +67,20 @@ fn sweep_sorts_every_port_exactly() {
     require_lab!();
     let mut lab = Lab::new();
     lab.nft(&lab.inside, INSIDE_FIREWALL);
-    // Outside: everything but 7777 goes to serve, so 7777 is closed at the target itself.
+    // Outside: every tcp port but 7777 goes to serve by TPROXY, udp by a redirect; 7777 is
+    // closed at the target itself.
     lab.nft(
         &lab.outside,
         r#"
+table ip lab_tproxy {
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport != 7777 tproxy to :8421
+  }
+}
 table ip lab_nat {
   chain pre {
     type nat hook prerouting priority dstnat; policy accept;
-    tcp dport != 7777 redirect to :8421
     udp dport != 7777 redirect to :8421
   }
 }
@@ -150,18 +156,30 @@ table ip lab_nat {
     assert_eq!(ports(&udp["blocked"]), vec![9000], "{udp}");
 }
 
-/// `serve --ports` binds a list directly (no redirect); ICMP passes; the result, fed to `scan`,
+/// `serve --ports` binds a list directly; a NAT redirect of 8080 to 80 outside is read back with
+/// SO_ORIGINAL_DST (so 8080 is open, not rewritten); ICMP passes; the result, fed to `scan`,
 /// gives observed findings: EG002 for the open tcp/445, EG007 for the echo reply.
 #[test]
 fn bound_ports_and_scan_findings() {
     require_lab!();
     let mut lab = Lab::new();
+    lab.nft(
+        &lab.outside,
+        r#"
+table ip lab_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 redirect to :80
+  }
+}
+"#,
+    );
     lab.serve(&["--port", "8421", "--ports", "80,445", "--quiet"]);
     let v = probe_json(
         &lab,
         &[
             "--ports",
-            "79-81,444-446",
+            "79-81,444-446,8080",
             "--timeout",
             "300ms",
             "--no-dns",
@@ -170,7 +188,12 @@ fn bound_ports_and_scan_findings() {
             "none",
         ],
     );
-    assert_eq!(ports(&v["tcp"]["open"]), vec![80, 445], "{}", v["tcp"]);
+    assert_eq!(
+        ports(&v["tcp"]["open"]),
+        vec![80, 445, 8080],
+        "{}",
+        v["tcp"]
+    );
     assert_eq!(ports(&v["tcp"]["closed"]), vec![79, 81, 444, 446]);
     assert_eq!(ports(&v["tcp"]["filtered"]), Vec::<u16>::new());
     assert_eq!(v["icmp"]["results"][0]["verdict"], "reply", "{}", v["icmp"]);

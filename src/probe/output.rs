@@ -3,8 +3,67 @@
 use super::ProbeReport;
 use comfy_table::Table;
 
+/// Pretty JSON, with each `[lo, hi]` range on one line (a sweep can have thousands).
 pub fn json(r: &ProbeReport) -> String {
-    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    let text =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    compact_number_arrays(&text) + "\n"
+}
+
+/// Collapses arrays that hold only numbers onto one line: `[\n  1,\n  20\n]` → `[1, 20]`.
+/// Text inside JSON strings is left alone.
+fn compact_number_arrays(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut copied, mut in_str, mut escaped) = (0, 0, false, false);
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b'[' {
+            let close = s[i + 1..].find(']').map(|c| i + 1 + c);
+            if let Some(close) = close {
+                let inner = &s[i + 1..close];
+                let numeric = inner.contains(|c: char| c.is_ascii_digit())
+                    && inner
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c.is_whitespace() || ",.-".contains(c));
+                if numeric {
+                    out.push_str(&s[copied..i]);
+                    let nums: Vec<&str> = inner.split(',').map(str::trim).collect();
+                    out.push('[');
+                    out.push_str(&nums.join(", "));
+                    out.push(']');
+                    i = close + 1;
+                    copied = i;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn number_arrays_go_on_one_line() {
+        let v =
+            serde_json::json!({"open": [[1, 20], [22, 22]], "s": "a[1,\n2]\\\"[3,\n4]", "e": []});
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let c = super::compact_number_arrays(&pretty);
+        assert!(c.contains("[1, 20]") && c.contains("[22, 22]"), "{c}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&c).unwrap(), v);
+    }
 }
 
 pub fn table(r: &ProbeReport) -> String {

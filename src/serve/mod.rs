@@ -53,15 +53,56 @@ pub struct Stats {
 }
 
 /// The nftables rules that send every TCP and UDP port (but ssh) to `port`.
+///
+/// TCP uses TPROXY, not REDIRECT: a redirect NATs every port onto one, so a client that reuses a
+/// source port for two destination ports (a full sweep does, thousands of times) maps to the same
+/// connection twice, and conntrack drops the second SYN. With TPROXY there is no NAT: the listener
+/// (IP_TRANSPARENT) gets each connection with the port really dialled as its local address.
 pub fn redirect_rules(port: u16) -> String {
     format!(
         "nft add table ip egress_audit\n\
+         nft add chain ip egress_audit tproxy '{{ type filter hook prerouting priority mangle; }}'\n\
+         nft add rule ip egress_audit tproxy tcp dport != 22 tproxy to :{port}\n\
          nft add chain ip egress_audit prerouting '{{ type nat hook prerouting priority dstnat; }}'\n\
-         nft add rule ip egress_audit prerouting tcp dport != 22 redirect to :{port}\n\
          nft add rule ip egress_audit prerouting udp dport != 22 redirect to :{port}\n\
-         (iptables: iptables -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
-         the same with -p udp; undo with: nft delete table ip egress_audit)"
+         (undo: nft delete table ip egress_audit. A plain redirect also works for tcp, read with\n \
+         SO_ORIGINAL_DST: nft add rule ip egress_audit prerouting tcp dport != 22 redirect to :{port},\n \
+         or iptables -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
+         but full sweeps then lose SYNs to conntrack clashes.)"
     )
+}
+
+/// A listener with a deep backlog (a sweep opens thousands of connections at once), made
+/// transparent when `transparent` (TPROXY) and permitted; returns whether it is transparent.
+fn listen_tcp(addr: SocketAddr, transparent: bool) -> std::io::Result<(TcpListener, bool)> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    let mut is_transparent = false;
+    if transparent {
+        let (level, opt) = if addr.is_ipv4() {
+            (libc::SOL_IP, libc::IP_TRANSPARENT)
+        } else {
+            (libc::SOL_IPV6, libc::IPV6_TRANSPARENT)
+        };
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket fd and an int option of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                level,
+                opt,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        is_transparent = rc == 0;
+    }
+    sock.bind(addr)?;
+    Ok((sock.listen(4096)?, is_transparent))
 }
 
 /// Binds everything, then serves until Ctrl-C (or `stop` resolves).
@@ -88,9 +129,14 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for &p in &ports {
         let addr = SocketAddr::new(cfg.bind, p);
-        let listener = TcpListener::bind(addr)
-            .await
+        let (listener, transparent) = listen_tcp(addr, p == cfg.port)
             .map_err(|e| anyhow::anyhow!("cannot listen on tcp {addr}: {e}"))?;
+        if p == cfg.port && !transparent {
+            eprintln!(
+                "egress-audit serve: port {p} is not transparent (IP_TRANSPARENT needs root or \
+                 CAP_NET_ADMIN): use the redirect rule, not TPROXY"
+            );
+        }
         tasks.spawn(accept_loop(
             listener,
             cfg.clone(),
