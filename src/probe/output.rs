@@ -53,19 +53,6 @@ fn compact_number_arrays(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn number_arrays_go_on_one_line() {
-        let v =
-            serde_json::json!({"open": [[1, 20], [22, 22]], "s": "a[1,\n2]\\\"[3,\n4]", "e": []});
-        let pretty = serde_json::to_string_pretty(&v).unwrap();
-        let c = super::compact_number_arrays(&pretty);
-        assert!(c.contains("[1, 20]") && c.contains("[22, 22]"), "{c}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&c).unwrap(), v);
-    }
-}
-
 pub fn table(r: &ProbeReport) -> String {
     let mut out = format!(
         "egress probe from {} to {} ({}){}\nstarted {}, took {:.1} s; connect timeout {} ms{}, \
@@ -180,4 +167,17 @@ pub fn table(r: &ProbeReport) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn number_arrays_go_on_one_line() {
+        let v =
+            serde_json::json!({"open": [[1, 20], [22, 22]], "s": "a[1,\n2]\\\"[3,\n4]", "e": []});
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let c = super::compact_number_arrays(&pretty);
+        assert!(c.contains("[1, 20]") && c.contains("[22, 22]"), "{c}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&c).unwrap(), v);
+    }
 }
