@@ -290,3 +290,76 @@ fn udp_echo_never_amplifies() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) during a sweep prints what is known so far: valid JSON, `partial: true`,
+/// exit status 3, and the ports not reached listed as untested.
+#[test]
+fn interrupt_prints_partial_result() {
+    require_lab!();
+    let mut lab = Lab::new();
+    lab.nft(
+        &lab.inside,
+        r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    tcp dport 1000-65535 drop
+  }
+}
+"#,
+    );
+    lab.serve(&["--port", "80", "--quiet"]);
+    let child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.inside,
+            env!("CARGO_BIN_EXE_egress-audit"),
+        ])
+        .args([
+            "probe",
+            "--target",
+            OUTSIDE_ADDR,
+            "-f",
+            "json",
+            "-q",
+            "--tcp-only",
+        ])
+        .args([
+            "--ports",
+            "80,1000-65535",
+            "--timeout",
+            "2s",
+            "--concurrency",
+            "100",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // `ip netns exec` execs the program, so this pid is the probe's.
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["partial"], true);
+    let tcp = &v["tcp"];
+    assert_eq!(ports(&tcp["open"]), vec![80], "{tcp}");
+    let untested = ports(&tcp["untested"]).len();
+    let filtered = ports(&tcp["filtered"]).len();
+    assert!(untested > 60_000, "{untested} untested");
+    assert_eq!(
+        tcp["ports_tested"].as_u64().unwrap() as usize,
+        1 + filtered,
+        "{tcp}"
+    );
+    assert_eq!(1 + filtered + untested, 64_537);
+}
