@@ -392,6 +392,9 @@ async fn read_answer(
             }
         }
     }
+    // Close with a reset: nothing more is wanted, and neither end then keeps the connection in
+    // TIME_WAIT (a full sweep would leave tens of thousands), as nmap's connect scan does.
+    let _ = stream.set_linger(Some(Duration::ZERO));
     judge(&buf, port, expect, error.as_ref())
 }
 
