@@ -363,3 +363,73 @@ table inet lab_filter {
     );
     assert_eq!(1 + filtered + untested, 64_537);
 }
+
+/// DNS straight to a resolver: udp/53 answered, tcp/53 reset by the local firewall, the system
+/// resolver answering from /etc/hosts; `scan` then reports EG006 (dns-egress) as observed.
+#[test]
+fn dns_checks_in_lab() {
+    require_lab!();
+    let lab = Lab::new();
+    lab.nft(
+        &lab.inside,
+        r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    tcp dport 53 reject with tcp reset
+  }
+}
+"#,
+    );
+    lab.dns_responder();
+    let v = probe_json(
+        &lab,
+        &[
+            "--no-tcp",
+            "--no-icmp",
+            "--no-doh",
+            "--no-dot",
+            "--dns-servers",
+            OUTSIDE_ADDR,
+            "--dns-name",
+            "localhost",
+        ],
+    );
+    let dns = &v["dns"];
+    let results = dns["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{dns}");
+    let verdict = |t: &str| {
+        results
+            .iter()
+            .find(|r| r["transport"] == t)
+            .map(|r| r["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("udp").as_deref(), Some("answered"), "{dns}");
+    assert_eq!(verdict("tcp").as_deref(), Some("refused"), "{dns}");
+    assert_eq!(dns["system_resolver"]["verdict"], "answered", "{dns}");
+    assert!(v["tcp"].is_null());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let eg006 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == "EG006")
+        .unwrap_or_else(|| panic!("no EG006: {stdout}"));
+    assert_eq!(eg006["observed"], true);
+    assert!(
+        eg006["evidence"]
+            .to_string()
+            .contains("probe dns udp/53 answered by 10.213.0.2"),
+        "{eg006}"
+    );
+}

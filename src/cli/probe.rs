@@ -38,6 +38,12 @@ pub struct ProbeArgs {
     /// Hosts pinged besides the target (comma-separated addresses, or `none`).
     #[arg(long, default_value = "1.1.1.1")]
     pub ping_extra: String,
+    /// Resolvers asked straight on udp/53 and tcp/53 (comma-separated addresses).
+    #[arg(long, default_value = "8.8.8.8,1.1.1.1")]
+    pub dns_servers: String,
+    /// Skip DNS over TLS (tcp/853).
+    #[arg(long)]
+    pub no_dot: bool,
     /// The name looked up in the DNS, DoT and DoH checks.
     #[arg(long, default_value = "example.com")]
     pub dns_name: String,
@@ -128,19 +134,8 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
     let ports = parse_port_list(&a.ports).map_err(|e| anyhow::anyhow!("--ports: {e}"))?;
     let udp_ports =
         parse_port_list(&a.udp_ports).map_err(|e| anyhow::anyhow!("--udp-ports: {e}"))?;
-    let ping_extra: Vec<IpAddr> = if a.ping_extra.trim().eq_ignore_ascii_case("none") {
-        Vec::new()
-    } else {
-        a.ping_extra
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                s.trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--ping-extra: {s:?} is not an address"))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
+    let ping_extra = parse_addr_list(&a.ping_extra, "--ping-extra")?;
+    let dns_servers = parse_addr_list(&a.dns_servers, "--dns-servers")?;
     if a.concurrency == 0 {
         anyhow::bail!("--concurrency must be at least 1");
     }
@@ -162,6 +157,8 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
         icmp: !a.no_icmp && !a.tcp_only,
         ping_extra,
         dns: !a.no_dns && !a.tcp_only,
+        dns_servers,
+        dot: !a.no_dot,
         dns_name: a.dns_name.clone(),
         doh: !a.no_doh && !a.tcp_only,
         udp_ports,
@@ -190,6 +187,21 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
     } else {
         super::EXIT_OK
     })
+}
+
+/// Comma-separated addresses, or `none`.
+fn parse_addr_list(s: &str, flag: &str) -> anyhow::Result<Vec<IpAddr>> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{flag}: {x:?} is not an address"))
+        })
+        .collect()
 }
 
 pub fn run_serve(a: ServeArgs) -> anyhow::Result<i32> {

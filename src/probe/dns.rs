@@ -11,9 +11,6 @@ use tokio::task::JoinSet;
 
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Plain DNS resolvers tried on udp/53 and tcp/53.
-pub const PLAIN_RESOLVERS: [Ipv4Addr; 2] = [Ipv4Addr::new(8, 8, 8, 8), Ipv4Addr::new(1, 1, 1, 1)];
-
 /// DNS-over-TLS resolvers: address and the name on their certificate.
 pub const DOT_RESOLVERS: [(Ipv4Addr, &str); 3] = [
     (Ipv4Addr::new(1, 1, 1, 1), "cloudflare-dns.com"),
@@ -51,17 +48,18 @@ impl DnsCheck {
     }
 }
 
-/// All DNS checks at once (each has its own timeout).
-pub async fn probe(name: &str) -> DnsResult {
+/// All DNS checks at once (each has its own timeout): udp/53 and tcp/53 to each of `servers`,
+/// DoT to the well-known resolvers when `dot`, and the system resolver.
+pub async fn probe(name: &str, servers: &[IpAddr], dot: bool) -> DnsResult {
     let mut set = JoinSet::new();
-    for (i, ip) in PLAIN_RESOLVERS.iter().enumerate() {
-        let server = SocketAddr::new(IpAddr::V4(*ip), 53);
+    for (i, ip) in servers.iter().enumerate() {
+        let server = SocketAddr::new(*ip, 53);
         let n = name.to_string();
         set.spawn(async move { (i * 3, udp_check(server, &n).await) });
         let n = name.to_string();
         set.spawn(async move { (i * 3 + 1, tcp_check(server, &n).await) });
     }
-    for (i, (ip, sni)) in DOT_RESOLVERS.iter().enumerate() {
+    for (i, (ip, sni)) in DOT_RESOLVERS.iter().enumerate().filter(|_| dot) {
         let server = SocketAddr::new(IpAddr::V4(*ip), 853);
         let n = name.to_string();
         let sni = sni.to_string();
@@ -123,7 +121,12 @@ async fn udp_check(server: SocketAddr, name: &str) -> DnsCheck {
     let mut c = check(server, "udp");
     let start = Instant::now();
     let fut = async {
-        let sock = UdpSocket::bind("0.0.0.0:0").await?;
+        let any: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0".parse().expect("literal")
+        } else {
+            "[::]:0".parse().expect("literal")
+        };
+        let sock = UdpSocket::bind(any).await?;
         sock.connect(server).await?;
         let (id, q) = query(name);
         sock.send(&q).await?;

@@ -108,6 +108,10 @@ pub struct ProbeConfig {
     /// Extra hosts to ping besides the target.
     pub ping_extra: Vec<IpAddr>,
     pub dns: bool,
+    /// Resolvers asked straight on udp/53 and tcp/53.
+    pub dns_servers: Vec<IpAddr>,
+    /// DNS over TLS to the well-known resolvers.
+    pub dot: bool,
     pub dns_name: String,
     pub doh: bool,
     pub udp_ports: Vec<u16>,
@@ -251,7 +255,7 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         None
     };
     let dns = if cfg.dns && !partial {
-        Some(dns::probe(&cfg.dns_name).await)
+        Some(dns::probe(&cfg.dns_name, &cfg.dns_servers, cfg.dot).await)
     } else {
         None
     };

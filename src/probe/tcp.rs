@@ -394,7 +394,7 @@ async fn read_answer(
     }
     // Close with a reset: nothing more is wanted, and neither end then keeps the connection in
     // TIME_WAIT (a full sweep would leave tens of thousands), as nmap's connect scan does.
-    let _ = stream.set_linger(Some(Duration::ZERO));
+    let _ = stream.set_zero_linger();
     judge(&buf, port, expect, error.as_ref())
 }
 

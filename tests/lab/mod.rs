@@ -200,13 +200,10 @@ impl Lab {
     /// `HTTP/1.1 403 proxy` to everything. The thread enters the namespace itself (setns is per
     /// thread), so the listener lives there; it ends with the test process.
     pub fn interceptor(&self, port: u16) {
-        let path = format!("/var/run/netns/{}", self.inside);
+        let ns = self.inside.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let ns = std::fs::File::open(&path).expect("open netns");
-            // SAFETY: setns on this thread only, with a valid namespace fd.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns failed");
+            enter(&ns);
             let listener = std::net::TcpListener::bind(("0.0.0.0", port)).expect("bind");
             tx.send(()).expect("ready");
             for mut s in listener.incoming().flatten() {
@@ -218,6 +215,66 @@ impl Lab {
         });
         rx.recv_timeout(Duration::from_secs(5))
             .expect("interceptor ready");
+    }
+}
+
+/// Enters the network namespace `ns` on the current thread.
+fn enter(ns: &str) {
+    let f = std::fs::File::open(format!("/var/run/netns/{ns}")).expect("open netns");
+    // SAFETY: setns on this thread only, with a valid namespace fd.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns failed");
+}
+
+/// A DNS answer to `q`: the query with the response bit set and no records.
+fn dns_reply(q: &[u8]) -> Vec<u8> {
+    let mut r = q.to_vec();
+    if r.len() >= 4 {
+        r[2] |= 0x80;
+        r[3] &= 0xf0;
+    }
+    r
+}
+
+impl Lab {
+    /// A minimal DNS responder on udp/53 and tcp/53 in the outside namespace.
+    pub fn dns_responder(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ns = self.outside.clone();
+        let tx2 = tx.clone();
+        let ns2 = ns.clone();
+        std::thread::spawn(move || {
+            enter(&ns);
+            let sock = std::net::UdpSocket::bind("0.0.0.0:53").expect("bind udp/53");
+            tx.send(()).expect("ready");
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                let _ = sock.send_to(&dns_reply(&buf[..n]), from);
+            }
+        });
+        std::thread::spawn(move || {
+            enter(&ns2);
+            let l = std::net::TcpListener::bind("0.0.0.0:53").expect("bind tcp/53");
+            tx2.send(()).expect("ready");
+            for mut s in l.incoming().flatten() {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).is_err() {
+                    continue;
+                }
+                let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                if s.read_exact(&mut q).is_err() {
+                    continue;
+                }
+                let r = dns_reply(&q);
+                let mut msg = (r.len() as u16).to_be_bytes().to_vec();
+                msg.extend_from_slice(&r);
+                let _ = s.write_all(&msg);
+            }
+        });
+        for _ in 0..2 {
+            rx.recv_timeout(Duration::from_secs(5))
+                .expect("dns responder ready");
+        }
     }
 }
 
