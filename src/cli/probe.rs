@@ -22,8 +22,9 @@ pub struct ProbeArgs {
     /// TCP ports to test: `1-1024,3389,8000-9000`, or `all`.
     #[arg(long, default_value = "1-65535")]
     pub ports: String,
-    /// Connects in flight at most (lowered by itself when the host runs out of sockets).
-    #[arg(long, default_value_t = 1500)]
+    /// Connects in flight at most (lowered by itself when the host runs out of sockets). The
+    /// default is in line with RustScan's batch (4500) and nmap's `--min-rate 5000`.
+    #[arg(long, default_value_t = 4000)]
     pub concurrency: usize,
     /// Connect timeout, e.g. `800ms`, `1.5s` [default: adaptive, from the round-trip times seen,
     /// between 300 ms and 2 s].
