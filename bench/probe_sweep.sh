@@ -10,7 +10,8 @@
 # at equal settings the ratio to the bound  filtered × timeout / concurrency + handshakes, where
 # "handshakes" is the measured time of a sweep of the non-filtered ports alone.
 #
-# Usage (root): bench/probe_sweep.sh        env: RUNS=3 TIMEOUT_MS=500 CONC=1000 BIN=path
+# Usage (root): bench/probe_sweep.sh
+#   env: RUNS=3 TIMEOUT_MS=500 CONC=1000 BIN=path TOOLS="ea nmap rustscan" (a subset to skip some)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ RUNS=${RUNS:-3}
 TIMEOUT_MS=${TIMEOUT_MS:-500}
 CONC=${CONC:-1000}
 BIN=${BIN:-target/release/egress-audit}
+TOOLS=${TOOLS:-ea nmap rustscan}
+want() { [[ " $TOOLS " == *" $1 "* ]]; }
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
 command -v nft >/dev/null || { echo "needs nftables: apt-get install -y nftables"; exit 1; }
 [ -x "$BIN" ] || cargo build --release
@@ -138,20 +141,19 @@ BOUND=$(echo "20001 * $TIMEOUT_MS / 1000 / $CONC + $H" | bc -l)
 printf 'handshakes (45534 non-filtered ports): %.2f s; bound = 20001 × %s ms / %s + %.2f = %.2f s\n' \
   "$H" "$TIMEOUT_MS" "$CONC" "$H" "$BOUND"
 
-EQ=()
-for n in $(seq "$RUNS"); do
+EQ=() DEF=()
+want ea && for n in $(seq "$RUNS"); do
   run_ea "egress-audit equal (t,c)" "$n" --ports 1-65535 --timeout "${TIMEOUT_MS}ms" --concurrency "$CONC"
   EQ+=("$LAST")
   printf '    ratio to bound: %.3f\n' "$(echo "$LAST / $BOUND" | bc -l)"
 done
-DEF=()
-for n in $(seq "$RUNS"); do
+want ea && for n in $(seq "$RUNS"); do
   run_ea "egress-audit defaults" "$n"
   DEF+=("$LAST")
   jq -r '"    adaptive timeout \(.settings.timeout_ms) ms, re-test \(.settings.retest_timeout_ms) ms, concurrency \(.settings.concurrency)"' "$WORK/ea.json"
 done
 
-for n in $(seq "$RUNS"); do
+want nmap && for n in $(seq "$RUNS"); do
   t0=$(now)
   ip netns exec "$IN" nmap -sT -p- -T4 --min-rate 5000 -n -Pn --max-rtt-timeout "${TIMEOUT_MS}ms" \
     -oG "$WORK/nmap.gnmap" $A_OUT >/dev/null
@@ -159,7 +161,7 @@ for n in $(seq "$RUNS"); do
   grep -o 'Ports: .*' "$WORK/nmap.gnmap" | tr ',' '\n' | grep '/open/' | sed 's/^ *Ports: //; s/^ *//' | cut -d/ -f1 > "$WORK/nmap.open"
   row "nmap -sT -T4 --min-rate 5000 (t)" "#$n" "$(echo "$t1 - $t0" | bc -l)" "$(exact_open "$WORK/nmap.open")"
 done
-for n in $(seq "$RUNS"); do
+want nmap && for n in $(seq "$RUNS"); do
   t0=$(now)
   ip netns exec "$IN" nmap -sT -p- -T4 --min-rate 5000 -n -Pn -oG "$WORK/nmap.gnmap" $A_OUT >/dev/null
   t1=$(now)
@@ -169,7 +171,9 @@ done
 
 RS=$(command -v rustscan || true)
 [ -z "$RS" ] && [ -x "$HOME/.cargo/bin/rustscan" ] && RS=$HOME/.cargo/bin/rustscan
-if [ -n "$RS" ]; then
+if ! want rustscan; then
+  :
+elif [ -n "$RS" ]; then
   rs_run() { # label n args...
     local label=$1 n=$2; shift 2
     local t0 t1; t0=$(now)
@@ -187,7 +191,7 @@ fi
 echo
 echo "== summary"
 printf '%s\n' "${ROWS[@]}"
-printf 'bound %.2f s; egress-audit equal-settings median %.2f s (ratio %.3f); defaults median %.2f s\n' \
+want ea && printf 'bound %.2f s; egress-audit equal-settings median %.2f s (ratio %.3f); defaults median %.2f s\n' \
   "$BOUND" "$(printf '%s\n' "${EQ[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" \
   "$(echo "$(printf '%s\n' "${EQ[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p") / $BOUND" | bc -l)" \
   "$(printf '%s\n' "${DEF[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"

@@ -20,7 +20,7 @@ const ANSWER_CAP: usize = 4096;
 /// The fewest connects kept in flight when back-pressure lowers the concurrency.
 const MIN_CONCURRENCY: usize = 16;
 /// How much wider than the sweep the re-test of filtered ports runs (socket budget permitting).
-const RETEST_WIDEN: usize = 16;
+const RETEST_WIDEN: usize = 32;
 /// How many interceptions are explained in the output.
 const DETAIL_CAP: usize = 50;
 
