@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// DNS-over-TLS resolvers: address and the name on their certificate.
-pub const DOT_RESOLVERS: [(Ipv4Addr, &str); 3] = [
+pub const DOT_RESOLVERS: [(Ipv4Addr, &str); 4] = [
     (Ipv4Addr::new(1, 1, 1, 1), "cloudflare-dns.com"),
     (Ipv4Addr::new(8, 8, 8, 8), "dns.google"),
     (Ipv4Addr::new(9, 9, 9, 9), "dns.quad9.net"),
+    (Ipv4Addr::new(94, 140, 14, 14), "dns.adguard-dns.com"),
 ];
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -13,10 +13,12 @@ use tokio::task::JoinSet;
 use tokio_rustls::rustls;
 
 /// (address, name, method) of the DoH endpoints tried.
-pub const DOH_RESOLVERS: [(Ipv4Addr, &str, &str); 3] = [
+pub const DOH_RESOLVERS: [(Ipv4Addr, &str, &str); 5] = [
     (Ipv4Addr::new(1, 1, 1, 1), "cloudflare-dns.com", "GET"),
     (Ipv4Addr::new(8, 8, 8, 8), "dns.google", "POST"),
     (Ipv4Addr::new(9, 9, 9, 9), "dns.quad9.net", "GET"),
+    (Ipv4Addr::new(208, 67, 222, 222), "doh.opendns.com", "POST"),
+    (Ipv4Addr::new(94, 140, 14, 14), "dns.adguard-dns.com", "GET"),
 ];
 
 const RESPONSE_CAP: usize = 64 * 1024;
