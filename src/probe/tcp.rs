@@ -7,7 +7,9 @@
 use super::{is_resource_exhaustion, Interception, PortRanges, TcpResult};
 use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,7 +111,13 @@ struct Shared {
 pub struct Scanner {
     opts: ScanOptions,
     shared: Arc<Shared>,
+    /// One connect-and-judge; swapped in tests to provoke back-pressure.
+    attempt: AttemptFn,
 }
+
+type AttemptFn = Arc<
+    dyn Fn(SocketAddr, Duration) -> Pin<Box<dyn Future<Output = Attempt> + Send>> + Send + Sync,
+>;
 
 impl Scanner {
     pub fn new(opts: ScanOptions) -> Self {
@@ -120,7 +128,16 @@ impl Scanner {
             concurrency: AtomicUsize::new(opts.concurrency.max(1)),
             retest_timeout_ms: AtomicUsize::new(0),
         });
-        Scanner { opts, shared }
+        let (expect, host) = (opts.expect.clone(), opts.host.clone());
+        let attempt: AttemptFn = Arc::new(move |addr, timeout| {
+            let (expect, host) = (expect.clone(), host.clone());
+            Box::pin(async move { attempt(addr, timeout, &expect, &host).await })
+        });
+        Scanner {
+            opts,
+            shared,
+            attempt,
+        }
     }
 
     fn current_timeout(&self) -> Duration {
@@ -285,9 +302,8 @@ impl Scanner {
             };
             let timeout = fixed.unwrap_or_else(|| self.current_timeout());
             let addr = SocketAddr::new(self.opts.address, port);
-            let expect = self.opts.expect.clone();
-            let host = self.opts.host.clone();
-            set.spawn(async move { (port, attempt(addr, timeout, &expect, &host).await) });
+            let run = (self.attempt)(addr, timeout);
+            set.spawn(async move { (port, run.await) });
         }
     }
 }
@@ -464,6 +480,63 @@ mod tests {
         assert!(proxy.1.unwrap().contains("403 proxy"));
         assert_eq!(judge(b"", 80, "w00tw00t", None).0, Verdict::Intercepted);
         assert_eq!(judge(b"w00tw00t\n", 80, "w00tw00t", None).0, Verdict::Open);
+    }
+
+    /// Running out of sockets lowers the concurrency and retries the port: every port still
+    /// gets its real verdict, none is called filtered or closed for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn out_of_sockets_is_backpressure_not_a_verdict() {
+        let ports: Vec<u16> = (1..=600).collect();
+        let mut scan = Scanner::new(ScanOptions {
+            address: "192.0.2.1".parse().unwrap(),
+            host: "lab".into(),
+            ports: ports.clone(),
+            concurrency: 400,
+            timeout: Some(Duration::from_millis(300)),
+            expect: "w00tw00t".into(),
+            progress: false,
+        });
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let refusals = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (in_flight.clone(), refusals.clone());
+        scan.attempt = Arc::new(move |addr, _| {
+            let (f, r) = (f.clone(), r.clone());
+            Box::pin(async move {
+                // A host that has sockets for 50 connects at a time.
+                if f.fetch_add(1, Ordering::SeqCst) >= 50 {
+                    f.fetch_sub(1, Ordering::SeqCst);
+                    r.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    return Attempt::Backpressure;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                f.fetch_sub(1, Ordering::SeqCst);
+                let verdict = if addr.port() % 2 == 0 {
+                    Verdict::Open
+                } else {
+                    Verdict::Closed
+                };
+                Attempt::Done {
+                    verdict,
+                    reason: None,
+                    rtt: None,
+                }
+            })
+        });
+        let out = scan.run().await;
+        assert!(
+            refusals.load(Ordering::SeqCst) > 0,
+            "back-pressure was provoked"
+        );
+        assert!(
+            out.concurrency < 400,
+            "concurrency lowered to {}",
+            out.concurrency
+        );
+        assert_eq!(out.result.ports_tested, 600);
+        assert_eq!(out.result.open.count(), 300);
+        assert_eq!(out.result.closed.count(), 300);
+        assert!(out.result.filtered.is_empty() && out.result.untested.is_empty());
     }
 
     #[test]
