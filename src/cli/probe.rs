@@ -1,15 +1,252 @@
-//! `probe` and `serve` options. (Skeleton.)
+//! `probe` and `serve` options.
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct ProbeArgs {}
+use crate::probe::{self, ranges::parse_port_list, ProbeConfig};
+use crate::serve::{self, ServeConfig};
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServeArgs {}
-
-pub fn run_probe(_a: ProbeArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("probe is not implemented yet")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
 }
 
-pub fn run_serve(_a: ServeArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("serve is not implemented yet")
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProbeArgs {
+    /// The host that answers on every port (letmeoutofyour.net, or your own `egress-audit serve`).
+    #[arg(long, default_value = probe::DEFAULT_TARGET)]
+    pub target: String,
+    /// TCP ports to test: `1-1024,3389,8000-9000`, or `all`.
+    #[arg(long, default_value = "1-65535")]
+    pub ports: String,
+    /// Connects in flight at most (lowered by itself when the host runs out of sockets). The
+    /// default is in line with RustScan's batch (4500) and nmap's `--min-rate 5000`.
+    #[arg(long, default_value_t = 4000)]
+    pub concurrency: usize,
+    /// Connect timeout, e.g. `800ms`, `1.5s` [default: adaptive, from the round-trip times seen,
+    /// between 300 ms and 2 s].
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// The token an open port must answer with.
+    #[arg(long, default_value = probe::DEFAULT_EXPECT)]
+    pub expect: String,
+    /// UDP ports to test against a `serve` target, which echoes them.
+    #[arg(long, default_value = "")]
+    pub udp_ports: String,
+    /// Hosts pinged besides the target (comma-separated addresses, or `none`).
+    #[arg(long, default_value = "1.1.1.1")]
+    pub ping_extra: String,
+    /// Resolvers asked straight on udp/53 and tcp/53 (comma-separated addresses).
+    #[arg(long, default_value = "8.8.8.8,1.1.1.1")]
+    pub dns_servers: String,
+    /// Skip DNS over TLS (tcp/853).
+    #[arg(long)]
+    pub no_dot: bool,
+    /// The name looked up in the DNS, DoT and DoH checks.
+    #[arg(long, default_value = "example.com")]
+    pub dns_name: String,
+    /// Skip the ICMP echo.
+    #[arg(long)]
+    pub no_icmp: bool,
+    /// Skip DNS (udp/53, tcp/53, DoT and the system resolver).
+    #[arg(long)]
+    pub no_dns: bool,
+    /// Skip DoH.
+    #[arg(long)]
+    pub no_doh: bool,
+    /// Only the TCP sweep (and `--udp-ports` if given).
+    #[arg(long)]
+    pub tcp_only: bool,
+    /// Skip the TCP sweep.
+    #[arg(long)]
+    pub no_tcp: bool,
+    /// Output format [default: table on a terminal, else json].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<ProbeFormat>,
+    /// Write the result to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// The port that a redirect rule sends every other port to (the rule is printed at start).
+    #[arg(long, default_value_t = 8421)]
+    pub port: u16,
+    /// Ports to bind directly as well, e.g. `80,443,445` (no redirect needed for these).
+    #[arg(long, default_value = "")]
+    pub ports: String,
+    /// The body of every answer.
+    #[arg(long, default_value = probe::DEFAULT_EXPECT)]
+    pub token: String,
+    /// Connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 16384)]
+    pub max_conns: usize,
+    /// Time limit per connection, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub conn_timeout: Duration,
+    /// Do not echo UDP.
+    #[arg(long)]
+    pub no_udp: bool,
+    /// UDP echoes per second and port, at most.
+    #[arg(long, default_value_t = 2000)]
+    pub udp_rate: u32,
+    /// Do not log hits.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Hit log lines per second, at most.
+    #[arg(long, default_value_t = 20)]
+    pub log_rate: u32,
+}
+
+/// `800ms`, `1.5s`, `2s`, `1m`, or a bare number of milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "ms"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 800ms, 1.5s)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 3600.0 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
+    let ports = parse_port_list(&a.ports).map_err(|e| anyhow::anyhow!("--ports: {e}"))?;
+    let udp_ports =
+        parse_port_list(&a.udp_ports).map_err(|e| anyhow::anyhow!("--udp-ports: {e}"))?;
+    let ping_extra = parse_addr_list(&a.ping_extra, "--ping-extra")?;
+    let dns_servers = parse_addr_list(&a.dns_servers, "--dns-servers")?;
+    if a.concurrency == 0 {
+        anyhow::bail!("--concurrency must be at least 1");
+    }
+    let fd_limit = probe::raise_fd_limit() as usize;
+    // Leave room for the runtime, the output file and the other checks.
+    let concurrency = a.concurrency.min(fd_limit.saturating_sub(64).max(1));
+    if concurrency < a.concurrency {
+        eprintln!(
+            "egress-audit: the open-file limit is {fd_limit}; concurrency lowered to {concurrency}"
+        );
+    }
+    let cfg = ProbeConfig {
+        target: a.target.clone(),
+        ports,
+        concurrency,
+        timeout: a.timeout,
+        expect: a.expect.clone(),
+        tcp: !a.no_tcp,
+        icmp: !a.no_icmp && !a.tcp_only,
+        ping_extra,
+        dns: !a.no_dns && !a.tcp_only,
+        dns_servers,
+        dot: !a.no_dot,
+        dns_name: a.dns_name.clone(),
+        doh: !a.no_doh && !a.tcp_only,
+        udp_ports,
+        progress: !a.quiet && std::io::stderr().is_terminal(),
+    };
+    let rt = super::runtime()?;
+    let report = rt.block_on(probe::run(cfg))?;
+    let format = a
+        .format
+        .unwrap_or(if a.output.is_none() && std::io::stdout().is_terminal() {
+            ProbeFormat::Table
+        } else {
+            ProbeFormat::Json
+        });
+    let text = match format {
+        ProbeFormat::Json => probe::output::json(&report),
+        ProbeFormat::Table => probe::output::table(&report),
+    };
+    match &a.output {
+        Some(path) => crate::report::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(if report.partial {
+        super::EXIT_PARTIAL
+    } else {
+        super::EXIT_OK
+    })
+}
+
+/// Comma-separated addresses, or `none`.
+fn parse_addr_list(s: &str, flag: &str) -> anyhow::Result<Vec<IpAddr>> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{flag}: {x:?} is not an address"))
+        })
+        .collect()
+}
+
+pub fn run_serve(a: ServeArgs) -> anyhow::Result<i32> {
+    let ports = parse_port_list(&a.ports).map_err(|e| anyhow::anyhow!("--ports: {e}"))?;
+    let cfg = ServeConfig {
+        bind: a.bind,
+        port: a.port,
+        ports,
+        token: a.token,
+        max_conns: a.max_conns.max(1),
+        conn_timeout: a.conn_timeout,
+        udp: !a.no_udp,
+        udp_rate: a.udp_rate,
+        quiet: a.quiet,
+        log_rate: a.log_rate,
+    };
+    let rt = super::runtime()?;
+    let stats = rt.block_on(serve::run(cfg, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))?;
+    eprintln!(
+        "egress-audit serve: stopped after {} tcp hits ({} refused while full), {} udp echoes \
+         ({} over the rate limit)",
+        stats.tcp_hits.load(std::sync::atomic::Ordering::Relaxed),
+        stats
+            .tcp_refused_busy
+            .load(std::sync::atomic::Ordering::Relaxed),
+        stats.udp_echoes.load(std::sync::atomic::Ordering::Relaxed),
+        stats.udp_dropped.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    Ok(super::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("800ms").unwrap(), Duration::from_millis(800));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
 }

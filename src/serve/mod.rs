@@ -1,1 +1,309 @@
-//! `egress-audit serve`: answer on every TCP port and echo UDP, for self-hosted probes. (Skeleton.)
+//! `egress-audit serve`: answer on every TCP port and echo UDP, for self-hosted probes.
+//!
+//! The answer is letmeoutofyour.net's (an HTTP 200 whose body is the token, `w00tw00t`), plus
+//! headers that name the port the client really dialled (`X-Egress-Port`, from SO_ORIGINAL_DST
+//! behind an nftables/iptables redirect) and the address it came from (`X-Egress-Source`), so a
+//! probe can tell port rewriting and NAT. UDP datagrams are echoed, never larger than they came.
+//! Connections, memory (a read cap) and time per connection are bounded.
+
+mod log;
+mod udp;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+pub use log::HitLog;
+
+/// The most of a request that is read (the rest is ignored).
+pub const READ_CAP: usize = 8 * 1024;
+/// How long a client that sends nothing is waited for before it gets the answer anyway.
+const GREETING_WAIT: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub bind: IpAddr,
+    /// The port a redirect rule sends every other port to.
+    pub port: u16,
+    /// Extra ports bound directly (no redirect needed).
+    pub ports: Vec<u16>,
+    pub token: String,
+    pub max_conns: usize,
+    pub conn_timeout: Duration,
+    pub udp: bool,
+    /// UDP echoes per second, at most (a reflector must not be a flood).
+    pub udp_rate: u32,
+    pub quiet: bool,
+    /// Hit log lines per second, at most.
+    pub log_rate: u32,
+}
+
+/// Counters, printed at the end.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub tcp_hits: AtomicU64,
+    pub tcp_refused_busy: AtomicU64,
+    pub udp_echoes: AtomicU64,
+    pub udp_dropped: AtomicU64,
+}
+
+/// The nftables rules that send every TCP and UDP port (but ssh) to `port`.
+///
+/// TCP uses TPROXY, not REDIRECT: a redirect NATs every port onto one, so a client that reuses a
+/// source port for two destination ports (a full sweep does, thousands of times) maps to the same
+/// connection twice, and conntrack drops the second SYN. With TPROXY there is no NAT: the listener
+/// (IP_TRANSPARENT) gets each connection with the port really dialled as its local address.
+pub fn redirect_rules(port: u16) -> String {
+    format!(
+        "nft add table ip egress_audit\n\
+         nft add chain ip egress_audit tproxy '{{ type filter hook prerouting priority mangle; }}'\n\
+         nft add rule ip egress_audit tproxy tcp dport != 22 tproxy to :{port}\n\
+         nft add chain ip egress_audit prerouting '{{ type nat hook prerouting priority dstnat; }}'\n\
+         nft add rule ip egress_audit prerouting udp dport != 22 redirect to :{port}\n\
+         (undo: nft delete table ip egress_audit. A plain redirect also works for tcp, read with\n \
+         SO_ORIGINAL_DST: nft add rule ip egress_audit prerouting tcp dport != 22 redirect to :{port},\n \
+         or iptables -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
+         but full sweeps then lose SYNs to conntrack clashes.)"
+    )
+}
+
+/// A listener with a deep backlog (a sweep opens thousands of connections at once), made
+/// transparent when `transparent` (TPROXY) and permitted; returns whether it is transparent.
+fn listen_tcp(addr: SocketAddr, transparent: bool) -> std::io::Result<(TcpListener, bool)> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    let mut is_transparent = false;
+    if transparent {
+        let (level, opt) = if addr.is_ipv4() {
+            (libc::SOL_IP, libc::IP_TRANSPARENT)
+        } else {
+            (libc::SOL_IPV6, libc::IPV6_TRANSPARENT)
+        };
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket fd and an int option of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                level,
+                opt,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        is_transparent = rc == 0;
+    }
+    sock.bind(addr)?;
+    Ok((sock.listen(4096)?, is_transparent))
+}
+
+/// Binds everything, then serves until Ctrl-C (or `stop` resolves).
+pub async fn run(
+    cfg: ServeConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<Arc<Stats>> {
+    let limit = crate::probe::raise_fd_limit() as usize;
+    let mut cfg = cfg;
+    let budget = limit.saturating_sub(64 + 2 * (1 + cfg.ports.len()));
+    if cfg.max_conns > budget {
+        eprintln!(
+            "egress-audit serve: the open-file limit ({limit}) allows {budget} connections, not {}",
+            cfg.max_conns
+        );
+        cfg.max_conns = budget.max(1);
+    }
+    let cfg = Arc::new(cfg);
+    let stats = Arc::new(Stats::default());
+    let hits = Arc::new(HitLog::new(cfg.log_rate, cfg.quiet));
+    let sem = Arc::new(Semaphore::new(cfg.max_conns));
+    let mut ports = vec![cfg.port];
+    ports.extend(cfg.ports.iter().copied().filter(|&p| p != cfg.port));
+    let mut tasks = tokio::task::JoinSet::new();
+    for &p in &ports {
+        let addr = SocketAddr::new(cfg.bind, p);
+        let (listener, transparent) = listen_tcp(addr, p == cfg.port)
+            .map_err(|e| anyhow::anyhow!("cannot listen on tcp {addr}: {e}"))?;
+        if p == cfg.port && !transparent {
+            eprintln!(
+                "egress-audit serve: port {p} is not transparent (IP_TRANSPARENT needs root or \
+                 CAP_NET_ADMIN): use the redirect rule, not TPROXY"
+            );
+        }
+        tasks.spawn(accept_loop(
+            listener,
+            cfg.clone(),
+            sem.clone(),
+            stats.clone(),
+            hits.clone(),
+        ));
+        if cfg.udp {
+            match tokio::net::UdpSocket::bind(addr).await {
+                Ok(s) => {
+                    tasks.spawn(udp::echo_loop(s, cfg.clone(), stats.clone(), hits.clone()));
+                }
+                Err(e) => eprintln!("egress-audit serve: no udp echo on {addr}: {e}"),
+            }
+        }
+    }
+    eprintln!(
+        "egress-audit serve: answering {:?} on tcp{} port {}{} (at most {} connections, {} s each)",
+        cfg.token,
+        if cfg.udp { "+udp" } else { "" },
+        cfg.port,
+        if cfg.ports.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} bound ports", cfg.ports.len())
+        },
+        cfg.max_conns,
+        cfg.conn_timeout.as_secs_f64(),
+    );
+    eprintln!(
+        "to answer on every port, redirect them to port {}:\n{}",
+        cfg.port,
+        redirect_rules(cfg.port)
+    );
+    eprintln!("egress-audit serve: ready");
+    stop.await;
+    tasks.abort_all();
+    Ok(stats)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    cfg: Arc<ServeConfig>,
+    sem: Arc<Semaphore>,
+    stats: Arc<Stats>,
+    hits: Arc<HitLog>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors or a transient error: wait instead of spinning.
+                hits.note(&format!("accept: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = sem.clone().try_acquire_owned() else {
+            // Full: close at once rather than queue without bound.
+            stats.tcp_refused_busy.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let (cfg, stats, hits) = (cfg.clone(), stats.clone(), hits.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ =
+                tokio::time::timeout(cfg.conn_timeout, handle(stream, peer, &cfg, &stats, &hits))
+                    .await;
+        });
+    }
+}
+
+async fn handle(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    cfg: &ServeConfig,
+    stats: &Stats,
+    hits: &HitLog,
+) {
+    let local = stream.local_addr().ok();
+    let dialled = original_dst(&stream)
+        .or(local)
+        .map(|a| a.port())
+        .unwrap_or(cfg.port);
+    stats.tcp_hits.fetch_add(1, Ordering::Relaxed);
+    hits.hit(&format!("tcp {} → port {dialled}", peer));
+    let mut buf = vec![0u8; 2048];
+    let mut seen = 0usize;
+    let mut first = true;
+    // Read the request (bounded) so that the answer does not race it; a silent client still
+    // gets the answer after GREETING_WAIT, as with a banner.
+    while seen < READ_CAP {
+        let wait = if first {
+            GREETING_WAIT
+        } else {
+            Duration::from_secs(2)
+        };
+        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => {
+                seen += n;
+                first = false;
+                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || buf[..n].ends_with(b"\n\n") {
+                    break;
+                }
+            }
+            Ok(Err(_)) => return,
+        }
+    }
+    let body = &cfg.token;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nServer: egress-audit\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\nX-Egress-Port: {dialled}\r\n\
+         X-Egress-Source: {}\r\nX-Egress-Source-Port: {}\r\n\r\n{body}",
+        body.len(),
+        peer.ip(),
+        peer.port()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The destination the client dialled before a NAT redirect (SO_ORIGINAL_DST), if any.
+pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
+    const SO_ORIGINAL_DST: libc::c_int = 80;
+    let fd = stream.as_raw_fd();
+    let v6 = stream.local_addr().ok()?.is_ipv6();
+    if !v6 {
+        let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: sa and len are valid for writes of the given size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_IP,
+                SO_ORIGINAL_DST,
+                (&mut sa as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let ip = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+        return Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sa.sin_port)));
+    }
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    // SAFETY: as above; IP6T_SO_ORIGINAL_DST is 80 at SOL_IPV6.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_IPV6,
+            SO_ORIGINAL_DST,
+            (&mut sa as *mut libc::sockaddr_in6).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
+    // A dual-stack socket reports IPv4 clients as mapped addresses.
+    let ip = ip
+        .to_ipv4_mapped()
+        .map(IpAddr::V4)
+        .unwrap_or(IpAddr::V6(ip));
+    Some(SocketAddr::new(ip, u16::from_be(sa.sin6_port)))
+}

@@ -1,0 +1,561 @@
+//! The TCP sweep: OS `connect()` to every port with bounded concurrency, then a look at the answer.
+//!
+//! OS sockets, not raw packets, so the host's own firewall is part of what is measured. Running out
+//! of sockets (EMFILE and friends) lowers the concurrency and re-queues the port; it never becomes a
+//! verdict. Ports that time out are re-tested once at the end with a longer timeout.
+
+use super::{is_resource_exhaustion, Interception, PortRanges, TcpResult};
+use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+/// How much of an answer is read before judging it.
+const ANSWER_CAP: usize = 4096;
+/// The fewest connects kept in flight when back-pressure lowers the concurrency.
+const MIN_CONCURRENCY: usize = 16;
+/// How much wider than the sweep the re-test of filtered ports runs (socket budget permitting).
+const RETEST_WIDEN: usize = 32;
+/// How many interceptions are explained in the output.
+const DETAIL_CAP: usize = 50;
+
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub address: IpAddr,
+    /// Sent as the HTTP `Host` header.
+    pub host: String,
+    pub ports: Vec<u16>,
+    pub concurrency: usize,
+    /// None: adaptive, from the round-trip times seen.
+    pub timeout: Option<Duration>,
+    pub expect: String,
+    pub progress: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Verdict {
+    Open = 1,
+    Intercepted = 2,
+    Closed = 3,
+    Filtered = 4,
+}
+
+enum Attempt {
+    Done {
+        verdict: Verdict,
+        reason: Option<String>,
+        rtt: Option<Duration>,
+    },
+    /// Out of sockets: try the port again later, with fewer in flight.
+    Backpressure,
+}
+
+/// Smoothed round-trip time and its variation, as TCP (RFC 6298) and nmap keep them.
+#[derive(Debug, Default)]
+pub struct RttEstimator {
+    srtt: Option<f64>,
+    rttvar: f64,
+}
+
+impl RttEstimator {
+    pub fn sample(&mut self, rtt: Duration) {
+        let r = rtt.as_secs_f64();
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2.0;
+            }
+            Some(s) => {
+                self.rttvar = 0.75 * self.rttvar + 0.25 * (s - r).abs();
+                self.srtt = Some(0.875 * s + 0.125 * r);
+            }
+        }
+    }
+
+    /// `srtt + 4·rttvar`, kept between a floor that is safe on the internet and a ceiling.
+    pub fn timeout(&self) -> Duration {
+        match self.srtt {
+            None => TIMEOUT_INITIAL,
+            Some(s) => {
+                Duration::from_secs_f64(s + 4.0 * self.rttvar).clamp(TIMEOUT_FLOOR, TIMEOUT_CEILING)
+            }
+        }
+    }
+}
+
+/// What the sweep ended with.
+pub struct ScanOutcome {
+    pub result: TcpResult,
+    pub timeout: Duration,
+    pub retest_timeout: Duration,
+    pub concurrency: usize,
+}
+
+struct Shared {
+    /// Verdict per port (0 = not yet tested), indexed by port number.
+    states: Mutex<Vec<u8>>,
+    details: Mutex<Vec<Interception>>,
+    rtt: Mutex<RttEstimator>,
+    concurrency: AtomicUsize,
+    retest_timeout_ms: AtomicUsize,
+}
+
+pub struct Scanner {
+    opts: ScanOptions,
+    shared: Arc<Shared>,
+    /// One connect-and-judge; swapped in tests to provoke back-pressure.
+    attempt: AttemptFn,
+}
+
+type AttemptFn = Arc<
+    dyn Fn(SocketAddr, Duration) -> Pin<Box<dyn Future<Output = Attempt> + Send>> + Send + Sync,
+>;
+
+impl Scanner {
+    pub fn new(opts: ScanOptions) -> Self {
+        let shared = Arc::new(Shared {
+            states: Mutex::new(vec![0; 65536]),
+            details: Mutex::new(Vec::new()),
+            rtt: Mutex::new(RttEstimator::default()),
+            concurrency: AtomicUsize::new(opts.concurrency.max(1)),
+            retest_timeout_ms: AtomicUsize::new(0),
+        });
+        let (expect, host) = (opts.expect.clone(), opts.host.clone());
+        let attempt: AttemptFn = Arc::new(move |addr, timeout| {
+            let (expect, host) = (expect.clone(), host.clone());
+            Box::pin(async move { attempt(addr, timeout, &expect, &host).await })
+        });
+        Scanner {
+            opts,
+            shared,
+            attempt,
+        }
+    }
+
+    fn current_timeout(&self) -> Duration {
+        self.opts
+            .timeout
+            .unwrap_or_else(|| lock(&self.shared.rtt).timeout())
+    }
+
+    /// The sweep, then the re-test of the filtered ports.
+    pub async fn run(&self) -> ScanOutcome {
+        let bar = self.progress_bar(self.opts.ports.len() as u64);
+        let conc = self.shared.concurrency.load(Ordering::Relaxed);
+        self.pass(&self.opts.ports, conc, None, bar.as_ref()).await;
+        let filtered: Vec<u16> = {
+            let st = lock(&self.shared.states);
+            self.opts
+                .ports
+                .iter()
+                .copied()
+                .filter(|&p| st[p as usize] == Verdict::Filtered as u8)
+                .collect()
+        };
+        let retest_timeout = (self.current_timeout() * 2).min(TIMEOUT_CEILING * 2);
+        self.shared
+            .retest_timeout_ms
+            .store(retest_timeout.as_millis() as usize, Ordering::Relaxed);
+        if !filtered.is_empty() {
+            if let Some(b) = &bar {
+                b.set_length(b.length().unwrap_or(0) + filtered.len() as u64);
+                b.set_message(format!(
+                    "re-testing {} filtered ports with {} ms",
+                    filtered.len(),
+                    retest_timeout.as_millis()
+                ));
+            }
+            // A filtered port holds a socket for the whole timeout and nothing else, so the
+            // re-test runs wider than the sweep (within the socket budget) to stay cheap.
+            let budget = fd_budget();
+            let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
+            self.pass(&filtered, wide, Some(retest_timeout), bar.as_ref())
+                .await;
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        self.snapshot()
+    }
+
+    /// What is known now; ports without a verdict are `untested`.
+    pub fn snapshot(&self) -> ScanOutcome {
+        let st = lock(&self.shared.states);
+        let pick = |v: u8| {
+            PortRanges::from_ports(
+                self.opts
+                    .ports
+                    .iter()
+                    .copied()
+                    .filter(|&p| st[p as usize] == v),
+            )
+        };
+        let mut details = lock(&self.shared.details).clone();
+        details.sort_by_key(|d| d.port);
+        details.dedup_by_key(|d| d.port);
+        let result = TcpResult {
+            ports_tested: self
+                .opts
+                .ports
+                .iter()
+                .filter(|&&p| st[p as usize] != 0)
+                .count() as u32,
+            open: pick(Verdict::Open as u8),
+            intercepted: pick(Verdict::Intercepted as u8),
+            closed: pick(Verdict::Closed as u8),
+            filtered: pick(Verdict::Filtered as u8),
+            untested: pick(0),
+            intercepted_detail: details,
+        };
+        let timeout = self.current_timeout();
+        let retest = self.shared.retest_timeout_ms.load(Ordering::Relaxed) as u64;
+        ScanOutcome {
+            result,
+            timeout,
+            retest_timeout: Duration::from_millis(retest),
+            concurrency: self.shared.concurrency.load(Ordering::Relaxed),
+        }
+    }
+
+    fn progress_bar(&self, len: u64) -> Option<indicatif::ProgressBar> {
+        if !self.opts.progress {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(len);
+        let style = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} {wide_bar} {pos}/{len} ports · {msg} · ETA {eta}",
+        )
+        .ok()?;
+        bar.set_style(style);
+        bar.set_message("open 0");
+        Some(bar)
+    }
+
+    /// One pass over `ports` with at most `cap` connects in flight.
+    async fn pass(
+        &self,
+        ports: &[u16],
+        cap: usize,
+        fixed: Option<Duration>,
+        bar: Option<&indicatif::ProgressBar>,
+    ) {
+        let mut cap = cap.max(1);
+        let mut queue: VecDeque<u16> = ports.iter().copied().collect();
+        let mut set: JoinSet<(u16, Attempt)> = JoinSet::new();
+        let mut open = lock(&self.shared.states)
+            .iter()
+            .filter(|&&s| s == Verdict::Open as u8)
+            .count();
+        loop {
+            while set.len() >= cap || (queue.is_empty() && !set.is_empty()) {
+                let Some(joined) = set.join_next().await else {
+                    break;
+                };
+                let Ok((port, attempt)) = joined else {
+                    continue;
+                };
+                match attempt {
+                    Attempt::Backpressure => {
+                        queue.push_back(port);
+                        if cap > MIN_CONCURRENCY {
+                            cap = (cap - cap / 10).max(MIN_CONCURRENCY);
+                            self.shared.concurrency.store(cap, Ordering::Relaxed);
+                        }
+                    }
+                    Attempt::Done {
+                        verdict,
+                        reason,
+                        rtt,
+                    } => {
+                        if let (Some(r), None) = (rtt, fixed) {
+                            lock(&self.shared.rtt).sample(r);
+                        }
+                        lock(&self.shared.states)[port as usize] = verdict as u8;
+                        if let Some(reason) = reason.filter(|_| verdict == Verdict::Intercepted) {
+                            let mut d = lock(&self.shared.details);
+                            if d.len() < DETAIL_CAP {
+                                d.push(Interception { port, reason });
+                            }
+                        }
+                        if verdict == Verdict::Open {
+                            open += 1;
+                        }
+                        if let Some(b) = bar {
+                            b.inc(1);
+                            if verdict == Verdict::Open {
+                                b.set_message(format!("open {open}"));
+                            }
+                        }
+                    }
+                }
+            }
+            let Some(port) = queue.pop_front() else {
+                break;
+            };
+            let timeout = fixed.unwrap_or_else(|| self.current_timeout());
+            let addr = SocketAddr::new(self.opts.address, port);
+            let run = (self.attempt)(addr, timeout);
+            set.spawn(async move { (port, run.await) });
+        }
+    }
+}
+
+/// The socket budget for the re-test: the open-file limit less a margin for everything else.
+fn fd_budget() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a local struct.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    let cur = if ok { lim.rlim_cur as usize } else { 1024 };
+    cur.saturating_sub(256).clamp(MIN_CONCURRENCY, 32768)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, host: &str) -> Attempt {
+    let start = Instant::now();
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => {
+            return Attempt::Done {
+                verdict: Verdict::Filtered,
+                reason: None,
+                rtt: None,
+            }
+        }
+        Ok(Err(e)) if is_resource_exhaustion(&e) => {
+            // Let other sockets close before this port is tried again.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            return Attempt::Backpressure;
+        }
+        Ok(Err(e)) => {
+            let refused = matches!(
+                e.raw_os_error(),
+                Some(libc::ECONNREFUSED | libc::ECONNRESET)
+            );
+            return Attempt::Done {
+                verdict: if refused {
+                    Verdict::Closed
+                } else {
+                    Verdict::Filtered
+                },
+                reason: Some(e.to_string()),
+                rtt: refused.then(|| start.elapsed()),
+            };
+        }
+        Ok(Ok(s)) => s,
+    };
+    let rtt = start.elapsed();
+    let answer_timeout = (timeout * 2).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    let (verdict, reason) = match tokio::time::timeout(
+        answer_timeout,
+        read_answer(stream, addr.port(), expect, host),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(_) => (
+            Verdict::Intercepted,
+            Some(format!(
+                "connected, but no answer within {} ms",
+                answer_timeout.as_millis()
+            )),
+        ),
+    };
+    Attempt::Done {
+        verdict,
+        reason,
+        rtt: Some(rtt),
+    }
+}
+
+/// Sends a minimal HTTP request and judges what comes back.
+async fn read_answer(
+    mut stream: TcpStream,
+    port: u16,
+    expect: &str,
+    host: &str,
+) -> (Verdict, Option<String>) {
+    let req = format!("GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: egress-audit\r\n\r\n");
+    // A responder may answer and close before reading; its answer still counts.
+    let _ = stream.write_all(req.as_bytes()).await;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let mut error = None;
+    while buf.len() < ANSWER_CAP {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if answer_complete(&buf, expect) {
+                    break;
+                }
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    // Close with a reset: nothing more is wanted, and neither end then keeps the connection in
+    // TIME_WAIT (a full sweep would leave tens of thousands), as nmap's connect scan does.
+    let _ = stream.set_zero_linger();
+    judge(&buf, port, expect, error.as_ref())
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The token is in, and so are the headers that could name another port.
+fn answer_complete(buf: &[u8], expect: &str) -> bool {
+    contains(buf, expect.as_bytes()) && (!buf.starts_with(b"HTTP/") || contains(buf, b"\r\n\r\n"))
+}
+
+/// The verdict on an answer: the responder's `X-Egress-Port` header (our `serve`) must name the
+/// port dialled, and the expected token must be there.
+pub fn judge(
+    buf: &[u8],
+    port: u16,
+    expect: &str,
+    error: Option<&std::io::Error>,
+) -> (Verdict, Option<String>) {
+    let text = String::from_utf8_lossy(buf);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    for line in head.lines() {
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("x-egress-port") {
+                if let Ok(seen) = v.trim().parse::<u16>() {
+                    if seen != port {
+                        return (
+                            Verdict::Intercepted,
+                            Some(format!(
+                                "the responder saw port {seen}: rewritten on the way"
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if contains(buf, expect.as_bytes()) {
+        return (Verdict::Open, None);
+    }
+    let first = text.lines().next().unwrap_or("").trim();
+    let reason = match (buf.is_empty(), error) {
+        (true, Some(e)) => format!("connected, then {e}"),
+        (true, None) => "connected, then closed without an answer".into(),
+        (false, _) => format!(
+            "answered without the token: {:?}",
+            first.chars().take(80).collect::<String>()
+        ),
+    };
+    (Verdict::Intercepted, Some(reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_answers() {
+        let ok = b"HTTP/1.1 200 OK\r\nX-Egress-Port: 445\r\n\r\nw00tw00t";
+        assert_eq!(judge(ok, 445, "w00tw00t", None).0, Verdict::Open);
+        let moved = judge(ok, 8445, "w00tw00t", None);
+        assert_eq!(moved.0, Verdict::Intercepted);
+        assert!(moved.1.unwrap().contains("saw port 445"));
+        let proxy = judge(b"HTTP/1.1 403 proxy\r\n\r\n", 80, "w00tw00t", None);
+        assert_eq!(proxy.0, Verdict::Intercepted);
+        assert!(proxy.1.unwrap().contains("403 proxy"));
+        assert_eq!(judge(b"", 80, "w00tw00t", None).0, Verdict::Intercepted);
+        assert_eq!(judge(b"w00tw00t\n", 80, "w00tw00t", None).0, Verdict::Open);
+    }
+
+    /// Running out of sockets lowers the concurrency and retries the port: every port still
+    /// gets its real verdict, none is called filtered or closed for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn out_of_sockets_is_backpressure_not_a_verdict() {
+        let ports: Vec<u16> = (1..=600).collect();
+        let mut scan = Scanner::new(ScanOptions {
+            address: "192.0.2.1".parse().unwrap(),
+            host: "lab".into(),
+            ports: ports.clone(),
+            concurrency: 400,
+            timeout: Some(Duration::from_millis(300)),
+            expect: "w00tw00t".into(),
+            progress: false,
+        });
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let refusals = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (in_flight.clone(), refusals.clone());
+        scan.attempt = Arc::new(move |addr, _| {
+            let (f, r) = (f.clone(), r.clone());
+            Box::pin(async move {
+                // A host that has sockets for 50 connects at a time.
+                if f.fetch_add(1, Ordering::SeqCst) >= 50 {
+                    f.fetch_sub(1, Ordering::SeqCst);
+                    r.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    return Attempt::Backpressure;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                f.fetch_sub(1, Ordering::SeqCst);
+                let verdict = if addr.port() % 2 == 0 {
+                    Verdict::Open
+                } else {
+                    Verdict::Closed
+                };
+                Attempt::Done {
+                    verdict,
+                    reason: None,
+                    rtt: None,
+                }
+            })
+        });
+        let out = scan.run().await;
+        assert!(
+            refusals.load(Ordering::SeqCst) > 0,
+            "back-pressure was provoked"
+        );
+        assert!(
+            out.concurrency < 400,
+            "concurrency lowered to {}",
+            out.concurrency
+        );
+        assert_eq!(out.result.ports_tested, 600);
+        assert_eq!(out.result.open.count(), 300);
+        assert_eq!(out.result.closed.count(), 300);
+        assert!(out.result.filtered.is_empty() && out.result.untested.is_empty());
+    }
+
+    #[test]
+    fn adaptive_timeout_has_floor_and_ceiling() {
+        let mut e = RttEstimator::default();
+        assert_eq!(e.timeout(), TIMEOUT_INITIAL);
+        for _ in 0..20 {
+            e.sample(Duration::from_micros(50));
+        }
+        assert_eq!(e.timeout(), TIMEOUT_FLOOR);
+        for _ in 0..50 {
+            e.sample(Duration::from_secs(3));
+        }
+        assert_eq!(e.timeout(), TIMEOUT_CEILING);
+        let mut e = RttEstimator::default();
+        for _ in 0..50 {
+            e.sample(Duration::from_millis(150));
+        }
+        let t = e.timeout();
+        assert!(t >= Duration::from_millis(300) && t < Duration::from_millis(400));
+    }
+}

@@ -1,0 +1,435 @@
+//! `probe` and `serve` in a real network-namespace lab (needs root; skips with a message if not
+//! root or without `ip`). The probe runs inside, behind an nftables egress firewall that drops,
+//! rejects, drops a big range and redirects to an interceptor; `serve` answers outside.
+
+mod lab;
+
+use lab::{Lab, OUTSIDE_ADDR};
+use serde_json::Value;
+use std::time::Duration;
+
+macro_rules! require_lab {
+    () => {
+        if let Some(why) = lab::unavailable() {
+            eprintln!("SKIPPED: the probe lab cannot run here: {why}");
+            return;
+        }
+    };
+}
+
+/// `[[lo, hi], ...]` from the probe JSON as a flat, sorted port list.
+fn ports(v: &Value) -> Vec<u16> {
+    let mut out = Vec::new();
+    for r in v
+        .as_array()
+        .unwrap_or_else(|| panic!("not a range list: {v}"))
+    {
+        let lo = r[0].as_u64().unwrap() as u16;
+        let hi = r[1].as_u64().unwrap() as u16;
+        out.extend(lo..=hi);
+    }
+    out
+}
+
+fn probe_json(lab: &Lab, args: &[&str]) -> Value {
+    let mut all = vec!["probe", "--target", OUTSIDE_ADDR, "-f", "json", "-q"];
+    all.extend_from_slice(args);
+    let (code, out, err) = lab.run_inside(&all);
+    assert_eq!(code, 0, "probe failed: {err}\n{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("probe JSON: {e}\n{out}"))
+}
+
+const INSIDE_FIREWALL: &str = r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "lo" accept
+    tcp dport { 23, 3389 } drop
+    tcp dport { 21, 8080 } reject with tcp reset
+    tcp dport 20000-40000 drop
+    udp dport 9000 drop
+    icmp type echo-request drop
+  }
+}
+table ip lab_nat {
+  chain out {
+    type nat hook output priority -100; policy accept;
+    tcp dport 8443 redirect to :9999
+    tcp dport 8081 dnat to 10.213.0.2:80
+  }
+}
+"#;
+
+/// Every TCP verdict in one sweep: serve behind an all-ports redirect outside, a firewall that
+/// drops, rejects, drops a range, redirects to a local interceptor and rewrites a port inside.
+#[test]
+fn sweep_sorts_every_port_exactly() {
+    require_lab!();
+    let mut lab = Lab::new();
+    lab.nft(&lab.inside, INSIDE_FIREWALL);
+    // Outside: every tcp port but 7777 goes to serve by TPROXY, udp by a redirect; 7777 is
+    // closed at the target itself.
+    lab.nft(
+        &lab.outside,
+        r#"
+table ip lab_tproxy {
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport != 7777 tproxy to :8421
+  }
+}
+table ip lab_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    udp dport != 7777 redirect to :8421
+  }
+}
+"#,
+    );
+    lab.serve(&["--port", "8421", "--quiet"]);
+    lab.interceptor(9999);
+
+    let started = std::time::Instant::now();
+    let v = probe_json(
+        &lab,
+        &[
+            "--ports",
+            "21,22,23,80,443,445,3389,7777,8080,8081,8443,19998-20002,39999-40001",
+            "--timeout",
+            "300ms",
+            "--udp-ports",
+            "53,5000,7777,9000",
+            "--no-dns",
+            "--no-doh",
+            "--ping-extra",
+            "none",
+        ],
+    );
+    let took = started.elapsed();
+    let tcp = &v["tcp"];
+    assert_eq!(v["format"], "egress-audit-probe/1");
+    assert_eq!(v["partial"], false);
+    assert_eq!(
+        ports(&tcp["open"]),
+        vec![22, 80, 443, 445, 19998, 19999, 40001],
+        "{tcp}"
+    );
+    assert_eq!(ports(&tcp["intercepted"]), vec![8081, 8443], "{tcp}");
+    assert_eq!(ports(&tcp["closed"]), vec![21, 7777, 8080], "{tcp}");
+    assert_eq!(
+        ports(&tcp["filtered"]),
+        vec![23, 3389, 20000, 20001, 20002, 39999, 40000],
+        "{tcp}"
+    );
+    assert_eq!(tcp["ports_tested"], 19);
+    let why: Vec<String> = tcp["intercepted_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}: {}", d["port"], d["reason"]))
+        .collect();
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("8081") && w.contains("saw port 80")),
+        "{why:?}"
+    );
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("8443") && w.contains("403 proxy")),
+        "{why:?}"
+    );
+    // Filtered ports cost one 300 ms timeout and one 600 ms re-test, in parallel.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // The local firewall drops echo requests: the send itself is refused.
+    let icmp = &v["icmp"];
+    assert_eq!(icmp["results"][0]["address"], OUTSIDE_ADDR);
+    assert_eq!(icmp["results"][0]["verdict"], "blocked", "{icmp}");
+    assert!(
+        icmp["method"] == "raw" || icmp["method"] == "datagram",
+        "{icmp}"
+    );
+
+    let udp = &v["udp"];
+    assert_eq!(ports(&udp["echoed"]), vec![53, 5000], "{udp}");
+    assert_eq!(ports(&udp["rejected"]), vec![7777], "{udp}");
+    assert_eq!(ports(&udp["blocked"]), vec![9000], "{udp}");
+}
+
+/// `serve --ports` binds a list directly; a NAT redirect of 8080 to 80 outside is read back with
+/// SO_ORIGINAL_DST (so 8080 is open, not rewritten); ICMP passes; the result, fed to `scan`,
+/// gives observed findings: EG002 for the open tcp/445, EG007 for the echo reply.
+#[test]
+fn bound_ports_and_scan_findings() {
+    require_lab!();
+    let mut lab = Lab::new();
+    lab.nft(
+        &lab.outside,
+        r#"
+table ip lab_nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 redirect to :80
+  }
+}
+"#,
+    );
+    lab.serve(&["--port", "8421", "--ports", "80,445", "--quiet"]);
+    let v = probe_json(
+        &lab,
+        &[
+            "--ports",
+            "79-81,444-446,8080",
+            "--timeout",
+            "300ms",
+            "--no-dns",
+            "--no-doh",
+            "--ping-extra",
+            "none",
+        ],
+    );
+    assert_eq!(
+        ports(&v["tcp"]["open"]),
+        vec![80, 445, 8080],
+        "{}",
+        v["tcp"]
+    );
+    assert_eq!(ports(&v["tcp"]["closed"]), vec![79, 81, 444, 446]);
+    assert_eq!(ports(&v["tcp"]["filtered"]), Vec::<u16>::new());
+    assert_eq!(v["icmp"]["results"][0]["verdict"], "reply", "{}", v["icmp"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--input"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings expected: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let by_id = |id: &str| findings.iter().find(|f| f["check_id"] == id);
+    let smb = by_id("EG002").unwrap_or_else(|| panic!("no EG002 in {stdout}"));
+    assert_eq!(smb["observed"], true);
+    assert_eq!(smb["provider"], "probe");
+    assert_eq!(smb["resource_kind"], "host");
+    assert!(
+        smb["evidence"]
+            .to_string()
+            .contains("probe tcp open 445 (w00tw00t)"),
+        "{smb}"
+    );
+    assert!(by_id("EG007").is_some(), "icmp echo was observed: {stdout}");
+    assert!(
+        by_id("EG001").is_none(),
+        "two open ports are not half the plane"
+    );
+}
+
+/// Serve's UDP echo is never larger than the request, whatever its size. Runs on loopback.
+#[test]
+fn udp_echo_never_amplifies() {
+    use std::net::UdpSocket;
+    let port = {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--quiet",
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    sock.connect(("127.0.0.1", port)).unwrap();
+    // Wait until serve is up.
+    let mut up = false;
+    let mut buf = vec![0u8; 70_000];
+    for _ in 0..100 {
+        // Before serve binds, the send or the receive fails with "connection refused".
+        if sock.send(b"ping").is_ok() && sock.recv(&mut buf).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(up, "serve did not echo on udp {port}");
+    for size in [1usize, 64, 512, 1400, 2048, 4000, 60_000] {
+        let req: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        sock.send(&req).unwrap();
+        let n = sock.recv(&mut buf).expect("an echo");
+        assert!(n <= size, "a {size}-byte request got a {n}-byte reply");
+        assert_eq!(&buf[..n], &req[..n], "the echo is the request's own bytes");
+        if size <= 2048 {
+            assert_eq!(n, size);
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) during a sweep prints what is known so far: valid JSON, `partial: true`,
+/// exit status 3, and the ports not reached listed as untested.
+#[test]
+fn interrupt_prints_partial_result() {
+    require_lab!();
+    let mut lab = Lab::new();
+    lab.nft(
+        &lab.inside,
+        r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    tcp dport 1000-65535 drop
+  }
+}
+"#,
+    );
+    lab.serve(&["--port", "80", "--quiet"]);
+    let child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.inside,
+            env!("CARGO_BIN_EXE_egress-audit"),
+        ])
+        .args([
+            "probe",
+            "--target",
+            OUTSIDE_ADDR,
+            "-f",
+            "json",
+            "-q",
+            "--tcp-only",
+        ])
+        .args([
+            "--ports",
+            "80,1000-65535",
+            "--timeout",
+            "2s",
+            "--concurrency",
+            "100",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // `ip netns exec` execs the program, so this pid is the probe's.
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["partial"], true);
+    let tcp = &v["tcp"];
+    assert_eq!(ports(&tcp["open"]), vec![80], "{tcp}");
+    let untested = ports(&tcp["untested"]).len();
+    let filtered = ports(&tcp["filtered"]).len();
+    assert!(untested > 60_000, "{untested} untested");
+    assert_eq!(
+        tcp["ports_tested"].as_u64().unwrap() as usize,
+        1 + filtered,
+        "{tcp}"
+    );
+    assert_eq!(1 + filtered + untested, 64_537);
+}
+
+/// DNS straight to a resolver: udp/53 answered, tcp/53 reset by the local firewall, the system
+/// resolver answering from /etc/hosts; `scan` then reports EG006 (dns-egress) as observed.
+#[test]
+fn dns_checks_in_lab() {
+    require_lab!();
+    let lab = Lab::new();
+    lab.nft(
+        &lab.inside,
+        r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    tcp dport 53 reject with tcp reset
+  }
+}
+"#,
+    );
+    lab.dns_responder();
+    let v = probe_json(
+        &lab,
+        &[
+            "--no-tcp",
+            "--no-icmp",
+            "--no-doh",
+            "--no-dot",
+            "--dns-servers",
+            OUTSIDE_ADDR,
+            "--dns-name",
+            "localhost",
+        ],
+    );
+    let dns = &v["dns"];
+    let results = dns["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{dns}");
+    let verdict = |t: &str| {
+        results
+            .iter()
+            .find(|r| r["transport"] == t)
+            .map(|r| r["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("udp").as_deref(), Some("answered"), "{dns}");
+    assert_eq!(verdict("tcp").as_deref(), Some("refused"), "{dns}");
+    assert_eq!(dns["system_resolver"]["verdict"], "answered", "{dns}");
+    assert!(v["tcp"].is_null());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let eg006 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == "EG006")
+        .unwrap_or_else(|| panic!("no EG006: {stdout}"));
+    assert_eq!(eg006["observed"], true);
+    assert!(
+        eg006["evidence"]
+            .to_string()
+            .contains("probe dns udp/53 answered by 10.213.0.2"),
+        "{eg006}"
+    );
+}
