@@ -383,12 +383,12 @@ fn reachable(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
     for spec in specs {
         let plane = &spec.traffic;
         if plane.intersects(allowed) {
-            let shares = describe_shares(allowed, &plane);
+            let shares = describe_shares(allowed, plane);
             match groups.iter_mut().find(|(s, _)| *s == shares) {
                 Some((_, names)) => names.push(&spec.text),
                 None => groups.push((shares, vec![&spec.text])),
             }
-            witness = witness.union(&plane);
+            witness = witness.union(plane);
         }
     }
     if groups.is_empty() {
