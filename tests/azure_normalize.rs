@@ -1104,3 +1104,38 @@ fn vm_tags_join_the_nic_labels() {
     assert_eq!(t.labels.get("env").map(String::as_str), Some("prod"));
     assert_eq!(inv.targets.len(), 2, "VMs are not targets of their own");
 }
+
+#[test]
+fn ipv6_only_where_the_nic_has_an_ipv6_address_and_0_0_0_0_slash_0_is_ipv4() {
+    // Deny 0.0.0.0/0 blocks IPv4 only; AllowInternetOutBound still lets IPv6 out.
+    let nsgs = json!([nsg(
+        "nsg-v4deny",
+        vec![rule(
+            "deny-v4",
+            100,
+            "Deny",
+            "*",
+            json!("0.0.0.0/0"),
+            json!("*")
+        )]
+    )]);
+    let mut dual = nic("nic-dual", "10.0.0.4", "app", Some("nsg-v4deny"), &[]);
+    dual["ipConfigurations"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "ipconfig-v6", "privateIPAddress": "fd00::4",
+                     "privateIPAddressVersion": "IPv6", "subnet": {"id": subnet_id("app")}}));
+    let v4 = nic("nic-v4", "10.0.0.5", "app", Some("nsg-v4deny"), &[]);
+    let s = scan_docs(
+        vec![nsgs, json!([dual, v4]), vnet(&[("app", None, None)])],
+        None,
+    );
+    let smb = s.finding("nic-dual", "EG002");
+    assert_eq!(smb.message, "tcp/445 is allowed to 100% of public IPv6");
+    assert!(smb
+        .evidence
+        .iter()
+        .any(|e| e.rule.ends_with("AllowInternetOutBound")));
+    // The IPv4-only NIC cannot send IPv6, and its IPv4 is denied.
+    assert_eq!(s.ids("nic-v4"), set(&[]));
+}

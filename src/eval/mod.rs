@@ -148,13 +148,8 @@ fn eval_unordered(
 }
 
 pub fn eval_target(target: &Target) -> TargetOutcome {
-    combine(
-        target
-            .chains
-            .iter()
-            .map(|c| Rc::new(eval_chain(c)))
-            .collect(),
-    )
+    let chains = target.chains.iter().map(|c| Rc::new(eval_chain(c)));
+    combine(target, chains.collect())
 }
 
 /// Remembers chain outcomes: thousands of ENIs and NICs share the same few groups, ACLs and NSGs,
@@ -170,7 +165,7 @@ pub struct EvalCache<'a> {
 impl<'a> EvalCache<'a> {
     pub fn eval_target(&mut self, target: &'a Target) -> TargetOutcome {
         let chains = target.chains.iter().map(|c| self.eval_chain(c)).collect();
-        combine(chains)
+        combine(target, chains)
     }
 
     fn eval_chain(&mut self, chain: &'a Chain) -> Rc<ChainOutcome> {
@@ -205,13 +200,17 @@ fn chain_key(chain: &Chain) -> u64 {
     h.finish()
 }
 
-fn combine(chains: Vec<Rc<ChainOutcome>>) -> TargetOutcome {
+fn combine(target: &Target, chains: Vec<Rc<ChainOutcome>>) -> TargetOutcome {
     // A target with no chain has no filter at all (an Azure NIC whose NIC and subnet have no NSG).
     let allowed = match chains.split_first() {
         None => TrafficSet::everything(),
         Some((first, rest)) => rest
             .iter()
             .fold(first.allowed.clone(), |acc, c| acc.intersect(&c.allowed)),
+    };
+    let allowed = match &target.address_limit {
+        Some(limit) => allowed.restrict_addrs(limit),
+        None => allowed,
     };
     TargetOutcome { allowed, chains }
 }

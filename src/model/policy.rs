@@ -7,7 +7,7 @@
 //! `no_match` is `Next`, passes on to the next layer. Within a layer the rules are in evaluation
 //! order and the first one that matches decides.
 
-use super::space::TrafficSet;
+use super::space::{AddrSet, TrafficSet};
 use egress_audit_snapshot::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,6 +121,9 @@ pub struct Target {
     /// The target must pass every chain. No chain at all means no filter: everything is allowed.
     pub chains: Vec<Chain>,
     pub route: RouteInfo,
+    /// The addresses the workload can send to at all, whatever its rules say: IPv4 only for a NIC
+    /// or instance without an IPv6 address. `None`: no limit known.
+    pub address_limit: Option<AddrSet>,
     /// Findings come from a live probe, not from declared rules.
     pub observed: bool,
 }
@@ -142,6 +145,7 @@ impl Target {
             selectors: Vec::new(),
             chains: Vec::new(),
             route: RouteInfo::default(),
+            address_limit: None,
             observed: false,
         }
     }

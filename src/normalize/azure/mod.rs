@@ -23,6 +23,7 @@ mod shape;
 pub use service_tags::ServiceTags;
 
 use super::{DocContext, Inventory, Options};
+use crate::model::space::all_v4;
 use crate::model::{Chain, RouteInfo, Target, Warning};
 use egress_audit_snapshot::Provider;
 use network::{Firewall, Nic, RouteTable, Subnet, Vm};
@@ -236,6 +237,10 @@ impl AzureBundle {
             .extend(nic.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();
         t.chains = chains;
+        // A NIC without an IPv6 configuration cannot send IPv6 at all.
+        if !nic.addrs.is_empty() && nic.addrs.iter().all(|a| a.is_subset(&all_v4())) {
+            t.address_limit = Some(all_v4());
+        }
         t.route = nic
             .subnets
             .first()

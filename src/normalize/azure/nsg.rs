@@ -255,7 +255,8 @@ enum Prefix {
 fn classify(p: &str) -> Result<Prefix, String> {
     let lower = p.to_ascii_lowercase();
     Ok(match lower.as_str() {
-        "*" | "any" | "0.0.0.0/0" => Prefix::Everything,
+        // `0.0.0.0/0` is a CIDR like any other: IPv4 only (Azure matches `::/0` separately).
+        "*" | "any" => Prefix::Everything,
         "internet" => Prefix::Public,
         "virtualnetwork" | "azureloadbalancer" => Prefix::Internal,
         _ if looks_like_address(p) => Prefix::Block(parse_addrs(p)?),
