@@ -7,12 +7,13 @@ pub mod spec;
 
 use crate::config::Config;
 use crate::eval::{EvalCache, TargetOutcome};
-use crate::model::{Finding, Severity, Target};
+use crate::model::{AddrSet, Finding, Severity, Target};
 use crate::normalize::Inventory;
-pub use query::{Query, TargetSelector};
+pub use query::{Query, QueryKind, TargetSelector};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// One rule file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -175,16 +176,37 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
         .collect();
     let mut verdicts = rule_level::RuleVerdicts::default();
     let mut cache = EvalCache::default();
+    // Targets with the same (cached) chain outcomes get the same target-level findings: reuse them.
+    let mut memo: HashMap<MemoKey, Vec<Vec<Finding>>> = HashMap::new();
     for target in &inv.targets {
-        let ev = Evaluated {
-            target,
-            outcome: cache.eval_target(target),
-        };
-        for (check, prep) in enabled.iter().zip(&prepared) {
-            for mut f in query::run(check, prep, &ev, &mut verdicts) {
+        let outcome = cache.eval_target(target);
+        let key = memo_key(target, &outcome);
+        let ev = Evaluated { target, outcome };
+        let known = key.as_ref().and_then(|k| memo.get(k));
+        let mut fresh = Vec::new();
+        for (i, (check, prep)) in enabled.iter().zip(&prepared).enumerate() {
+            let rule_level = matches!(
+                check.query.kind,
+                QueryKind::ShadowedDeny | QueryKind::RedundantRule
+            );
+            let list = match known {
+                // Same chains: the rule-level verdicts are already in.
+                Some(_) if rule_level => Vec::new(),
+                Some(m) if check.query.targets.is_none() => {
+                    m[i].iter().map(|f| retarget(f, target)).collect()
+                }
+                _ => query::run(check, prep, &ev, &mut verdicts),
+            };
+            if known.is_none() {
+                fresh.push(list.clone());
+            }
+            for mut f in list {
                 finish(&mut f, check, target);
                 findings.push(f);
             }
+        }
+        if let (Some(k), None) = (key, known) {
+            memo.insert(k, fresh);
         }
     }
     // Rule-level findings are already finished, against the first target that showed them.
@@ -208,6 +230,34 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
             ))
     });
     Ok(findings)
+}
+
+type MemoKey = (Vec<usize>, bool, Option<AddrSet>);
+
+/// Identifies a target's evaluation, when every chain outcome is held by the cache (so that its
+/// address stays unique for the whole run).
+fn memo_key(target: &Target, outcome: &TargetOutcome) -> Option<MemoKey> {
+    if outcome.chains.iter().any(|c| Rc::strong_count(c) < 2) {
+        return None;
+    }
+    let ptrs = outcome
+        .chains
+        .iter()
+        .map(|c| Rc::as_ptr(c) as usize)
+        .collect();
+    Some((ptrs, target.observed, target.address_limit.clone()))
+}
+
+/// A finding computed for another target with the same chains, made about `target`.
+fn retarget(f: &Finding, target: &Target) -> Finding {
+    let mut f = f.clone();
+    f.provider = target.provider.as_str().to_string();
+    f.account = target.account.clone();
+    f.region = target.region.clone();
+    f.resource_id = target.resource_id.clone();
+    f.resource_kind = target.resource_kind.clone();
+    f.resource_name = target.name.clone();
+    f
 }
 
 /// Adds route context: no internet path lowers to info (never deletes); appliances are noted.

@@ -97,31 +97,28 @@ fn judged(rule: &Rule) -> bool {
 /// target it applies to (deleting it must change nothing anywhere).
 #[derive(Default)]
 pub struct RuleVerdicts {
-    verdicts: HashMap<String, Verdict>,
-    order: Vec<String>,
+    /// Rules whose condition held, with the finding, in the order first seen.
+    held: HashMap<u64, Verdict>,
+    order: Vec<u64>,
+    /// Rules whose condition failed for some target (hashes: one per rule of every target, so
+    /// kept small).
+    failed: HashSet<u64>,
 }
 
 struct Verdict {
-    finding: Option<Finding>,
-    failed: bool,
+    finding: Finding,
     kind: &'static str,
     rule: (String, String),
 }
 
-impl RuleVerdicts {
-    fn entry(&mut self, check: &CheckDef, kind: &'static str, rule: &Rule) -> &mut Verdict {
-        let key = format!("{}|{}|{}", check.id, rule.resource, rule.name);
-        if !self.verdicts.contains_key(&key) {
-            self.order.push(key.clone());
-        }
-        self.verdicts.entry(key).or_insert_with(|| Verdict {
-            finding: None,
-            failed: false,
-            kind,
-            rule: (rule.resource.clone(), rule.name.clone()),
-        })
-    }
+fn rule_key(check: &CheckDef, rule: &Rule) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&check.id, &rule.resource, &rule.name).hash(&mut h);
+    h.finish()
+}
 
+impl RuleVerdicts {
     fn holds(
         &mut self,
         check: &CheckDef,
@@ -129,32 +126,41 @@ impl RuleVerdicts {
         rule: &Rule,
         f: impl FnOnce() -> Finding,
     ) {
-        let v = self.entry(check, kind, rule);
-        if !v.failed && v.finding.is_none() {
-            v.finding = Some(f());
+        let key = rule_key(check, rule);
+        if self.failed.contains(&key) || self.held.contains_key(&key) {
+            return;
         }
+        self.order.push(key);
+        self.held.insert(
+            key,
+            Verdict {
+                finding: f(),
+                kind,
+                rule: (rule.resource.clone(), rule.name.clone()),
+            },
+        );
     }
 
-    fn fails(&mut self, check: &CheckDef, kind: &'static str, rule: &Rule) {
-        let v = self.entry(check, kind, rule);
-        v.failed = true;
-        v.finding = None;
+    fn fails(&mut self, check: &CheckDef, rule: &Rule) {
+        let key = rule_key(check, rule);
+        self.failed.insert(key);
+        self.held.remove(&key);
     }
 
     /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
     /// reported as shadowed only.
     pub fn into_findings(mut self) -> Vec<Finding> {
         let shadowed: HashSet<(String, String)> = self
-            .verdicts
+            .held
             .values()
-            .filter(|v| v.kind == SHADOWED && v.finding.is_some())
+            .filter(|v| v.kind == SHADOWED)
             .map(|v| v.rule.clone())
             .collect();
         self.order
             .iter()
-            .filter_map(|k| self.verdicts.remove(k))
+            .filter_map(|k| self.held.remove(k))
             .filter(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule)))
-            .filter_map(|v| v.finding)
+            .map(|v| v.finding)
             .collect()
     }
 }
@@ -219,7 +225,7 @@ pub fn redundant(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) 
                 w.outcome.decided.is_empty()
             };
             if !holds {
-                verdicts.fails(check, REDUNDANT, w.rule);
+                verdicts.fails(check, w.rule);
                 continue;
             }
             verdicts.holds(check, REDUNDANT, w.rule, || {
