@@ -140,6 +140,15 @@ impl Loader {
                 .add(value, ctx)
                 .map_err(|m| InputError::new(&ctx.source, m));
         }
+        if let Some(what) = permission_document(&value) {
+            // Permission files (least-privilege policies) often sit beside the exports they allow.
+            self.warnings.push(Warning {
+                kind: "skipped-file".into(),
+                source: ctx.source.clone(),
+                message: format!("{what}, not an export; not read"),
+            });
+            return Ok(());
+        }
         if is_empty_listing(&value) {
             // `[]` or `{"value": []}`: a valid export of nothing; say so rather than guess a kind.
             self.warnings.push(Warning {
@@ -193,6 +202,20 @@ impl Loader {
         inv.warnings.dedup();
         inv
     }
+}
+
+/// An AWS IAM policy document or an Azure role definition.
+fn permission_document(v: &Value) -> Option<&'static str> {
+    let has = |k: &str| v.get(k).is_some();
+    if has("Version") && v.get("Statement").is_some_and(Value::is_array) {
+        return Some("an AWS IAM policy document");
+    }
+    let role = (has("AssignableScopes") || has("assignableScopes"))
+        && (has("Actions") || has("actions") || has("permissions"));
+    let role_rest = v
+        .get("properties")
+        .is_some_and(|p| p.get("assignableScopes").is_some() && p.get("permissions").is_some());
+    (role || role_rest).then_some("an Azure role definition")
 }
 
 fn is_empty_listing(v: &Value) -> bool {
