@@ -7,6 +7,7 @@ use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Wh
 use super::parse::{NextHop, Route};
 use super::policy::PolicyScope;
 use super::GcpBundle;
+use crate::model::space::{all_v4, all_v6};
 use crate::model::{Chain, Layer, RouteInfo, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
@@ -311,6 +312,14 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 .cloned()
                 .collect();
             t.chains.push(chain(&b, &info, &who, region.as_deref()));
+            // A NIC sends only in the address families it has an address of.
+            t.address_limit = if nic.v6_only {
+                Some(all_v6())
+            } else if !nic.v6 {
+                Some(all_v4())
+            } else {
+                None
+            };
             t.route = route_info(&b, &info.net, &inst.tags);
             inv.targets.push(t);
         }
