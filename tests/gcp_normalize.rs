@@ -1098,3 +1098,66 @@ fn policy_rule_details() {
             && w.source == "org-egress/10"
             && w.message.contains("fqdn:updates.example.com")));
 }
+
+#[test]
+fn a_nic_sends_only_in_the_address_families_it_has() {
+    let fw = json!([egress(
+        "allow-all",
+        "dual",
+        1000,
+        "allowed",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let net = json!([{"kind": "compute#network", "name": "dual", "autoCreateSubnetworks": false,
+                      "selfLink": format!("{NET}dual"), "enableUlaInternalIpv6": true}]);
+    let mut v4 = instance("v4", "us-east1-b", "dual", &[], "a@b");
+    v4["networkInterfaces"][0].as_object_mut().unwrap().remove("stackType");
+    let mut v4_explicit = instance("v4x", "us-east1-b", "dual", &[], "a@b");
+    v4_explicit["networkInterfaces"][0]["stackType"] = json!("IPV4_ONLY");
+    let mut dual = instance("ds", "us-east1-b", "dual", &[], "a@b");
+    dual["networkInterfaces"][0]["stackType"] = json!("IPV4_IPV6");
+    dual["networkInterfaces"][0]["ipv6AccessConfigs"] = json!([{"type": "DIRECT_IPV6",
+        "externalIpv6": "2600:1900:4000:1::", "externalIpv6PrefixLength": 96}]);
+    // No stackType, but an IPv6 address: it has IPv6.
+    let mut v6_addr = instance("v6a", "us-east1-b", "dual", &[], "a@b");
+    v6_addr["networkInterfaces"][0]["ipv6Address"] = json!("fd20:1:2:3::5");
+    let mut v6 = instance("v6", "us-east1-b", "dual", &[], "a@b");
+    v6["networkInterfaces"][0]["stackType"] = json!("IPV6_ONLY");
+    v6["networkInterfaces"][0]["ipv6AccessConfigs"] = json!([{"type": "DIRECT_IPV6"}]);
+    let vms = json!([v4, v4_explicit, dual, v6_addr, v6]);
+    let (inv, findings) = scan_docs(&[
+        ("fw.json", fw.clone()),
+        ("net.json", net.clone()),
+        ("vm.json", vms),
+    ]);
+    let msg = |vm: &str| {
+        find(&findings, &format!("my-proj-123/us-east1-b/{vm}"), "EG001")
+            .message
+            .clone()
+    };
+    let both = "tcp is allowed to 100% of public IPv4 and 100% of public IPv6; udp is allowed to 100% of public IPv4 and 100% of public IPv6";
+    let v4_only = "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4";
+    let v6_only = "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6";
+    assert_eq!(msg("v4"), v4_only);
+    assert_eq!(msg("v4x"), v4_only);
+    assert_eq!(msg("ds"), both);
+    assert_eq!(msg("v6a"), both);
+    assert_eq!(msg("v6"), v6_only);
+    let limit = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id == format!("my-proj-123/us-east1-b/{id}"))
+            .unwrap()
+            .address_limit
+            .clone()
+    };
+    use egress_audit::model::space::{all_v4, all_v6};
+    assert_eq!(limit("v4"), Some(all_v4()));
+    assert_eq!(limit("ds"), None);
+    assert_eq!(limit("v6"), Some(all_v6()));
+    // A network-level target knows no NIC: no limit, both families judged.
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("net.json", net)]);
+    assert!(inv.targets.iter().all(|t| t.address_limit.is_none()));
+    assert_eq!(find(&findings, "dual", "EG001").message, both);
+}
