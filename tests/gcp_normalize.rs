@@ -1112,7 +1112,10 @@ fn a_nic_sends_only_in_the_address_families_it_has() {
     let net = json!([{"kind": "compute#network", "name": "dual", "autoCreateSubnetworks": false,
                       "selfLink": format!("{NET}dual"), "enableUlaInternalIpv6": true}]);
     let mut v4 = instance("v4", "us-east1-b", "dual", &[], "a@b");
-    v4["networkInterfaces"][0].as_object_mut().unwrap().remove("stackType");
+    v4["networkInterfaces"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("stackType");
     let mut v4_explicit = instance("v4x", "us-east1-b", "dual", &[], "a@b");
     v4_explicit["networkInterfaces"][0]["stackType"] = json!("IPV4_ONLY");
     let mut dual = instance("ds", "us-east1-b", "dual", &[], "a@b");

@@ -291,18 +291,21 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
     } else if let Some(vm) = opt_str(v, "nextHopInstance", &what)? {
         NextHop::Appliance(format!("instance {}", last_segment(vm)))
     } else {
+        // Every other next hop hands the packets on to something that may itself reach the
+        // internet (a NAT VM at `nextHopIp`, on-premises behind a tunnel or interconnect, a
+        // peered hub): a path through an appliance, never proof that there is no path.
         let other = [
             ("nextHopIp", "IP"),
             ("nextHopVpnTunnel", "VPN tunnel"),
+            ("nextHopInterconnectAttachment", "interconnect attachment"),
             ("nextHopPeering", "peering"),
-            ("nextHopNetwork", "network"),
             ("nextHopHub", "hub"),
-            ("nextHopInterconnectAttachment", "interconnect"),
+            ("nextHopNetwork", "network"),
         ];
         let mut hop = NextHop::Other("unknown next hop".into());
         for (field, label) in other {
             if let Some(x) = opt_str(v, field, &what)? {
-                hop = NextHop::Other(format!("{label} {}", last_segment(x)));
+                hop = NextHop::Appliance(format!("{label} {}", last_segment(x)));
                 break;
             }
         }

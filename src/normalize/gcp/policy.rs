@@ -48,6 +48,9 @@ pub struct PolicyRule {
     pub target_secure_tags: Vec<String>,
     /// `targetResources`: the rule applies only to these networks (empty: all).
     pub target_networks: Vec<NetRef>,
+    /// `apply_security_profile_group`: allowed on to a Cloud NGFW endpoint for layer-7 inspection
+    /// (the security profile group's name).
+    pub inspected: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -128,13 +131,23 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         opt_int(v, "priority", what)?.ok_or_else(|| format!("{what}: `priority` is missing"))?;
     let what = &format!("{what} (priority {priority})");
     let action_text = req_str(v, "action", what)?;
-    let action = match action_text.to_ascii_lowercase().as_str() {
+    let action_lower = action_text.to_ascii_lowercase();
+    // Inspection blocks threats and URL categories, not destinations: for egress control the
+    // matched traffic is allowed (and the build warns that a layer-7 profile also sees it).
+    let inspected = (action_lower == "apply_security_profile_group").then(|| {
+        opt_str(v, "securityProfileGroup", what)
+            .ok()
+            .flatten()
+            .map(|g| last_segment(g).to_string())
+            .unwrap_or_default()
+    });
+    let action = match action_lower.as_str() {
         "allow" | "apply_security_profile_group" => Action::Allow,
         "deny" => Action::Deny,
         "goto_next" => Action::Next,
         other => {
             return Err(format!(
-                "{what}: `action` is {other:?}, expected allow, deny or goto_next"
+                "{what}: `action` is {other:?}, expected allow, deny, goto_next or apply_security_profile_group"
             ))
         }
     };
@@ -198,6 +211,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .iter()
             .map(|t| NetRef::parse(t))
             .collect(),
+        inspected,
     })
 }
 

@@ -348,6 +348,34 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
 }
 
 fn warnings(b: &GcpBundle, inv: &mut Inventory) {
+    // An instance on a network the network listing does not have (a Shared VPC host project's
+    // network, or a listing of another project): that network's rules may be missing.
+    if !b.networks.is_empty() {
+        let mut seen: Vec<&NetRef> = Vec::new();
+        for inst in &b.instances {
+            for nic in &inst.nics {
+                if b.networks.iter().any(|n| n.net.matches(&nic.net))
+                    || seen.iter().any(|s| s.matches(&nic.net))
+                {
+                    continue;
+                }
+                seen.push(&nic.net);
+                let has_rules = b.firewalls.iter().any(|f| f.net.matches(&nic.net));
+                inv.warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: nic.net.name.clone(),
+                    message: format!(
+                        "instance {} ({}) is on network {}{}, which is not in the network listing{}; export the networks and firewall rules of the project that owns it (a Shared VPC host project)",
+                        inst.name,
+                        nic.name,
+                        nic.net.name,
+                        nic.net.project.as_deref().map(|p| format!(" of project {p}")).unwrap_or_default(),
+                        if has_rules { "" } else { " and no firewall rule in the input names it, so only the implied rules were applied" },
+                    ),
+                });
+            }
+        }
+    }
     for p in &b.policies {
         if p.scope == PolicyScope::Unassociated {
             inv.warnings.push(Warning {
@@ -366,6 +394,16 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     message: format!(
                         "{} cannot be resolved to addresses offline; the rule is judged on its IP ranges only",
                         r.unresolved.join(", ")
+                    ),
+                });
+            }
+            if let Some(group) = &r.inspected {
+                inv.warnings.push(Warning {
+                    kind: "layer7-inspection".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "`apply_security_profile_group`{}: the matched traffic is judged as allowed; the security profile inspects it for threats or URL categories, which this scan does not evaluate",
+                        if group.is_empty() { String::new() } else { format!(" ({group})") }
                     ),
                 });
             }
