@@ -49,6 +49,17 @@ pub struct GcpBundle {
     instances_loaded: bool,
     warnings: Vec<Warning>,
     not_scanned: Vec<NotScanned>,
+    /// REST list pages read, to tell a listing cut short from one whose pages were all given.
+    pages: Vec<Page>,
+}
+
+#[derive(Debug)]
+struct Page {
+    kind: &'static str,
+    project: Option<String>,
+    source: String,
+    /// The page has a `nextPageToken`: more pages follow it.
+    more: bool,
 }
 
 /// The resource kind a `kind` value names.
@@ -168,14 +179,16 @@ impl GcpBundle {
         if kind == ROUTE {
             self.routes_loaded = true;
         }
-        if v.get("nextPageToken")
-            .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty())
-        {
-            self.warnings.push(Warning {
-                kind: "partial-data".into(),
+        if v.get("items").is_some() || v.get("nextPageToken").is_some() {
+            let more = v
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty());
+            self.pages.push(Page {
+                kind,
+                project: list_project.clone(),
                 source: ctx.source.clone(),
-                message: "the listing has a `nextPageToken`: it is one page of several, and the resources on the other pages were not read".into(),
+                more,
             });
         }
         for (at, item) in self.items(&v, ctx)? {
@@ -335,8 +348,27 @@ impl GcpBundle {
         Ok(())
     }
 
+    /// A page with a `nextPageToken` is a listing cut short, unless a last page (one without a
+    /// token) of the same kind and project was given too: then the pages were saved one by one.
+    fn page_warnings(&mut self) {
+        for p in self.pages.iter().filter(|p| p.more) {
+            let last_given = self
+                .pages
+                .iter()
+                .any(|q| !q.more && q.kind == p.kind && q.project == p.project);
+            if !last_given {
+                self.warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: p.source.clone(),
+                    message: "the listing has a `nextPageToken` and no last page (one without a token) of the same listing was given: the resources on the other pages were not read".into(),
+                });
+            }
+        }
+    }
+
     /// Builds targets from everything added.
-    pub fn build(self, _opts: &Options, inv: &mut Inventory) {
+    pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
+        self.page_warnings();
         targets::build(self, inv);
     }
 }
