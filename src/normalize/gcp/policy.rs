@@ -62,6 +62,9 @@ pub struct Policy {
     /// Networks it is associated with (network policies).
     pub networks: Vec<NetRef>,
     pub rules: Vec<PolicyRule>,
+    /// The input had no `rules` field at all (a listing that leaves them out), as opposed to
+    /// an empty list: the policy's rules are unknown.
+    pub rules_missing: bool,
 }
 
 pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
@@ -123,6 +126,7 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
         scope,
         networks,
         rules,
+        rules_missing: v.get("rules").is_none_or(Value::is_null),
     })
 }
 

@@ -83,7 +83,12 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
         .iter()
         .filter(|p| p.scope == PolicyScope::Ancestry)
     {
-        if p.networks.iter().any(|n| n.matches(net)) {
+        // Given also as an organization / folder policy: that one is already in the chain.
+        let given = b
+            .policies
+            .iter()
+            .any(|q| q.scope.hierarchical() && q.name == p.name);
+        if !given && p.networks.iter().any(|n| n.matches(net)) {
             layers.push(policy_layer(p, net, who));
         }
     }
@@ -377,6 +382,13 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
         }
     }
     for p in &b.policies {
+        if p.rules_missing {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: p.name.clone(),
+                message: "the firewall policy has no `rules` in the input, so none of its rules were applied; export it with `gcloud compute network-firewall-policies describe` (or `firewall-policies describe`)".into(),
+            });
+        }
         if p.scope == PolicyScope::Unassociated {
             inv.warnings.push(Warning {
                 kind: "not-evaluated".into(),
