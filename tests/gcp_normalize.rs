@@ -1164,3 +1164,200 @@ fn a_nic_sends_only_in_the_address_families_it_has() {
     assert!(inv.targets.iter().all(|t| t.address_limit.is_none()));
     assert_eq!(find(&findings, "dual", "EG001").message, both);
 }
+
+#[test]
+fn default_routes_to_an_ip_or_a_tunnel_pass_an_appliance() {
+    // A NAT VM reached by `nextHopIp`, on-premises behind a tunnel: traffic may still reach the
+    // internet, so the findings keep their severity and name the hop.
+    let routes = json!({"kind": "compute#routeList", "items": [
+        {"kind": "compute#route", "name": "local", "network": format!("{NET}n"), "destRange": "10.0.0.0/24", "priority": 0, "nextHopNetwork": format!("{NET}n")},
+        {"kind": "compute#route", "name": "via-nat-vm", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 900,
+         "tags": ["natted"], "nextHopIp": "10.0.0.250"},
+        {"kind": "compute#route", "name": "forced-tunnel", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 1000,
+         "nextHopVpnTunnel": "https://www.googleapis.com/compute/v1/projects/my-proj-123/regions/us-east1/vpnTunnels/onprem-1"}
+    ]});
+    let vms = json!([
+        instance("app-1", "us-east1-b", "n", &["natted"], "a@b"),
+        instance("app-2", "us-east1-b", "n", &[], "a@b"),
+    ]);
+    let (inv, findings) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let route = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id.ends_with(id))
+            .unwrap()
+            .route
+            .clone()
+    };
+    assert_eq!(route("app-1").internet_path, None);
+    assert_eq!(
+        route("app-1").appliance.as_deref(),
+        Some("route via-nat-vm 0.0.0.0/0 → IP 10.0.0.250")
+    );
+    assert_eq!(
+        route("app-2").appliance.as_deref(),
+        Some("route forced-tunnel 0.0.0.0/0 → VPN tunnel onprem-1")
+    );
+    let f = find(&findings, "my-proj-123/us-east1-b/app-2", "EG001");
+    assert_eq!(f.severity.to_string(), "high");
+    assert_eq!(
+        f.notes,
+        ["egress passes an appliance: route forced-tunnel 0.0.0.0/0 → VPN tunnel onprem-1"]
+    );
+}
+
+#[test]
+fn goto_next_hands_the_match_to_the_vpc_rules() {
+    // The network policy runs first; its tcp/22 goto_next hands ssh to the VPC rules, which deny
+    // it; its allow-all at 200 decides everything else.
+    let policy = json!({"kind": "compute#firewallPolicy", "name": "np", "selfLink": format!("https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np"),
+    "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+    "rules": [
+        {"priority": 100, "action": "goto_next", "direction": "EGRESS",
+         "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}},
+        {"priority": 200, "action": "allow", "direction": "EGRESS",
+         "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}
+    ]});
+    let net = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"),
+                      "autoCreateSubnetworks": false, "networkFirewallPolicyEnforcementOrder": "BEFORE_CLASSIC_FIREWALL"}]);
+    let fw = json!([egress(
+        "deny-all",
+        "n",
+        1000,
+        "denied",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, findings) = scan_docs(&[("pol.json", policy), ("net.json", net), ("fw.json", fw)]);
+    let t = &inv.targets[0];
+    let out = egress_audit::eval::eval_target(t);
+    let public = egress_audit::model::space::parse_addrs("8.8.8.8").unwrap();
+    let tcp = |p: &str| {
+        egress_audit::model::TrafficSet::rule(
+            Some(6),
+            Some(&egress_audit::model::PortSet::parse_ports(p).unwrap()),
+            &public,
+        )
+    };
+    assert!(!out.allowed.intersects(&tcp("22")));
+    assert!(tcp("21").is_subset(&out.allowed));
+    assert!(tcp("23").is_subset(&out.allowed));
+    // EG013 names tcp/22 among the risky ports only if it were allowed.
+    let risky = &find(&findings, "n", "EG013").message;
+    assert!(!risky.contains("tcp/22,") && !risky.starts_with("tcp/22 "));
+    // With the classic rules first (the default), the VPC deny-all decides everything.
+    let net_after = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"), "autoCreateSubnetworks": false}]);
+    let policy = inv.targets[0].chains[0].layers[0].clone();
+    assert_eq!(policy.resource, "np");
+    let (_, findings) = scan_docs(&[
+        ("net.json", net_after),
+        (
+            "fw.json",
+            json!([egress(
+                "deny-all",
+                "n",
+                1000,
+                "denied",
+                json!([{"IPProtocol": "all"}]),
+                &[]
+            )]),
+        ),
+        (
+            "pol.json",
+            json!({"kind": "compute#firewallPolicy", "name": "np",
+            "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+            "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+            "rules": [{"priority": 200, "action": "allow", "direction": "EGRESS",
+                       "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}]}),
+        ),
+    ]);
+    assert_eq!(ids(&findings, "n"), Vec::<String>::new());
+}
+
+#[test]
+fn effective_firewalls_alone_supply_vpc_rules_and_network_policies() {
+    let effective = json!({
+        "network": format!("{NET}n"),
+        "firewalls": [egress("allow-smb", "n", 1000, "allowed", json!([{"IPProtocol": "tcp", "ports": ["445"]}]), &["0.0.0.0/0"]),
+                      egress("deny-all", "n", 2000, "denied", json!([{"IPProtocol": "all"}]), &[])],
+        "firewallPolicys": [
+            {"name": "np", "type": "NETWORK", "rules": [
+                {"priority": 10, "action": "allow", "direction": "EGRESS",
+                 "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["23"]}]}}]},
+            {"name": "1234", "shortName": "org-pol", "type": "HIERARCHY", "rules": [
+                {"priority": 5, "action": "goto_next", "direction": "EGRESS", "match": {"destIpRanges": ["0.0.0.0/0"]}}]}
+        ]
+    });
+    let (inv, findings) = scan_docs(&[("eff.json", effective.clone())]);
+    let layers: Vec<&str> = inv.targets[0].chains[0]
+        .layers
+        .iter()
+        .map(|l| l.resource.as_str())
+        .collect();
+    assert_eq!(layers, ["org-pol", "n", "np", "n (implied rules)"]);
+    // tcp/445 by the VPC rule; tcp/23 would be allowed by the policy but the VPC deny comes first.
+    assert_eq!(ids(&findings, "n"), strs(&["EG002", "EG009"]));
+    // With the firewall listing as well, the same rules are not read twice (no redundant copies).
+    let listing = json!([
+        egress(
+            "allow-smb",
+            "n",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "tcp", "ports": ["445"]}]),
+            &["0.0.0.0/0"]
+        ),
+        egress(
+            "deny-all",
+            "n",
+            2000,
+            "denied",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        )
+    ]);
+    let (inv, findings2) = scan_docs(&[("eff.json", effective), ("fw.json", listing)]);
+    assert_eq!(inv.targets[0].chains[0].layers[1].rules.len(), 2);
+    assert_eq!(findings.len(), findings2.len());
+    // Only the policy's tcp/23 allow, which the VPC deny-all decides first, is redundant.
+    let redundant: BTreeSet<String> = ["np/10".to_string()].into();
+    assert_eq!(rule_findings(&findings, "EG012"), redundant);
+    assert_eq!(rule_findings(&findings2, "EG012"), redundant);
+}
+
+#[test]
+fn a_policy_listed_without_rules_warns_and_gives_way_to_its_description() {
+    let listed = json!([{"kind": "compute#firewallPolicy", "name": "np",
+        "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+        "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}]}]);
+    let fw = json!([egress(
+        "allow-all",
+        "n",
+        1000,
+        "allowed",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, _) = scan_docs(&[("list.json", listed.clone()), ("fw.json", fw.clone())]);
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "np" && w.message.contains("`rules`")));
+    let mut described = listed[0].clone();
+    described["rules"] = json!([{"priority": 10, "action": "deny", "direction": "EGRESS",
+        "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["445"]}]}}]);
+    let (inv, findings) = scan_docs(&[
+        ("list.json", listed),
+        ("describe.json", described),
+        ("fw.json", fw),
+    ]);
+    assert!(!inv.warnings.iter().any(|w| w.kind == "not-evaluated"));
+    let policy_layers = inv.targets[0].chains[0]
+        .layers
+        .iter()
+        .filter(|l| l.resource == "np")
+        .count();
+    assert_eq!(policy_layers, 1);
+    // The VPC allow-all comes first (AFTER_CLASSIC_FIREWALL is the default): smb still allowed.
+    assert!(ids(&findings, "n").contains(&"EG002".to_string()));
+}

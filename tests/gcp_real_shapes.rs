@@ -564,3 +564,10 @@ fn damaged_gcp_inputs_never_panic() {
     }
     assert!(rounds > 1000, "only {rounds} damaged inputs were tried");
 }
+
+#[test]
+fn the_same_resources_read_twice_count_once() {
+    // A gcloud export and a REST replay of the same project, given together.
+    let (_, findings) = scan(&[fixture("gcloud"), fixture("rest")]);
+    assert_eq!(lines(&findings), EXPECTED);
+}
