@@ -1361,3 +1361,26 @@ fn a_policy_listed_without_rules_warns_and_gives_way_to_its_description() {
     // The VPC allow-all comes first (AFTER_CLASSIC_FIREWALL is the default): smb still allowed.
     assert!(ids(&findings, "n").contains(&"EG002".to_string()));
 }
+
+#[test]
+fn egress_policy_rules_with_source_conditions_are_flagged_as_approximate() {
+    let policy = json!({"kind": "compute#firewallPolicy", "name": "np",
+    "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+    "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+    "rules": [
+        {"priority": 10, "action": "deny", "direction": "EGRESS",
+         "match": {"srcIpRanges": ["10.9.0.0/24"], "destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}},
+        {"priority": 20, "action": "allow", "direction": "INGRESS",
+         "match": {"srcIpRanges": ["35.235.240.0/20"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}}
+    ]});
+    let (inv, _) = scan_docs(&[("pol.json", policy)]);
+    let approx: Vec<(&str, &str)> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "approximated")
+        .map(|w| (w.source.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(approx.len(), 1, "only the egress rule: {approx:?}");
+    assert_eq!(approx[0].0, "np/10");
+    assert!(approx[0].1.contains("srcIpRanges"));
+}

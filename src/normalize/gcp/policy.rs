@@ -51,6 +51,9 @@ pub struct PolicyRule {
     /// `apply_security_profile_group`: allowed on to a Cloud NGFW endpoint for layer-7 inspection
     /// (the security profile group's name).
     pub inspected: Option<String>,
+    /// Source conditions of an egress rule (`srcIpRanges`, `srcSecureTags`, …): the rule is
+    /// judged as if every source matched them.
+    pub source_conditions: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -193,6 +196,24 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     } else {
         AddrSet::empty()
     };
+    let egress = direction.eq_ignore_ascii_case("EGRESS");
+    let mut source_conditions = Vec::new();
+    if egress {
+        for field in [
+            "srcIpRanges",
+            "srcFqdns",
+            "srcRegionCodes",
+            "srcThreatIntelligences",
+            "srcAddressGroups",
+        ] {
+            if !str_list(m, field, &mw)?.is_empty() {
+                source_conditions.push(field.to_string());
+            }
+        }
+        if !obj_list(m, "srcSecureTags", &mw)?.is_empty() {
+            source_conditions.push("srcSecureTags".to_string());
+        }
+    }
     let target_secure_tags = obj_list(v, "targetSecureTags", what)?
         .iter()
         .enumerate()
@@ -203,7 +224,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     Ok(PolicyRule {
         priority,
         action,
-        egress: direction.eq_ignore_ascii_case("EGRESS"),
+        egress,
         disabled: opt_bool(v, "disabled", what)?,
         l4,
         dest_text,
@@ -216,6 +237,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .map(|t| NetRef::parse(t))
             .collect(),
         inspected,
+        source_conditions,
     })
 }
 

@@ -409,6 +409,16 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     ),
                 });
             }
+            if !r.source_conditions.is_empty() {
+                inv.warnings.push(Warning {
+                    kind: "approximated".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "the egress rule also matches on its source ({}), which this scan does not check: it is judged as if every instance matched it",
+                        r.source_conditions.join(", ")
+                    ),
+                });
+            }
             if let Some(group) = &r.inspected {
                 inv.warnings.push(Warning {
                     kind: "layer7-inspection".into(),
