@@ -1384,3 +1384,43 @@ fn egress_policy_rules_with_source_conditions_are_flagged_as_approximate() {
     assert_eq!(approx[0].0, "np/10");
     assert!(approx[0].1.contains("srcIpRanges"));
 }
+
+#[test]
+fn more_specific_routes_override_the_default_route() {
+    // `0.0.0.0/1` + `128.0.0.0/1` to an ILB beat the default route for every address, whatever
+    // their priority; a tagged /8 to the gateway leaves the rest to the ILB.
+    let gw = "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/gateways/default-internet-gateway";
+    let ilb = "https://www.googleapis.com/compute/v1/projects/my-proj-123/regions/us-east1/forwardingRules/fw-ilb";
+    let routes = json!({"kind": "compute#routeList", "items": [
+        {"kind": "compute#route", "name": "default-route-1", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 0, "nextHopGateway": gw},
+        {"kind": "compute#route", "name": "lower-half", "network": format!("{NET}n"), "destRange": "0.0.0.0/1", "priority": 5000, "nextHopIlb": ilb},
+        {"kind": "compute#route", "name": "upper-half", "network": format!("{NET}n"), "destRange": "128.0.0.0/1", "priority": 5000, "nextHopIlb": ilb},
+        {"kind": "compute#route", "name": "direct-google", "network": format!("{NET}n"), "destRange": "8.0.0.0/8", "priority": 1000,
+         "tags": ["direct"], "nextHopGateway": gw},
+        {"kind": "compute#route", "name": "bad-range", "network": format!("{NET}n"), "destRange": "not-a-range", "priority": 1, "nextHopGateway": gw}
+    ]});
+    let vms = json!([
+        instance("app-1", "us-east1-b", "n", &[], "a@b"),
+        instance("app-2", "us-east1-b", "n", &["direct"], "a@b"),
+    ]);
+    let (inv, _) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let route = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id.ends_with(id))
+            .unwrap()
+            .route
+            .clone()
+    };
+    let app1 = route("app-1");
+    assert_eq!(app1.internet_path, None);
+    assert!(
+        app1.appliance
+            .as_deref()
+            .is_some_and(|a| a.ends_with("/1 → internal load balancer fw-ilb")),
+        "{app1:?}"
+    );
+    let app2 = route("app-2");
+    assert_eq!(app2.internet_path, Some(true));
+    assert!(app2.appliance.is_some());
+}
