@@ -12,6 +12,7 @@ mod fields;
 mod layers;
 mod parse;
 mod policy;
+mod routes;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
