@@ -1424,3 +1424,27 @@ fn more_specific_routes_override_the_default_route() {
     assert_eq!(app2.internet_path, Some(true));
     assert!(app2.appliance.is_some());
 }
+
+#[test]
+fn effective_firewalls_without_policies_are_read() {
+    let effective = json!({"firewalls": [
+        egress(
+            "allow-ftp",
+            "n",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "tcp", "ports": ["20-21"]}]),
+            &["0.0.0.0/0"]
+        ),
+        egress(
+            "deny-all",
+            "n",
+            2000,
+            "denied",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        )
+    ]});
+    let (_, findings) = scan_docs(&[("eff.json", effective)]);
+    assert_eq!(ids(&findings, "n"), strs(&["EG004", "EG009"]));
+}

@@ -147,6 +147,15 @@ impl GcpBundle {
                 if o.get("firewallPolicys").is_some_and(Value::is_array) {
                     return Some(EFFECTIVE);
                 }
+                // A network with no firewall policy: the response has only its VPC rules.
+                if o.get("items").is_none()
+                    && o.get("firewalls").is_some_and(Value::is_array)
+                    && o.keys().all(|k| {
+                        ["firewalls", "organizationFirewalls", "network"].contains(&k.as_str())
+                    })
+                {
+                    return Some(EFFECTIVE);
+                }
                 match o.get("items") {
                     Some(Value::Array(a)) => a.first().and_then(item_kind),
                     Some(Value::Object(m)) => {
