@@ -418,17 +418,9 @@ impl GcpBundle {
     /// The same resource read twice (overlapping pages, a gcloud export and a REST replay of the
     /// same listing) is one resource: keep its first reading.
     fn dedup(&mut self) {
-        fn keep_first<T, K: PartialEq>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
-            let mut seen: Vec<K> = Vec::new();
-            v.retain(|x| {
-                let k = key(x);
-                if seen.contains(&k) {
-                    false
-                } else {
-                    seen.push(k);
-                    true
-                }
-            });
+        fn keep_first<T, K: std::hash::Hash + Eq>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
+            let mut seen = std::collections::HashSet::new();
+            v.retain(|x| seen.insert(key(x)));
         }
         keep_first(&mut self.firewalls, |f| {
             (f.project.clone(), f.net.name.clone(), f.name.clone())

@@ -9,7 +9,7 @@ use super::parse::{parse_l4, parse_ranges, L4};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyScope {
     /// Hierarchical policy attached to the organization.
     Organization,
