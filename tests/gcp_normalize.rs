@@ -1098,3 +1098,353 @@ fn policy_rule_details() {
             && w.source == "org-egress/10"
             && w.message.contains("fqdn:updates.example.com")));
 }
+
+#[test]
+fn a_nic_sends_only_in_the_address_families_it_has() {
+    let fw = json!([egress(
+        "allow-all",
+        "dual",
+        1000,
+        "allowed",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let net = json!([{"kind": "compute#network", "name": "dual", "autoCreateSubnetworks": false,
+                      "selfLink": format!("{NET}dual"), "enableUlaInternalIpv6": true}]);
+    let mut v4 = instance("v4", "us-east1-b", "dual", &[], "a@b");
+    v4["networkInterfaces"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("stackType");
+    let mut v4_explicit = instance("v4x", "us-east1-b", "dual", &[], "a@b");
+    v4_explicit["networkInterfaces"][0]["stackType"] = json!("IPV4_ONLY");
+    let mut dual = instance("ds", "us-east1-b", "dual", &[], "a@b");
+    dual["networkInterfaces"][0]["stackType"] = json!("IPV4_IPV6");
+    dual["networkInterfaces"][0]["ipv6AccessConfigs"] = json!([{"type": "DIRECT_IPV6",
+        "externalIpv6": "2600:1900:4000:1::", "externalIpv6PrefixLength": 96}]);
+    // No stackType, but an IPv6 address: it has IPv6.
+    let mut v6_addr = instance("v6a", "us-east1-b", "dual", &[], "a@b");
+    v6_addr["networkInterfaces"][0]["ipv6Address"] = json!("fd20:1:2:3::5");
+    let mut v6 = instance("v6", "us-east1-b", "dual", &[], "a@b");
+    v6["networkInterfaces"][0]["stackType"] = json!("IPV6_ONLY");
+    v6["networkInterfaces"][0]["ipv6AccessConfigs"] = json!([{"type": "DIRECT_IPV6"}]);
+    let vms = json!([v4, v4_explicit, dual, v6_addr, v6]);
+    let (inv, findings) = scan_docs(&[
+        ("fw.json", fw.clone()),
+        ("net.json", net.clone()),
+        ("vm.json", vms),
+    ]);
+    let msg = |vm: &str| {
+        find(&findings, &format!("my-proj-123/us-east1-b/{vm}"), "EG001")
+            .message
+            .clone()
+    };
+    let both = "tcp is allowed to 100% of public IPv4 and 100% of public IPv6; udp is allowed to 100% of public IPv4 and 100% of public IPv6";
+    let v4_only = "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4";
+    let v6_only = "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6";
+    assert_eq!(msg("v4"), v4_only);
+    assert_eq!(msg("v4x"), v4_only);
+    assert_eq!(msg("ds"), both);
+    assert_eq!(msg("v6a"), both);
+    assert_eq!(msg("v6"), v6_only);
+    let limit = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id == format!("my-proj-123/us-east1-b/{id}"))
+            .unwrap()
+            .address_limit
+            .clone()
+    };
+    use egress_audit::model::space::{all_v4, all_v6};
+    assert_eq!(limit("v4"), Some(all_v4()));
+    assert_eq!(limit("ds"), None);
+    assert_eq!(limit("v6"), Some(all_v6()));
+    // A network-level target knows no NIC: no limit, both families judged.
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("net.json", net)]);
+    assert!(inv.targets.iter().all(|t| t.address_limit.is_none()));
+    assert_eq!(find(&findings, "dual", "EG001").message, both);
+}
+
+#[test]
+fn default_routes_to_an_ip_or_a_tunnel_pass_an_appliance() {
+    // A NAT VM reached by `nextHopIp`, on-premises behind a tunnel: traffic may still reach the
+    // internet, so the findings keep their severity and name the hop.
+    let routes = json!({"kind": "compute#routeList", "items": [
+        {"kind": "compute#route", "name": "local", "network": format!("{NET}n"), "destRange": "10.0.0.0/24", "priority": 0, "nextHopNetwork": format!("{NET}n")},
+        {"kind": "compute#route", "name": "via-nat-vm", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 900,
+         "tags": ["natted"], "nextHopIp": "10.0.0.250"},
+        {"kind": "compute#route", "name": "forced-tunnel", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 1000,
+         "nextHopVpnTunnel": "https://www.googleapis.com/compute/v1/projects/my-proj-123/regions/us-east1/vpnTunnels/onprem-1"}
+    ]});
+    let vms = json!([
+        instance("app-1", "us-east1-b", "n", &["natted"], "a@b"),
+        instance("app-2", "us-east1-b", "n", &[], "a@b"),
+    ]);
+    let (inv, findings) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let route = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id.ends_with(id))
+            .unwrap()
+            .route
+            .clone()
+    };
+    assert_eq!(route("app-1").internet_path, None);
+    assert_eq!(
+        route("app-1").appliance.as_deref(),
+        Some("route via-nat-vm 0.0.0.0/0 → IP 10.0.0.250")
+    );
+    assert_eq!(
+        route("app-2").appliance.as_deref(),
+        Some("route forced-tunnel 0.0.0.0/0 → VPN tunnel onprem-1")
+    );
+    let f = find(&findings, "my-proj-123/us-east1-b/app-2", "EG001");
+    assert_eq!(f.severity.to_string(), "high");
+    assert_eq!(
+        f.notes,
+        ["egress passes an appliance: route forced-tunnel 0.0.0.0/0 → VPN tunnel onprem-1"]
+    );
+}
+
+#[test]
+fn goto_next_hands_the_match_to_the_vpc_rules() {
+    // The network policy runs first; its tcp/22 goto_next hands ssh to the VPC rules, which deny
+    // it; its allow-all at 200 decides everything else.
+    let policy = json!({"kind": "compute#firewallPolicy", "name": "np", "selfLink": format!("https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np"),
+    "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+    "rules": [
+        {"priority": 100, "action": "goto_next", "direction": "EGRESS",
+         "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}},
+        {"priority": 200, "action": "allow", "direction": "EGRESS",
+         "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}
+    ]});
+    let net = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"),
+                      "autoCreateSubnetworks": false, "networkFirewallPolicyEnforcementOrder": "BEFORE_CLASSIC_FIREWALL"}]);
+    let fw = json!([egress(
+        "deny-all",
+        "n",
+        1000,
+        "denied",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, findings) = scan_docs(&[("pol.json", policy), ("net.json", net), ("fw.json", fw)]);
+    let t = &inv.targets[0];
+    let out = egress_audit::eval::eval_target(t);
+    let public = egress_audit::model::space::parse_addrs("8.8.8.8").unwrap();
+    let tcp = |p: &str| {
+        egress_audit::model::TrafficSet::rule(
+            Some(6),
+            Some(&egress_audit::model::PortSet::parse_ports(p).unwrap()),
+            &public,
+        )
+    };
+    assert!(!out.allowed.intersects(&tcp("22")));
+    assert!(tcp("21").is_subset(&out.allowed));
+    assert!(tcp("23").is_subset(&out.allowed));
+    // EG013 names tcp/22 among the risky ports only if it were allowed.
+    let risky = &find(&findings, "n", "EG013").message;
+    assert!(!risky.contains("tcp/22,") && !risky.starts_with("tcp/22 "));
+    // With the classic rules first (the default), the VPC deny-all decides everything.
+    let net_after = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"), "autoCreateSubnetworks": false}]);
+    let policy = inv.targets[0].chains[0].layers[0].clone();
+    assert_eq!(policy.resource, "np");
+    let (_, findings) = scan_docs(&[
+        ("net.json", net_after),
+        (
+            "fw.json",
+            json!([egress(
+                "deny-all",
+                "n",
+                1000,
+                "denied",
+                json!([{"IPProtocol": "all"}]),
+                &[]
+            )]),
+        ),
+        (
+            "pol.json",
+            json!({"kind": "compute#firewallPolicy", "name": "np",
+            "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+            "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+            "rules": [{"priority": 200, "action": "allow", "direction": "EGRESS",
+                       "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}]}),
+        ),
+    ]);
+    assert_eq!(ids(&findings, "n"), Vec::<String>::new());
+}
+
+#[test]
+fn effective_firewalls_alone_supply_vpc_rules_and_network_policies() {
+    let effective = json!({
+        "network": format!("{NET}n"),
+        "firewalls": [egress("allow-smb", "n", 1000, "allowed", json!([{"IPProtocol": "tcp", "ports": ["445"]}]), &["0.0.0.0/0"]),
+                      egress("deny-all", "n", 2000, "denied", json!([{"IPProtocol": "all"}]), &[])],
+        "firewallPolicys": [
+            {"name": "np", "type": "NETWORK", "rules": [
+                {"priority": 10, "action": "allow", "direction": "EGRESS",
+                 "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["23"]}]}}]},
+            {"name": "1234", "shortName": "org-pol", "type": "HIERARCHY", "rules": [
+                {"priority": 5, "action": "goto_next", "direction": "EGRESS", "match": {"destIpRanges": ["0.0.0.0/0"]}}]}
+        ]
+    });
+    let (inv, findings) = scan_docs(&[("eff.json", effective.clone())]);
+    let layers: Vec<&str> = inv.targets[0].chains[0]
+        .layers
+        .iter()
+        .map(|l| l.resource.as_str())
+        .collect();
+    assert_eq!(layers, ["org-pol", "n", "np", "n (implied rules)"]);
+    // tcp/445 by the VPC rule; tcp/23 would be allowed by the policy but the VPC deny comes first.
+    assert_eq!(ids(&findings, "n"), strs(&["EG002", "EG009"]));
+    // With the firewall listing as well, the same rules are not read twice (no redundant copies).
+    let listing = json!([
+        egress(
+            "allow-smb",
+            "n",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "tcp", "ports": ["445"]}]),
+            &["0.0.0.0/0"]
+        ),
+        egress(
+            "deny-all",
+            "n",
+            2000,
+            "denied",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        )
+    ]);
+    let (inv, findings2) = scan_docs(&[("eff.json", effective), ("fw.json", listing)]);
+    assert_eq!(inv.targets[0].chains[0].layers[1].rules.len(), 2);
+    assert_eq!(findings.len(), findings2.len());
+    // Only the policy's tcp/23 allow, which the VPC deny-all decides first, is redundant.
+    let redundant: BTreeSet<String> = ["np/10".to_string()].into();
+    assert_eq!(rule_findings(&findings, "EG012"), redundant);
+    assert_eq!(rule_findings(&findings2, "EG012"), redundant);
+}
+
+#[test]
+fn a_policy_listed_without_rules_warns_and_gives_way_to_its_description() {
+    let listed = json!([{"kind": "compute#firewallPolicy", "name": "np",
+        "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+        "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}]}]);
+    let fw = json!([egress(
+        "allow-all",
+        "n",
+        1000,
+        "allowed",
+        json!([{"IPProtocol": "all"}]),
+        &[]
+    )]);
+    let (inv, _) = scan_docs(&[("list.json", listed.clone()), ("fw.json", fw.clone())]);
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "np" && w.message.contains("`rules`")));
+    let mut described = listed[0].clone();
+    described["rules"] = json!([{"priority": 10, "action": "deny", "direction": "EGRESS",
+        "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["445"]}]}}]);
+    let (inv, findings) = scan_docs(&[
+        ("list.json", listed),
+        ("describe.json", described),
+        ("fw.json", fw),
+    ]);
+    assert!(!inv.warnings.iter().any(|w| w.kind == "not-evaluated"));
+    let policy_layers = inv.targets[0].chains[0]
+        .layers
+        .iter()
+        .filter(|l| l.resource == "np")
+        .count();
+    assert_eq!(policy_layers, 1);
+    // The VPC allow-all comes first (AFTER_CLASSIC_FIREWALL is the default): smb still allowed.
+    assert!(ids(&findings, "n").contains(&"EG002".to_string()));
+}
+
+#[test]
+fn egress_policy_rules_with_source_conditions_are_flagged_as_approximate() {
+    let policy = json!({"kind": "compute#firewallPolicy", "name": "np",
+    "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
+    "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
+    "rules": [
+        {"priority": 10, "action": "deny", "direction": "EGRESS",
+         "match": {"srcIpRanges": ["10.9.0.0/24"], "destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}},
+        {"priority": 20, "action": "allow", "direction": "INGRESS",
+         "match": {"srcIpRanges": ["35.235.240.0/20"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}}
+    ]});
+    let (inv, _) = scan_docs(&[("pol.json", policy)]);
+    let approx: Vec<(&str, &str)> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "approximated")
+        .map(|w| (w.source.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(approx.len(), 1, "only the egress rule: {approx:?}");
+    assert_eq!(approx[0].0, "np/10");
+    assert!(approx[0].1.contains("srcIpRanges"));
+}
+
+#[test]
+fn more_specific_routes_override_the_default_route() {
+    // `0.0.0.0/1` + `128.0.0.0/1` to an ILB beat the default route for every address, whatever
+    // their priority; a tagged /8 to the gateway leaves the rest to the ILB.
+    let gw = "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/gateways/default-internet-gateway";
+    let ilb = "https://www.googleapis.com/compute/v1/projects/my-proj-123/regions/us-east1/forwardingRules/fw-ilb";
+    let routes = json!({"kind": "compute#routeList", "items": [
+        {"kind": "compute#route", "name": "default-route-1", "network": format!("{NET}n"), "destRange": "0.0.0.0/0", "priority": 0, "nextHopGateway": gw},
+        {"kind": "compute#route", "name": "lower-half", "network": format!("{NET}n"), "destRange": "0.0.0.0/1", "priority": 5000, "nextHopIlb": ilb},
+        {"kind": "compute#route", "name": "upper-half", "network": format!("{NET}n"), "destRange": "128.0.0.0/1", "priority": 5000, "nextHopIlb": ilb},
+        {"kind": "compute#route", "name": "direct-google", "network": format!("{NET}n"), "destRange": "8.0.0.0/8", "priority": 1000,
+         "tags": ["direct"], "nextHopGateway": gw},
+        {"kind": "compute#route", "name": "bad-range", "network": format!("{NET}n"), "destRange": "not-a-range", "priority": 1, "nextHopGateway": gw}
+    ]});
+    let vms = json!([
+        instance("app-1", "us-east1-b", "n", &[], "a@b"),
+        instance("app-2", "us-east1-b", "n", &["direct"], "a@b"),
+    ]);
+    let (inv, _) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let route = |id: &str| {
+        inv.targets
+            .iter()
+            .find(|t| t.resource_id.ends_with(id))
+            .unwrap()
+            .route
+            .clone()
+    };
+    let app1 = route("app-1");
+    assert_eq!(app1.internet_path, None);
+    assert!(
+        app1.appliance
+            .as_deref()
+            .is_some_and(|a| a.ends_with("/1 → internal load balancer fw-ilb")),
+        "{app1:?}"
+    );
+    let app2 = route("app-2");
+    assert_eq!(app2.internet_path, Some(true));
+    assert!(app2.appliance.is_some());
+}
+
+#[test]
+fn effective_firewalls_without_policies_are_read() {
+    let effective = json!({"firewalls": [
+        egress(
+            "allow-ftp",
+            "n",
+            1000,
+            "allowed",
+            json!([{"IPProtocol": "tcp", "ports": ["20-21"]}]),
+            &["0.0.0.0/0"]
+        ),
+        egress(
+            "deny-all",
+            "n",
+            2000,
+            "denied",
+            json!([{"IPProtocol": "all"}]),
+            &[]
+        )
+    ]});
+    let (_, findings) = scan_docs(&[("eff.json", effective)]);
+    assert_eq!(ids(&findings, "n"), strs(&["EG004", "EG009"]));
+}

@@ -12,6 +12,7 @@ mod fields;
 mod layers;
 mod parse;
 mod policy;
+mod routes;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
@@ -49,6 +50,21 @@ pub struct GcpBundle {
     instances_loaded: bool,
     warnings: Vec<Warning>,
     not_scanned: Vec<NotScanned>,
+    /// VPC rules and network policies from effective-firewalls responses: used for a network
+    /// only when the firewall / policy listings do not have them.
+    effective_firewalls: Vec<Firewall>,
+    effective_policies: Vec<Policy>,
+    /// REST list pages read, to tell a listing cut short from one whose pages were all given.
+    pages: Vec<Page>,
+}
+
+#[derive(Debug)]
+struct Page {
+    kind: &'static str,
+    project: Option<String>,
+    source: String,
+    /// The page has a `nextPageToken`: more pages follow it.
+    more: bool,
 }
 
 /// The resource kind a `kind` value names.
@@ -131,6 +147,15 @@ impl GcpBundle {
                 if o.get("firewallPolicys").is_some_and(Value::is_array) {
                     return Some(EFFECTIVE);
                 }
+                // A network with no firewall policy: the response has only its VPC rules.
+                if o.get("items").is_none()
+                    && o.get("firewalls").is_some_and(Value::is_array)
+                    && o.keys().all(|k| {
+                        ["firewalls", "organizationFirewalls", "network"].contains(&k.as_str())
+                    })
+                {
+                    return Some(EFFECTIVE);
+                }
                 match o.get("items") {
                     Some(Value::Array(a)) => a.first().and_then(item_kind),
                     Some(Value::Object(m)) => {
@@ -168,14 +193,16 @@ impl GcpBundle {
         if kind == ROUTE {
             self.routes_loaded = true;
         }
-        if v.get("nextPageToken")
-            .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty())
-        {
-            self.warnings.push(Warning {
-                kind: "partial-data".into(),
+        if v.get("items").is_some() || v.get("nextPageToken").is_some() {
+            let more = v
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty());
+            self.pages.push(Page {
+                kind,
+                project: list_project.clone(),
                 source: ctx.source.clone(),
-                message: "the listing has a `nextPageToken`: it is one page of several, and the resources on the other pages were not read".into(),
+                more,
             });
         }
         for (at, item) in self.items(&v, ctx)? {
@@ -204,12 +231,40 @@ impl GcpBundle {
                 ))
             }
         };
-        let entries = v["firewallPolicys"].as_array().into_iter().flatten();
-        for (i, e) in entries.enumerate() {
-            if e.get("type").and_then(Value::as_str) != Some("HIERARCHY") {
+        for (i, f) in fields::obj_list(v, "firewalls", "effective firewalls")?
+            .iter()
+            .enumerate()
+        {
+            let mut fw = parse::firewall(f, &format!("firewalls[{i}]"))?;
+            fw.project = fw
+                .project
+                .or_else(|| network.as_ref().and_then(|n| n.project.clone()))
+                .or_else(|| ctx.account.clone());
+            self.effective_firewalls.push(fw);
+        }
+        let entries = fields::obj_list(v, "firewallPolicys", "effective firewalls")?;
+        for (i, e) in entries.iter().enumerate() {
+            let at = format!("firewallPolicys[{i}]");
+            let kind = fields::opt_str(e, "type", &at)?.unwrap_or("");
+            if kind == "NETWORK" {
+                let Some(net) = &network else {
+                    self.warnings.push(Warning {
+                        kind: "not-evaluated".into(),
+                        source: ctx.source.clone(),
+                        message: format!("{at}: a network firewall policy in effective firewalls that name no `network`: it was applied to no network; export it with `gcloud compute network-firewall-policies describe`"),
+                    });
+                    continue;
+                };
+                let mut p = policy::policy(e, &at)?;
+                p.project = p.project.or_else(|| net.project.clone());
+                p.scope = policy::PolicyScope::Global;
+                p.networks = vec![net.clone()];
+                self.effective_policies.push(p);
                 continue;
             }
-            let at = format!("firewallPolicys[{i}]");
+            if kind != "HIERARCHY" {
+                continue;
+            }
             let mut p = policy::effective_hierarchy(e, network.clone(), &at)?;
             if network.is_none() {
                 // gcloud's output names no network: bind to every network of the project.
@@ -335,8 +390,80 @@ impl GcpBundle {
         Ok(())
     }
 
+    /// Effective firewalls fill in what the listings lack: a VPC rule or a network policy that no
+    /// listing has (by name, on the same network) is taken from the effective response.
+    fn merge_effective(&mut self) {
+        for fw in std::mem::take(&mut self.effective_firewalls) {
+            let listed = self
+                .firewalls
+                .iter()
+                .any(|f| f.name == fw.name && f.net.matches(&fw.net));
+            if !listed {
+                self.firewalls.push(fw);
+            }
+        }
+        for p in std::mem::take(&mut self.effective_policies) {
+            let listed = self.policies.iter().any(|q| {
+                q.name == p.name
+                    && !q.scope.hierarchical()
+                    && q.scope != policy::PolicyScope::Ancestry
+                    && (q.project.is_none() || p.project.is_none() || q.project == p.project)
+            });
+            if !listed {
+                self.policies.push(p);
+            }
+        }
+    }
+
+    /// The same resource read twice (overlapping pages, a gcloud export and a REST replay of the
+    /// same listing) is one resource: keep its first reading.
+    fn dedup(&mut self) {
+        fn keep_first<T, K: std::hash::Hash + Eq>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
+            let mut seen = std::collections::HashSet::new();
+            v.retain(|x| seen.insert(key(x)));
+        }
+        keep_first(&mut self.firewalls, |f| {
+            (f.project.clone(), f.net.name.clone(), f.name.clone())
+        });
+        keep_first(&mut self.instances, |i| {
+            (i.project.clone(), i.zone.clone(), i.name.clone())
+        });
+        keep_first(&mut self.routes, |r| (r.net.clone(), r.name.clone()));
+        // A policy whose listing left out its rules gives way to a reading that has them.
+        self.policies.sort_by_key(|p| p.rules_missing);
+        keep_first(&mut self.policies, |p| {
+            (
+                p.project.clone(),
+                p.name.clone(),
+                p.scope.clone(),
+                p.networks.clone(),
+            )
+        });
+    }
+
+    /// A page with a `nextPageToken` is a listing cut short, unless a last page (one without a
+    /// token) of the same kind and project was given too: then the pages were saved one by one.
+    fn page_warnings(&mut self) {
+        for p in self.pages.iter().filter(|p| p.more) {
+            let last_given = self
+                .pages
+                .iter()
+                .any(|q| !q.more && q.kind == p.kind && q.project == p.project);
+            if !last_given {
+                self.warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: p.source.clone(),
+                    message: "the listing has a `nextPageToken` and no last page (one without a token) of the same listing was given: the resources on the other pages were not read".into(),
+                });
+            }
+        }
+    }
+
     /// Builds targets from everything added.
-    pub fn build(self, _opts: &Options, inv: &mut Inventory) {
+    pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
+        self.page_warnings();
+        self.merge_effective();
+        self.dedup();
         targets::build(self, inv);
     }
 }

@@ -46,6 +46,8 @@ pub struct Nic {
     pub net: NetRef,
     /// The NIC has an IPv6 address (`stackType` IPV4_IPV6 / IPV6_ONLY or IPv6 access configs).
     pub v6: bool,
+    /// `stackType: IPV6_ONLY`: the NIC has no IPv4 address.
+    pub v6_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -212,15 +214,18 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
     for (i, n) in obj_list(v, "networkInterfaces", &what)?.iter().enumerate() {
         let nw = format!("{what}: `networkInterfaces[{i}]`");
         let stack = opt_str(n, "stackType", &nw)?.unwrap_or("IPV4_ONLY");
+        let stack = stack.to_ascii_uppercase();
+        let v6_only = stack == "IPV6_ONLY";
         let v6 = stack != "IPV4_ONLY"
             || !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty()
-            || opt_str(n, "ipv6Address", &nw)?.is_some();
+            || opt_str(n, "ipv6Address", &nw)?.is_some_and(|a| !a.is_empty());
         nics.push(Nic {
             name: opt_str(n, "name", &nw)?
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("nic{i}")),
             net: NetRef::parse(req_str(n, "network", &nw)?),
             v6,
+            v6_only,
         });
     }
     Ok(Instance {
@@ -286,18 +291,21 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
     } else if let Some(vm) = opt_str(v, "nextHopInstance", &what)? {
         NextHop::Appliance(format!("instance {}", last_segment(vm)))
     } else {
+        // Every other next hop hands the packets on to something that may itself reach the
+        // internet (a NAT VM at `nextHopIp`, on-premises behind a tunnel or interconnect, a
+        // peered hub): a path through an appliance, never proof that there is no path.
         let other = [
             ("nextHopIp", "IP"),
             ("nextHopVpnTunnel", "VPN tunnel"),
+            ("nextHopInterconnectAttachment", "interconnect attachment"),
             ("nextHopPeering", "peering"),
-            ("nextHopNetwork", "network"),
             ("nextHopHub", "hub"),
-            ("nextHopInterconnectAttachment", "interconnect"),
+            ("nextHopNetwork", "network"),
         ];
         let mut hop = NextHop::Other("unknown next hop".into());
         for (field, label) in other {
             if let Some(x) = opt_str(v, field, &what)? {
-                hop = NextHop::Other(format!("{label} {}", last_segment(x)));
+                hop = NextHop::Appliance(format!("{label} {}", last_segment(x)));
                 break;
             }
         }

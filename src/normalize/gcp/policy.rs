@@ -9,7 +9,7 @@ use super::parse::{parse_l4, parse_ranges, L4};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyScope {
     /// Hierarchical policy attached to the organization.
     Organization,
@@ -48,6 +48,12 @@ pub struct PolicyRule {
     pub target_secure_tags: Vec<String>,
     /// `targetResources`: the rule applies only to these networks (empty: all).
     pub target_networks: Vec<NetRef>,
+    /// `apply_security_profile_group`: allowed on to a Cloud NGFW endpoint for layer-7 inspection
+    /// (the security profile group's name).
+    pub inspected: Option<String>,
+    /// Source conditions of an egress rule (`srcIpRanges`, `srcSecureTags`, …): the rule is
+    /// judged as if every source matched them.
+    pub source_conditions: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +65,9 @@ pub struct Policy {
     /// Networks it is associated with (network policies).
     pub networks: Vec<NetRef>,
     pub rules: Vec<PolicyRule>,
+    /// The input had no `rules` field at all (a listing that leaves them out), as opposed to
+    /// an empty list: the policy's rules are unknown.
+    pub rules_missing: bool,
 }
 
 pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
@@ -120,6 +129,7 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
         scope,
         networks,
         rules,
+        rules_missing: v.get("rules").is_none_or(Value::is_null),
     })
 }
 
@@ -128,13 +138,23 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         opt_int(v, "priority", what)?.ok_or_else(|| format!("{what}: `priority` is missing"))?;
     let what = &format!("{what} (priority {priority})");
     let action_text = req_str(v, "action", what)?;
-    let action = match action_text.to_ascii_lowercase().as_str() {
+    let action_lower = action_text.to_ascii_lowercase();
+    // Inspection blocks threats and URL categories, not destinations: for egress control the
+    // matched traffic is allowed (and the build warns that a layer-7 profile also sees it).
+    let inspected = (action_lower == "apply_security_profile_group").then(|| {
+        opt_str(v, "securityProfileGroup", what)
+            .ok()
+            .flatten()
+            .map(|g| last_segment(g).to_string())
+            .unwrap_or_default()
+    });
+    let action = match action_lower.as_str() {
         "allow" | "apply_security_profile_group" => Action::Allow,
         "deny" => Action::Deny,
         "goto_next" => Action::Next,
         other => {
             return Err(format!(
-                "{what}: `action` is {other:?}, expected allow, deny or goto_next"
+                "{what}: `action` is {other:?}, expected allow, deny, goto_next or apply_security_profile_group"
             ))
         }
     };
@@ -176,6 +196,24 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     } else {
         AddrSet::empty()
     };
+    let egress = direction.eq_ignore_ascii_case("EGRESS");
+    let mut source_conditions = Vec::new();
+    if egress {
+        for field in [
+            "srcIpRanges",
+            "srcFqdns",
+            "srcRegionCodes",
+            "srcThreatIntelligences",
+            "srcAddressGroups",
+        ] {
+            if !str_list(m, field, &mw)?.is_empty() {
+                source_conditions.push(field.to_string());
+            }
+        }
+        if !obj_list(m, "srcSecureTags", &mw)?.is_empty() {
+            source_conditions.push("srcSecureTags".to_string());
+        }
+    }
     let target_secure_tags = obj_list(v, "targetSecureTags", what)?
         .iter()
         .enumerate()
@@ -186,7 +224,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     Ok(PolicyRule {
         priority,
         action,
-        egress: direction.eq_ignore_ascii_case("EGRESS"),
+        egress,
         disabled: opt_bool(v, "disabled", what)?,
         l4,
         dest_text,
@@ -198,6 +236,8 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .iter()
             .map(|t| NetRef::parse(t))
             .collect(),
+        inspected,
+        source_conditions,
     })
 }
 

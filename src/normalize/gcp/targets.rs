@@ -4,10 +4,11 @@
 
 use super::fields::{zone_region, NetRef};
 use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Who};
-use super::parse::{NextHop, Route};
 use super::policy::PolicyScope;
+use super::routes::route_info;
 use super::GcpBundle;
-use crate::model::{Chain, Layer, RouteInfo, Target, Warning};
+use crate::model::space::{all_v4, all_v6};
+use crate::model::{Chain, Layer, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 
@@ -82,7 +83,12 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
         .iter()
         .filter(|p| p.scope == PolicyScope::Ancestry)
     {
-        if p.networks.iter().any(|n| n.matches(net)) {
+        // Given also as an organization / folder policy: that one is already in the chain.
+        let given = b
+            .policies
+            .iter()
+            .any(|q| q.scope.hierarchical() && q.name == p.name);
+        if !given && p.networks.iter().any(|n| n.matches(net)) {
             layers.push(policy_layer(p, net, who));
         }
     }
@@ -109,55 +115,6 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
     }
     layers.push(implied_layer(net, info.v6));
     Chain { layers }
-}
-
-/// Route data → whether `tags` on `net` have a default route to the internet gateway.
-fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
-    let mine: Vec<&Route> = b.routes.iter().filter(|r| r.net.matches(net)).collect();
-    // A network with no route at all was not in the route listing (every network has subnet routes).
-    if !b.routes_loaded || mine.is_empty() {
-        return RouteInfo::default();
-    }
-    let mut defaults: Vec<&Route> = mine
-        .into_iter()
-        .filter(|r| r.dest_range == "0.0.0.0/0")
-        .filter(|r| r.tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
-        .collect();
-    defaults.sort_by_key(|r| (r.priority, r.next_hop != NextHop::InternetGateway));
-    let no_route = || {
-        format!(
-            "network {} has no default internet route (0.0.0.0/0 → default-internet-gateway)",
-            net.name
-        )
-    };
-    match defaults.first() {
-        None => RouteInfo {
-            internet_path: Some(false),
-            reason: Some(no_route()),
-            appliance: None,
-        },
-        Some(r) => match &r.next_hop {
-            NextHop::InternetGateway => RouteInfo {
-                internet_path: Some(true),
-                reason: None,
-                appliance: None,
-            },
-            NextHop::Appliance(a) => RouteInfo {
-                internet_path: None,
-                reason: None,
-                appliance: Some(format!("route {} 0.0.0.0/0 → {a}", r.name)),
-            },
-            NextHop::Other(hop) => RouteInfo {
-                internet_path: Some(false),
-                reason: Some(format!(
-                    "{}; its route {} sends 0.0.0.0/0 to {hop}",
-                    no_route(),
-                    r.name
-                )),
-                appliance: None,
-            },
-        },
-    }
 }
 
 /// The regions whose regional policies are associated with `net`.
@@ -311,6 +268,14 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 .cloned()
                 .collect();
             t.chains.push(chain(&b, &info, &who, region.as_deref()));
+            // A NIC sends only in the address families it has an address of.
+            t.address_limit = if nic.v6_only {
+                Some(all_v6())
+            } else if !nic.v6 {
+                Some(all_v4())
+            } else {
+                None
+            };
             t.route = route_info(&b, &info.net, &inst.tags);
             inv.targets.push(t);
         }
@@ -339,7 +304,42 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
 }
 
 fn warnings(b: &GcpBundle, inv: &mut Inventory) {
+    // An instance on a network the network listing does not have (a Shared VPC host project's
+    // network, or a listing of another project): that network's rules may be missing.
+    if !b.networks.is_empty() {
+        let mut seen: Vec<&NetRef> = Vec::new();
+        for inst in &b.instances {
+            for nic in &inst.nics {
+                if b.networks.iter().any(|n| n.net.matches(&nic.net))
+                    || seen.iter().any(|s| s.matches(&nic.net))
+                {
+                    continue;
+                }
+                seen.push(&nic.net);
+                let has_rules = b.firewalls.iter().any(|f| f.net.matches(&nic.net));
+                inv.warnings.push(Warning {
+                    kind: "partial-data".into(),
+                    source: nic.net.name.clone(),
+                    message: format!(
+                        "instance {} ({}) is on network {}{}, which is not in the network listing{}; export the networks and firewall rules of the project that owns it (a Shared VPC host project)",
+                        inst.name,
+                        nic.name,
+                        nic.net.name,
+                        nic.net.project.as_deref().map(|p| format!(" of project {p}")).unwrap_or_default(),
+                        if has_rules { "" } else { " and no firewall rule in the input names it, so only the implied rules were applied" },
+                    ),
+                });
+            }
+        }
+    }
     for p in &b.policies {
+        if p.rules_missing {
+            inv.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: p.name.clone(),
+                message: "the firewall policy has no `rules` in the input, so none of its rules were applied; export it with `gcloud compute network-firewall-policies describe` (or `firewall-policies describe`)".into(),
+            });
+        }
         if p.scope == PolicyScope::Unassociated {
             inv.warnings.push(Warning {
                 kind: "not-evaluated".into(),
@@ -357,6 +357,26 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     message: format!(
                         "{} cannot be resolved to addresses offline; the rule is judged on its IP ranges only",
                         r.unresolved.join(", ")
+                    ),
+                });
+            }
+            if !r.source_conditions.is_empty() {
+                inv.warnings.push(Warning {
+                    kind: "approximated".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "the egress rule also matches on its source ({}), which this scan does not check: it is judged as if every instance matched it",
+                        r.source_conditions.join(", ")
+                    ),
+                });
+            }
+            if let Some(group) = &r.inspected {
+                inv.warnings.push(Warning {
+                    kind: "layer7-inspection".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "`apply_security_profile_group`{}: the matched traffic is judged as allowed; the security profile inspects it for threats or URL categories, which this scan does not evaluate",
+                        if group.is_empty() { String::new() } else { format!(" ({group})") }
                     ),
                 });
             }
