@@ -7,13 +7,24 @@
 //! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
 //!
 //! Approximations, chosen so that nothing is reported by guessing:
-//! - destinations `*`, `Any` and `0.0.0.0/0` are everything (IPv4 and IPv6); `VirtualNetwork`,
-//!   `AzureLoadBalancer` and application security groups are "not public" (only public traffic is
-//!   checked); other service tags resolve only from a service-tags file, else warn;
+//! - destinations `*` and `Any` are everything; `0.0.0.0/0` is a CIDR like any other (IPv4 only);
+//!   `VirtualNetwork`, `AzureLoadBalancer` and application security groups are "not public" (only
+//!   public traffic is checked); other service tags (`Storage.WestEurope`, `AzureCloud.eastus`, …)
+//!   resolve only from a service-tags file, else warn;
+//! - a NIC whose IP configurations are all IPv4 (by address or `privateIPAddressVersion`) sends no
+//!   IPv6 (`Target.address_limit`); one whose versions are unknown is not limited;
 //! - source conditions are applied per NIC where the data shows the NIC is outside them (its
 //!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
 //!   source ports are not modelled (an outbound connection's source port is ephemeral);
-//! - route tables are read for public IPv4 only.
+//! - outbound rules sharing a priority (Azure refuses them) are evaluated in input order, with a
+//!   `duplicate-priority` warning;
+//! - a NIC whose subnet is in no input is evaluated with its own NSG only, with a `partial-data`
+//!   warning; a NIC whose NSG (own or subnet's) is named but not in the inputs is not evaluated,
+//!   with a `partial-data` warning;
+//! - route tables are read for public IPv4 only, by longest-prefix match. A route to
+//!   `VirtualNetworkGateway` (forced tunnelling to on-premises) or `VirtualAppliance` leaves the
+//!   internet path unknown (findings keep their severity) with a reason and an appliance note;
+//!   `None` / `VnetLocal` for all of public IPv4 means no internet path.
 
 mod network;
 mod nsg;
@@ -107,7 +118,23 @@ impl AzureBundle {
             Kind::Nsg => {
                 let mut n = nsg::parse_nsg(item, account)?;
                 n.region = n.region.or_else(|| ctx.region.clone());
-                self.nsgs.entry(id_key(&n.id)).or_insert(n);
+                if self.nsgs.contains_key(&id_key(&n.id)) {
+                    return Ok(());
+                }
+                for (priority, names) in &n.priority_ties {
+                    self.warnings.push(Warning {
+                        kind: "duplicate-priority".into(),
+                        source: n.id.clone(),
+                        message: format!(
+                            "NSG {}: outbound rules {} share priority {priority}, which Azure does \
+                             not allow; they are evaluated in the order listed (the first matching \
+                             one decides), so the result may differ from what Azure enforces",
+                            n.name,
+                            names.join(", ")
+                        ),
+                    });
+                }
+                self.nsgs.insert(id_key(&n.id), n);
             }
             Kind::Nic => {
                 let mut n = network::parse_nic(item, account)?;
@@ -238,7 +265,7 @@ impl AzureBundle {
         t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();
         t.chains = chains;
         // A NIC without an IPv6 configuration cannot send IPv6 at all.
-        if !nic.addrs.is_empty() && nic.addrs.iter().all(|a| a.is_subset(&all_v4())) {
+        if nic.ipv4_only {
             t.address_limit = Some(all_v4());
         }
         t.route = nic
