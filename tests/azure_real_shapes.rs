@@ -446,9 +446,12 @@ fn vnet() -> Value {
             "subnets": [{"name": "app", "id": subnet_ref()["id"]}]}])
 }
 
+/// One IP configuration: (privateIPAddress, privateIPAddressVersion).
+type IpConfig = (Option<&'static str>, Option<&'static str>);
+
 #[test]
 fn nic_address_limit_in_both_shapes() {
-    let cases: &[(&str, &[(Option<&str>, Option<&str>)], bool)] = &[
+    let cases: &[(&str, &[IpConfig], bool)] = &[
         ("v4-addr", &[(Some("10.0.0.4"), None)], true),
         ("v4-both", &[(Some("10.0.0.4"), Some("IPv4"))], true),
         ("v4-version-only", &[(None, Some("IPv4"))], true),
@@ -861,6 +864,9 @@ fn damaged_azure_inputs_never_panic() {
             match outcome {
                 Ok(Ok(())) => ok += 1,
                 Ok(Err(e)) => {
+                    if std::env::var("AZ_MUT_DUMP").is_ok() {
+                        eprintln!("REFUSED {e}");
+                    }
                     assert!(!e.is_empty());
                     err += 1
                 }
