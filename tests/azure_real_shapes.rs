@@ -886,3 +886,52 @@ fn damaged_azure_inputs_never_panic() {
     // The sweep exercised both outcomes.
     assert!(ok > 100 && err > 100, "ok {ok}, err {err}");
 }
+
+#[test]
+fn listings_of_other_arm_types_are_skipped_with_a_warning() {
+    let pip = |name: &str| {
+        json!({"name": name, "id": rid("publicIPAddresses", name), "location": "westeurope",
+               "type": "Microsoft.Network/publicIPAddresses", "ipAddress": "20.1.2.3",
+               "publicIPAddressVersion": "IPv4", "publicIPAllocationMethod": "Static"})
+    };
+    // `az network public-ip list` and its REST page: read, nothing taken, a warning each.
+    let inv = load_docs(vec![
+        json!([pip("pip-a"), pip("pip-b")]),
+        json!({"value": [pip("pip-c")]}),
+        // A rule listing (`az network nsg rule list`) is another kind too.
+        json!([{"name": "r", "id": format!("{}/securityRules/r", rid("networkSecurityGroups", "n")),
+                "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                "direction": "Outbound"}]),
+    ]);
+    assert!(inv.targets.is_empty());
+    let msgs: Vec<&str> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "skipped-input")
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(msgs.len(), 3, "{:?}", inv.warnings);
+    assert!(
+        msgs[0].starts_with("2 resource(s) of type Microsoft.Network/publicIPAddresses not read")
+    );
+    assert!(msgs[2].starts_with(
+        "1 resource(s) of type Microsoft.Network/networkSecurityGroups/securityRules not read"
+    ));
+    // Mixed into a listing this normalizer reads, such items are skipped and the rest is read.
+    let inv = load_docs(vec![json!([
+        nsg(
+            "nsg-mixed",
+            vec![rule("allow-smb", 100, "Allow", "Internet", "445")]
+        ),
+        pip("pip-d")
+    ])]);
+    assert_eq!(inv.targets.len(), 1);
+    assert!(pairs(&findings(&inv)).contains(&"EG002 nsg-mixed".to_string()));
+    assert!(inv.warnings.iter().any(|w| w.kind == "skipped-input"));
+    // Something that is not ARM at all is still refused.
+    let mut loader = Loader::default();
+    let err = loader
+        .add_value(json!([{"foo": 1}]), &DocContext::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("not a recognised export"), "{err}");
+}

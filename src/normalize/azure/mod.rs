@@ -67,6 +67,9 @@ impl AzureBundle {
         if let Some(k) = items.iter().find_map(shape::item_kind) {
             return Some(k.as_str());
         }
+        if items.iter().any(|i| shape::other_arm_type(i).is_some()) {
+            return Some(Kind::OtherArm.as_str());
+        }
         // An empty REST page that links to the next one: nothing to read, but it must say so.
         let link = v.get("nextLink").and_then(Value::as_str)?;
         let lower = link.to_ascii_lowercase();
@@ -100,14 +103,39 @@ impl AzureBundle {
             });
         }
         let items = shape::items(&v).ok_or("expected an array or a `value` array")?;
+        // Resources of types that decide no egress (public IPs, load balancers, …) are skipped,
+        // and the user is told which.
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             if !item.is_object() {
                 return Err(format!("item [{i}] is not an object"));
+            }
+            if shape::item_kind(item).is_none() {
+                if let Some(t) = shape::other_arm_type(item) {
+                    *skipped.entry(t.to_string()).or_default() += 1;
+                    continue;
+                }
+                if doc_kind == Kind::OtherArm {
+                    return Err(format!(
+                        "item [{i}] has no ARM `type` and `id`, unlike the other items"
+                    ));
+                }
             }
             // One listing holds one kind; an item without a telling `type` or `id` is taken as it.
             let kind = shape::item_kind(item).unwrap_or(doc_kind);
             self.add_item(kind, item, ctx)
                 .map_err(|e| format!("item [{i}]: {e}"))?;
+        }
+        for (t, n) in skipped {
+            self.warnings.push(Warning {
+                kind: "skipped-input".into(),
+                source: ctx.source.clone(),
+                message: format!(
+                    "{n} resource(s) of type {t} not read: egress-audit reads network security \
+                     groups, network interfaces, virtual networks and subnets, route tables, \
+                     Azure Firewalls and virtual machines"
+                ),
+            });
         }
         Ok(())
     }
@@ -160,6 +188,8 @@ impl AzureBundle {
                 self.vms.entry(id_key(&vm.id)).or_insert(vm);
             }
             Kind::ServiceTags => unreachable!("service tags are whole documents"),
+            // Items of other types are skipped before they get here.
+            Kind::OtherArm => {}
         }
         Ok(())
     }
