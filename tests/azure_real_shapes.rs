@@ -208,18 +208,24 @@ fn cli_export_gives_exact_findings_and_evidence() {
         ["egress passes an appliance: route 0.0.0.0/0 → VirtualNetworkGateway (rt-forced, forced tunnelling to on-premises)"]
     );
 
-    // Only the expected warnings: four unresolved service tags, one duplicate priority.
+    // Only the expected warnings: five unresolved service tags, one duplicate priority, and the
+    // private endpoint's NIC that is not a target.
     let mut warnings: Vec<String> = inv
         .warnings
         .iter()
         .map(|w| format!("{} {}", w.kind, w.message))
         .collect();
     warnings.sort();
-    assert_eq!(warnings.len(), 6, "{warnings:#?}");
+    assert_eq!(warnings.len(), 7, "{warnings:#?}");
     assert!(warnings[0].starts_with(
         "duplicate-priority NSG nsg-legacy: outbound rules allow-smb, deny-smb share priority 500"
     ));
-    let unresolved: Vec<&str> = warnings[1..]
+    assert_eq!(
+        warnings[1],
+        "not-evaluated NIC pe-stprod.nic.4b7c1d2e-aaaa-bbbb-cccc-0123456789ab belongs to private \
+         endpoint pe-stprod: a private endpoint only receives traffic, so it has no egress to audit"
+    );
+    let unresolved: Vec<&str> = warnings[2..]
         .iter()
         .map(|w| w.split('`').nth(1).unwrap())
         .collect();
@@ -267,9 +273,9 @@ fn rest_pages_give_the_cli_findings() {
                 "nic-dev",
                 "nic-forced",
                 "nic-orphan",
+                "nic-sealed",
                 "nic-web",
                 "nsg-legacy",
-                "pe-stprod.nic.4b7c1d2e-aaaa-bbbb-cccc-0123456789ab"
             ]
         );
     }
@@ -351,7 +357,7 @@ fn targets_carry_routes_address_limits_and_chains() {
             .unwrap()
             .contains("forced tunnelling"));
         // 0.0.0.0/1 → None and 128.0.0.0/1 → VnetLocal: no internet path at all.
-        let pe = &target(&inv, "pe-stprod.nic.4b7c1d2e-aaaa-bbbb-cccc-0123456789ab").route;
+        let pe = &target(&inv, "nic-sealed").route;
         assert_eq!(pe.internet_path, Some(false), "{shape}");
         assert_eq!(
             pe.reason.as_deref(),

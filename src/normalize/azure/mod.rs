@@ -16,6 +16,8 @@
 //! - source conditions are applied per NIC where the data shows the NIC is outside them (its
 //!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
 //!   source ports are not modelled (an outbound connection's source port is ephemeral);
+//! - a private endpoint's NIC is not a target (it only receives traffic), with a `not-evaluated`
+//!   warning; listings of ARM types not read here are skipped with a `skipped-input` warning;
 //! - outbound rules sharing a priority (Azure refuses them) are evaluated in input order, with a
 //!   `duplicate-priority` warning;
 //! - a NIC whose subnet is in no input is evaluated with its own NSG only, with a `partial-data`
@@ -210,6 +212,20 @@ impl AzureBundle {
         inv.warnings.extend(self.warnings.iter().cloned());
         let mut used_nsgs: BTreeSet<String> = BTreeSet::new();
         for nic in self.nics.values() {
+            if let Some(pe) = &nic.private_endpoint {
+                // Private Link answers connections to a PaaS resource; it opens none of its own.
+                inv.warnings.push(Warning {
+                    kind: "not-evaluated".into(),
+                    source: nic.id.clone(),
+                    message: format!(
+                        "NIC {} belongs to private endpoint {}: a private endpoint only receives \
+                         traffic, so it has no egress to audit",
+                        nic.name,
+                        id_name(pe)
+                    ),
+                });
+                continue;
+            }
             if let Some(t) = self.nic_target(nic, tags, &mut used_nsgs, &mut inv.warnings) {
                 inv.targets.push(t);
             }

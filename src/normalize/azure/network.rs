@@ -20,6 +20,8 @@ pub struct Nic {
     pub vm: Option<String>,
     /// The NSG on the NIC itself.
     pub nsg: Option<String>,
+    /// The private endpoint the NIC belongs to: it only receives traffic.
+    pub private_endpoint: Option<String>,
     /// Subnets of its IP configurations, primary first, without repeats.
     pub subnets: Vec<String>,
     /// Application security groups of its IP configurations (ids as written), without repeats.
@@ -84,6 +86,7 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         tags: super::shape::tags(item),
         nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
         vm: ref_id(item, "virtualMachine", &what)?.map(str::to_string),
+        private_endpoint: ref_id(item, "privateEndpoint", &what)?.map(str::to_string),
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
