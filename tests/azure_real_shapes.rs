@@ -754,31 +754,14 @@ impl Rng {
     }
 }
 
-/// Walks to a random node and damages it: a key deleted, a value of another type, a string made
+/// Picks a random node and damages it: a key deleted, a value of another type, a string made
 /// a number or null, a list truncated or emptied, a number made a string.
 fn mutate(v: &mut Value, rng: &mut Rng) {
-    // Choose a path first (a JSON pointer), then take the node mutably.
-    let mut pointer = String::new();
-    let mut at: &Value = v;
-    for _ in 0..rng.below(8) {
-        if rng.below(4) == 0 {
-            break;
-        }
-        let (step, next) = match at {
-            Value::Object(o) if !o.is_empty() => {
-                let (k, x) = o.iter().nth(rng.below(o.len())).unwrap();
-                (k.replace('~', "~0").replace('/', "~1"), x)
-            }
-            Value::Array(a) if !a.is_empty() => {
-                let i = rng.below(a.len());
-                (i.to_string(), &a[i])
-            }
-            _ => break,
-        };
-        pointer.push('/');
-        pointer.push_str(&step);
-        at = next;
-    }
+    // Every node is equally likely, so deep fields (a route's `addressPrefix`) are hit as often
+    // as top-level ones.
+    let mut pointers = Vec::new();
+    all_pointers(v, String::new(), &mut pointers);
+    let pointer = pointers[rng.below(pointers.len())].clone();
     let node = v.pointer_mut(&pointer).expect("the chosen path exists");
     let replacement = [
         Value::Null,
@@ -815,6 +798,25 @@ fn mutate(v: &mut Value, rng: &mut Rng) {
         Value::Number(n) if rng.below(2) == 0 => *node = json!(n.to_string()),
         _ => *node = replacement[rng.below(replacement.len())].clone(),
     }
+}
+
+/// The JSON pointers of every node of `v`, the root (`""`) included.
+fn all_pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let step = k.replace('~', "~0").replace('/', "~1");
+                all_pointers(x, format!("{at}/{step}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                all_pointers(x, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
