@@ -7,13 +7,26 @@
 //! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
 //!
 //! Approximations, chosen so that nothing is reported by guessing:
-//! - destinations `*`, `Any` and `0.0.0.0/0` are everything (IPv4 and IPv6); `VirtualNetwork`,
-//!   `AzureLoadBalancer` and application security groups are "not public" (only public traffic is
-//!   checked); other service tags resolve only from a service-tags file, else warn;
+//! - destinations `*` and `Any` are everything; `0.0.0.0/0` is a CIDR like any other (IPv4 only);
+//!   `VirtualNetwork`, `AzureLoadBalancer` and application security groups are "not public" (only
+//!   public traffic is checked); other service tags (`Storage.WestEurope`, `AzureCloud.eastus`, …)
+//!   resolve only from a service-tags file, else warn;
+//! - a NIC whose IP configurations are all IPv4 (by address or `privateIPAddressVersion`) sends no
+//!   IPv6 (`Target.address_limit`); one whose versions are unknown is not limited;
 //! - source conditions are applied per NIC where the data shows the NIC is outside them (its
 //!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
 //!   source ports are not modelled (an outbound connection's source port is ephemeral);
-//! - route tables are read for public IPv4 only.
+//! - a private endpoint's NIC is not a target (it only receives traffic), with a `not-evaluated`
+//!   warning; listings of ARM types not read here are skipped with a `skipped-input` warning;
+//! - outbound rules sharing a priority (Azure refuses them) are evaluated in input order, with a
+//!   `duplicate-priority` warning;
+//! - a NIC whose subnet is in no input is evaluated with its own NSG only, with a `partial-data`
+//!   warning; a NIC whose NSG (own or subnet's) is named but not in the inputs is not evaluated,
+//!   with a `partial-data` warning;
+//! - route tables are read for public IPv4 only, by longest-prefix match. A route to
+//!   `VirtualNetworkGateway` (forced tunnelling to on-premises) or `VirtualAppliance` leaves the
+//!   internet path unknown (findings keep their severity) with a reason and an appliance note;
+//!   `None` / `VnetLocal` for all of public IPv4 means no internet path.
 
 mod network;
 mod nsg;
@@ -56,6 +69,9 @@ impl AzureBundle {
         if let Some(k) = items.iter().find_map(shape::item_kind) {
             return Some(k.as_str());
         }
+        if items.iter().any(|i| shape::other_arm_type(i).is_some()) {
+            return Some(Kind::OtherArm.as_str());
+        }
         // An empty REST page that links to the next one: nothing to read, but it must say so.
         let link = v.get("nextLink").and_then(Value::as_str)?;
         let lower = link.to_ascii_lowercase();
@@ -89,14 +105,39 @@ impl AzureBundle {
             });
         }
         let items = shape::items(&v).ok_or("expected an array or a `value` array")?;
+        // Resources of types that decide no egress (public IPs, load balancers, …) are skipped,
+        // and the user is told which.
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             if !item.is_object() {
                 return Err(format!("item [{i}] is not an object"));
+            }
+            if shape::item_kind(item).is_none() {
+                if let Some(t) = shape::other_arm_type(item) {
+                    *skipped.entry(t.to_string()).or_default() += 1;
+                    continue;
+                }
+                if doc_kind == Kind::OtherArm {
+                    return Err(format!(
+                        "item [{i}] has no ARM `type` and `id`, unlike the other items"
+                    ));
+                }
             }
             // One listing holds one kind; an item without a telling `type` or `id` is taken as it.
             let kind = shape::item_kind(item).unwrap_or(doc_kind);
             self.add_item(kind, item, ctx)
                 .map_err(|e| format!("item [{i}]: {e}"))?;
+        }
+        for (t, n) in skipped {
+            self.warnings.push(Warning {
+                kind: "skipped-input".into(),
+                source: ctx.source.clone(),
+                message: format!(
+                    "{n} resource(s) of type {t} not read: egress-audit reads network security \
+                     groups, network interfaces, virtual networks and subnets, route tables, \
+                     Azure Firewalls and virtual machines"
+                ),
+            });
         }
         Ok(())
     }
@@ -107,7 +148,23 @@ impl AzureBundle {
             Kind::Nsg => {
                 let mut n = nsg::parse_nsg(item, account)?;
                 n.region = n.region.or_else(|| ctx.region.clone());
-                self.nsgs.entry(id_key(&n.id)).or_insert(n);
+                if self.nsgs.contains_key(&id_key(&n.id)) {
+                    return Ok(());
+                }
+                for (priority, names) in &n.priority_ties {
+                    self.warnings.push(Warning {
+                        kind: "duplicate-priority".into(),
+                        source: n.id.clone(),
+                        message: format!(
+                            "NSG {}: outbound rules {} share priority {priority}, which Azure does \
+                             not allow; they are evaluated in the order listed (the first matching \
+                             one decides), so the result may differ from what Azure enforces",
+                            n.name,
+                            names.join(", ")
+                        ),
+                    });
+                }
+                self.nsgs.insert(id_key(&n.id), n);
             }
             Kind::Nic => {
                 let mut n = network::parse_nic(item, account)?;
@@ -133,6 +190,8 @@ impl AzureBundle {
                 self.vms.entry(id_key(&vm.id)).or_insert(vm);
             }
             Kind::ServiceTags => unreachable!("service tags are whole documents"),
+            // Items of other types are skipped before they get here.
+            Kind::OtherArm => {}
         }
         Ok(())
     }
@@ -153,6 +212,20 @@ impl AzureBundle {
         inv.warnings.extend(self.warnings.iter().cloned());
         let mut used_nsgs: BTreeSet<String> = BTreeSet::new();
         for nic in self.nics.values() {
+            if let Some(pe) = &nic.private_endpoint {
+                // Private Link answers connections to a PaaS resource; it opens none of its own.
+                inv.warnings.push(Warning {
+                    kind: "not-evaluated".into(),
+                    source: nic.id.clone(),
+                    message: format!(
+                        "NIC {} belongs to private endpoint {}: a private endpoint only receives \
+                         traffic, so it has no egress to audit",
+                        nic.name,
+                        id_name(pe)
+                    ),
+                });
+                continue;
+            }
             if let Some(t) = self.nic_target(nic, tags, &mut used_nsgs, &mut inv.warnings) {
                 inv.targets.push(t);
             }
@@ -238,7 +311,7 @@ impl AzureBundle {
         t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();
         t.chains = chains;
         // A NIC without an IPv6 configuration cannot send IPv6 at all.
-        if !nic.addrs.is_empty() && nic.addrs.iter().all(|a| a.is_subset(&all_v4())) {
+        if nic.ipv4_only {
             t.address_limit = Some(all_v4());
         }
         t.route = nic

@@ -20,11 +20,16 @@ pub struct Nic {
     pub vm: Option<String>,
     /// The NSG on the NIC itself.
     pub nsg: Option<String>,
+    /// The private endpoint the NIC belongs to: it only receives traffic.
+    pub private_endpoint: Option<String>,
     /// Subnets of its IP configurations, primary first, without repeats.
     pub subnets: Vec<String>,
     /// Application security groups of its IP configurations (ids as written), without repeats.
     pub asgs: Vec<String>,
     pub addrs: Vec<AddrSet>,
+    /// Whether every IP configuration is known to be IPv4 (by its address or its
+    /// `privateIPAddressVersion`): then the NIC cannot send IPv6 at all.
+    pub ipv4_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -81,15 +86,20 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         tags: super::shape::tags(item),
         nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
         vm: ref_id(item, "virtualMachine", &what)?.map(str::to_string),
+        private_endpoint: ref_id(item, "privateEndpoint", &what)?.map(str::to_string),
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
+        ipv4_only: false,
         name: name.to_string(),
         id,
     };
     let configs = array_field(item, "ipConfigurations", &what)?;
     // The primary configuration's subnet decides the route; list it first.
     let mut ordered: Vec<&Value> = configs.iter().collect();
+    // A configuration is IPv6 by its address or by its version (the address may be missing, e.g.
+    // not yet allocated); one that shows neither leaves the NIC's IP versions unknown.
+    let (mut any_v6, mut all_known_v4) = (false, !configs.is_empty());
     ordered.sort_by_key(|c| field(c, "primary").and_then(Value::as_bool) != Some(true));
     for (i, c) in ordered.into_iter().enumerate() {
         let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -100,12 +110,21 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         for a in ref_ids(c, "applicationSecurityGroups", &cwhat)? {
             push_unique(&mut nic.asgs, a);
         }
-        if let Some(ip) = opt_str(c, "privateIPAddress", &cwhat)? {
-            let a =
-                parse_addrs(ip).map_err(|e| format!("{cwhat}: field `privateIPAddress`: {e}"))?;
-            nic.addrs.push(a);
-        }
+        let addr = match opt_str(c, "privateIPAddress", &cwhat)? {
+            Some(ip) => Some(
+                parse_addrs(ip).map_err(|e| format!("{cwhat}: field `privateIPAddress`: {e}"))?,
+            ),
+            None => None,
+        };
+        let version = opt_str(c, "privateIPAddressVersion", &cwhat)?;
+        let addr_v4 = addr.as_ref().map(|a| a.is_subset(&all_v4()));
+        let v6 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv6")) || addr_v4 == Some(false);
+        let v4 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv4")) || addr_v4 == Some(true);
+        any_v6 |= v6;
+        all_known_v4 &= v4 && !v6;
+        nic.addrs.extend(addr);
     }
+    nic.ipv4_only = all_known_v4 && !any_v6;
     Ok(nic)
 }
 
@@ -290,19 +309,40 @@ pub fn route_info(
             .find(|f| !ip.is_empty() && f.private_ips.iter().any(|x| x == ip))
             .map(|f| format!(", Azure Firewall {}", f.name))
             .unwrap_or_default();
-        let ip = if ip.is_empty() {
+        let ip_note = if ip.is_empty() {
             String::new()
         } else {
             format!(" {ip}")
         };
+        let table_name = id_name(&table.id);
+        // Forced tunnelling: internet-bound traffic goes through the VPN / ExpressRoute gateway to
+        // on-premises. There is no direct path from Azure, but whether on-premises lets it out is
+        // not in the inputs, so the path stays unknown (findings keep their severity) with a note.
+        if r.next_hop_type
+            .eq_ignore_ascii_case("VirtualNetworkGateway")
+        {
+            return RouteInfo {
+                internet_path: None,
+                reason: Some(format!(
+                    "{}: forced tunnelling, internet-bound traffic goes to on-premises through the \
+                     virtual network gateway, whose egress controls are not in the inputs",
+                    said(r)
+                )),
+                appliance: Some(format!(
+                    "route {} → VirtualNetworkGateway ({table_name}, forced tunnelling to on-premises)",
+                    r.prefix
+                )),
+            };
+        }
         return RouteInfo {
             internet_path: None,
-            reason: None,
+            reason: Some(format!(
+                "{}{ip_note}: the appliance decides what reaches the internet",
+                said(r)
+            )),
             appliance: Some(format!(
-                "route {} → {}{ip} ({}{firewall})",
-                r.prefix,
-                r.next_hop_type,
-                id_name(&table.id)
+                "route {} → {}{ip_note} ({table_name}{firewall})",
+                r.prefix, r.next_hop_type
             )),
         };
     }

@@ -21,6 +21,9 @@ pub struct Nsg {
     pub subnets: Vec<String>,
     pub nics: Vec<String>,
     pub rules: Vec<RawRule>,
+    /// Outbound rules that share a priority (Azure refuses this, so the export is damaged or
+    /// hand-made): `(priority, rule names in the order they are evaluated)`.
+    pub priority_ties: Vec<(i64, Vec<String>)>,
 }
 
 /// An outbound security rule as written, validated but not yet resolved (service tags resolve only
@@ -103,8 +106,19 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         }
     }
     rules.extend(defaults);
-    // Stable: equal priorities (invalid in Azure) keep the input's order.
-    rules.sort_by_key(|r| r.priority);
+    // Stable: equal priorities (invalid in Azure) keep the input's order, a listed rule before a
+    // default one; the caller warns about them.
+    rules.sort_by_key(|r| (r.priority, r.synthetic));
+    let mut priority_ties: Vec<(i64, Vec<String>)> = Vec::new();
+    for w in rules.windows(2) {
+        if w[0].priority != w[1].priority {
+            continue;
+        }
+        match priority_ties.last_mut() {
+            Some((p, names)) if *p == w[0].priority => names.push(w[1].name.clone()),
+            _ => priority_ties.push((w[0].priority, vec![w[0].name.clone(), w[1].name.clone()])),
+        }
+    }
     Ok(Nsg {
         account: super::shape::subscription(&id).or(fallback_account.map(str::to_string)),
         region: opt_str(item, "location", &what)?.map(str::to_string),
@@ -120,6 +134,7 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         id,
         name,
         rules,
+        priority_ties,
     })
 }
 

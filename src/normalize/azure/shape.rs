@@ -20,6 +20,9 @@ pub enum Kind {
     VirtualMachine,
     /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
     ServiceTags,
+    /// A listing of ARM resources of a type this normalizer does not read (`az network public-ip
+    /// list`, `az network lb list`, …): skipped with a warning, never an error.
+    OtherArm,
 }
 
 impl Kind {
@@ -33,6 +36,7 @@ impl Kind {
             Kind::Firewall => "azure-firewall",
             Kind::VirtualMachine => "azure-vm",
             Kind::ServiceTags => "azure-service-tags",
+            Kind::OtherArm => "azure-other",
         }
     }
 
@@ -46,6 +50,7 @@ impl Kind {
             Kind::Firewall,
             Kind::VirtualMachine,
             Kind::ServiceTags,
+            Kind::OtherArm,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -237,6 +242,19 @@ pub fn kind_of_link(url: &str) -> Option<Kind> {
     kind_of_type(&format!("microsoft.network/{last}"))
         .or_else(|| kind_of_type(&format!("microsoft.compute/{last}")))
         .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
+}
+
+/// The ARM `type` of an item whose type this normalizer does not read (`Microsoft.Network/
+/// publicIPAddresses`), when its `id` is an ARM id too.
+pub fn other_arm_type(item: &Value) -> Option<&str> {
+    let t = item.get("type").and_then(Value::as_str)?;
+    let id = item.get("id").and_then(Value::as_str)?;
+    let arm = t
+        .get(..10)
+        .is_some_and(|p| p.eq_ignore_ascii_case("microsoft."))
+        && t.contains('/')
+        && id.to_ascii_lowercase().starts_with("/subscriptions/");
+    (arm && kind_of_type(t).is_none()).then_some(t)
 }
 
 fn kind_of_type(t: &str) -> Option<Kind> {
