@@ -5,7 +5,7 @@ use super::fields::{
     first_str, list, opt_bool, opt_int, opt_str, parse_protocol, proto_ports, region_of_az, req,
     tags, ProtoPorts,
 };
-use crate::model::space::parse_addrs;
+use crate::model::space::{all_v4, all_v6, parse_addrs};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -230,6 +230,63 @@ pub struct Eni {
     pub instance_id: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub scope: Scope,
+    pub family: Family,
+}
+
+/// Which address families an interface can send from, from the addresses it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Family {
+    /// A private IPv4 address or an IPv4 prefix.
+    pub v4: bool,
+    /// An IPv6 address or an IPv6 prefix.
+    pub v6: bool,
+    /// `Ipv6Native: true`: an IPv6-only interface (it has no IPv4 address at all).
+    pub ipv6_native: bool,
+}
+
+impl Family {
+    /// The addresses the interface can send to: IPv6 only for an IPv6-only interface, IPv4 only
+    /// for one without any IPv6 address, else no limit.
+    pub fn limit(&self) -> Option<AddrSet> {
+        if self.ipv6_native || (self.v6 && !self.v4) {
+            Some(all_v6())
+        } else if !self.v6 {
+            Some(all_v4())
+        } else {
+            None
+        }
+    }
+
+    fn merge(&mut self, o: Family) {
+        self.v4 |= o.v4;
+        self.v6 |= o.v6;
+        self.ipv6_native |= o.ipv6_native;
+    }
+}
+
+/// Reads the address fields of an interface (or of an instance): `PrivateIpAddress`,
+/// `PrivateIpAddresses[]`, `Ipv4Prefixes[]`, `Ipv6Address`, `Ipv6Addresses[]`, `Ipv6Prefixes[]`,
+/// `Ipv6Native`.
+fn family(v: &Value, what: &str) -> Result<Family, String> {
+    let any_str = |field: &str, key: &str| -> Result<bool, String> {
+        let mut found = false;
+        for (j, item) in list(v, field, what)?.iter().enumerate() {
+            found |= opt_str(item, key, &format!("{what}: {field}[{j}]"))?.is_some();
+        }
+        Ok(found)
+    };
+    let v4 = opt_str(v, "PrivateIpAddress", what)?.is_some_and(|a| !a.is_empty())
+        | any_str("PrivateIpAddresses", "PrivateIpAddress")?
+        | any_str("Ipv4Prefixes", "Ipv4Prefix")?;
+    let v6 = opt_str(v, "Ipv6Address", what)?.is_some_and(|a| !a.is_empty())
+        | any_str("Ipv6Addresses", "Ipv6Address")?
+        | any_str("PrivateIpAddresses", "Ipv6Address")?
+        | any_str("Ipv6Prefixes", "Ipv6Prefix")?;
+    Ok(Family {
+        v4,
+        v6,
+        ipv6_native: opt_bool(v, "Ipv6Native", what)?.unwrap_or(false),
+    })
 }
 
 impl Eni {
@@ -250,6 +307,7 @@ impl Eni {
         if self.groups.is_empty() {
             self.groups = o.groups;
         }
+        self.family.merge(o.family);
         for (k, v) in o.tags {
             self.tags.entry(k).or_insert(v);
         }
@@ -279,6 +337,7 @@ pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Resu
         instance_id: attached.or(instance).map(str::to_string),
         tags: t,
         scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, az),
+        family: family(v, &what)?,
         id,
     })
 }
@@ -339,6 +398,7 @@ pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)
                     groups: group_ids(inst, "SecurityGroups", &what)?,
                     instance_id: Some(id.to_string()),
                     scope: iscope.clone(),
+                    family: family(inst, &what)?,
                     ..Default::default()
                 });
             }
