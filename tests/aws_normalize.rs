@@ -659,8 +659,8 @@ fn malformed_files_name_the_file_and_field() {
             json!({"SecurityGroups": [sg("sg-0cidr", json!([cidr_perm("-1", None, &["10.0.0/8x"])]))]}),
             vec![
                 "sg-0cidr",
-                "IpPermissionsEgress[0].IpRanges[0].CidrIp",
-                "10.0.0/8x",
+                "IpPermissionsEgress[0].IpRanges[0]",
+                "`CidrIp` \"10.0.0/8x\"",
             ],
         ),
         (

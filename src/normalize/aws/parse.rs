@@ -2,10 +2,10 @@
 //! lists, subnets and route tables may arrive in later files, so `build` joins them.
 
 use super::fields::{
-    first_str, list, opt_bool, opt_int, opt_str, parse_protocol, proto_ports, region_of_az, req,
-    tags, ProtoPorts,
+    first_str, list, opt_bool, opt_cidr, opt_int, opt_str, parse_protocol, proto_ports,
+    region_of_az, req, req_cidr, tags, ProtoPorts,
 };
-use crate::model::space::{all_v4, all_v6, parse_addrs};
+use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -53,24 +53,27 @@ pub struct SecurityGroup {
 pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
     let id = req(v, "GroupId", &format!("SecurityGroups[{i}]"))?.to_string();
     let what = format!("security group {id}");
+    let owner = opt_str(v, "OwnerId", &what)?;
     let mut egress = Vec::new();
     for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
         egress.push(permission(
             perm,
             &format!("{what}: IpPermissionsEgress[{p}]"),
+            owner,
         )?);
     }
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
         vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
-        scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, None),
+        scope: owned_scope(scope, owner, None),
         tags: tags(v, "Tags", &what)?,
         egress,
         id,
     })
 }
 
-fn permission(v: &Value, what: &str) -> Result<Permission, String> {
+/// `owner`: the group's account, so that a reference to another account's group says whose it is.
+fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, String> {
     let raw = v
         .get("IpProtocol")
         .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
@@ -83,14 +86,16 @@ fn permission(v: &Value, what: &str) -> Result<Permission, String> {
         what,
     )?;
     let mut dests = Vec::new();
-    for (field, key) in [("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")] {
+    for (field, key, ipv6) in [
+        ("IpRanges", "CidrIp", false),
+        ("Ipv6Ranges", "CidrIpv6", true),
+    ] {
         for (j, r) in list(v, field, what)?.iter().enumerate() {
             let w = format!("{what}.{field}[{j}]");
-            let cidr = req(r, key, &w)?;
-            let set = parse_addrs(cidr).map_err(|e| format!("{w}.{key}: {e}"))?;
+            let (text, set) = req_cidr(r, key, ipv6, &w)?;
             dests.push(Destination {
                 kind: DestKind::Cidr(set),
-                text: cidr.to_string(),
+                text,
                 description: description(r, &w)?,
             });
         }
@@ -107,9 +112,15 @@ fn permission(v: &Value, what: &str) -> Result<Permission, String> {
         let w = format!("{what}.UserIdGroupPairs[{j}]");
         let group = first_str(r, &["GroupId", "GroupName"], &w)?
             .ok_or_else(|| format!("{w} has neither `GroupId` nor `GroupName`"))?;
+        // Another account's group (across a peering connection, or shared): `account/sg-…`, as
+        // the console writes it. Still internal traffic, never public.
+        let text = match opt_str(r, "UserId", &w)? {
+            Some(user) if owner.is_some_and(|o| o != user) => format!("{user}/{group}"),
+            _ => group.to_string(),
+        };
         dests.push(Destination {
             kind: DestKind::Group,
-            text: group.to_string(),
+            text,
             description: description(r, &w)?,
         });
     }
@@ -205,15 +216,17 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
         _ => (None, None, ("PortRange.From", "PortRange.To")),
     };
     let pp = proto_ports(proto, from, to, names, what)?;
-    let cidr = first_str(e, &["CidrBlock", "Ipv6CidrBlock"], what)?
-        .ok_or_else(|| format!("{what} has neither `CidrBlock` nor `Ipv6CidrBlock`"))?;
-    let dest = parse_addrs(cidr).map_err(|err| format!("{what}: {err}"))?;
+    let (dest_text, dest) = match opt_cidr(e, "CidrBlock", false, what)? {
+        Some(c) => c,
+        None => opt_cidr(e, "Ipv6CidrBlock", true, what)?
+            .ok_or_else(|| format!("{what} has neither `CidrBlock` nor `Ipv6CidrBlock`"))?,
+    };
     Ok(NaclEntry {
         number,
         action,
         pp,
         dest,
-        dest_text: cidr.to_string(),
+        dest_text,
     })
 }
 
