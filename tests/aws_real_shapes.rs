@@ -901,3 +901,108 @@ fn no_mutation_of_an_example_or_fixture_panics() {
     // Both outcomes happen: the mutations reach fields that matter and fields that do not.
     assert!(ok > 20 && err > 20, "ok {ok}, err {err}");
 }
+
+// ---------- describe-security-group-rules ----------
+
+fn rules_listing() -> Value {
+    json!({"SecurityGroupRules": [
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60701", "GroupId": "sg-0c1d2e3f4a5b6c701", "GroupOwnerId": "111122223333",
+         "IsEgress": true, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0",
+         "Description": "all IPv4", "Tags": [], "SecurityGroupRuleArn": "arn:aws:ec2:us-east-1:111122223333:security-group-rule/sgr-0a1b2c3d4e5f60701"},
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60702", "GroupId": "sg-0c1d2e3f4a5b6c701", "GroupOwnerId": "111122223333",
+         "IsEgress": true, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv6": "::/0", "Tags": []},
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60703", "GroupId": "sg-0c1d2e3f4a5b6c701", "GroupOwnerId": "111122223333",
+         "IsEgress": false, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv4": "0.0.0.0/0", "Tags": []},
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60704", "GroupId": "sg-0e0e0e0e0e0e0e0e1", "GroupOwnerId": "111122223333",
+         "IsEgress": true, "IpProtocol": "tcp", "FromPort": 445, "ToPort": 445, "CidrIpv4": "0.0.0.0/0", "Description": "smb", "Tags": []},
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60705", "GroupId": "sg-0e0e0e0e0e0e0e0e1", "GroupOwnerId": "111122223333",
+         "IsEgress": true, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "ReferencedGroupInfo": {"GroupId": "sg-0d9c8b7a6f5e4d301", "PeeringStatus": "active", "UserId": "444455556666",
+                                 "VpcId": "vpc-0f9e8d7c6b5a40312", "VpcPeeringConnectionId": "pcx-0a9b8c7d6e5f40321"}, "Tags": []},
+        {"SecurityGroupRuleId": "sgr-0a1b2c3d4e5f60706", "GroupId": "sg-0e0e0e0e0e0e0e0e1", "GroupOwnerId": "111122223333",
+         "IsEgress": true, "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443, "PrefixListId": "pl-0f9e8d7c6b5a49381", "Tags": []}
+    ]})
+}
+
+#[test]
+fn security_group_rules_listing() {
+    // Alone: each group's egress rules, named by their rule id.
+    let inv = load(vec![rules_listing()]).unwrap();
+    let f = check(&inv);
+    let smb = find(&f, "sg-0e0e0e0e0e0e0e0e1", "EG002");
+    assert_eq!(
+        evidence(smb),
+        vec![ev(
+            "sg-0e0e0e0e0e0e0e0e1 egress sgr-0a1b2c3d4e5f60704 (smb)",
+            "tcp",
+            "445",
+            "0.0.0.0/0"
+        )]
+    );
+    let rules = &target(&inv, "sg-0e0e0e0e0e0e0e0e1").chains[0].layers[0].rules;
+    let dests: Vec<&str> = rules.iter().map(|r| r.destination.as_str()).collect();
+    assert_eq!(
+        dests,
+        vec![
+            "0.0.0.0/0",
+            "444455556666/sg-0d9c8b7a6f5e4d301",
+            "pl-0f9e8d7c6b5a49381"
+        ]
+    );
+    assert_eq!(
+        target(&inv, "sg-0e0e0e0e0e0e0e0e1").account.as_deref(),
+        Some("111122223333")
+    );
+    // The ingress rule is left out; `-1` with ports -1 is every protocol.
+    let web = &target(&inv, "sg-0c1d2e3f4a5b6c701").chains[0].layers[0].rules;
+    assert_eq!(web.len(), 2);
+    assert_eq!(
+        web[0].name,
+        "sg-0c1d2e3f4a5b6c701 egress sgr-0a1b2c3d4e5f60701 (all IPv4)"
+    );
+    assert_eq!(
+        (web[0].protocol.as_str(), web[0].ports.as_str()),
+        ("all", "all")
+    );
+    // With describe-security-groups too, its listing of a group wins: no rule counted twice.
+    let mut loader = Loader::default();
+    loader.add_path(&root().join(DIR)).unwrap();
+    loader
+        .add_value(
+            rules_listing(),
+            &DocContext {
+                source: "rules.json".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let inv = loader.build(&Options::default());
+    let f = check(&inv);
+    let web1 = &target(&inv, WEB1).chains[0].layers[0].rules;
+    assert_eq!(web1.len(), 2);
+    assert_eq!(web1[0].name, "sg-0c1d2e3f4a5b6c701 egress #1 (all IPv4)");
+    assert_eq!(ids(&f, "sg-0e0e0e0e0e0e0e0e1"), strs(&["EG002", "EG009"]));
+    assert_eq!(f.len(), 29 + 2);
+    // Malformed: named by rule id and field.
+    let mut bad = rules_listing();
+    bad["SecurityGroupRules"][3]["CidrIpv4"] = json!("::/0");
+    let err = load(vec![bad]).unwrap_err();
+    assert!(
+        err.message
+            .contains("sg-0e0e0e0e0e0e0e0e1: rule sgr-0a1b2c3d4e5f60704"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("`CidrIpv4`"), "{}", err.message);
+    let mut bad = rules_listing();
+    bad["SecurityGroupRules"][3]
+        .as_object_mut()
+        .unwrap()
+        .remove("CidrIpv4");
+    let err = load(vec![bad]).unwrap_err();
+    assert!(
+        err.message.contains("has no destination"),
+        "{}",
+        err.message
+    );
+}

@@ -16,6 +16,7 @@ mod network;
 mod parse;
 mod routes;
 mod rules;
+mod sg_rules;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
@@ -28,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Top-level key → document kind.
 const KINDS: &[(&str, &str)] = &[
     ("SecurityGroups", "security-groups"),
+    ("SecurityGroupRules", "security-group-rules"),
     ("NetworkAcls", "network-acls"),
     ("NetworkInterfaces", "network-interfaces"),
     ("Reservations", "instances"),
@@ -41,6 +43,8 @@ const KINDS: &[(&str, &str)] = &[
 #[derive(Default, Debug)]
 pub struct AwsBundle {
     sgs: BTreeMap<String, SecurityGroup>,
+    /// Groups made up from `describe-security-group-rules`, used where `sgs` lacks the group.
+    rule_groups: sg_rules::RuleGroups,
     nacls: BTreeMap<String, Nacl>,
     enis: BTreeMap<String, Eni>,
     instances: BTreeMap<String, Instance>,
@@ -103,6 +107,7 @@ impl AwsBundle {
                     self.sgs.insert(sg.id.clone(), sg);
                 }
             }
+            "security-group-rules" => sg_rules::add(&v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
                 for (i, item) in items.iter().enumerate() {
                     let n = parse::nacl(item, i, &scope)?;
@@ -192,6 +197,9 @@ impl AwsBundle {
     /// Builds targets from everything added.
     pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
         inv.warnings.append(&mut self.warnings);
+        for (id, sg) in std::mem::take(&mut self.rule_groups) {
+            self.sgs.entry(id).or_insert(sg);
+        }
         targets::build(self, inv);
     }
 }

@@ -38,6 +38,8 @@ pub struct Destination {
 pub struct Permission {
     pub pp: ProtoPorts,
     pub dests: Vec<Destination>,
+    /// `sgr-…` when read from `describe-security-group-rules`: the name users search for.
+    pub rule_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,7 +126,11 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
             description: description(r, &w)?,
         });
     }
-    Ok(Permission { pp, dests })
+    Ok(Permission {
+        pp,
+        dests,
+        rule_id: None,
+    })
 }
 
 fn description(v: &Value, what: &str) -> Result<Option<String>, String> {
