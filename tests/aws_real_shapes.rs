@@ -1006,3 +1006,34 @@ fn security_group_rules_listing() {
         err.message
     );
 }
+
+#[test]
+fn a_document_holding_several_listings_has_each_read() {
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(DIR).join(name)).unwrap())
+            .unwrap()
+    };
+    // `jq -s add` of three exports: one object with three top-level listings.
+    let mut merged = fixture("security-groups.json");
+    for name in ["network-interfaces.json", "network-acls.json"] {
+        let other = fixture(name);
+        merged
+            .as_object_mut()
+            .unwrap()
+            .extend(other.as_object().unwrap().clone());
+    }
+    let inv = load(vec![merged]).unwrap();
+    let t = target(&inv, APP1);
+    assert_eq!(t.chains.len(), 2, "the ACL listing was read too");
+    assert_eq!(t.chains[1].layers[0].resource, ACL_APP);
+    assert!(!inv.warnings.iter().any(|w| w.kind == "partial-data"));
+    // A bad listing among them is still an error.
+    let mut merged = fixture("security-groups.json");
+    merged["NetworkAcls"] = json!({"NetworkAclId": "acl-0x"});
+    let err = load(vec![merged]).unwrap_err();
+    assert!(
+        err.message.contains("`NetworkAcls` is not a list"),
+        "{}",
+        err.message
+    );
+}

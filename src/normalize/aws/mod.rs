@@ -73,7 +73,24 @@ impl AwsBundle {
     }
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
+    /// A document that holds several listings (`{"SecurityGroups": [...], "NetworkAcls": [...]}`,
+    /// as a script may merge them) has each of them read, none silently dropped.
     pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        if kind == "prefix-list-entries" {
+            return self.add_one(kind, &v, ctx);
+        }
+        let present: Vec<&'static str> = KINDS
+            .iter()
+            .filter(|(key, k)| *k != "prefix-list-entries" && v.get(*key).is_some())
+            .map(|(_, k)| *k)
+            .collect();
+        for k in present {
+            self.add_one(k, &v, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn add_one(&mut self, kind: &'static str, v: &Value, ctx: &DocContext) -> Result<(), String> {
         let scope = Scope {
             source: ctx.source.clone(),
             account: ctx.account.clone(),
@@ -99,7 +116,7 @@ impl AwsBundle {
                 ),
             });
         }
-        let items = fields::list(&v, key, key)?;
+        let items = fields::list(v, key, key)?;
         match kind {
             "security-groups" => {
                 for (i, item) in items.iter().enumerate() {
@@ -107,7 +124,7 @@ impl AwsBundle {
                     self.sgs.insert(sg.id.clone(), sg);
                 }
             }
-            "security-group-rules" => sg_rules::add(&v, &scope, &mut self.rule_groups)?,
+            "security-group-rules" => sg_rules::add(v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
                 for (i, item) in items.iter().enumerate() {
                     let n = parse::nacl(item, i, &scope)?;
@@ -121,7 +138,7 @@ impl AwsBundle {
                 }
             }
             "instances" => {
-                for (inst, enis) in parse::reservations(&v, &scope)? {
+                for (inst, enis) in parse::reservations(v, &scope)? {
                     for e in enis {
                         self.add_eni(e);
                     }
@@ -155,7 +172,7 @@ impl AwsBundle {
                     self.prefix_lists.insert(p.id.clone(), p);
                 }
             }
-            "prefix-list-entries" => self.add_entries(&v, &scope)?,
+            "prefix-list-entries" => self.add_entries(v, &scope)?,
             _ => return Err(format!("unknown AWS document kind {kind:?}")),
         }
         Ok(())
