@@ -859,7 +859,7 @@ fn no_mutation_of_an_example_or_fixture_panics() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut err) = (0, 0);
     for (dir, files) in &groups {
-        for round in 0..60 {
+        for round in 0..rounds() {
             let victim = rng.below(files.len());
             let mut docs: Vec<Value> = files.iter().map(|(_, v)| v.clone()).collect();
             for _ in 0..1 + rng.below(3) {
@@ -1036,4 +1036,12 @@ fn a_document_holding_several_listings_has_each_read() {
         "{}",
         err.message
     );
+}
+
+/// Mutation rounds per scenario; `EGRESS_AUDIT_MUTATION_ROUNDS` runs more for a deeper search.
+fn rounds() -> usize {
+    std::env::var("EGRESS_AUDIT_MUTATION_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60)
 }
