@@ -1044,3 +1044,34 @@ fn routes_count_only_for_the_interface_address_families() {
     );
     assert_eq!(find(&f, "eni-0dual", "EG002").severity, Severity::High);
 }
+
+#[test]
+fn a_single_interface_without_groups_takes_the_instance_groups() {
+    let (inv, f) = scan(vec![
+        sgs(vec![allow_all_sg("sg-0open")]),
+        json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
+            {"InstanceId": "i-0one", "State": {"Name": "running"},
+             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0one", "SubnetId": "subnet-0f",
+                                    "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.4"}]},
+            // Two interfaces: the instance's groups are their union, not each one's.
+            {"InstanceId": "i-0two", "State": {"Name": "running"},
+             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+             "NetworkInterfaces": [
+                {"NetworkInterfaceId": "eni-0two-a", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                 "PrivateIpAddress": "10.0.1.5"},
+                {"NetworkInterfaceId": "eni-0two-b", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                 "PrivateIpAddress": "10.0.1.6", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}
+        ]}]}),
+    ]);
+    assert!(ids(&f, "eni-0one").contains(&"EG001".to_string()));
+    assert_eq!(
+        target(&inv, "eni-0one").chains[0].layers[0].resource,
+        "sg-0open"
+    );
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "eni-0two-a"));
+    assert!(ids(&f, "eni-0two-b").contains(&"EG001".to_string()));
+}

@@ -402,8 +402,16 @@ pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)
             for (n, nic) in nics.iter().enumerate() {
                 let path = format!("{what}: NetworkInterfaces[{n}]");
                 let mut e = eni(nic, &path, &iscope, Some(id))?;
+                // A trimmed export may leave out the interface's `Groups`: the instance's
+                // `SecurityGroups` are its groups when it has this one interface only.
+                let groups = if nics.len() == 1 && nic.get("Groups").is_none_or(Value::is_null) {
+                    group_ids(inst, "SecurityGroups", &what)?
+                } else {
+                    Vec::new()
+                };
                 e.merge(Eni {
                     scope: iscope.clone(),
+                    groups,
                     ..Default::default()
                 });
                 enis.push(e);
