@@ -9,7 +9,11 @@
 //! - Security groups attached to no listed interface, and network ACLs of no evaluated subnet, are
 //!   also evaluated on their own (`security-group`, `network-acl`): they exist and may be attached
 //!   later, and without attachment data that is all there is (CHECKS.md §2, "Targets").
-//! - Route tables give `RouteInfo` per subnet (see `routes`).
+//! - An interface sends only the address families it has addresses of: without any IPv6 address
+//!   its target's `address_limit` is IPv4 (a `::/0` rule opens nothing for it), an IPv6-only
+//!   interface (`Ipv6Native`) is limited to IPv6. Lone groups and ACLs have no limit.
+//! - Route tables give `RouteInfo` per subnet and address family (see `routes`).
+//! - `describe-security-group-rules` supplies groups that `describe-security-groups` does not list.
 
 mod fields;
 mod network;
