@@ -1045,3 +1045,39 @@ fn rounds() -> usize {
         .and_then(|r| r.parse().ok())
         .unwrap_or(60)
 }
+
+#[test]
+fn bare_lists_from_query_are_read_as_their_listing() {
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(DIR).join(name)).unwrap())
+            .unwrap()
+    };
+    // `aws ec2 describe-security-groups --query SecurityGroups` and the like.
+    let docs: Vec<Value> = [
+        ("security-groups.json", "SecurityGroups"),
+        ("network-interfaces.json", "NetworkInterfaces"),
+        ("network-acls.json", "NetworkAcls"),
+        ("route-tables.json", "RouteTables"),
+        ("subnets.json", "Subnets"),
+        ("vpcs.json", "Vpcs"),
+        ("instances.json", "Reservations"),
+    ]
+    .iter()
+    .map(|(file, key)| fixture(file)[*key].clone())
+    .collect();
+    let inv = load(docs).unwrap();
+    let f = check(&inv);
+    assert_eq!(ids(&f, WEB1_SECOND), strs(&["EG008", "EG009"]));
+    assert_eq!(target(&inv, DB1).route.internet_path, Some(false));
+    assert_eq!(
+        target(&inv, WEB1).name.as_deref(),
+        Some("web-1 (i-0a1b2c3d4e5f60701)")
+    );
+    // A list of something else is not taken for an AWS listing.
+    let err = load(vec![json!([{"GroupId": "sg-0a"}])]).unwrap_err();
+    assert!(
+        err.message.contains("not a recognised export"),
+        "{}",
+        err.message
+    );
+}

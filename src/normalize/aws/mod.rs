@@ -44,6 +44,55 @@ const KINDS: &[(&str, &str)] = &[
     ("Entries", "prefix-list-entries"),
 ];
 
+/// The id field every element of a bare listing (`aws ec2 describe-… --query Key`) has, and a
+/// second field that tells the kind apart: (id field, other field, listing key, kind).
+const BARE: &[(&str, &str, &str, &str)] = &[
+    (
+        "GroupId",
+        "IpPermissionsEgress",
+        "SecurityGroups",
+        "security-groups",
+    ),
+    (
+        "SecurityGroupRuleId",
+        "IsEgress",
+        "SecurityGroupRules",
+        "security-group-rules",
+    ),
+    ("NetworkAclId", "Entries", "NetworkAcls", "network-acls"),
+    (
+        "NetworkInterfaceId",
+        "InterfaceType",
+        "NetworkInterfaces",
+        "network-interfaces",
+    ),
+    ("ReservationId", "Instances", "Reservations", "instances"),
+    ("RouteTableId", "Routes", "RouteTables", "route-tables"),
+    ("SubnetId", "CidrBlock", "Subnets", "subnets"),
+    ("VpcId", "DhcpOptionsId", "Vpcs", "vpcs"),
+    (
+        "PrefixListId",
+        "PrefixListName",
+        "PrefixLists",
+        "prefix-lists",
+    ),
+];
+
+/// The listing a bare, non-empty list of AWS objects came from: every element must carry both
+/// PascalCase fields (Azure and GCP lists use camelCase `id` / `name`).
+fn bare_list_kind(items: &[Value]) -> Option<(&'static str, &'static str)> {
+    if items.is_empty() {
+        return None;
+    }
+    BARE.iter()
+        .find(|(id, other, _, _)| {
+            items
+                .iter()
+                .all(|i| i.get(*id).is_some_and(Value::is_string) && i.get(*other).is_some())
+        })
+        .map(|(_, _, key, kind)| (*key, *kind))
+}
+
 #[derive(Default, Debug)]
 pub struct AwsBundle {
     sgs: BTreeMap<String, SecurityGroup>,
@@ -69,6 +118,9 @@ pub struct AwsBundle {
 impl AwsBundle {
     /// The kind of document, if this provider recognises it.
     pub fn detect(v: &Value) -> Option<&'static str> {
+        if let Some(items) = v.as_array() {
+            return bare_list_kind(items).map(|(_, kind)| kind);
+        }
         let obj = v.as_object()?;
         KINDS
             .iter()
@@ -80,6 +132,14 @@ impl AwsBundle {
     /// A document that holds several listings (`{"SecurityGroups": [...], "NetworkAcls": [...]}`,
     /// as a script may merge them) has each of them read, none silently dropped.
     pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        // `--query SecurityGroups` prints the bare list: read it as the listing it came from.
+        let v = match v {
+            Value::Array(items) => match bare_list_kind(&items) {
+                Some((key, _)) => serde_json::json!({ key: items }),
+                None => return Err(format!("not an AWS listing of kind {kind}")),
+            },
+            other => other,
+        };
         if kind == "prefix-list-entries" {
             return self.add_one(kind, &v, ctx);
         }
