@@ -659,8 +659,8 @@ fn malformed_files_name_the_file_and_field() {
             json!({"SecurityGroups": [sg("sg-0cidr", json!([cidr_perm("-1", None, &["10.0.0/8x"])]))]}),
             vec![
                 "sg-0cidr",
-                "IpPermissionsEgress[0].IpRanges[0].CidrIp",
-                "10.0.0/8x",
+                "IpPermissionsEgress[0].IpRanges[0]",
+                "`CidrIp` \"10.0.0/8x\"",
             ],
         ),
         (
@@ -845,4 +845,233 @@ fn moto_captured_exports() {
         target(&inv, web).route.reason.as_deref(),
         Some("route 0.0.0.0/0 → igw-3cd5f98fd6e48e399 (rtb-82a45b8705e75edfb)")
     );
+}
+
+// ---------- address families ----------
+
+/// An interface with the given addresses: `v4` its private IPv4, `v6` its IPv6 addresses.
+fn eni_with(id: &str, subnet: &str, groups: &[&str], v4: Option<&str>, v6: &[&str]) -> Value {
+    let mut e = eni(id, subnet, groups);
+    if let Some(a) = v4 {
+        e["PrivateIpAddress"] = json!(a);
+        e["PrivateIpAddresses"] = json!([{"Primary": true, "PrivateIpAddress": a}]);
+    }
+    let v6: Vec<Value> = v6
+        .iter()
+        .map(|a| json!({"Ipv6Address": a, "IsPrimaryIpv6": false}))
+        .collect();
+    e["Ipv6Addresses"] = json!(v6);
+    e
+}
+
+#[test]
+fn ipv6_rules_do_not_apply_to_an_ipv4_only_interface() {
+    use egress_audit::model::space::{all_v4, all_v6};
+    let smb6 = sg(
+        "sg-0smb6",
+        json!([cidr_perm("tcp", Some((445, 445)), &["::/0"])]),
+    );
+    let mut native = eni_with(
+        "eni-0native",
+        "subnet-0f",
+        &["sg-0smb6"],
+        None,
+        &["2600:1f18:aaaa:bb01::10"],
+    );
+    native["Ipv6Native"] = json!(true);
+    let (inv, f) = scan(vec![
+        sgs(vec![smb6]),
+        json!({"NetworkInterfaces": [
+            eni_with("eni-0v4", "subnet-0f", &["sg-0smb6"], Some("10.0.1.5"), &[]),
+            eni_with("eni-0dual", "subnet-0f", &["sg-0smb6"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
+            native,
+            // No address fields at all (a trimmed export): no IPv6 address is known.
+            eni("eni-0bare", "subnet-0f", &["sg-0smb6"]),
+        ]}),
+    ]);
+    assert_eq!(ids(&f, "eni-0v4"), Vec::<String>::new());
+    assert_eq!(ids(&f, "eni-0bare"), Vec::<String>::new());
+    assert_eq!(target(&inv, "eni-0v4").address_limit, Some(all_v4()));
+    assert_eq!(target(&inv, "eni-0dual").address_limit, None);
+    assert_eq!(target(&inv, "eni-0native").address_limit, Some(all_v6()));
+    for id in ["eni-0dual", "eni-0native"] {
+        let smb = find(&f, id, "EG002");
+        assert_eq!(smb.message, "tcp/445 is allowed to 100% of public IPv6");
+        assert_eq!(smb.evidence[0].rule, "sg-0smb6 egress #1");
+        assert_eq!(smb.evidence[0].destination, "::/0");
+    }
+    // The lone group's own view has no address limit: it still shows the IPv6 rule.
+    let (_, f) = scan(vec![sgs(vec![sg(
+        "sg-0lone6",
+        json!([cidr_perm("tcp", Some((445, 445)), &["::/0"])]),
+    )])]);
+    assert_eq!(
+        find(&f, "sg-0lone6", "EG002").message,
+        "tcp/445 is allowed to 100% of public IPv6"
+    );
+}
+
+#[test]
+fn an_ipv6_only_interface_sends_no_ipv4() {
+    let mut native = eni_with(
+        "eni-0only6",
+        "subnet-0f",
+        &["sg-0open"],
+        None,
+        &["2600:1f18:aaaa:bb01::10"],
+    );
+    native["Ipv6Native"] = json!(true);
+    let (inv, f) = scan(vec![
+        sgs(vec![sg(
+            "sg-0open",
+            json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
+        )]),
+        json!({"NetworkInterfaces": [native]}),
+    ]);
+    let out = eval_target(target(&inv, "eni-0only6"));
+    assert!(!out.allowed.contains(6, 445, v4("8.8.8.8".parse().unwrap())));
+    assert!(out
+        .allowed
+        .contains(6, 445, v6("2606:4700::1".parse().unwrap())));
+    for fi in f.iter().filter(|x| x.resource_id == "eni-0only6") {
+        assert!(
+            !fi.message.contains("IPv4"),
+            "an IPv6-only interface has no IPv4 finding: {}",
+            fi.message
+        );
+    }
+    assert_eq!(
+        find(&f, "eni-0only6", "EG001").message,
+        "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6"
+    );
+}
+
+#[test]
+fn address_families_merge_across_listings_and_instances() {
+    use egress_audit::model::space::all_v4;
+    let open = sgs(vec![sg(
+        "sg-0open",
+        json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
+    )]);
+    // describe-instances prints the interface without its IPv6 addresses here; the
+    // describe-network-interfaces listing of the same interface has one: dual stack.
+    let reservations = json!({"Reservations": [{"OwnerId": ACCT, "ReservationId": "r-0a", "Instances": [
+        {"InstanceId": "i-0dual", "State": {"Code": 16, "Name": "running"},
+         "Placement": {"AvailabilityZone": "eu-west-1a"}, "PrivateIpAddress": "10.0.1.7",
+         "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0m", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+            "PrivateIpAddress": "10.0.1.7", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]},
+        // Instances whose interfaces are not listed stand in for them, with their own fields.
+        {"InstanceId": "i-0v6", "State": {"Code": 16, "Name": "running"}, "SubnetId": "subnet-0f",
+         "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.8", "Ipv6Address": "2600:1f18:aaaa:bb01::8",
+         "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}], "NetworkInterfaces": []},
+        {"InstanceId": "i-0v4", "State": {"Code": 16, "Name": "running"}, "SubnetId": "subnet-0f",
+         "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.9",
+         "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}], "NetworkInterfaces": []}
+    ]}]});
+    let (inv, _) = scan(vec![
+        open,
+        reservations,
+        json!({"NetworkInterfaces": [eni_with("eni-0m", "subnet-0f", &["sg-0open"], Some("10.0.1.7"), &["2600:1f18:aaaa:bb01::7"])]}),
+    ]);
+    assert_eq!(target(&inv, "eni-0m").address_limit, None);
+    assert_eq!(target(&inv, "i-0v6").address_limit, None);
+    assert_eq!(target(&inv, "i-0v4").address_limit, Some(all_v4()));
+    assert_eq!(target(&inv, "i-0v4").resource_kind, "instance");
+    assert_eq!(
+        inv.targets.len(),
+        3,
+        "{:?}",
+        inv.targets
+            .iter()
+            .map(|t| &t.resource_id)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_instance_does_not_stand_in_for_a_listed_interface() {
+    // describe-instances without interfaces (an older or trimmed export) and the interface
+    // listed by describe-network-interfaces: one target, the interface.
+    let (inv, _) = scan(vec![
+        sgs(vec![allow_all_sg("sg-0open")]),
+        json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
+            {"InstanceId": "i-0x", "State": {"Name": "running"}, "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+             "Tags": [{"Key": "Name", "Value": "x"}]}]}]}),
+        json!({"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0x", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+            "Attachment": {"InstanceId": "i-0x", "Status": "attached", "DeviceIndex": 0},
+            "PrivateIpAddress": "10.0.1.10", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}),
+    ]);
+    let ids: Vec<&str> = inv.targets.iter().map(|t| t.resource_id.as_str()).collect();
+    assert_eq!(ids, vec!["eni-0x"]);
+    assert_eq!(target(&inv, "eni-0x").name.as_deref(), Some("x (i-0x)"));
+}
+
+#[test]
+fn routes_count_only_for_the_interface_address_families() {
+    let rtb = json!({"RouteTables": [{"RouteTableId": "rtb-0six", "VpcId": "vpc-0aaa", "OwnerId": ACCT,
+    "Associations": [{"Main": false, "RouteTableAssociationId": "rtbassoc-1", "RouteTableId": "rtb-0six",
+                      "SubnetId": "subnet-0f", "AssociationState": {"State": "associated"}}],
+    "Routes": [
+        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"},
+        {"DestinationIpv6CidrBlock": "2600:1f18:aaaa:bb00::/56", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"},
+        {"DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-0abc", "Origin": "CreateRoute", "State": "active"}
+    ]}]});
+    let (inv, f) = scan(vec![
+        sgs(vec![sg(
+            "sg-0open",
+            json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
+        )]),
+        json!({"NetworkInterfaces": [
+            eni_with("eni-0v4", "subnet-0f", &["sg-0open"], Some("10.0.1.5"), &[]),
+            eni_with("eni-0dual", "subnet-0f", &["sg-0open"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
+        ]}),
+        rtb,
+    ]);
+    let v4only = target(&inv, "eni-0v4");
+    assert_eq!(v4only.route.internet_path, Some(false));
+    assert_eq!(
+        v4only.route.reason.as_deref(),
+        Some("rtb-0six has no 0.0.0.0/0 route to an internet, NAT, transit or virtual private gateway \
+              for this IPv4-only interface (its route ::/0 → eigw-0abc is for the other address family)")
+    );
+    assert_eq!(find(&f, "eni-0v4", "EG002").severity, Severity::Info);
+    let dual = target(&inv, "eni-0dual");
+    assert_eq!(dual.route.internet_path, Some(true));
+    assert_eq!(
+        dual.route.reason.as_deref(),
+        Some("route ::/0 → eigw-0abc (rtb-0six)")
+    );
+    assert_eq!(find(&f, "eni-0dual", "EG002").severity, Severity::High);
+}
+
+#[test]
+fn a_single_interface_without_groups_takes_the_instance_groups() {
+    let (inv, f) = scan(vec![
+        sgs(vec![allow_all_sg("sg-0open")]),
+        json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
+            {"InstanceId": "i-0one", "State": {"Name": "running"},
+             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0one", "SubnetId": "subnet-0f",
+                                    "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.4"}]},
+            // Two interfaces: the instance's groups are their union, not each one's.
+            {"InstanceId": "i-0two", "State": {"Name": "running"},
+             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+             "NetworkInterfaces": [
+                {"NetworkInterfaceId": "eni-0two-a", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                 "PrivateIpAddress": "10.0.1.5"},
+                {"NetworkInterfaceId": "eni-0two-b", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                 "PrivateIpAddress": "10.0.1.6", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}
+        ]}]}),
+    ]);
+    assert!(ids(&f, "eni-0one").contains(&"EG001".to_string()));
+    assert_eq!(
+        target(&inv, "eni-0one").chains[0].layers[0].resource,
+        "sg-0open"
+    );
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.kind == "not-evaluated" && w.source == "eni-0two-a"));
+    assert!(ids(&f, "eni-0two-b").contains(&"EG001".to_string()));
 }

@@ -3,8 +3,8 @@
 //! Missing optional fields read as absent; a field of the wrong type is an error, because a
 //! silently skipped permission would make the scan look cleaner than the account is.
 
-use crate::model::space::{parse_proto, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
-use crate::model::PortSet;
+use crate::model::space::{all_v4, parse_addrs, parse_proto, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
+use crate::model::{AddrSet, PortSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -66,6 +66,37 @@ pub fn opt_int(obj: &Value, field: &str, what: &str) -> Result<Option<i64>, Stri
     }
 }
 
+/// A CIDR field of one address family (`CidrIp` is IPv4, `CidrIpv6` IPv6): the text and its
+/// addresses, or None when the field is absent.
+pub fn opt_cidr(
+    obj: &Value,
+    field: &str,
+    ipv6: bool,
+    what: &str,
+) -> Result<Option<(String, AddrSet)>, String> {
+    let Some(text) = opt_str(obj, field, what)? else {
+        return Ok(None);
+    };
+    let set = parse_addrs(text).map_err(|e| format!("{what}: `{field}` {e}"))?;
+    if set.is_subset(&all_v4()) == ipv6 {
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        return Err(format!(
+            "{what}: `{field}` {text:?} is not an {family} CIDR block"
+        ));
+    }
+    Ok(Some((text.to_string(), set)))
+}
+
+/// Like `opt_cidr`, for a field that must be there.
+pub fn req_cidr(
+    obj: &Value,
+    field: &str,
+    ipv6: bool,
+    what: &str,
+) -> Result<(String, AddrSet), String> {
+    opt_cidr(obj, field, ipv6, what)?.ok_or_else(|| format!("{what} has no string field `{field}`"))
+}
+
 /// The first of several string fields that is present (route targets, group references).
 pub fn first_str<'a>(
     obj: &'a Value,
@@ -109,7 +140,8 @@ pub fn region_of_az(az: &str) -> Option<String> {
     let parts: Vec<&str> = az.split('-').collect();
     let i = parts
         .iter()
-        .position(|p| p.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+        .position(|p| p.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .filter(|i| *i > 0)?;
     let num: String = parts[i]
         .chars()
         .take_while(|c| c.is_ascii_digit())
@@ -239,5 +271,6 @@ mod tests {
             Some("us-gov-west-1")
         );
         assert_eq!(region_of_az("nowhere"), None);
+        assert_eq!(region_of_az("1a"), None);
     }
 }

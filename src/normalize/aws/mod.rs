@@ -9,13 +9,18 @@
 //! - Security groups attached to no listed interface, and network ACLs of no evaluated subnet, are
 //!   also evaluated on their own (`security-group`, `network-acl`): they exist and may be attached
 //!   later, and without attachment data that is all there is (CHECKS.md §2, "Targets").
-//! - Route tables give `RouteInfo` per subnet (see `routes`).
+//! - An interface sends only the address families it has addresses of: without any IPv6 address
+//!   its target's `address_limit` is IPv4 (a `::/0` rule opens nothing for it), an IPv6-only
+//!   interface (`Ipv6Native`) is limited to IPv6. Lone groups and ACLs have no limit.
+//! - Route tables give `RouteInfo` per subnet and address family (see `routes`).
+//! - `describe-security-group-rules` supplies groups that `describe-security-groups` does not list.
 
 mod fields;
 mod network;
 mod parse;
 mod routes;
 mod rules;
+mod sg_rules;
 mod targets;
 
 use super::{DocContext, Inventory, Options};
@@ -28,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Top-level key → document kind.
 const KINDS: &[(&str, &str)] = &[
     ("SecurityGroups", "security-groups"),
+    ("SecurityGroupRules", "security-group-rules"),
     ("NetworkAcls", "network-acls"),
     ("NetworkInterfaces", "network-interfaces"),
     ("Reservations", "instances"),
@@ -38,9 +44,60 @@ const KINDS: &[(&str, &str)] = &[
     ("Entries", "prefix-list-entries"),
 ];
 
+/// The id field every element of a bare listing (`aws ec2 describe-… --query Key`) has, and a
+/// second field that tells the kind apart: (id field, other field, listing key, kind).
+const BARE: &[(&str, &str, &str, &str)] = &[
+    (
+        "GroupId",
+        "IpPermissionsEgress",
+        "SecurityGroups",
+        "security-groups",
+    ),
+    (
+        "SecurityGroupRuleId",
+        "IsEgress",
+        "SecurityGroupRules",
+        "security-group-rules",
+    ),
+    ("NetworkAclId", "Entries", "NetworkAcls", "network-acls"),
+    (
+        "NetworkInterfaceId",
+        "InterfaceType",
+        "NetworkInterfaces",
+        "network-interfaces",
+    ),
+    ("ReservationId", "Instances", "Reservations", "instances"),
+    ("RouteTableId", "Routes", "RouteTables", "route-tables"),
+    ("SubnetId", "CidrBlock", "Subnets", "subnets"),
+    ("VpcId", "DhcpOptionsId", "Vpcs", "vpcs"),
+    (
+        "PrefixListId",
+        "PrefixListName",
+        "PrefixLists",
+        "prefix-lists",
+    ),
+];
+
+/// The listing a bare, non-empty list of AWS objects came from: every element must carry both
+/// PascalCase fields (Azure and GCP lists use camelCase `id` / `name`).
+fn bare_list_kind(items: &[Value]) -> Option<(&'static str, &'static str)> {
+    if items.is_empty() {
+        return None;
+    }
+    BARE.iter()
+        .find(|(id, other, _, _)| {
+            items
+                .iter()
+                .all(|i| i.get(*id).is_some_and(Value::is_string) && i.get(*other).is_some())
+        })
+        .map(|(_, _, key, kind)| (*key, *kind))
+}
+
 #[derive(Default, Debug)]
 pub struct AwsBundle {
     sgs: BTreeMap<String, SecurityGroup>,
+    /// Groups made up from `describe-security-group-rules`, used where `sgs` lacks the group.
+    rule_groups: sg_rules::RuleGroups,
     nacls: BTreeMap<String, Nacl>,
     enis: BTreeMap<String, Eni>,
     instances: BTreeMap<String, Instance>,
@@ -61,6 +118,9 @@ pub struct AwsBundle {
 impl AwsBundle {
     /// The kind of document, if this provider recognises it.
     pub fn detect(v: &Value) -> Option<&'static str> {
+        if let Some(items) = v.as_array() {
+            return bare_list_kind(items).map(|(_, kind)| kind);
+        }
         let obj = v.as_object()?;
         KINDS
             .iter()
@@ -69,7 +129,32 @@ impl AwsBundle {
     }
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
+    /// A document that holds several listings (`{"SecurityGroups": [...], "NetworkAcls": [...]}`,
+    /// as a script may merge them) has each of them read, none silently dropped.
     pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+        // `--query SecurityGroups` prints the bare list: read it as the listing it came from.
+        let v = match v {
+            Value::Array(items) => match bare_list_kind(&items) {
+                Some((key, _)) => serde_json::json!({ key: items }),
+                None => return Err(format!("not an AWS listing of kind {kind}")),
+            },
+            other => other,
+        };
+        if kind == "prefix-list-entries" {
+            return self.add_one(kind, &v, ctx);
+        }
+        let present: Vec<&'static str> = KINDS
+            .iter()
+            .filter(|(key, k)| *k != "prefix-list-entries" && v.get(*key).is_some())
+            .map(|(_, k)| *k)
+            .collect();
+        for k in present {
+            self.add_one(k, &v, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn add_one(&mut self, kind: &'static str, v: &Value, ctx: &DocContext) -> Result<(), String> {
         let scope = Scope {
             source: ctx.source.clone(),
             account: ctx.account.clone(),
@@ -95,7 +180,7 @@ impl AwsBundle {
                 ),
             });
         }
-        let items = fields::list(&v, key, key)?;
+        let items = fields::list(v, key, key)?;
         match kind {
             "security-groups" => {
                 for (i, item) in items.iter().enumerate() {
@@ -103,6 +188,7 @@ impl AwsBundle {
                     self.sgs.insert(sg.id.clone(), sg);
                 }
             }
+            "security-group-rules" => sg_rules::add(v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
                 for (i, item) in items.iter().enumerate() {
                     let n = parse::nacl(item, i, &scope)?;
@@ -116,7 +202,7 @@ impl AwsBundle {
                 }
             }
             "instances" => {
-                for (inst, enis) in parse::reservations(&v, &scope)? {
+                for (inst, enis) in parse::reservations(v, &scope)? {
                     for e in enis {
                         self.add_eni(e);
                     }
@@ -150,7 +236,7 @@ impl AwsBundle {
                     self.prefix_lists.insert(p.id.clone(), p);
                 }
             }
-            "prefix-list-entries" => self.add_entries(&v, &scope)?,
+            "prefix-list-entries" => self.add_entries(v, &scope)?,
             _ => return Err(format!("unknown AWS document kind {kind:?}")),
         }
         Ok(())
@@ -192,6 +278,9 @@ impl AwsBundle {
     /// Builds targets from everything added.
     pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
         inv.warnings.append(&mut self.warnings);
+        for (id, sg) in std::mem::take(&mut self.rule_groups) {
+            self.sgs.entry(id).or_insert(sg);
+        }
         targets::build(self, inv);
     }
 }

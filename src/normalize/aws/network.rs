@@ -1,6 +1,6 @@
 //! Network documents: subnets, route tables, prefix lists and their entries.
 
-use super::fields::{first_str, list, opt_bool, opt_str, req};
+use super::fields::{first_str, list, opt_bool, opt_cidr, opt_str, req};
 use super::parse::{owned_scope, Scope};
 use crate::model::space::parse_addrs;
 use crate::model::AddrSet;
@@ -71,6 +71,14 @@ pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, String> {
     let mut subnets = Vec::new();
     for (j, a) in list(v, "Associations", &what)?.iter().enumerate() {
         let w = format!("{what}: Associations[{j}]");
+        // An association being removed (or that failed) no longer decides the subnet's routes.
+        let state = match a.get("AssociationState") {
+            Some(st) if !st.is_null() => opt_str(st, "State", &format!("{w}.AssociationState"))?,
+            _ => None,
+        };
+        if state.is_some_and(|s| s != "associated" && s != "associating") {
+            continue;
+        }
         main |= opt_bool(a, "Main", &w)?.unwrap_or(false);
         if let Some(s) = opt_str(a, "SubnetId", &w)? {
             subnets.push(s.to_string());
@@ -82,10 +90,12 @@ pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, String> {
         let dest = if let Some(pl) = opt_str(r, "DestinationPrefixListId", &w)? {
             RouteDest::PrefixList(pl.to_string())
         } else {
-            let cidr = first_str(r, &["DestinationCidrBlock", "DestinationIpv6CidrBlock"], &w)?
-                .ok_or_else(|| format!("{w} has no destination (`DestinationCidrBlock`, `DestinationIpv6CidrBlock` or `DestinationPrefixListId`)"))?;
-            let set = parse_addrs(cidr).map_err(|e| format!("{w}: {e}"))?;
-            RouteDest::Cidr(cidr.to_string(), set)
+            let cidr = match opt_cidr(r, "DestinationCidrBlock", false, &w)? {
+                Some(c) => c,
+                None => opt_cidr(r, "DestinationIpv6CidrBlock", true, &w)?
+                    .ok_or_else(|| format!("{w} has no destination (`DestinationCidrBlock`, `DestinationIpv6CidrBlock` or `DestinationPrefixListId`)"))?,
+            };
+            RouteDest::Cidr(cidr.0, cidr.1)
         };
         routes.push(Route {
             dest,

@@ -2,10 +2,10 @@
 //! lists, subnets and route tables may arrive in later files, so `build` joins them.
 
 use super::fields::{
-    first_str, list, opt_bool, opt_int, opt_str, parse_protocol, proto_ports, region_of_az, req,
-    tags, ProtoPorts,
+    first_str, list, opt_bool, opt_cidr, opt_int, opt_str, parse_protocol, proto_ports,
+    region_of_az, req, req_cidr, tags, ProtoPorts,
 };
-use crate::model::space::parse_addrs;
+use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct Destination {
 pub struct Permission {
     pub pp: ProtoPorts,
     pub dests: Vec<Destination>,
+    /// `sgr-…` when read from `describe-security-group-rules`: the name users search for.
+    pub rule_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -53,24 +55,27 @@ pub struct SecurityGroup {
 pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
     let id = req(v, "GroupId", &format!("SecurityGroups[{i}]"))?.to_string();
     let what = format!("security group {id}");
+    let owner = opt_str(v, "OwnerId", &what)?;
     let mut egress = Vec::new();
     for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
         egress.push(permission(
             perm,
             &format!("{what}: IpPermissionsEgress[{p}]"),
+            owner,
         )?);
     }
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
         vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
-        scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, None),
+        scope: owned_scope(scope, owner, None),
         tags: tags(v, "Tags", &what)?,
         egress,
         id,
     })
 }
 
-fn permission(v: &Value, what: &str) -> Result<Permission, String> {
+/// `owner`: the group's account, so that a reference to another account's group says whose it is.
+fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, String> {
     let raw = v
         .get("IpProtocol")
         .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
@@ -83,14 +88,16 @@ fn permission(v: &Value, what: &str) -> Result<Permission, String> {
         what,
     )?;
     let mut dests = Vec::new();
-    for (field, key) in [("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")] {
+    for (field, key, ipv6) in [
+        ("IpRanges", "CidrIp", false),
+        ("Ipv6Ranges", "CidrIpv6", true),
+    ] {
         for (j, r) in list(v, field, what)?.iter().enumerate() {
             let w = format!("{what}.{field}[{j}]");
-            let cidr = req(r, key, &w)?;
-            let set = parse_addrs(cidr).map_err(|e| format!("{w}.{key}: {e}"))?;
+            let (text, set) = req_cidr(r, key, ipv6, &w)?;
             dests.push(Destination {
                 kind: DestKind::Cidr(set),
-                text: cidr.to_string(),
+                text,
                 description: description(r, &w)?,
             });
         }
@@ -107,13 +114,23 @@ fn permission(v: &Value, what: &str) -> Result<Permission, String> {
         let w = format!("{what}.UserIdGroupPairs[{j}]");
         let group = first_str(r, &["GroupId", "GroupName"], &w)?
             .ok_or_else(|| format!("{w} has neither `GroupId` nor `GroupName`"))?;
+        // Another account's group (across a peering connection, or shared): `account/sg-…`, as
+        // the console writes it. Still internal traffic, never public.
+        let text = match opt_str(r, "UserId", &w)? {
+            Some(user) if owner.is_some_and(|o| o != user) => format!("{user}/{group}"),
+            _ => group.to_string(),
+        };
         dests.push(Destination {
             kind: DestKind::Group,
-            text: group.to_string(),
+            text,
             description: description(r, &w)?,
         });
     }
-    Ok(Permission { pp, dests })
+    Ok(Permission {
+        pp,
+        dests,
+        rule_id: None,
+    })
 }
 
 fn description(v: &Value, what: &str) -> Result<Option<String>, String> {
@@ -205,15 +222,17 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
         _ => (None, None, ("PortRange.From", "PortRange.To")),
     };
     let pp = proto_ports(proto, from, to, names, what)?;
-    let cidr = first_str(e, &["CidrBlock", "Ipv6CidrBlock"], what)?
-        .ok_or_else(|| format!("{what} has neither `CidrBlock` nor `Ipv6CidrBlock`"))?;
-    let dest = parse_addrs(cidr).map_err(|err| format!("{what}: {err}"))?;
+    let (dest_text, dest) = match opt_cidr(e, "CidrBlock", false, what)? {
+        Some(c) => c,
+        None => opt_cidr(e, "Ipv6CidrBlock", true, what)?
+            .ok_or_else(|| format!("{what} has neither `CidrBlock` nor `Ipv6CidrBlock`"))?,
+    };
     Ok(NaclEntry {
         number,
         action,
         pp,
         dest,
-        dest_text: cidr.to_string(),
+        dest_text,
     })
 }
 
@@ -230,6 +249,63 @@ pub struct Eni {
     pub instance_id: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub scope: Scope,
+    pub family: Family,
+}
+
+/// Which address families an interface can send from, from the addresses it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Family {
+    /// A private IPv4 address or an IPv4 prefix.
+    pub v4: bool,
+    /// An IPv6 address or an IPv6 prefix.
+    pub v6: bool,
+    /// `Ipv6Native: true`: an IPv6-only interface (it has no IPv4 address at all).
+    pub ipv6_native: bool,
+}
+
+impl Family {
+    /// The addresses the interface can send to: IPv6 only for an IPv6-only interface, IPv4 only
+    /// for one without any IPv6 address, else no limit.
+    pub fn limit(&self) -> Option<AddrSet> {
+        if self.ipv6_native || (self.v6 && !self.v4) {
+            Some(all_v6())
+        } else if !self.v6 {
+            Some(all_v4())
+        } else {
+            None
+        }
+    }
+
+    fn merge(&mut self, o: Family) {
+        self.v4 |= o.v4;
+        self.v6 |= o.v6;
+        self.ipv6_native |= o.ipv6_native;
+    }
+}
+
+/// Reads the address fields of an interface (or of an instance): `PrivateIpAddress`,
+/// `PrivateIpAddresses[]`, `Ipv4Prefixes[]`, `Ipv6Address`, `Ipv6Addresses[]`, `Ipv6Prefixes[]`,
+/// `Ipv6Native`.
+fn family(v: &Value, what: &str) -> Result<Family, String> {
+    let any_str = |field: &str, key: &str| -> Result<bool, String> {
+        let mut found = false;
+        for (j, item) in list(v, field, what)?.iter().enumerate() {
+            found |= opt_str(item, key, &format!("{what}: {field}[{j}]"))?.is_some();
+        }
+        Ok(found)
+    };
+    let v4 = opt_str(v, "PrivateIpAddress", what)?.is_some_and(|a| !a.is_empty())
+        | any_str("PrivateIpAddresses", "PrivateIpAddress")?
+        | any_str("Ipv4Prefixes", "Ipv4Prefix")?;
+    let v6 = opt_str(v, "Ipv6Address", what)?.is_some_and(|a| !a.is_empty())
+        | any_str("Ipv6Addresses", "Ipv6Address")?
+        | any_str("PrivateIpAddresses", "Ipv6Address")?
+        | any_str("Ipv6Prefixes", "Ipv6Prefix")?;
+    Ok(Family {
+        v4,
+        v6,
+        ipv6_native: opt_bool(v, "Ipv6Native", what)?.unwrap_or(false),
+    })
 }
 
 impl Eni {
@@ -250,6 +326,7 @@ impl Eni {
         if self.groups.is_empty() {
             self.groups = o.groups;
         }
+        self.family.merge(o.family);
         for (k, v) in o.tags {
             self.tags.entry(k).or_insert(v);
         }
@@ -279,6 +356,7 @@ pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Resu
         instance_id: attached.or(instance).map(str::to_string),
         tags: t,
         scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, az),
+        family: family(v, &what)?,
         id,
     })
 }
@@ -324,8 +402,16 @@ pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)
             for (n, nic) in nics.iter().enumerate() {
                 let path = format!("{what}: NetworkInterfaces[{n}]");
                 let mut e = eni(nic, &path, &iscope, Some(id))?;
+                // A trimmed export may leave out the interface's `Groups`: the instance's
+                // `SecurityGroups` are its groups when it has this one interface only.
+                let groups = if nics.len() == 1 && nic.get("Groups").is_none_or(Value::is_null) {
+                    group_ids(inst, "SecurityGroups", &what)?
+                } else {
+                    Vec::new()
+                };
                 e.merge(Eni {
                     scope: iscope.clone(),
+                    groups,
                     ..Default::default()
                 });
                 enis.push(e);
@@ -339,6 +425,7 @@ pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)
                     groups: group_ids(inst, "SecurityGroups", &what)?,
                     instance_id: Some(id.to_string()),
                     scope: iscope.clone(),
+                    family: family(inst, &what)?,
                     ..Default::default()
                 });
             }

@@ -16,9 +16,13 @@ pub fn sg_rules(
     for perm in &sg.egress {
         for d in &perm.dests {
             let n = out.len() + 1;
+            let number = match &perm.rule_id {
+                Some(id) => id.clone(),
+                None => format!("#{n}"),
+            };
             let name = match &d.description {
-                Some(desc) => format!("{} egress #{n} ({desc})", sg.id),
-                None => format!("{} egress #{n}", sg.id),
+                Some(desc) => format!("{} egress {number} ({desc})", sg.id),
+                None => format!("{} egress {number}", sg.id),
             };
             let mut unresolved = Vec::new();
             let traffic = match &d.kind {

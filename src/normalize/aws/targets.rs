@@ -31,13 +31,24 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         .values()
         .map(|n| (n.id.as_str(), nacl_layer(n)))
         .collect();
-    let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables);
+    let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables, &pls);
     let acls = Acls::new(&b);
     let vpc_regions = vpc_regions(&b);
 
     let mut attached: BTreeSet<&str> = BTreeSet::new();
     let mut covered_nacls: BTreeSet<&str> = BTreeSet::new();
-    for eni in b.enis.values() {
+    // An instance stands in for its interfaces only when none of them is listed.
+    let with_listed_enis: BTreeSet<&str> = b
+        .enis
+        .values()
+        .filter(|e| e.kind != "instance")
+        .filter_map(|e| e.instance_id.as_deref())
+        .collect();
+    for eni in b
+        .enis
+        .values()
+        .filter(|e| !(e.kind == "instance" && with_listed_enis.contains(e.id.as_str())))
+    {
         if eni.groups.is_empty() {
             warn(
                 &mut warnings,
@@ -64,6 +75,8 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             .clone()
             .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()));
         name_and_labels(&b, eni, &mut t);
+        // An interface without an IPv6 address sends no IPv6, whatever `::/0` rules allow.
+        t.address_limit = eni.family.limit();
 
         let mut rules = Vec::new();
         for g in &eni.groups {
@@ -106,7 +119,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
                 );
             }
         }
-        t.route = routes.for_subnet(eni.subnet_id.as_deref(), vpc);
+        t.route = routes.for_subnet(eni.subnet_id.as_deref(), vpc, t.address_limit.as_ref());
         inv.targets.push(t);
     }
 
@@ -151,7 +164,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         t.route = combine(
             n.subnets
                 .iter()
-                .map(|s| routes.for_subnet(Some(s), n.vpc_id.as_deref()))
+                .map(|s| routes.for_subnet(Some(s), n.vpc_id.as_deref(), None))
                 .collect(),
         );
         inv.targets.push(t);

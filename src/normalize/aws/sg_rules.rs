@@ -1,0 +1,98 @@
+//! `aws ec2 describe-security-group-rules`: one object per rule (`SecurityGroupRuleId`, `GroupId`,
+//! `IsEgress`, one destination of `CidrIpv4`, `CidrIpv6`, `PrefixListId`, `ReferencedGroupInfo`).
+//! Its egress rules make up the group when `describe-security-groups` does not list it; when it
+//! does, that listing already holds the same rules and wins (adding both would count each twice).
+
+use super::fields::{list, opt_bool, opt_cidr, opt_int, opt_str, parse_protocol, proto_ports, req};
+use super::parse::{owned_scope, DestKind, Destination, Permission, Scope, SecurityGroup};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Groups built from rule listings, by group id.
+pub type RuleGroups = BTreeMap<String, SecurityGroup>;
+
+pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), String> {
+    for (i, r) in list(v, "SecurityGroupRules", "SecurityGroupRules")?
+        .iter()
+        .enumerate()
+    {
+        let id = req(
+            r,
+            "SecurityGroupRuleId",
+            &format!("SecurityGroupRules[{i}]"),
+        )?;
+        let what = format!("security group rule {id}");
+        let group = req(r, "GroupId", &what)?;
+        let what = format!("security group {group}: rule {id}");
+        let egress = opt_bool(r, "IsEgress", &what)?
+            .ok_or_else(|| format!("{what} has no field `IsEgress`"))?;
+        let owner = opt_str(r, "GroupOwnerId", &what)?;
+        let sg = groups
+            .entry(group.to_string())
+            .or_insert_with(|| SecurityGroup {
+                id: group.to_string(),
+                name: None,
+                vpc_id: None,
+                scope: owned_scope(scope, owner, None),
+                tags: BTreeMap::new(),
+                egress: Vec::new(),
+            });
+        if !egress {
+            continue;
+        }
+        sg.egress.push(rule(r, id, owner, &what)?);
+    }
+    Ok(())
+}
+
+fn rule(r: &Value, id: &str, owner: Option<&str>, what: &str) -> Result<Permission, String> {
+    let raw = r
+        .get("IpProtocol")
+        .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
+    let proto = parse_protocol(raw, "IpProtocol", what)?;
+    let pp = proto_ports(
+        proto,
+        opt_int(r, "FromPort", what)?,
+        opt_int(r, "ToPort", what)?,
+        ("FromPort", "ToPort"),
+        what,
+    )?;
+    let description = opt_str(r, "Description", what)?
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    let (kind, text) = if let Some((text, set)) = opt_cidr(r, "CidrIpv4", false, what)? {
+        (DestKind::Cidr(set), text)
+    } else if let Some((text, set)) = opt_cidr(r, "CidrIpv6", true, what)? {
+        (DestKind::Cidr(set), text)
+    } else if let Some(pl) = opt_str(r, "PrefixListId", what)? {
+        (DestKind::PrefixList, pl.to_string())
+    } else {
+        match r.get("ReferencedGroupInfo") {
+            Some(g) if !g.is_null() => {
+                let w = format!("{what}: ReferencedGroupInfo");
+                let group = req(g, "GroupId", &w)?;
+                let text = match opt_str(g, "UserId", &w)? {
+                    Some(user) if owner.is_some_and(|o| o != user) => format!("{user}/{group}"),
+                    _ => group.to_string(),
+                };
+                (DestKind::Group, text)
+            }
+            _ => {
+                return Err(format!(
+                    "{what} has no destination (`CidrIpv4`, `CidrIpv6`, `PrefixListId` or \
+                     `ReferencedGroupInfo`)"
+                ))
+            }
+        }
+    };
+    Ok(Permission {
+        pp,
+        dests: vec![Destination {
+            kind,
+            text,
+            description,
+        }],
+        rule_id: Some(id.to_string()),
+    })
+}
