@@ -89,10 +89,13 @@ pub fn evidence_line(e: &Evidence) -> String {
         .priority
         .map(|p| format!(" (priority {p})"))
         .unwrap_or_default();
-    let mut s = format!(
-        "{} {}{prio}: {} {} to {}",
-        e.action, e.rule, e.protocol, e.ports, e.destination
-    );
+    // `all all` and `tcp 0-65535` read better as `all traffic` and `tcp`.
+    let what = match (e.protocol.as_str(), e.ports.as_str()) {
+        ("all" | "-1" | "*", "all" | "*" | "0-65535" | "") => "all traffic".to_string(),
+        (p, "all" | "*" | "") => p.to_string(),
+        (p, ports) => format!("{p} {ports}"),
+    };
+    let mut s = format!("{} {}{prio}: {what} to {}", e.action, e.rule, e.destination);
     if let Some(d) = &e.decides {
         s.push_str(&format!(" [decides {d}]"));
     }
