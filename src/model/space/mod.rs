@@ -83,7 +83,24 @@ impl TrafficSet {
         TrafficSet(self.0.union_set(&o.0))
     }
     pub fn intersect(&self, o: &Self) -> Self {
+        // The first layer of every chain sees everything: skip the merge.
+        if o.is_everything() {
+            return self.clone();
+        }
+        if self.is_everything() {
+            return o.clone();
+        }
         TrafficSet(self.0.intersect_set(&o.0))
+    }
+    /// Every protocol, port and address (cheap: one piece to look at).
+    pub fn is_everything(&self) -> bool {
+        match self.0.segments() {
+            [(0, 255, ports)] => match ports.segments() {
+                [(0, PORT_MAX, addrs)] => addrs.ranges() == [(0, u128::MAX)],
+                _ => false,
+            },
+            _ => false,
+        }
     }
     pub fn difference(&self, o: &Self) -> Self {
         TrafficSet(self.0.difference_set(&o.0))
@@ -263,6 +280,22 @@ mod tests {
             + (1 << 28) * 2;
         assert_eq!(public4().len(), (1u128 << 32) - special);
         assert_eq!(public6().len(), (1u128 << 125) - (1u128 << 96));
+    }
+
+    #[test]
+    fn everything_is_recognised_and_is_the_identity_of_intersection() {
+        let all = TrafficSet::everything();
+        assert!(all.is_everything());
+        let tcp = TrafficSet::rule(Some(TCP), None, &AddrSet::full());
+        assert!(!tcp.is_everything());
+        assert_eq!(tcp.intersect(&all), tcp);
+        assert_eq!(all.intersect(&tcp), tcp);
+        let v4 = TrafficSet::rule(None, None, &all_v4());
+        assert!(!v4.is_everything());
+        // IPv4 and IPv6 together are every address.
+        assert!(v4
+            .union(&TrafficSet::rule(None, None, &all_v6()))
+            .is_everything());
     }
 
     #[test]
