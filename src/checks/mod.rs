@@ -197,7 +197,8 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
                 }
                 _ => query::run(check, prep, &ev, &mut verdicts),
             };
-            if known.is_none() {
+            // Only worth keeping when a later target can find it by its key.
+            if key.is_some() && known.is_none() {
                 fresh.push(list.clone());
             }
             for mut f in list {

@@ -158,8 +158,6 @@ pub fn eval_target(target: &Target) -> TargetOutcome {
 pub struct EvalCache<'a> {
     chains: HashMap<u64, Vec<(&'a Chain, Rc<ChainOutcome>)>>,
     seen: HashSet<u64>,
-    pub hits: usize,
-    pub misses: usize,
 }
 
 impl<'a> EvalCache<'a> {
@@ -172,10 +170,8 @@ impl<'a> EvalCache<'a> {
         let key = chain_key(chain);
         let bucket = self.chains.entry(key).or_default();
         if let Some((_, outcome)) = bucket.iter().find(|(c, _)| *c == chain) {
-            self.hits += 1;
             return outcome.clone();
         }
-        self.misses += 1;
         let outcome = Rc::new(eval_chain(chain));
         // Keep an outcome only once its chain has shown up twice: a scan of all-different chains
         // then costs no memory, and shared ones are evaluated at most twice.
