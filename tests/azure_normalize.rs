@@ -310,7 +310,10 @@ fn nic_without_any_nsg_is_unfiltered() {
     );
     assert_eq!(s.target("nic-bare").2, 0);
     assert_eq!(s.ids("nic-bare"), set(WIDE_OPEN));
-    assert!(s.finding("nic-bare", "EG001").evidence.is_empty());
+    // Nothing filters it, and the evidence says so rather than being empty.
+    let ev = &s.finding("nic-bare", "EG001").evidence;
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0].rule.contains("no filter"), "{ev:?}");
 }
 
 #[test]

@@ -311,7 +311,11 @@ fn block_list_posture_is_eg005() {
 #[test]
 fn no_chain_is_unfiltered() {
     let t = Target::new(Provider::Azure, "nic-1", "nic");
-    assert!(ids(&scan(t)).contains(&"EG001"));
+    let f = scan(t);
+    assert!(ids(&f).contains(&"EG001"));
+    // Every finding names what decided it, even when nothing filters.
+    assert!(f.iter().all(|x| !x.evidence.is_empty()), "{f:#?}");
+    assert!(one(&f, "EG002").evidence[0].rule.contains("no filter"));
 }
 
 #[test]

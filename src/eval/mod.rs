@@ -215,6 +215,22 @@ fn combine(target: &Target, chains: Vec<Rc<ChainOutcome>>) -> TargetOutcome {
 pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) -> Vec<Evidence> {
     let passing = witness.intersect(&outcome.allowed);
     let mut out = Vec::new();
+    if target.chains.is_empty() && !passing.is_empty() {
+        // Nothing filters this target (an Azure NIC with no NSG on it or its subnet): say so, so
+        // that the finding still names what decided it.
+        out.push(Evidence {
+            rule: format!(
+                "{} (no filter: no security group, NSG or firewall applies)",
+                target.resource_id
+            ),
+            action: "allow".into(),
+            priority: None,
+            protocol: "all".into(),
+            ports: "all".into(),
+            destination: "all".into(),
+            decides: Some(describe_traffic(&passing)),
+        });
+    }
     for (chain, co) in target.chains.iter().zip(&outcome.chains) {
         for (layer, lo) in chain.layers.iter().zip(&co.layers) {
             for (rule, ro) in layer.rules.iter().zip(&lo.rules) {
