@@ -66,6 +66,11 @@ pub struct Settings {
     pub retest_timeout_ms: u64,
     pub concurrency: usize,
     pub expect: String,
+    /// How long the TCP sweep and the re-test of its filtered ports took.
+    #[serde(default)]
+    pub sweep_ms: u64,
+    #[serde(default)]
+    pub retest_ms: u64,
 }
 
 /// TCP verdicts as inclusive `[lo, hi]` port ranges.
@@ -217,6 +222,8 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         retest_timeout_ms: 0,
         concurrency: cfg.concurrency,
         expect: cfg.expect.clone(),
+        sweep_ms: 0,
+        retest_ms: 0,
     };
     let tcp = if cfg.tcp && !cfg.ports.is_empty() {
         let scan = tcp::Scanner::new(tcp::ScanOptions {
@@ -243,6 +250,8 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         settings.timeout_ms = outcome.timeout.as_millis() as u64;
         settings.retest_timeout_ms = outcome.retest_timeout.as_millis() as u64;
         settings.concurrency = outcome.concurrency;
+        settings.sweep_ms = outcome.sweep.as_millis() as u64;
+        settings.retest_ms = outcome.retest.as_millis() as u64;
         Some(outcome.result)
     } else {
         None

@@ -6,11 +6,10 @@
 
 use super::{is_resource_exhaustion, Interception, PortRanges, TcpResult};
 use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,6 +24,12 @@ const MIN_CONCURRENCY: usize = 16;
 const RETEST_WIDEN: usize = 32;
 /// How many interceptions are explained in the output.
 const DETAIL_CAP: usize = 50;
+/// With an adaptive timeout, only this many connects go out before the round-trip time is known
+/// (a few samples, or a first timeout): the rest would otherwise all wait the initial timeout,
+/// and a cold burst of thousands of SYNs is also hard on a home router's NAT table.
+const WARMUP_WORKERS: usize = 64;
+/// Round-trip samples that end the warm-up.
+const WARMUP_SAMPLES: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
@@ -97,15 +102,29 @@ pub struct ScanOutcome {
     pub timeout: Duration,
     pub retest_timeout: Duration,
     pub concurrency: usize,
+    /// How long the sweep and the re-test took.
+    pub sweep: Duration,
+    pub retest: Duration,
 }
 
 struct Shared {
     /// Verdict per port (0 = not yet tested), indexed by port number.
-    states: Mutex<Vec<u8>>,
+    states: Vec<AtomicU8>,
     details: Mutex<Vec<Interception>>,
     rtt: Mutex<RttEstimator>,
     concurrency: AtomicUsize,
     retest_timeout_ms: AtomicUsize,
+    open: AtomicUsize,
+    /// Round-trip samples taken, and whether the warm-up is over.
+    samples: AtomicUsize,
+    warm: tokio::sync::watch::Sender<bool>,
+    phase_ms: [AtomicUsize; 2],
+}
+
+impl Shared {
+    fn mark_warm(&self) {
+        self.warm.send_if_modified(|w| !std::mem::replace(w, true));
+    }
 }
 
 pub struct Scanner {
@@ -122,11 +141,16 @@ type AttemptFn = Arc<
 impl Scanner {
     pub fn new(opts: ScanOptions) -> Self {
         let shared = Arc::new(Shared {
-            states: Mutex::new(vec![0; 65536]),
+            states: (0..65536).map(|_| AtomicU8::new(0)).collect(),
             details: Mutex::new(Vec::new()),
             rtt: Mutex::new(RttEstimator::default()),
             concurrency: AtomicUsize::new(opts.concurrency.max(1)),
             retest_timeout_ms: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            samples: AtomicUsize::new(0),
+            // A given timeout needs no warm-up.
+            warm: tokio::sync::watch::Sender::new(opts.timeout.is_some()),
+            phase_ms: [AtomicUsize::new(0), AtomicUsize::new(0)],
         });
         let (expect, host) = (opts.expect.clone(), opts.host.clone());
         let attempt: AttemptFn = Arc::new(move |addr, timeout| {
@@ -146,20 +170,29 @@ impl Scanner {
             .unwrap_or_else(|| lock(&self.shared.rtt).timeout())
     }
 
+    fn state(&self, port: u16) -> u8 {
+        self.shared.states[port as usize].load(Ordering::Relaxed)
+    }
+
     /// The sweep, then the re-test of the filtered ports.
     pub async fn run(&self) -> ScanOutcome {
         let bar = self.progress_bar(self.opts.ports.len() as u64);
         let conc = self.shared.concurrency.load(Ordering::Relaxed);
-        self.pass(&self.opts.ports, conc, None, bar.as_ref()).await;
-        let filtered: Vec<u16> = {
-            let st = lock(&self.shared.states);
-            self.opts
-                .ports
-                .iter()
-                .copied()
-                .filter(|&p| st[p as usize] == Verdict::Filtered as u8)
-                .collect()
-        };
+        // Random order, as nmap's: the waits on a filtered range (often contiguous) then overlap
+        // with the work of the ports that answer, and no firewall sees a sequential sweep.
+        let mut order = self.opts.ports.clone();
+        fastrand::shuffle(&mut order);
+        let clock = Instant::now();
+        self.pass(order, conc, None, bar.as_ref()).await;
+        self.shared.phase_ms[0].store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+        let clock = Instant::now();
+        let filtered: Vec<u16> = self
+            .opts
+            .ports
+            .iter()
+            .copied()
+            .filter(|&p| self.state(p) == Verdict::Filtered as u8)
+            .collect();
         let retest_timeout = (self.current_timeout() * 2).min(TIMEOUT_CEILING * 2);
         self.shared
             .retest_timeout_ms
@@ -177,8 +210,9 @@ impl Scanner {
             // re-test runs wider than the sweep (within the socket budget) to stay cheap.
             let budget = fd_budget();
             let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
-            self.pass(&filtered, wide, Some(retest_timeout), bar.as_ref())
+            self.pass(filtered, wide, Some(retest_timeout), bar.as_ref())
                 .await;
+            self.shared.phase_ms[1].store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         }
         if let Some(b) = bar {
             b.finish_and_clear();
@@ -188,14 +222,13 @@ impl Scanner {
 
     /// What is known now; ports without a verdict are `untested`.
     pub fn snapshot(&self) -> ScanOutcome {
-        let st = lock(&self.shared.states);
         let pick = |v: u8| {
             PortRanges::from_ports(
                 self.opts
                     .ports
                     .iter()
                     .copied()
-                    .filter(|&p| st[p as usize] == v),
+                    .filter(|&p| self.state(p) == v),
             )
         };
         let mut details = lock(&self.shared.details).clone();
@@ -206,7 +239,7 @@ impl Scanner {
                 .opts
                 .ports
                 .iter()
-                .filter(|&&p| st[p as usize] != 0)
+                .filter(|&&p| self.state(p) != 0)
                 .count() as u32,
             open: pick(Verdict::Open as u8),
             intercepted: pick(Verdict::Intercepted as u8),
@@ -222,6 +255,8 @@ impl Scanner {
             timeout,
             retest_timeout: Duration::from_millis(retest),
             concurrency: self.shared.concurrency.load(Ordering::Relaxed),
+            sweep: Duration::from_millis(self.shared.phase_ms[0].load(Ordering::Relaxed) as u64),
+            retest: Duration::from_millis(self.shared.phase_ms[1].load(Ordering::Relaxed) as u64),
         }
     }
 
@@ -239,71 +274,125 @@ impl Scanner {
         Some(bar)
     }
 
-    /// One pass over `ports` with at most `cap` connects in flight.
+    /// One pass over `ports` with at most `cap` connects in flight: `cap` workers take ports
+    /// from a shared cursor, so no task is spawned per port. Ports given back under
+    /// back-pressure go round again, with the lowered concurrency.
     async fn pass(
         &self,
-        ports: &[u16],
+        mut ports: Vec<u16>,
         cap: usize,
         fixed: Option<Duration>,
         bar: Option<&indicatif::ProgressBar>,
     ) {
         let mut cap = cap.max(1);
-        let mut queue: VecDeque<u16> = ports.iter().copied().collect();
-        let mut set: JoinSet<(u16, Attempt)> = JoinSet::new();
-        let mut open = lock(&self.shared.states)
-            .iter()
-            .filter(|&&s| s == Verdict::Open as u8)
-            .count();
-        loop {
-            while set.len() >= cap || (queue.is_empty() && !set.is_empty()) {
-                let Some(joined) = set.join_next().await else {
-                    break;
-                };
-                let Ok((port, attempt)) = joined else {
-                    continue;
-                };
-                match attempt {
-                    Attempt::Backpressure => {
-                        queue.push_back(port);
-                        if cap > MIN_CONCURRENCY {
-                            cap = (cap - cap / 10).max(MIN_CONCURRENCY);
-                            self.shared.concurrency.store(cap, Ordering::Relaxed);
-                        }
-                    }
-                    Attempt::Done {
-                        verdict,
-                        reason,
-                        rtt,
-                    } => {
-                        if let (Some(r), None) = (rtt, fixed) {
-                            lock(&self.shared.rtt).sample(r);
-                        }
-                        lock(&self.shared.states)[port as usize] = verdict as u8;
-                        if let Some(reason) = reason.filter(|_| verdict == Verdict::Intercepted) {
-                            let mut d = lock(&self.shared.details);
-                            if d.len() < DETAIL_CAP {
-                                d.push(Interception { port, reason });
-                            }
-                        }
-                        if verdict == Verdict::Open {
-                            open += 1;
-                        }
-                        if let Some(b) = bar {
-                            b.inc(1);
-                            if verdict == Verdict::Open {
-                                b.set_message(format!("open {open}"));
-                            }
-                        }
-                    }
-                }
+        while !ports.is_empty() {
+            let pass = Arc::new(Pass {
+                shared: self.shared.clone(),
+                attempt: self.attempt.clone(),
+                address: self.opts.address,
+                timeout: fixed.or(self.opts.timeout),
+                sample_rtt: fixed.is_none(),
+                next: AtomicUsize::new(0),
+                given_back: Mutex::new(Vec::new()),
+                cap: AtomicUsize::new(cap),
+                bar: bar.cloned(),
+                ports,
+            });
+            let mut workers = JoinSet::new();
+            for id in 0..cap.min(pass.ports.len()) {
+                workers.spawn(pass.clone().worker(id));
             }
-            let Some(port) = queue.pop_front() else {
-                break;
+            while workers.join_next().await.is_some() {}
+            cap = pass.cap.load(Ordering::Relaxed);
+            ports = std::mem::take(&mut *lock(&pass.given_back));
+        }
+    }
+}
+
+/// One pass's work list and the state its workers share.
+struct Pass {
+    shared: Arc<Shared>,
+    attempt: AttemptFn,
+    address: IpAddr,
+    /// None: adaptive, read at each hand-out.
+    timeout: Option<Duration>,
+    /// The re-test's longer timeout would skew the estimate, so only the sweep samples.
+    sample_rtt: bool,
+    ports: Vec<u16>,
+    next: AtomicUsize,
+    given_back: Mutex<Vec<u16>>,
+    /// Workers whose id is at or above this stop (back-pressure lowers it).
+    cap: AtomicUsize,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Pass {
+    async fn worker(self: Arc<Self>, id: usize) {
+        if id >= WARMUP_WORKERS {
+            // Err only if the sender is gone, and it lives as long as `shared`.
+            let _ = self.shared.warm.subscribe().wait_for(|&warm| warm).await;
+        }
+        self.sweep(id).await;
+        // A warm-up worker that runs out of ports (or of sockets) must not leave the rest
+        // waiting for samples that will never come.
+        self.shared.mark_warm();
+    }
+
+    async fn sweep(&self, id: usize) {
+        while id < self.cap.load(Ordering::Relaxed) {
+            let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                return;
             };
-            let timeout = fixed.unwrap_or_else(|| self.current_timeout());
-            let addr = SocketAddr::new(self.opts.address, port);
-            let run = (self.attempt)(addr, timeout);
-            set.spawn(async move { (port, run.await) });
+            let timeout = self
+                .timeout
+                .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
+            match (self.attempt)(SocketAddr::new(self.address, port), timeout).await {
+                Attempt::Backpressure => {
+                    lock(&self.given_back).push(port);
+                    let lower = |c: usize| Some((c - c / 10).max(MIN_CONCURRENCY.min(c)));
+                    let _ = self
+                        .cap
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, lower);
+                    let now = self.cap.load(Ordering::Relaxed);
+                    self.shared.concurrency.fetch_min(now, Ordering::Relaxed);
+                }
+                Attempt::Done {
+                    verdict,
+                    reason,
+                    rtt,
+                } => self.record(port, verdict, reason, rtt),
+            }
+        }
+    }
+
+    fn record(&self, port: u16, verdict: Verdict, reason: Option<String>, rtt: Option<Duration>) {
+        if let (Some(r), true) = (rtt, self.sample_rtt) {
+            lock(&self.shared.rtt).sample(r);
+        }
+        let sampled = self
+            .shared
+            .samples
+            .fetch_add(rtt.is_some() as usize, Ordering::Relaxed);
+        if verdict == Verdict::Filtered || sampled + 1 >= WARMUP_SAMPLES {
+            self.shared.mark_warm();
+        }
+        self.shared.states[port as usize].store(verdict as u8, Ordering::Relaxed);
+        if let Some(reason) = reason.filter(|_| verdict == Verdict::Intercepted) {
+            let mut d = lock(&self.shared.details);
+            if d.len() < DETAIL_CAP {
+                d.push(Interception { port, reason });
+            }
+        }
+        let open = if verdict == Verdict::Open {
+            self.shared.open.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            0
+        };
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            if open > 0 {
+                b.set_message(format!("open {open}"));
+            }
         }
     }
 }
@@ -356,7 +445,7 @@ async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, host: &str) 
         }
         Ok(Ok(s)) => s,
     };
-    let rtt = start.elapsed();
+    let rtt = kernel_rtt(&stream).unwrap_or_else(|| start.elapsed());
     let answer_timeout = (timeout * 2).clamp(Duration::from_secs(1), Duration::from_secs(5));
     let (verdict, reason) = match tokio::time::timeout(
         answer_timeout,
@@ -378,6 +467,32 @@ async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, host: &str) 
         reason,
         rtt: Some(rtt),
     }
+}
+
+/// The kernel's own measure of the handshake's round trip (SYN to SYN-ACK), which, unlike the
+/// time `connect` took here, leaves out the sweep's own queueing: under a CPU-bound burst that
+/// queueing would inflate the adaptive timeout. None when the kernel has no sample.
+#[cfg(target_os = "linux")]
+fn kernel_rtt(stream: &TcpStream) -> Option<Duration> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && info.tcpi_rtt > 0).then(|| Duration::from_micros(info.tcpi_rtt.into()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_rtt(_: &TcpStream) -> Option<Duration> {
+    None
 }
 
 /// Sends a minimal HTTP request and judges what comes back.
