@@ -329,7 +329,7 @@ table inet lab_filter {
             "--ports",
             "80,1000-65535",
             "--timeout",
-            "2s",
+            "500ms",
             "--concurrency",
             "100",
         ])
@@ -352,16 +352,23 @@ table inet lab_filter {
     let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(v["partial"], true);
     let tcp = &v["tcp"];
-    assert_eq!(ports(&tcp["open"]), vec![80], "{tcp}");
+    // Ports go out in random order, so port 80 may not have been reached; if it was, it is open.
+    let open = ports(&tcp["open"]);
+    assert!(open.is_empty() || open == vec![80], "{tcp}");
     let untested = ports(&tcp["untested"]).len();
-    let filtered = ports(&tcp["filtered"]).len();
+    let filtered = ports(&tcp["filtered"]);
     assert!(untested > 60_000, "{untested} untested");
+    assert!(
+        !filtered.is_empty(),
+        "some ports timed out before the interrupt: {tcp}"
+    );
+    assert!(filtered.iter().all(|&p| p >= 1000), "{tcp}");
     assert_eq!(
         tcp["ports_tested"].as_u64().unwrap() as usize,
-        1 + filtered,
+        open.len() + filtered.len(),
         "{tcp}"
     );
-    assert_eq!(1 + filtered + untested, 64_537);
+    assert_eq!(open.len() + filtered.len() + untested, 64_537);
 }
 
 /// DNS straight to a resolver: udp/53 answered, tcp/53 reset by the local firewall, the system

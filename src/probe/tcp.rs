@@ -9,7 +9,7 @@ use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -110,6 +110,8 @@ pub struct ScanOutcome {
 struct Shared {
     /// Verdict per port (0 = not yet tested), indexed by port number.
     states: Vec<AtomicU8>,
+    /// The timeout each port got on its first try, in ms: its re-test never gets less.
+    first_timeout_ms: Vec<AtomicU16>,
     details: Mutex<Vec<Interception>>,
     rtt: Mutex<RttEstimator>,
     concurrency: AtomicUsize,
@@ -142,6 +144,7 @@ impl Scanner {
     pub fn new(opts: ScanOptions) -> Self {
         let shared = Arc::new(Shared {
             states: (0..65536).map(|_| AtomicU8::new(0)).collect(),
+            first_timeout_ms: (0..65536).map(|_| AtomicU16::new(0)).collect(),
             details: Mutex::new(Vec::new()),
             rtt: Mutex::new(RttEstimator::default()),
             concurrency: AtomicUsize::new(opts.concurrency.max(1)),
@@ -152,10 +155,17 @@ impl Scanner {
             warm: tokio::sync::watch::Sender::new(opts.timeout.is_some()),
             phase_ms: [AtomicUsize::new(0), AtomicUsize::new(0)],
         });
-        let (expect, host) = (opts.expect.clone(), opts.host.clone());
+        // Built once: a sweep makes tens of thousands of attempts.
+        let expect: Arc<str> = opts.expect.as_str().into();
+        let request: Arc<[u8]> = format!(
+            "GET / HTTP/1.0\r\nHost: {}\r\nUser-Agent: egress-audit\r\n\r\n",
+            opts.host
+        )
+        .into_bytes()
+        .into();
         let attempt: AttemptFn = Arc::new(move |addr, timeout| {
-            let (expect, host) = (expect.clone(), host.clone());
-            Box::pin(async move { attempt(addr, timeout, &expect, &host).await })
+            let (expect, request) = (expect.clone(), request.clone());
+            Box::pin(async move { attempt(addr, timeout, &expect, &request).await })
         });
         Scanner {
             opts,
@@ -186,13 +196,18 @@ impl Scanner {
         self.pass(order, conc, None, bar.as_ref()).await;
         self.shared.phase_ms[0].store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         let clock = Instant::now();
-        let filtered: Vec<u16> = self
+        let mut filtered: Vec<u16> = self
             .opts
             .ports
             .iter()
             .copied()
             .filter(|&p| self.state(p) == Verdict::Filtered as u8)
             .collect();
+        // The longest waits first, so that none of them starts late when the re-test needs
+        // more than one round of sockets.
+        filtered.sort_by_key(|&p| {
+            std::cmp::Reverse(self.shared.first_timeout_ms[p as usize].load(Ordering::Relaxed))
+        });
         let retest_timeout = (self.current_timeout() * 2).min(TIMEOUT_CEILING * 2);
         self.shared
             .retest_timeout_ms
@@ -291,7 +306,7 @@ impl Scanner {
                 attempt: self.attempt.clone(),
                 address: self.opts.address,
                 timeout: fixed.or(self.opts.timeout),
-                sample_rtt: fixed.is_none(),
+                sweep: fixed.is_none(),
                 next: AtomicUsize::new(0),
                 given_back: Mutex::new(Vec::new()),
                 cap: AtomicUsize::new(cap),
@@ -316,8 +331,9 @@ struct Pass {
     address: IpAddr,
     /// None: adaptive, read at each hand-out.
     timeout: Option<Duration>,
-    /// The re-test's longer timeout would skew the estimate, so only the sweep samples.
-    sample_rtt: bool,
+    /// The sweep (not the re-test): it samples round trips (the re-test's longer timeout would
+    /// skew the estimate) and notes each port's first timeout.
+    sweep: bool,
     ports: Vec<u16>,
     next: AtomicUsize,
     given_back: Mutex<Vec<u16>>,
@@ -343,9 +359,20 @@ impl Pass {
             let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
                 return;
             };
-            let timeout = self
+            let mut timeout = self
                 .timeout
                 .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
+            let first = &self.shared.first_timeout_ms[port as usize];
+            if self.sweep {
+                first.store(
+                    timeout.as_millis().min(u16::MAX.into()) as u16,
+                    Ordering::Relaxed,
+                );
+            } else {
+                // Ports sent out during the warm-up waited the initial timeout, longer than
+                // the re-test's twice-the-estimate.
+                timeout = timeout.max(Duration::from_millis(first.load(Ordering::Relaxed).into()));
+            }
             match (self.attempt)(SocketAddr::new(self.address, port), timeout).await {
                 Attempt::Backpressure => {
                     lock(&self.given_back).push(port);
@@ -366,7 +393,7 @@ impl Pass {
     }
 
     fn record(&self, port: u16, verdict: Verdict, reason: Option<String>, rtt: Option<Duration>) {
-        if let (Some(r), true) = (rtt, self.sample_rtt) {
+        if let (Some(r), true) = (rtt, self.sweep) {
             lock(&self.shared.rtt).sample(r);
         }
         let sampled = self
@@ -413,7 +440,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, host: &str) -> Attempt {
+async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, request: &[u8]) -> Attempt {
     let start = Instant::now();
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
@@ -449,7 +476,7 @@ async fn attempt(addr: SocketAddr, timeout: Duration, expect: &str, host: &str) 
     let answer_timeout = (timeout * 2).clamp(Duration::from_secs(1), Duration::from_secs(5));
     let (verdict, reason) = match tokio::time::timeout(
         answer_timeout,
-        read_answer(stream, addr.port(), expect, host),
+        read_answer(stream, addr.port(), expect, request),
     )
     .await
     {
@@ -500,19 +527,17 @@ async fn read_answer(
     mut stream: TcpStream,
     port: u16,
     expect: &str,
-    host: &str,
+    request: &[u8],
 ) -> (Verdict, Option<String>) {
-    let req = format!("GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: egress-audit\r\n\r\n");
     // A responder may answer and close before reading; its answer still counts.
-    let _ = stream.write_all(req.as_bytes()).await;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
+    let _ = stream.write_all(request).await;
+    let mut buf = Vec::with_capacity(512);
     let mut error = None;
     while buf.len() < ANSWER_CAP {
-        match stream.read(&mut chunk).await {
+        buf.reserve(512.min(ANSWER_CAP - buf.len()));
+        match stream.read_buf(&mut buf).await {
             Ok(0) => break,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
+            Ok(_) => {
                 if answer_complete(&buf, expect) {
                     break;
                 }
@@ -652,6 +677,131 @@ mod tests {
         assert_eq!(out.result.open.count(), 300);
         assert_eq!(out.result.closed.count(), 300);
         assert!(out.result.filtered.is_empty() && out.result.untested.is_empty());
+    }
+
+    fn lab_scanner(ports: u16, concurrency: usize, timeout: Option<Duration>) -> Scanner {
+        Scanner::new(ScanOptions {
+            address: "192.0.2.1".parse().unwrap(),
+            host: "lab".into(),
+            ports: (1..=ports).collect(),
+            concurrency,
+            timeout,
+            expect: "w00tw00t".into(),
+            progress: false,
+        })
+    }
+
+    /// With an adaptive timeout, no more than the warm-up's connects are out before the first
+    /// round trips are known; then the sweep widens to its full concurrency.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn warm_up_holds_the_burst_until_round_trips_are_known() {
+        let mut scan = lab_scanner(2000, 500, None);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak_cold = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (f, pc, pk, a) = (
+            in_flight.clone(),
+            peak_cold.clone(),
+            peak.clone(),
+            answered.clone(),
+        );
+        scan.attempt = Arc::new(move |_, _| {
+            let (f, pc, pk, a) = (f.clone(), pc.clone(), pk.clone(), a.clone());
+            Box::pin(async move {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                pk.fetch_max(now, Ordering::SeqCst);
+                if a.load(Ordering::SeqCst) == 0 {
+                    pc.fetch_max(now, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                a.fetch_add(1, Ordering::SeqCst);
+                f.fetch_sub(1, Ordering::SeqCst);
+                Attempt::Done {
+                    verdict: Verdict::Open,
+                    reason: None,
+                    rtt: Some(Duration::from_millis(20)),
+                }
+            })
+        });
+        let out = scan.run().await;
+        assert_eq!(out.result.open.count(), 2000);
+        let cold = peak_cold.load(Ordering::SeqCst);
+        assert!(
+            cold <= WARMUP_WORKERS,
+            "{cold} connects out before any answer"
+        );
+        assert!(
+            peak.load(Ordering::SeqCst) > WARMUP_WORKERS * 2,
+            "never widened"
+        );
+    }
+
+    /// A warm-up that never gets a round trip (every connect runs out of sockets, then the
+    /// ports run out) must not leave the other workers waiting: the sweep still ends, exact.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn warm_up_without_samples_does_not_hang() {
+        let mut scan = lab_scanner(300, 200, None);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        scan.attempt = Arc::new(move |_, _| {
+            let c = c.clone();
+            Box::pin(async move {
+                if c.fetch_add(1, Ordering::SeqCst) < 400 {
+                    return Attempt::Backpressure;
+                }
+                Attempt::Done {
+                    verdict: Verdict::Closed,
+                    reason: None,
+                    rtt: None,
+                }
+            })
+        });
+        let out = tokio::time::timeout(Duration::from_secs(20), scan.run())
+            .await
+            .expect("the sweep ended");
+        assert_eq!(out.result.closed.count(), 300);
+        assert!(out.result.untested.is_empty());
+    }
+
+    /// Filtered ports are re-tested once, at the end, with twice the sweep's timeout, and never
+    /// with less than their own first try had (the warm-up's initial timeout).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retest_is_longer_than_the_first_try() {
+        let mut scan = lab_scanner(400, 100, None);
+        let tries: Arc<Mutex<Vec<(u16, Duration)>>> = Arc::default();
+        let t = tries.clone();
+        scan.attempt = Arc::new(move |addr, timeout| {
+            let t = t.clone();
+            Box::pin(async move {
+                lock(&t).push((addr.port(), timeout));
+                if addr.port() % 4 == 0 {
+                    return Attempt::Done {
+                        verdict: Verdict::Filtered,
+                        reason: None,
+                        rtt: None,
+                    };
+                }
+                Attempt::Done {
+                    verdict: Verdict::Open,
+                    reason: None,
+                    rtt: Some(Duration::from_millis(1)),
+                }
+            })
+        });
+        let out = scan.run().await;
+        assert_eq!(out.result.filtered.count(), 100);
+        let tries = lock(&tries).clone();
+        for port in (4..=400).step_by(4) {
+            let mine: Vec<Duration> = tries.iter().filter(|t| t.0 == port).map(|t| t.1).collect();
+            assert_eq!(mine.len(), 2, "port {port} tried twice: {mine:?}");
+            assert!(mine[1] >= mine[0], "port {port}: re-test {mine:?}");
+            assert!(
+                mine[1] >= 2 * TIMEOUT_FLOOR,
+                "port {port}: re-test {mine:?}"
+            );
+        }
+        assert_eq!(tries.len(), 400 + 100, "answered ports are tried once");
     }
 
     #[test]

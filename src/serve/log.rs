@@ -21,6 +21,11 @@ impl HitLog {
         }
     }
 
+    /// Whether hits are logged at all (spares formatting them when not).
+    pub fn enabled(&self) -> bool {
+        !self.quiet
+    }
+
     /// Logs a hit, unless this second's budget is spent.
     pub fn hit(&self, line: &str) {
         if self.quiet {

@@ -184,6 +184,7 @@ async fn accept_loop(
     stats: Arc<Stats>,
     hits: Arc<HitLog>,
 ) {
+    let own_port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.port);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -203,9 +204,11 @@ async fn accept_loop(
         let (cfg, stats, hits) = (cfg.clone(), stats.clone(), hits.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let _ =
-                tokio::time::timeout(cfg.conn_timeout, handle(stream, peer, &cfg, &stats, &hits))
-                    .await;
+            let _ = tokio::time::timeout(
+                cfg.conn_timeout,
+                handle(stream, peer, own_port, &cfg, &stats, &hits),
+            )
+            .await;
         });
     }
 }
@@ -213,18 +216,26 @@ async fn accept_loop(
 async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
+    own_port: u16,
     cfg: &ServeConfig,
     stats: &Stats,
     hits: &HitLog,
 ) {
     let local = stream.local_addr().ok();
-    let dialled = original_dst(&stream)
-        .or(local)
-        .map(|a| a.port())
-        .unwrap_or(cfg.port);
+    // Behind TPROXY the local address is the one dialled; behind a redirect every connection
+    // lands on the listener's own port and the kernel keeps the original (SO_ORIGINAL_DST).
+    let dialled = match local {
+        Some(l) if l.port() != own_port => l.port(),
+        _ => original_dst(&stream)
+            .or(local)
+            .map(|a| a.port())
+            .unwrap_or(cfg.port),
+    };
     stats.tcp_hits.fetch_add(1, Ordering::Relaxed);
-    hits.hit(&format!("tcp {} → port {dialled}", peer));
-    let mut buf = vec![0u8; 2048];
+    if hits.enabled() {
+        hits.hit(&format!("tcp {} → port {dialled}", peer));
+    }
+    let mut buf = [0u8; 1024];
     let mut seen = 0usize;
     let mut first = true;
     // Read the request (bounded) so that the answer does not race it; a silent client still
