@@ -169,6 +169,7 @@ want nmap && for n in $(seq "$RUNS"); do
   row "nmap -sT -T4 --min-rate 5000" "#$n" "$(echo "$t1 - $t0" | bc -l)" "$(exact_open "$WORK/nmap.open")"
 done
 
+RSDEF=()
 RS=$(command -v rustscan || true)
 [ -z "$RS" ] && [ -x "$HOME/.cargo/bin/rustscan" ] && RS=$HOME/.cargo/bin/rustscan
 if ! want rustscan; then
@@ -180,10 +181,12 @@ elif [ -n "$RS" ]; then
     ip netns exec "$IN" "$RS" -a $A_OUT -r 1-65535 --scripts none -g --ulimit 20000 "$@" > "$WORK/rs.out" 2>/dev/null || true
     t1=$(now)
     grep -o '\[.*\]' "$WORK/rs.out" | tr -d '[]' | tr ',' '\n' > "$WORK/rs.open"
-    row "$label" "#$n" "$(echo "$t1 - $t0" | bc -l)" "$(exact_open "$WORK/rs.open")"
+    LAST=$(echo "$t1 - $t0" | bc -l)
+    row "$label" "#$n" "$LAST" "$(exact_open "$WORK/rs.open")"
   }
   for n in $(seq "$RUNS"); do rs_run "rustscan equal (-b $CONC -t $TIMEOUT_MS)" "$n" -b "$CONC" -t "$TIMEOUT_MS"; done
-  for n in $(seq "$RUNS"); do rs_run "rustscan defaults" "$n"; done
+  RSDEF=()
+  for n in $(seq "$RUNS"); do rs_run "rustscan defaults" "$n"; RSDEF+=("$LAST"); done
 else
   echo "RustScan not installed (cargo install rustscan): skipped"
 fi
@@ -195,3 +198,9 @@ want ea && printf 'bound %.2f s; egress-audit equal-settings median %.2f s (rati
   "$BOUND" "$(printf '%s\n' "${EQ[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" \
   "$(echo "$(printf '%s\n' "${EQ[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p") / $BOUND" | bc -l)" \
   "$(printf '%s\n' "${DEF[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+if want ea && [ "${#RSDEF[@]}" -gt 0 ]; then
+  printf 'at defaults: egress-audit median %.2f s / RustScan median %.2f s = %.3f (goal: at most 0.5)\n' \
+    "$(median "${DEF[@]}")" "$(median "${RSDEF[@]}")" \
+    "$(echo "$(median "${DEF[@]}") / $(median "${RSDEF[@]}")" | bc -l)"
+fi
