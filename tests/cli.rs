@@ -137,3 +137,29 @@ fn partial_snapshots_exit_3_unless_allowed() {
     );
     assert_eq!(allowed.status.code(), Some(0));
 }
+
+/// A `--tls-ca` file that is missing or holds no certificate stops the probe before it sends
+/// anything, naming the file (exit 2, not a probe that quietly trusts less than asked).
+#[test]
+fn probe_tls_ca_must_hold_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.pem"), "just text\n").unwrap();
+    std::fs::write(
+        dir.path().join("junk.pem"),
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    for (file, says) in [
+        ("missing.pem", "No such file"),
+        ("empty.pem", "no CERTIFICATE block"),
+        ("junk.pem", "certificate 1"),
+    ] {
+        let out = run(
+            &["probe", "--tls-ca", file, "--no-tcp", "--no-icmp"],
+            dir.path(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(file) && err.contains(says), "{file}: {err}");
+    }
+}

@@ -371,6 +371,153 @@ table inet lab_filter {
     assert_eq!(open.len() + filtered.len() + untested, 64_537);
 }
 
+/// DoT and DoH against stand-ins for the well-known resolvers (their addresses routed to the
+/// outside namespace): answered over GET and POST when the certificate chains to a trusted CA
+/// (`--tls-ca`, as for a TLS-inspecting proxy), `connected` when the certificate is nobody's
+/// (an interceptor), no answer when the firewall drops, refused when it resets. Without the CA,
+/// the same answers are only `connected`. `scan` turns the answered DoH into an observed EG008.
+#[test]
+fn dot_and_doh_in_lab() {
+    require_lab!();
+    let lab = Lab::new();
+    lab.nft(
+        &lab.inside,
+        r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    ip daddr 8.8.8.8 tcp dport { 443, 853 } drop
+    ip daddr 94.140.14.14 tcp dport { 443, 853 } reject with tcp reset
+  }
+}
+"#,
+    );
+    lab.tls_resolvers();
+    let ca = lab::resolvers::fixture("ca.pem");
+    let base = [
+        "--no-tcp",
+        "--no-icmp",
+        "--dns-servers",
+        "none",
+        "--dns-name",
+        "localhost",
+    ];
+    let mut with_ca = base.to_vec();
+    with_ca.extend(["--tls-ca", ca.to_str().unwrap()]);
+    let (trusted, untrusted) = std::thread::scope(|s| {
+        let a = s.spawn(|| probe_json(&lab, &with_ca));
+        let b = s.spawn(|| probe_json(&lab, &base));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+
+    let doh = |v: &Value, resolver: &str| -> (String, String) {
+        let r = v["doh"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resolver"] == resolver)
+            .unwrap_or_else(|| panic!("no {resolver}: {}", v["doh"]))
+            .clone();
+        (
+            r["verdict"].as_str().unwrap().into(),
+            r["detail"].to_string(),
+        )
+    };
+    let dot = |v: &Value, server: &str| -> (String, String) {
+        let r = v["dns"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["transport"] == "tls" && r["server"] == server)
+            .unwrap_or_else(|| panic!("no DoT {server}: {}", v["dns"]))
+            .clone();
+        (
+            r["verdict"].as_str().unwrap().into(),
+            r["detail"].to_string(),
+        )
+    };
+
+    assert_eq!(
+        doh(&trusted, "cloudflare-dns.com").0,
+        "answered",
+        "GET: {}",
+        trusted["doh"]
+    );
+    assert_eq!(
+        doh(&trusted, "doh.opendns.com").0,
+        "answered",
+        "POST: {}",
+        trusted["doh"]
+    );
+    assert_eq!(
+        doh(&trusted, "dns.google").0,
+        "no-answer",
+        "{}",
+        trusted["doh"]
+    );
+    assert_eq!(
+        doh(&trusted, "dns.adguard-dns.com").0,
+        "refused",
+        "{}",
+        trusted["doh"]
+    );
+    let (verdict, detail) = doh(&trusted, "dns.quad9.net");
+    assert_eq!(verdict, "connected", "{detail}");
+    assert!(detail.contains("certificate"), "{detail}");
+
+    assert_eq!(dot(&trusted, "1.1.1.1").0, "answered", "{}", trusted["dns"]);
+    assert_eq!(
+        dot(&trusted, "8.8.8.8").0,
+        "no-answer",
+        "{}",
+        trusted["dns"]
+    );
+    assert_eq!(
+        dot(&trusted, "94.140.14.14").0,
+        "refused",
+        "{}",
+        trusted["dns"]
+    );
+    let (verdict, detail) = dot(&trusted, "9.9.9.9");
+    assert_eq!(verdict, "connected", "{detail}");
+    assert!(detail.contains("certificate"), "{detail}");
+
+    // The same lab without the CA: what answered is now only a connection to an unknown issuer.
+    let (verdict, detail) = doh(&untrusted, "cloudflare-dns.com");
+    assert_eq!(verdict, "connected", "{detail}");
+    assert!(detail.contains("UnknownIssuer"), "{detail}");
+    assert_eq!(
+        dot(&untrusted, "1.1.1.1").0,
+        "connected",
+        "{}",
+        untrusted["dns"]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.json");
+    std::fs::write(&file, trusted.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let eg008 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == "EG008")
+        .unwrap_or_else(|| panic!("no EG008: {stdout}"));
+    assert_eq!(eg008["observed"], true);
+    let evidence = eg008["evidence"].to_string();
+    assert!(
+        evidence.contains("probe doh answered by cloudflare-dns.com (1.1.1.1)"),
+        "{evidence}"
+    );
+    assert!(!evidence.contains("dns.google"), "{evidence}");
+}
+
 /// DNS straight to a resolver: udp/53 answered, tcp/53 reset by the local firewall, the system
 /// resolver answering from /etc/hosts; `scan` then reports EG006 (dns-egress) as observed.
 #[test]

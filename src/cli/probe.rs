@@ -57,6 +57,10 @@ pub struct ProbeArgs {
     /// Skip DoH.
     #[arg(long)]
     pub no_doh: bool,
+    /// CA certificates (PEM) to trust for DoT and DoH besides the public roots, e.g. a
+    /// TLS-inspecting proxy's: its re-signed answers then count as answered, not intercepted.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
     /// Only the TCP sweep (and `--udp-ports` if given).
     #[arg(long)]
     pub tcp_only: bool,
@@ -162,6 +166,10 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
         dot: !a.no_dot,
         dns_name: a.dns_name.clone(),
         doh: !a.no_doh && !a.tcp_only,
+        tls_ca: match &a.tls_ca {
+            Some(path) => probe::doh::load_roots(path).context("--tls-ca")?,
+            None => Vec::new(),
+        },
         udp_ports,
         progress: !a.quiet && std::io::stderr().is_terminal(),
     };

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -51,7 +52,12 @@ impl DnsCheck {
 
 /// All DNS checks at once (each has its own timeout): udp/53 and tcp/53 to each of `servers`,
 /// DoT to the well-known resolvers when `dot`, and the system resolver.
-pub async fn probe(name: &str, servers: &[IpAddr], dot: bool) -> DnsResult {
+pub async fn probe(
+    name: &str,
+    servers: &[IpAddr],
+    dot: bool,
+    tls: Arc<tokio_rustls::rustls::ClientConfig>,
+) -> DnsResult {
     let mut set = JoinSet::new();
     for (i, ip) in servers.iter().enumerate() {
         let server = SocketAddr::new(*ip, 53);
@@ -64,7 +70,8 @@ pub async fn probe(name: &str, servers: &[IpAddr], dot: bool) -> DnsResult {
         let server = SocketAddr::new(IpAddr::V4(*ip), 853);
         let n = name.to_string();
         let sni = sni.to_string();
-        set.spawn(async move { (100 + i, dot_check(server, &sni, &n).await) });
+        let tls = tls.clone();
+        set.spawn(async move { (100 + i, dot_check(server, &sni, &n, &tls).await) });
     }
     let system = system_check(name).await;
     let mut results: Vec<(usize, DnsCheck)> = set.join_all().await;
@@ -177,14 +184,19 @@ where
     Ok(parse_response(&body, id).map(|_| ()))
 }
 
-async fn dot_check(server: SocketAddr, sni: &str, name: &str) -> DnsCheck {
+async fn dot_check(
+    server: SocketAddr,
+    sni: &str,
+    name: &str,
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+) -> DnsCheck {
     let mut c = check(server, "tls");
     let start = Instant::now();
     let connected = std::sync::atomic::AtomicBool::new(false);
     let fut = async {
         let tcp = TcpStream::connect(server).await?;
         connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut tls = super::doh::tls_connect(tcp, sni).await?;
+        let mut tls = super::doh::tls_connect(tcp, sni, tls).await?;
         let (id, q) = query(name);
         exchange_framed(&mut tls, &q, id).await
     };

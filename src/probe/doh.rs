@@ -5,12 +5,13 @@
 use super::dns::{error_verdict, parse_response, query_with_id, CHECK_TIMEOUT};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 
 /// (address, name, method) of the DoH endpoints tried.
 pub const DOH_RESOLVERS: [(Ipv4Addr, &str, &str); 5] = [
@@ -45,51 +46,74 @@ pub struct DohCheck {
     pub detail: Option<String>,
 }
 
-fn client_config() -> Arc<rustls::ClientConfig> {
-    static CFG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CFG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                // The ring provider supports the default versions; this arm is unreachable in
-                // practice, and an empty config then fails each handshake with a clear error.
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_protocol_versions(&[&rustls::version::TLS13])
-                .expect("ring supports TLS 1.3")
-                .with_root_certificates(rustls::RootCertStore::empty())
+/// The TLS client for DoT and DoH: the webpki roots, plus `extra` (say, the CA of a
+/// TLS-inspecting proxy, so that its re-signed answers count as answered, not intercepted).
+pub fn client_config(extra: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    // Checked one by one when the file was read (`load_roots`).
+    roots.add_parsable_certificates(extra.iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(roots.clone())
                 .with_no_client_auth()
-            });
-        Arc::new(cfg)
-    })
-    .clone()
+        })
+        .unwrap_or_else(|_| {
+            // The ring provider supports the default versions; this arm is unreachable in
+            // practice, and an empty config then fails each handshake with a clear error.
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("ring supports TLS 1.3")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+        });
+    Arc::new(cfg)
+}
+
+/// The CA certificates in a PEM file, each checked as a trust anchor.
+pub fn load_roots(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: not PEM certificates: {e}", path.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: no CERTIFICATE block in the file", path.display());
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| anyhow::anyhow!("{}: certificate {}: {e}", path.display(), i + 1))?;
+    }
+    Ok(certs)
 }
 
 /// A TLS client session over `tcp`, verifying the certificate for `sni`.
 pub async fn tls_connect(
     tcp: TcpStream,
     sni: &str,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let name = rustls::pki_types::ServerName::try_from(sni.to_string())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    tokio_rustls::TlsConnector::from(client_config())
+    tokio_rustls::TlsConnector::from(tls.clone())
         .connect(name, tcp)
         .await
 }
 
-pub async fn probe(name: &str) -> DohResult {
+pub async fn probe(name: &str, tls: Arc<rustls::ClientConfig>) -> DohResult {
     let mut set = JoinSet::new();
     for (i, (ip, host, method)) in DOH_RESOLVERS.iter().enumerate() {
         let n = name.to_string();
         let (host, method) = (host.to_string(), method.to_string());
         let ip = IpAddr::V4(*ip);
-        set.spawn(async move { (i, check(ip, &host, &method, &n).await) });
+        let tls = tls.clone();
+        set.spawn(async move { (i, check(ip, &host, &method, &n, &tls).await) });
     }
     let mut results = set.join_all().await;
     results.sort_by_key(|r| r.0);
@@ -99,7 +123,13 @@ pub async fn probe(name: &str) -> DohResult {
     }
 }
 
-async fn check(ip: IpAddr, host: &str, method: &str, name: &str) -> DohCheck {
+async fn check(
+    ip: IpAddr,
+    host: &str,
+    method: &str,
+    name: &str,
+    tls: &Arc<rustls::ClientConfig>,
+) -> DohCheck {
     let mut c = DohCheck {
         resolver: host.to_string(),
         address: ip.to_string(),
@@ -114,7 +144,7 @@ async fn check(ip: IpAddr, host: &str, method: &str, name: &str) -> DohCheck {
     let fut = async {
         let tcp = TcpStream::connect(SocketAddr::new(ip, 443)).await?;
         connected.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut tls = tls_connect(tcp, host).await?;
+        let mut tls = tls_connect(tcp, host, tls).await?;
         // RFC 8484 §4.1: the id SHOULD be 0 for cache friendliness.
         let q = query_with_id(name, 0);
         tls.write_all(&request(host, method, &q)).await?;

@@ -119,6 +119,8 @@ pub struct ProbeConfig {
     pub dot: bool,
     pub dns_name: String,
     pub doh: bool,
+    /// CA certificates trusted for DoT and DoH besides the webpki roots.
+    pub tls_ca: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
     pub udp_ports: Vec<u16>,
     pub progress: bool,
 }
@@ -263,13 +265,14 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     } else {
         None
     };
+    let tls = doh::client_config(&cfg.tls_ca);
     let dns = if cfg.dns && !partial {
-        Some(dns::probe(&cfg.dns_name, &cfg.dns_servers, cfg.dot).await)
+        Some(dns::probe(&cfg.dns_name, &cfg.dns_servers, cfg.dot, tls.clone()).await)
     } else {
         None
     };
     let doh = if cfg.doh && !partial {
-        Some(doh::probe(&cfg.dns_name).await)
+        Some(doh::probe(&cfg.dns_name, tls.clone()).await)
     } else {
         None
     };

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod resolvers;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
@@ -219,7 +221,7 @@ impl Lab {
 }
 
 /// Enters the network namespace `ns` on the current thread.
-fn enter(ns: &str) {
+pub fn enter(ns: &str) {
     let f = std::fs::File::open(format!("/var/run/netns/{ns}")).expect("open netns");
     // SAFETY: setns on this thread only, with a valid namespace fd.
     let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
@@ -227,7 +229,7 @@ fn enter(ns: &str) {
 }
 
 /// A DNS answer to `q`: the query with the response bit set and no records.
-fn dns_reply(q: &[u8]) -> Vec<u8> {
+pub fn dns_reply(q: &[u8]) -> Vec<u8> {
     let mut r = q.to_vec();
     if r.len() >= 4 {
         r[2] |= 0x80;
