@@ -231,6 +231,8 @@ async fn handle(
             .map(|a| a.port())
             .unwrap_or(cfg.port),
     };
+    // A dual-stack socket names IPv4 clients by their mapped address (::ffff:a.b.c.d).
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     stats.tcp_hits.fetch_add(1, Ordering::Relaxed);
     if hits.enabled() {
         hits.hit(&format!("tcp {} → port {dialled}", peer));
@@ -275,7 +277,11 @@ async fn handle(
 pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
     const SO_ORIGINAL_DST: libc::c_int = 80;
     let fd = stream.as_raw_fd();
-    let v6 = stream.local_addr().ok()?.is_ipv6();
+    // An IPv4 client of a dual-stack (`::`) socket is IPv4 to conntrack: it is asked at SOL_IP.
+    let v6 = match stream.local_addr().ok()?.ip() {
+        IpAddr::V4(_) => false,
+        IpAddr::V6(a) => a.to_ipv4_mapped().is_none(),
+    };
     if !v6 {
         let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
@@ -311,10 +317,5 @@ pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
         return None;
     }
     let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
-    // A dual-stack socket reports IPv4 clients as mapped addresses.
-    let ip = ip
-        .to_ipv4_mapped()
-        .map(IpAddr::V4)
-        .unwrap_or(IpAddr::V6(ip));
-    Some(SocketAddr::new(ip, u16::from_be(sa.sin6_port)))
+    Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
 }
