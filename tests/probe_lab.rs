@@ -351,6 +351,61 @@ table ip lab_nat4 {
     }
 }
 
+/// The redirect rules serve prints, loaded as printed, send every tcp port but ssh to it by
+/// TPROXY and udp by a redirect: IPv4 rules for `0.0.0.0`, IPv6 ones for an IPv6 address, both
+/// for `::`. Ssh (22) is left alone, so it is closed.
+#[test]
+fn printed_redirect_rules_work_as_printed() {
+    require_lab!();
+    for (bind, targets, rules) in [
+        ("0.0.0.0", &[OUTSIDE_ADDR][..], 5),
+        (OUTSIDE_ADDR6, &[OUTSIDE_ADDR6][..], 5),
+        ("::", &[OUTSIDE_ADDR, OUTSIDE_ADDR6][..], 6),
+    ] {
+        let mut lab = Lab::new();
+        let printed = lab.serve(&["--bind", bind, "--port", "8421", "--quiet"]);
+        let commands: Vec<&str> = printed
+            .lines()
+            .filter(|l| l.starts_with("nft add "))
+            .collect();
+        assert_eq!(commands.len(), rules, "{bind}: {printed}");
+        for command in commands {
+            lab::sh(
+                &["ip", "netns", "exec", &lab.outside, "sh", "-c", command],
+                None,
+            );
+        }
+        for &target in targets {
+            let v = probe_json_to(
+                &lab,
+                target,
+                &[
+                    "--ports",
+                    "22,80,443,8421,50000",
+                    "--udp-ports",
+                    "22,53,5000",
+                    "--timeout",
+                    "300ms",
+                    "--no-icmp",
+                    "--no-dns",
+                    "--no-doh",
+                ],
+            );
+            let (tcp, udp) = (&v["tcp"], &v["udp"]);
+            let at = format!("serve on {bind}, probe of {target}");
+            assert_eq!(v["address"], target, "{at}");
+            assert_eq!(
+                ports(&tcp["open"]),
+                vec![80, 443, 8421, 50000],
+                "{at}: {tcp}"
+            );
+            assert_eq!(ports(&tcp["closed"]), vec![22], "{at}: {tcp}");
+            assert_eq!(ports(&udp["echoed"]), vec![53, 5000], "{at}: {udp}");
+            assert_eq!(ports(&udp["rejected"]), vec![22], "{at}: {udp}");
+        }
+    }
+}
+
 /// `serve --ports` binds a list directly; a NAT redirect of 8080 to 80 outside is read back with
 /// SO_ORIGINAL_DST (so 8080 is open, not rewritten); ICMP passes; the result, fed to `scan`,
 /// gives observed findings: EG002 for the open tcp/445, EG007 for the echo reply.

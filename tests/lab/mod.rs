@@ -165,8 +165,9 @@ impl Lab {
         );
     }
 
-    /// Starts `egress-audit serve ARGS` in the outside namespace and waits until it is ready.
-    pub fn serve(&mut self, args: &[&str]) {
+    /// Starts `egress-audit serve ARGS` in the outside namespace and waits until it is ready;
+    /// returns what it printed until then.
+    pub fn serve(&mut self, args: &[&str]) -> String {
         let mut cmd = Command::new("ip");
         cmd.args([
             "netns",
@@ -191,7 +192,7 @@ impl Lab {
                 seen.push_str(&line);
                 seen.push('\n');
                 if line.contains("egress-audit serve: ready") {
-                    let _ = tx.send(Ok(()));
+                    let _ = tx.send(Ok(seen));
                     // Keep draining so the server never blocks on a full pipe.
                     for _ in lines.by_ref() {}
                     return;
@@ -200,7 +201,7 @@ impl Lab {
             let _ = tx.send(Err(seen));
         });
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => {}
+            Ok(Ok(printed)) => printed,
             Ok(Err(out)) => panic!("serve exited before it was ready:\n{out}"),
             Err(_) => panic!("serve was not ready within 20 s"),
         }
