@@ -192,11 +192,11 @@ fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
 
 /// The IPv6 sweep: serve bound to `::` outside, an `ip6` TPROXY table sending every tcp port
 /// to it (but 7777, closed at the target, and 8080, which an `ip6` NAT redirect sends instead,
-/// read back with SO_ORIGINAL_DST; the same in `ip` tables for IPv4); inside, an `inet` firewall that drops, rejects and drops a
-/// range, and drops ICMPv6 echo requests. Every verdict is exact; then, with the echo drop
-/// lifted, the echo is answered; a wrong `--expect` turns open ports intercepted (open means
-/// the token was seen); and serve names the port and the source, IPv6 or IPv4, on its
-/// dual-stack socket.
+/// read back with SO_ORIGINAL_DST; the same in `ip` tables for IPv4); inside, an `inet`
+/// firewall that drops, rejects and drops a range, and drops ICMPv6 echo requests. Every
+/// verdict is exact; then, with the echo drop lifted, the echo is answered (raw socket, then
+/// ping socket); a wrong `--expect` turns open ports intercepted (open means the token was
+/// seen); and serve names the port and the source, IPv6 or IPv4, on its dual-stack socket.
 #[test]
 fn ipv6_sweep_sorts_every_port_exactly() {
     require_lab!();
@@ -285,7 +285,7 @@ table ip lab_nat4 {
     assert_eq!(ports(&udp["rejected"]), vec![7777], "{udp}");
     assert_eq!(ports(&udp["blocked"]), vec![9000], "{udp}");
 
-    // Without the drop, the echo request is answered (type 129 to our 128).
+    // Without the drop, the echo request (type 128) is answered (129).
     lab.nft(&lab.inside, "delete table ip6 lab_icmp6\n");
     // A token serve does not send: the same open ports are now intercepted, for want of it.
     let v = probe_json_to(
@@ -318,8 +318,32 @@ table ip lab_nat4 {
     }
     let icmp = &v["icmp"];
     assert_eq!(icmp["results"][0]["address"], OUTSIDE_ADDR6, "{icmp}");
+    // A new namespace lets no group into ping sockets: root pings with a raw ICMPv6 socket.
+    assert_eq!(icmp["method"], "raw", "{icmp}");
     assert_eq!(icmp["results"][0]["verdict"], "reply", "{icmp}");
     assert!(icmp["results"][0]["rtt_ms"].as_f64().is_some(), "{icmp}");
+    // Root's group let into unprivileged ping sockets (a per-namespace setting): the ICMPv6
+    // ping socket, not the raw one, gets the reply.
+    lab::sh(
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &lab.inside,
+            "sh",
+            "-c",
+            "echo 0 0 > /proc/sys/net/ipv4/ping_group_range",
+        ],
+        None,
+    );
+    let v = probe_json_to(
+        &lab,
+        OUTSIDE_ADDR6,
+        &["--no-tcp", "--no-dns", "--no-doh", "--ping-extra", "none"],
+    );
+    let icmp = &v["icmp"];
+    assert_eq!(icmp["method"], "datagram", "{icmp}");
+    assert_eq!(icmp["results"][0]["verdict"], "reply", "{icmp}");
 
     // serve's headers over IPv6 and over IPv4 on the same dual-stack socket, by TPROXY, by a
     // redirect (SO_ORIGINAL_DST) and straight: the dialled port, and the source as the client
