@@ -4,7 +4,7 @@
 
 mod lab;
 
-use lab::{Lab, OUTSIDE_ADDR};
+use lab::{Lab, INSIDE_ADDR, INSIDE_ADDR6, OUTSIDE_ADDR, OUTSIDE_ADDR6};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -32,7 +32,11 @@ fn ports(v: &Value) -> Vec<u16> {
 }
 
 fn probe_json(lab: &Lab, args: &[&str]) -> Value {
-    let mut all = vec!["probe", "--target", OUTSIDE_ADDR, "-f", "json", "-q"];
+    probe_json_to(lab, OUTSIDE_ADDR, args)
+}
+
+fn probe_json_to(lab: &Lab, target: &str, args: &[&str]) -> Value {
+    let mut all = vec!["probe", "--target", target, "-f", "json", "-q"];
     all.extend_from_slice(args);
     let (code, out, err) = lab.run_inside(&all);
     assert_eq!(code, 0, "probe failed: {err}\n{out}");
@@ -154,6 +158,276 @@ table ip lab_nat {
     assert_eq!(ports(&udp["echoed"]), vec![53, 5000], "{udp}");
     assert_eq!(ports(&udp["rejected"]), vec![7777], "{udp}");
     assert_eq!(ports(&udp["blocked"]), vec![9000], "{udp}");
+}
+
+/// The inside firewall of the IPv6 test: one `inet` table for tcp and udp, and the ICMPv6 echo
+/// drop in a table of its own so the test can lift it. Neighbour discovery passes.
+const INSIDE_FIREWALL6: &str = r#"
+table inet lab_filter {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "lo" accept
+    tcp dport { 23, 3389 } drop
+    tcp dport { 21, 8443 } reject with tcp reset
+    tcp dport 20000-40000 drop
+    udp dport 9000 drop
+  }
+}
+table ip6 lab_icmp6 {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmpv6 type echo-request drop
+  }
+}
+"#;
+
+/// The answer's header `name`, if there is one.
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next()?;
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The IPv6 sweep: serve bound to `::` outside, an `ip6` TPROXY table sending every tcp port
+/// to it (but 7777, closed at the target, and 8080, which an `ip6` NAT redirect sends instead,
+/// read back with SO_ORIGINAL_DST; the same in `ip` tables for IPv4); inside, an `inet`
+/// firewall that drops, rejects and drops a range, and drops ICMPv6 echo requests. Every
+/// verdict is exact; then, with the echo drop lifted, the echo is answered (raw socket, then
+/// ping socket); a wrong `--expect` turns open ports intercepted (open means the token was
+/// seen); and serve names the port and the source, IPv6 or IPv4, on its dual-stack socket.
+#[test]
+fn ipv6_sweep_sorts_every_port_exactly() {
+    require_lab!();
+    let mut lab = Lab::new();
+    lab.nft(&lab.inside, INSIDE_FIREWALL6);
+    lab.nft(
+        &lab.outside,
+        r#"
+table ip6 lab_tproxy6 {
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport != { 7777, 8080, 8421 } tproxy ip6 to :8421
+  }
+}
+table ip6 lab_nat6 {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 redirect to :8421
+    udp dport != 7777 redirect to :8421
+  }
+}
+table ip lab_tproxy4 {
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport != { 7777, 8080, 8421 } tproxy ip to :8421
+  }
+}
+table ip lab_nat4 {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 redirect to :8421
+  }
+}
+"#,
+    );
+    lab.serve(&["--bind", "::", "--port", "8421", "--quiet"]);
+
+    let started = std::time::Instant::now();
+    let v = probe_json_to(
+        &lab,
+        OUTSIDE_ADDR6,
+        &[
+            "--ports",
+            "21,22,23,80,443,3389,7777,8080,8443,19998-20002,39999-40001",
+            "--timeout",
+            "300ms",
+            "--udp-ports",
+            "53,5000,7777,9000",
+            "--no-dns",
+            "--no-doh",
+            "--ping-extra",
+            "none",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(v["address"], OUTSIDE_ADDR6);
+    assert_eq!(v["target"], OUTSIDE_ADDR6);
+    assert_eq!(v["partial"], false);
+    let tcp = &v["tcp"];
+    assert_eq!(
+        ports(&tcp["open"]),
+        vec![22, 80, 443, 8080, 19998, 19999, 40001],
+        "{tcp}"
+    );
+    assert_eq!(ports(&tcp["intercepted"]), Vec::<u16>::new(), "{tcp}");
+    assert_eq!(ports(&tcp["closed"]), vec![21, 7777, 8443], "{tcp}");
+    assert_eq!(
+        ports(&tcp["filtered"]),
+        vec![23, 3389, 20000, 20001, 20002, 39999, 40000],
+        "{tcp}"
+    );
+    assert_eq!(tcp["ports_tested"], 17);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // The local firewall drops ICMPv6 echo requests: the send itself is refused.
+    let icmp = &v["icmp"];
+    assert_eq!(icmp["results"][0]["address"], OUTSIDE_ADDR6, "{icmp}");
+    assert_eq!(icmp["results"][0]["verdict"], "blocked", "{icmp}");
+    assert!(
+        icmp["method"] == "raw" || icmp["method"] == "datagram",
+        "{icmp}"
+    );
+
+    let udp = &v["udp"];
+    assert_eq!(ports(&udp["echoed"]), vec![53, 5000], "{udp}");
+    assert_eq!(ports(&udp["rejected"]), vec![7777], "{udp}");
+    assert_eq!(ports(&udp["blocked"]), vec![9000], "{udp}");
+
+    // Without the drop, the echo request (type 128) is answered (129).
+    lab.nft(&lab.inside, "delete table ip6 lab_icmp6\n");
+    // A token serve does not send: the same open ports are now intercepted, for want of it.
+    let v = probe_json_to(
+        &lab,
+        OUTSIDE_ADDR6,
+        &[
+            "--ports",
+            "22,80,8080",
+            "--timeout",
+            "300ms",
+            "--expect",
+            "not-the-token",
+            "--no-dns",
+            "--no-doh",
+            "--ping-extra",
+            "none",
+        ],
+    );
+    let tcp = &v["tcp"];
+    assert_eq!(ports(&tcp["open"]), Vec::<u16>::new(), "{tcp}");
+    assert_eq!(ports(&tcp["intercepted"]), vec![22, 80, 8080], "{tcp}");
+    for d in tcp["intercepted_detail"].as_array().unwrap() {
+        assert!(
+            d["reason"]
+                .as_str()
+                .unwrap()
+                .contains("answered without the token"),
+            "{tcp}"
+        );
+    }
+    let icmp = &v["icmp"];
+    assert_eq!(icmp["results"][0]["address"], OUTSIDE_ADDR6, "{icmp}");
+    // A new namespace lets no group into ping sockets: root pings with a raw ICMPv6 socket.
+    assert_eq!(icmp["method"], "raw", "{icmp}");
+    assert_eq!(icmp["results"][0]["verdict"], "reply", "{icmp}");
+    assert!(icmp["results"][0]["rtt_ms"].as_f64().is_some(), "{icmp}");
+    // Root's group let into unprivileged ping sockets (a per-namespace setting): the ICMPv6
+    // ping socket, not the raw one, gets the reply.
+    lab::sh(
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &lab.inside,
+            "sh",
+            "-c",
+            "echo 0 0 > /proc/sys/net/ipv4/ping_group_range",
+        ],
+        None,
+    );
+    let v = probe_json_to(
+        &lab,
+        OUTSIDE_ADDR6,
+        &["--no-tcp", "--no-dns", "--no-doh", "--ping-extra", "none"],
+    );
+    let icmp = &v["icmp"];
+    assert_eq!(icmp["method"], "datagram", "{icmp}");
+    assert_eq!(icmp["results"][0]["verdict"], "reply", "{icmp}");
+
+    // serve's headers over IPv6 and over IPv4 on the same dual-stack socket, by TPROXY, by a
+    // redirect (SO_ORIGINAL_DST) and straight: the dialled port, and the source as the client
+    // knows it (10.213.0.1, not ::ffff:10.213.0.1).
+    let cases: [(&str, u16, &str); 6] = [
+        (OUTSIDE_ADDR6, 443, INSIDE_ADDR6),
+        (OUTSIDE_ADDR6, 8080, INSIDE_ADDR6),
+        (OUTSIDE_ADDR, 443, INSIDE_ADDR),
+        (OUTSIDE_ADDR, 8080, INSIDE_ADDR),
+        (OUTSIDE_ADDR, 8421, INSIDE_ADDR),
+        (OUTSIDE_ADDR6, 8421, INSIDE_ADDR6),
+    ];
+    for (to, port, from) in cases {
+        let addr = std::net::SocketAddr::new(to.parse().unwrap(), port);
+        let answer = lab.http_get_inside(addr);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{addr}: {answer}");
+        assert!(answer.ends_with("w00tw00t"), "{addr}: {answer}");
+        let want = port.to_string();
+        assert_eq!(
+            header(&answer, "X-Egress-Port"),
+            Some(want.as_str()),
+            "{addr}: {answer}"
+        );
+        assert_eq!(
+            header(&answer, "X-Egress-Source"),
+            Some(from),
+            "{addr}: {answer}"
+        );
+    }
+}
+
+/// The redirect rules serve prints, loaded as printed, send every tcp port but ssh to it by
+/// TPROXY and udp by a redirect: IPv4 rules for `0.0.0.0`, IPv6 ones for an IPv6 address, both
+/// for `::`. Ssh (22) is left alone, so it is closed.
+#[test]
+fn printed_redirect_rules_work_as_printed() {
+    require_lab!();
+    for (bind, targets, rules) in [
+        ("0.0.0.0", &[OUTSIDE_ADDR][..], 5),
+        (OUTSIDE_ADDR6, &[OUTSIDE_ADDR6][..], 5),
+        ("::", &[OUTSIDE_ADDR, OUTSIDE_ADDR6][..], 6),
+    ] {
+        let mut lab = Lab::new();
+        let printed = lab.serve(&["--bind", bind, "--port", "8421", "--quiet"]);
+        let commands: Vec<&str> = printed
+            .lines()
+            .filter(|l| l.starts_with("nft add "))
+            .collect();
+        assert_eq!(commands.len(), rules, "{bind}: {printed}");
+        for command in commands {
+            lab::sh(
+                &["ip", "netns", "exec", &lab.outside, "sh", "-c", command],
+                None,
+            );
+        }
+        for &target in targets {
+            let v = probe_json_to(
+                &lab,
+                target,
+                &[
+                    "--ports",
+                    "22,80,443,8421,50000",
+                    "--udp-ports",
+                    "22,53,5000",
+                    "--timeout",
+                    "300ms",
+                    "--no-icmp",
+                    "--no-dns",
+                    "--no-doh",
+                ],
+            );
+            let (tcp, udp) = (&v["tcp"], &v["udp"]);
+            let at = format!("serve on {bind}, probe of {target}");
+            assert_eq!(v["address"], target, "{at}");
+            assert_eq!(
+                ports(&tcp["open"]),
+                vec![80, 443, 8421, 50000],
+                "{at}: {tcp}"
+            );
+            assert_eq!(ports(&tcp["closed"]), vec![22], "{at}: {tcp}");
+            assert_eq!(ports(&udp["echoed"]), vec![53, 5000], "{at}: {udp}");
+            assert_eq!(ports(&udp["rejected"]), vec![22], "{at}: {udp}");
+        }
+    }
 }
 
 /// `serve --ports` binds a list directly; a NAT redirect of 8080 to 80 outside is read back with

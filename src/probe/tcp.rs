@@ -159,7 +159,7 @@ impl Scanner {
         let expect: Arc<str> = opts.expect.as_str().into();
         let request: Arc<[u8]> = format!(
             "GET / HTTP/1.0\r\nHost: {}\r\nUser-Agent: egress-audit\r\n\r\n",
-            opts.host
+            host_header(&opts.host)
         )
         .into_bytes()
         .into();
@@ -554,6 +554,14 @@ async fn read_answer(
     judge(&buf, port, expect, error.as_ref())
 }
 
+/// The `Host` header's value: an IPv6 literal goes in brackets (RFC 9110, 7.2).
+fn host_header(host: &str) -> String {
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(a) => format!("[{a}]"),
+        Err(_) => host.to_string(),
+    }
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -620,6 +628,21 @@ mod tests {
         assert!(proxy.1.unwrap().contains("403 proxy"));
         assert_eq!(judge(b"", 80, "w00tw00t", None).0, Verdict::Intercepted);
         assert_eq!(judge(b"w00tw00t\n", 80, "w00tw00t", None).0, Verdict::Open);
+        // serve's source headers hold colons of their own over IPv6: the port header still
+        // decides, whatever the order.
+        let v6 = b"HTTP/1.1 200 OK\r\nX-Egress-Source: fd00:213::1\r\n\
+                   X-Egress-Source-Port: 443\r\nX-Egress-Port: 8080\r\n\r\nw00tw00t";
+        assert_eq!(judge(v6, 8080, "w00tw00t", None).0, Verdict::Open);
+        let v6_moved = judge(v6, 443, "w00tw00t", None);
+        assert_eq!(v6_moved.0, Verdict::Intercepted);
+        assert!(v6_moved.1.unwrap().contains("saw port 8080"));
+    }
+
+    #[test]
+    fn host_header_brackets_ipv6_literals() {
+        assert_eq!(host_header("fd00:213::2"), "[fd00:213::2]");
+        assert_eq!(host_header("10.213.0.2"), "10.213.0.2");
+        assert_eq!(host_header("letmeoutofyour.net"), "letmeoutofyour.net");
     }
 
     /// Running out of sockets lowers the concurrency and retries the port: every port still

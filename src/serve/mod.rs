@@ -52,24 +52,43 @@ pub struct Stats {
     pub udp_dropped: AtomicU64,
 }
 
-/// The nftables rules that send every TCP and UDP port (but ssh) to `port`.
+/// The nftables rules that send every TCP and UDP port (but ssh) to `port` on `bind`: IPv4
+/// rules for an IPv4 address, IPv6 rules for an IPv6 one, and both (one `inet` table) for `::`,
+/// which takes both families.
 ///
 /// TCP uses TPROXY, not REDIRECT: a redirect NATs every port onto one, so a client that reuses a
 /// source port for two destination ports (a full sweep does, thousands of times) maps to the same
 /// connection twice, and conntrack drops the second SYN. With TPROXY there is no NAT: the listener
 /// (IP_TRANSPARENT) gets each connection with the port really dialled as its local address.
-pub fn redirect_rules(port: u16) -> String {
-    format!(
-        "nft add table ip egress_audit\n\
-         nft add chain ip egress_audit tproxy '{{ type filter hook prerouting priority mangle; }}'\n\
-         nft add rule ip egress_audit tproxy tcp dport != 22 tproxy to :{port}\n\
-         nft add chain ip egress_audit prerouting '{{ type nat hook prerouting priority dstnat; }}'\n\
-         nft add rule ip egress_audit prerouting udp dport != 22 redirect to :{port}\n\
-         (undo: nft delete table ip egress_audit. A plain redirect also works for tcp, read with\n \
-         SO_ORIGINAL_DST: nft add rule ip egress_audit prerouting tcp dport != 22 redirect to :{port},\n \
-         or iptables -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
+pub fn redirect_rules(port: u16, bind: IpAddr) -> String {
+    let (family, tproxy, iptables) = match bind {
+        IpAddr::V4(_) => ("ip", vec!["tproxy"], "iptables"),
+        IpAddr::V6(a) if a.is_unspecified() => (
+            "inet",
+            vec!["tproxy ip", "tproxy ip6"],
+            "iptables/ip6tables",
+        ),
+        IpAddr::V6(_) => ("ip6", vec!["tproxy"], "ip6tables"),
+    };
+    let t = format!("nft add rule {family} egress_audit");
+    let mut out = format!(
+        "nft add table {family} egress_audit\n\
+         nft add chain {family} egress_audit tproxy_tcp \
+         '{{ type filter hook prerouting priority mangle; }}'\n"
+    );
+    for tp in tproxy {
+        out += &format!("{t} tproxy_tcp tcp dport != 22 {tp} to :{port}\n");
+    }
+    out += &format!(
+        "nft add chain {family} egress_audit prerouting \
+         '{{ type nat hook prerouting priority dstnat; }}'\n\
+         {t} prerouting udp dport != 22 redirect to :{port}\n\
+         (undo: nft delete table {family} egress_audit. A plain redirect also works for tcp, read \
+         with\n SO_ORIGINAL_DST: {t} prerouting tcp dport != 22 redirect to :{port},\n \
+         or {iptables} -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
          but full sweeps then lose SYNs to conntrack clashes.)"
-    )
+    );
+    out
 }
 
 /// A listener with a deep backlog (a sweep opens thousands of connections at once), made
@@ -169,7 +188,7 @@ pub async fn run(
     eprintln!(
         "to answer on every port, redirect them to port {}:\n{}",
         cfg.port,
-        redirect_rules(cfg.port)
+        redirect_rules(cfg.port, cfg.bind)
     );
     eprintln!("egress-audit serve: ready");
     stop.await;
@@ -231,6 +250,8 @@ async fn handle(
             .map(|a| a.port())
             .unwrap_or(cfg.port),
     };
+    // A dual-stack socket names IPv4 clients by their mapped address (::ffff:a.b.c.d).
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
     stats.tcp_hits.fetch_add(1, Ordering::Relaxed);
     if hits.enabled() {
         hits.hit(&format!("tcp {} → port {dialled}", peer));
@@ -275,7 +296,11 @@ async fn handle(
 pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
     const SO_ORIGINAL_DST: libc::c_int = 80;
     let fd = stream.as_raw_fd();
-    let v6 = stream.local_addr().ok()?.is_ipv6();
+    // An IPv4 client of a dual-stack (`::`) socket is IPv4 to conntrack: it is asked at SOL_IP.
+    let v6 = match stream.local_addr().ok()?.ip() {
+        IpAddr::V4(_) => false,
+        IpAddr::V6(a) => a.to_ipv4_mapped().is_none(),
+    };
     if !v6 {
         let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
@@ -311,10 +336,52 @@ pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
         return None;
     }
     let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
-    // A dual-stack socket reports IPv4 clients as mapped addresses.
-    let ip = ip
-        .to_ipv4_mapped()
-        .map(IpAddr::V4)
-        .unwrap_or(IpAddr::V6(ip));
-    Some(SocketAddr::new(ip, u16::from_be(sa.sin6_port)))
+    Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_rules_follow_the_bind_family() {
+        let v4 = redirect_rules(8421, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert!(v4.starts_with("nft add table ip egress_audit\n"), "{v4}");
+        assert!(
+            v4.contains(
+                "nft add rule ip egress_audit tproxy_tcp tcp dport != 22 tproxy to :8421\n"
+            ),
+            "{v4}"
+        );
+        assert!(!v4.contains("ip6"), "{v4}");
+
+        let any = redirect_rules(8421, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        assert!(
+            any.starts_with("nft add table inet egress_audit\n"),
+            "{any}"
+        );
+        for tp in ["tproxy ip to :8421", "tproxy ip6 to :8421"] {
+            assert!(
+                any.contains(&format!(
+                    "nft add rule inet egress_audit tproxy_tcp tcp dport != 22 {tp}\n"
+                )),
+                "{any}"
+            );
+        }
+        assert!(
+            any.contains("nft add rule inet egress_audit prerouting udp dport != 22 redirect"),
+            "{any}"
+        );
+
+        let v6 = redirect_rules(8421, "fd00:213::2".parse().unwrap());
+        assert!(v6.starts_with("nft add table ip6 egress_audit\n"), "{v6}");
+        assert!(
+            v6.contains(
+                "nft add rule ip6 egress_audit tproxy_tcp tcp dport != 22 tproxy to :8421\n"
+            ),
+            "{v6}"
+        );
+        assert!(v6.contains("ip6tables -t nat"), "{v6}");
+        assert!(!v6.contains("iptables/"), "{v6}");
+    }
 }

@@ -31,7 +31,10 @@ pub async fn echo_loop(
             continue;
         }
         sent_in_window += 1;
-        hits.hit(&format!("udp {from} → port {port} ({n} bytes)"));
+        if hits.enabled() {
+            let who = std::net::SocketAddr::new(from.ip().to_canonical(), from.port());
+            hits.hit(&format!("udp {who} → port {port} ({n} bytes)"));
+        }
         // A datagram larger than the buffer was truncated to it: the echo is still no larger.
         if sock.send_to(&buf[..n], from).await.is_ok() {
             stats.udp_echoes.fetch_add(1, Ordering::Relaxed);

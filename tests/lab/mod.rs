@@ -14,6 +14,8 @@ use std::time::Duration;
 
 pub const INSIDE_ADDR: &str = "10.213.0.1";
 pub const OUTSIDE_ADDR: &str = "10.213.0.2";
+pub const INSIDE_ADDR6: &str = "fd00:213::1";
+pub const OUTSIDE_ADDR6: &str = "fd00:213::2";
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -106,9 +108,9 @@ impl Lab {
             ],
             None,
         );
-        for (ns, dev, addr) in [
-            (&lab.inside, &vi, INSIDE_ADDR),
-            (&lab.outside, &vo, OUTSIDE_ADDR),
+        for (ns, dev, addr, addr6) in [
+            (&lab.inside, &vi, INSIDE_ADDR, INSIDE_ADDR6),
+            (&lab.outside, &vo, OUTSIDE_ADDR, OUTSIDE_ADDR6),
         ] {
             sh(
                 &[
@@ -123,8 +125,36 @@ impl Lab {
                 ],
                 None,
             );
+            // `nodad`: usable at once, without waiting out duplicate address detection.
+            sh(
+                &[
+                    "ip",
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    &format!("{addr6}/64"),
+                    "dev",
+                    dev,
+                    "nodad",
+                ],
+                None,
+            );
             sh(&["ip", "-n", ns, "link", "set", dev, "up"], None);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"], None);
+        }
+        // Wait for the carrier on both ends: a neighbour solicitation sent before it is lost,
+        // and IPv6 then waits a whole second (the retransmit timer) before it asks again.
+        for (ns, dev) in [(&lab.inside, &vi), (&lab.outside, &vo)] {
+            let up = (0..500).any(|_| {
+                let up = sh(&["ip", "-n", ns, "-o", "link", "show", "dev", dev], None)
+                    .contains("state UP");
+                if !up {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                up
+            });
+            assert!(up, "{dev} in {ns} has no carrier after 5 s");
         }
         lab
     }
@@ -137,8 +167,9 @@ impl Lab {
         );
     }
 
-    /// Starts `egress-audit serve ARGS` in the outside namespace and waits until it is ready.
-    pub fn serve(&mut self, args: &[&str]) {
+    /// Starts `egress-audit serve ARGS` in the outside namespace and waits until it is ready;
+    /// returns what it printed until then.
+    pub fn serve(&mut self, args: &[&str]) -> String {
         let mut cmd = Command::new("ip");
         cmd.args([
             "netns",
@@ -163,7 +194,7 @@ impl Lab {
                 seen.push_str(&line);
                 seen.push('\n');
                 if line.contains("egress-audit serve: ready") {
-                    let _ = tx.send(Ok(()));
+                    let _ = tx.send(Ok(seen));
                     // Keep draining so the server never blocks on a full pipe.
                     for _ in lines.by_ref() {}
                     return;
@@ -172,7 +203,7 @@ impl Lab {
             let _ = tx.send(Err(seen));
         });
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(())) => {}
+            Ok(Ok(printed)) => printed,
             Ok(Err(out)) => panic!("serve exited before it was ready:\n{out}"),
             Err(_) => panic!("serve was not ready within 20 s"),
         }
@@ -217,6 +248,28 @@ impl Lab {
         });
         rx.recv_timeout(Duration::from_secs(5))
             .expect("interceptor ready");
+    }
+}
+
+impl Lab {
+    /// One HTTP request from the inside namespace to `to`; returns the whole answer as text.
+    pub fn http_get_inside(&self, to: std::net::SocketAddr) -> String {
+        let ns = self.inside.clone();
+        std::thread::spawn(move || {
+            enter(&ns);
+            let mut s = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(3))
+                .unwrap_or_else(|e| panic!("connect {to}: {e}"));
+            s.set_read_timeout(Some(Duration::from_secs(3)))
+                .expect("read timeout");
+            s.write_all(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n")
+                .expect("send request");
+            let mut answer = String::new();
+            s.read_to_string(&mut answer)
+                .unwrap_or_else(|e| panic!("read from {to}: {e}"));
+            answer
+        })
+        .join()
+        .expect("the request thread")
     }
 }
 
