@@ -50,6 +50,7 @@ table inet lab_filter {
     oifname "lo" accept
     tcp dport { 23, 3389 } drop
     tcp dport { 21, 8080 } reject with tcp reset
+    tcp dport 3390 reject with icmpx type admin-prohibited
     tcp dport 20000-40000 drop
     udp dport 9000 drop
     icmp type echo-request drop
@@ -98,7 +99,7 @@ table ip lab_nat {
         &lab,
         &[
             "--ports",
-            "21,22,23,80,443,445,3389,7777,8080,8081,8443,19998-20002,39999-40001",
+            "21,22,23,80,443,445,3389,3390,7777,8080,8081,8443,19998-20002,39999-40001",
             "--timeout",
             "300ms",
             "--udp-ports",
@@ -122,10 +123,21 @@ table ip lab_nat {
     assert_eq!(ports(&tcp["closed"]), vec![21, 7777, 8080], "{tcp}");
     assert_eq!(
         ports(&tcp["filtered"]),
-        vec![23, 3389, 20000, 20001, 20002, 39999, 40000],
+        vec![23, 3389, 3390, 20000, 20001, 20002, 39999, 40000],
         "{tcp}"
     );
-    assert_eq!(tcp["ports_tested"], 19);
+    assert_eq!(tcp["ports_tested"], 20);
+    // The ICMP admin-prohibited is told apart from the timeouts, with the error the OS gave.
+    let at_once = tcp["filtered_detail"].as_array().expect("filtered_detail");
+    assert_eq!(at_once.len(), 1, "{tcp}");
+    assert_eq!(at_once[0]["ports"], 1, "{tcp}");
+    assert!(
+        at_once[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("No route to host"),
+        "{tcp}"
+    );
     let why: Vec<String> = tcp["intercepted_detail"]
         .as_array()
         .unwrap()

@@ -91,6 +91,16 @@ pub struct TcpResult {
     /// Why ports were called intercepted (the first few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intercepted_detail: Vec<Interception>,
+    /// Filtered ports whose connect failed at once rather than timing out (no route, an ICMP
+    /// unreachable, a local policy), by error: the rest of the filtered ports timed out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filtered_detail: Vec<FilteredBy>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FilteredBy {
+    pub reason: String,
+    pub ports: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

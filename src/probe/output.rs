@@ -97,6 +97,14 @@ pub fn table(r: &ProbeReport) -> String {
                 ranges.display(),
             ]);
         }
+        for f in &tcp.filtered_detail {
+            t.add_row(vec![
+                "tcp".into(),
+                "filtered".into(),
+                f.ports.to_string(),
+                format!("failed at once: {}", f.reason),
+            ]);
+        }
         for d in tcp.intercepted_detail.iter().take(10) {
             t.add_row(vec![
                 "tcp".into(),

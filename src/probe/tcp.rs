@@ -4,7 +4,7 @@
 //! of sockets (EMFILE and friends) lowers the concurrency and re-queues the port; it never becomes a
 //! verdict. Ports that time out are re-tested once at the end with a longer timeout.
 
-use super::{is_resource_exhaustion, Interception, PortRanges, TcpResult};
+use super::{is_resource_exhaustion, FilteredBy, Interception, PortRanges, TcpResult};
 use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -113,6 +113,10 @@ struct Shared {
     /// The timeout each port got on its first try, in ms: its re-test never gets less.
     first_timeout_ms: Vec<AtomicU16>,
     details: Mutex<Vec<Interception>>,
+    /// Distinct errors that made ports filtered at once, and per port the index + 1 of its
+    /// error on its last try (0: it timed out).
+    errors: Mutex<Vec<String>>,
+    error_of: Vec<AtomicU8>,
     rtt: Mutex<RttEstimator>,
     concurrency: AtomicUsize,
     retest_timeout_ms: AtomicUsize,
@@ -124,6 +128,19 @@ struct Shared {
 }
 
 impl Shared {
+    /// The index + 1 of `reason` among the errors seen (the last slot takes any overflow).
+    fn error_index(&self, reason: &str) -> u8 {
+        let mut errors = lock(&self.errors);
+        if let Some(i) = errors.iter().position(|e| e == reason) {
+            return i as u8 + 1;
+        }
+        if errors.len() < 32 {
+            errors.push(reason.to_string());
+            return errors.len() as u8;
+        }
+        errors.len() as u8
+    }
+
     fn mark_warm(&self) {
         self.warm.send_if_modified(|w| !std::mem::replace(w, true));
     }
@@ -146,6 +163,8 @@ impl Scanner {
             states: (0..65536).map(|_| AtomicU8::new(0)).collect(),
             first_timeout_ms: (0..65536).map(|_| AtomicU16::new(0)).collect(),
             details: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+            error_of: (0..65536).map(|_| AtomicU8::new(0)).collect(),
             rtt: Mutex::new(RttEstimator::default()),
             concurrency: AtomicUsize::new(opts.concurrency.max(1)),
             retest_timeout_ms: AtomicUsize::new(0),
@@ -249,6 +268,20 @@ impl Scanner {
         let mut details = lock(&self.shared.details).clone();
         details.sort_by_key(|d| d.port);
         details.dedup_by_key(|d| d.port);
+        let errors = lock(&self.shared.errors).clone();
+        let mut by_error = vec![0u32; errors.len()];
+        for &p in &self.opts.ports {
+            let e = self.shared.error_of[p as usize].load(Ordering::Relaxed) as usize;
+            if e > 0 && self.state(p) == Verdict::Filtered as u8 {
+                by_error[e - 1] += 1;
+            }
+        }
+        let filtered_detail = errors
+            .into_iter()
+            .zip(by_error)
+            .filter(|(_, n)| *n > 0)
+            .map(|(reason, ports)| FilteredBy { reason, ports })
+            .collect();
         let result = TcpResult {
             ports_tested: self
                 .opts
@@ -262,6 +295,7 @@ impl Scanner {
             filtered: pick(Verdict::Filtered as u8),
             untested: pick(0),
             intercepted_detail: details,
+            filtered_detail,
         };
         let timeout = self.current_timeout();
         let retest = self.shared.retest_timeout_ms.load(Ordering::Relaxed) as u64;
@@ -404,6 +438,10 @@ impl Pass {
             self.shared.mark_warm();
         }
         self.shared.states[port as usize].store(verdict as u8, Ordering::Relaxed);
+        if verdict == Verdict::Filtered {
+            let index = reason.as_deref().map_or(0, |r| self.shared.error_index(r));
+            self.shared.error_of[port as usize].store(index, Ordering::Relaxed);
+        }
         if let Some(reason) = reason.filter(|_| verdict == Verdict::Intercepted) {
             let mut d = lock(&self.shared.details);
             if d.len() < DETAIL_CAP {
