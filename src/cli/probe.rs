@@ -19,6 +19,12 @@ pub struct ProbeArgs {
     /// The host that answers on every port (letmeoutofyour.net, or your own `egress-audit serve`).
     #[arg(long, default_value = probe::DEFAULT_TARGET)]
     pub target: String,
+    /// Probe the target's IPv4 address only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Probe the target's IPv6 address only (egress over IPv6 is often filtered differently).
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
     /// TCP ports to test: `1-1024,3389,8000-9000`, or `all`.
     #[arg(long, default_value = "1-65535")]
     pub ports: String,
@@ -153,6 +159,11 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
         );
     }
     let cfg = ProbeConfig {
+        family: match (a.ipv4, a.ipv6) {
+            (true, _) => Some(probe::Family::V4),
+            (_, true) => Some(probe::Family::V6),
+            _ => None,
+        },
         target: a.target.clone(),
         ports,
         concurrency,

@@ -113,6 +113,8 @@ pub struct Interception {
 #[derive(Clone, Debug)]
 pub struct ProbeConfig {
     pub target: String,
+    /// Held to one address family, or None (IPv4 first).
+    pub family: Option<Family>,
     pub ports: Vec<u16>,
     pub concurrency: usize,
     /// None: adaptive.
@@ -185,8 +187,34 @@ pub fn is_resource_exhaustion(e: &std::io::Error) -> bool {
 
 /// Resolves the target: an address literal, or the first address the system resolver gives
 /// (IPv4 first, as most egress rules are IPv4).
-pub async fn resolve_target(target: &str) -> anyhow::Result<IpAddr> {
+/// The address family a probe is held to (`-4`, `-6`); None: IPv4 first, as most egress is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn holds(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+pub async fn resolve_target(target: &str, family: Option<Family>) -> anyhow::Result<IpAddr> {
     if let Ok(ip) = target.parse::<IpAddr>() {
+        if let Some(f) = family.filter(|f| !f.holds(&ip)) {
+            anyhow::bail!("{target} is not an {} address", f.name());
+        }
         return Ok(ip);
     }
     let addrs: Vec<IpAddr> = tokio::time::timeout(
@@ -198,12 +226,25 @@ pub async fn resolve_target(target: &str) -> anyhow::Result<IpAddr> {
     .map_err(|e| anyhow::anyhow!("cannot resolve {target}: {e}"))?
     .map(|s| s.ip())
     .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("{target} resolved to no address"))
+    match family {
+        Some(f) => addrs.iter().find(|a| f.holds(a)).copied().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{target} has no {} address (it resolved to {})",
+                f.name(),
+                addrs
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }),
+        None => addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("{target} resolved to no address")),
+    }
 }
 
 /// The host name of this machine.
@@ -226,7 +267,7 @@ pub fn host_name() -> String {
 pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
-    let address = resolve_target(&cfg.target).await?;
+    let address = resolve_target(&cfg.target, cfg.family).await?;
     let mut partial = false;
     let mut settings = Settings {
         timeout_ms: cfg.timeout.unwrap_or(TIMEOUT_INITIAL).as_millis() as u64,
@@ -311,4 +352,31 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         doh,
         udp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn family_holds_the_target_to_one_address_family() {
+        let v4 = resolve_target("10.213.0.2", Some(Family::V4))
+            .await
+            .unwrap();
+        assert_eq!(v4.to_string(), "10.213.0.2");
+        let wrong = resolve_target("10.213.0.2", Some(Family::V6)).await;
+        assert!(wrong
+            .unwrap_err()
+            .to_string()
+            .contains("not an IPv6 address"));
+        let wrong = resolve_target("fd00::2", Some(Family::V4)).await;
+        assert!(wrong
+            .unwrap_err()
+            .to_string()
+            .contains("not an IPv4 address"));
+        let any = resolve_target("fd00::2", None).await.unwrap();
+        assert!(any.is_ipv6());
+        let local = resolve_target("localhost", Some(Family::V4)).await.unwrap();
+        assert!(local.is_loopback() && local.is_ipv4());
+    }
 }
