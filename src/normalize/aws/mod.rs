@@ -279,7 +279,18 @@ impl AwsBundle {
     pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
         inv.warnings.append(&mut self.warnings);
         for (id, sg) in std::mem::take(&mut self.rule_groups) {
-            self.sgs.entry(id).or_insert(sg);
+            match self.sgs.get_mut(&id) {
+                // A listing without its rules (`--query` for names and tags) and the rules from
+                // describe-security-group-rules: the group is both.
+                Some(listed) if listed.egress_unknown => {
+                    listed.egress = sg.egress;
+                    listed.egress_unknown = false;
+                }
+                Some(_) => {}
+                None => {
+                    self.sgs.insert(id, sg);
+                }
+            }
         }
         targets::build(self, inv);
     }

@@ -50,6 +50,9 @@ pub struct SecurityGroup {
     pub scope: Scope,
     pub tags: BTreeMap<String, String>,
     pub egress: Vec<Permission>,
+    /// The listing has no `IpPermissionsEgress` field (a `--query` projection): its egress rules
+    /// are unknown, which is not the same as none. `describe-security-group-rules` can supply them.
+    pub egress_unknown: bool,
 }
 
 pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
@@ -70,6 +73,7 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
         scope: owned_scope(scope, owner, None),
         tags: tags(v, "Tags", &what)?,
         egress,
+        egress_unknown: v.get("IpPermissionsEgress").is_none_or(Value::is_null),
         id,
     })
 }
@@ -157,8 +161,11 @@ pub struct Nacl {
     pub scope: Scope,
     pub tags: BTreeMap<String, String>,
     pub subnets: Vec<String>,
-    /// Outbound entries only, in input order.
+    /// Outbound entries only, by rule number.
     pub egress: Vec<NaclEntry>,
+    /// The listing has no `Entries` field (a `--query` projection): its rules are unknown, which
+    /// is not the same as none (every network ACL has at least its `*` entries).
+    pub entries_unknown: bool,
 }
 
 pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
@@ -187,6 +194,7 @@ pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
         tags: tags(v, "Tags", &what)?,
         subnets,
         egress,
+        entries_unknown: v.get("Entries").is_none_or(Value::is_null),
         id,
     })
 }

@@ -36,6 +36,7 @@ pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), Stri
                 scope: owned_scope(scope, owner, None),
                 tags: BTreeMap::new(),
                 egress: Vec::new(),
+                egress_unknown: false,
             });
         if !egress {
             continue;
