@@ -85,11 +85,20 @@ fn bare_list_kind(items: &[Value]) -> Option<(&'static str, &'static str)> {
         return None;
     }
     BARE.iter()
-        .find(|(id, other, _, _)| {
-            items
-                .iter()
-                .all(|i| i.get(*id).is_some_and(Value::is_string) && i.get(*other).is_some())
-        })
+        .find(|(id, other, _, _)| items.iter().all(|i| is_bare(i, id, other)))
+        .map(|(_, _, key, kind)| (*key, *kind))
+}
+
+fn is_bare(item: &Value, id: &str, other: &str) -> bool {
+    item.get(id).is_some_and(Value::is_string) && item.get(other).is_some()
+}
+
+/// One object of a listing on its own (`--query 'NetworkAcls[0]'`, `--group-ids sg-… --query
+/// 'SecurityGroups[0]'`): read as a listing of one. Checked before the listing keys, since a
+/// network ACL's own `Entries` would otherwise read as prefix-list entries.
+fn single_object_kind(v: &Value) -> Option<(&'static str, &'static str)> {
+    BARE.iter()
+        .find(|(id, other, _, _)| is_bare(v, id, other))
         .map(|(_, _, key, kind)| (*key, *kind))
 }
 
@@ -121,6 +130,9 @@ impl AwsBundle {
         if let Some(items) = v.as_array() {
             return bare_list_kind(items).map(|(_, kind)| kind);
         }
+        if let Some((_, kind)) = single_object_kind(v) {
+            return Some(kind);
+        }
         let obj = v.as_object()?;
         KINDS
             .iter()
@@ -138,7 +150,10 @@ impl AwsBundle {
                 Some((key, _)) => serde_json::json!({ key: items }),
                 None => return Err(format!("not an AWS listing of kind {kind}")),
             },
-            other => other,
+            obj => match single_object_kind(&obj) {
+                Some((key, _)) => serde_json::json!({ key: [obj] }),
+                None => obj,
+            },
         };
         if kind == "prefix-list-entries" {
             return self.add_one(kind, &v, ctx);
