@@ -597,3 +597,41 @@ fn values_in_other_case_read_the_same() {
     let got = ids(&f, "acl-0case");
     assert!(got.contains("EG001") && !got.contains("EG002"), "{got:?}");
 }
+
+#[test]
+fn an_icmp_acl_entry_reads_its_type_and_code_never_its_port_range() {
+    // AWS ignores ports for icmp/icmpv6; a `PortRange` printed on such an entry (as tools that
+    // always send one leave it) is not a type and code.
+    let acl = |entry: Value| {
+        json!({"NetworkAcls": [{"NetworkAclId": "acl-0icmp", "VpcId": "vpc-0a", "IsDefault": false,
+            "Associations": [], "Entries": [entry,
+            {"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767}]}]})
+    };
+    let base = json!({"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "1",
+                      "RuleAction": "allow", "RuleNumber": 100});
+    // Both: the type and code decide (echo reply only).
+    let mut e = base.clone();
+    e["PortRange"] = json!({"From": 8, "To": 8});
+    e["IcmpTypeCode"] = json!({"Code": 0, "Type": 0});
+    let (_, f) = scan(vec![acl(e)]);
+    assert!(!ids(&f, "acl-0icmp").contains("EG007"));
+    // A port range only: every icmp type, echo included.
+    let mut e = base.clone();
+    e["PortRange"] = json!({"From": 0, "To": 0});
+    let (_, f) = scan(vec![acl(e)]);
+    assert_eq!(ids(&f, "acl-0icmp"), set(&["EG007"]));
+    // A full port range is no error.
+    let mut e = base;
+    e["PortRange"] = json!({"From": 0, "To": 65535});
+    let (_, f) = scan(vec![acl(e)]);
+    assert_eq!(
+        evidence(find(&f, "acl-0icmp", "EG007")),
+        vec![ev(
+            "acl-0icmp rule 100",
+            "allow",
+            "icmp",
+            "all",
+            "0.0.0.0/0"
+        )]
+    );
+}

@@ -216,13 +216,16 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
         .get("Protocol")
         .ok_or_else(|| format!("{what} has no field `Protocol`"))?;
     let proto = parse_protocol(raw, "Protocol", what)?;
+    // icmp/icmpv6 read only `IcmpTypeCode` (absent = every type): a `PortRange` printed beside
+    // it means nothing to AWS and is not a type/code. Other protocols read only `PortRange`.
+    let icmp = matches!(proto, Some(1) | Some(58));
     let (from, to, names) = match (e.get("IcmpTypeCode"), e.get("PortRange")) {
-        (Some(icmp), _) if matches!(proto, Some(1) | Some(58)) => (
-            opt_int(icmp, "Type", what)?,
-            opt_int(icmp, "Code", what)?,
+        (Some(icmp_tc), _) if icmp && !icmp_tc.is_null() => (
+            opt_int(icmp_tc, "Type", what)?,
+            opt_int(icmp_tc, "Code", what)?,
             ("IcmpTypeCode.Type", "IcmpTypeCode.Code"),
         ),
-        (_, Some(range)) if !range.is_null() => (
+        (_, Some(range)) if !icmp && !range.is_null() => (
             opt_int(range, "From", what)?,
             opt_int(range, "To", what)?,
             ("PortRange.From", "PortRange.To"),
