@@ -635,3 +635,26 @@ fn an_icmp_acl_entry_reads_its_type_and_code_never_its_port_range() {
         )]
     );
 }
+
+#[test]
+fn both_prefix_list_listings_of_one_list_keep_its_cidrs() {
+    // describe-prefix-lists prints the AWS-managed lists with their CIDRs; describe-managed-prefix-lists
+    // prints the same ids without them. Whichever file comes last, the CIDRs stay.
+    let old_api = json!({"PrefixLists": [{"PrefixListId": "pl-6fa54006",
+        "PrefixListName": "com.amazonaws.eu-west-1.s3", "Cidrs": ["52.218.0.0/17", "3.5.64.0/21"]}]});
+    let managed = json!({"PrefixLists": [{"PrefixListId": "pl-6fa54006", "AddressFamily": "IPv4",
+        "State": "create-complete", "PrefixListArn": "arn:aws:ec2:eu-west-1:aws:prefix-list/pl-6fa54006",
+        "PrefixListName": "com.amazonaws.eu-west-1.s3", "Tags": [], "OwnerId": "AWS"}]});
+    let sg = json!({"SecurityGroups": [{"GroupId": "sg-0s3", "GroupName": "s3", "OwnerId": "111122223333",
+        "IpPermissions": [],
+        "IpPermissionsEgress": [{"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [],
+            "Ipv6Ranges": [], "PrefixListIds": [{"PrefixListId": "pl-6fa54006"}], "UserIdGroupPairs": []}]}]});
+    for docs in [
+        vec![old_api.clone(), managed.clone(), sg.clone()],
+        vec![managed, old_api, sg],
+    ] {
+        let (inv, f) = scan(docs);
+        assert!(inv.warnings.is_empty(), "{:#?}", inv.warnings);
+        assert!(ids(&f, "sg-0s3").contains("EG002"), "{f:#?}");
+    }
+}

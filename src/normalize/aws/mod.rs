@@ -248,7 +248,20 @@ impl AwsBundle {
             "prefix-lists" => {
                 for (i, item) in items.iter().enumerate() {
                     let p = network::prefix_list(item, i)?;
-                    self.prefix_lists.insert(p.id.clone(), p);
+                    // describe-prefix-lists (with `Cidrs`) and describe-managed-prefix-lists
+                    // (with `OwnerId`) list the same AWS-managed lists: keep what each knows.
+                    match self.prefix_lists.get_mut(&p.id) {
+                        Some(known) => {
+                            known.owner = known.owner.take().or(p.owner);
+                            known.cidrs = match (known.cidrs.take(), p.cidrs) {
+                                (Some(a), Some(b)) => Some(a.union(&b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                        None => {
+                            self.prefix_lists.insert(p.id.clone(), p);
+                        }
+                    }
                 }
             }
             "prefix-list-entries" => self.add_entries(v, &scope)?,
