@@ -658,3 +658,28 @@ fn both_prefix_list_listings_of_one_list_keep_its_cidrs() {
         assert!(ids(&f, "sg-0s3").contains("EG002"), "{f:#?}");
     }
 }
+
+#[test]
+fn a_listing_without_rules_does_not_replace_one_with_them() {
+    let full = json!({"SecurityGroups": [open_sg("sg-0both")]});
+    let names = json!({"SecurityGroups": [{"GroupId": "sg-0both", "GroupName": "both"}]});
+    let acl_full = json!({"NetworkAcls": [{"NetworkAclId": "acl-0both", "VpcId": "vpc-0a", "IsDefault": false,
+        "Associations": [], "Entries": [
+            {"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 100},
+            {"CidrBlock": "0.0.0.0/0", "Egress": true, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767}]}]});
+    let acl_names = json!({"NetworkAcls": [{"NetworkAclId": "acl-0both", "VpcId": "vpc-0a"}]});
+    for docs in [
+        vec![
+            full.clone(),
+            names.clone(),
+            acl_full.clone(),
+            acl_names.clone(),
+        ],
+        vec![names, full, acl_names, acl_full],
+    ] {
+        let (inv, f) = scan(docs);
+        assert!(inv.warnings.is_empty(), "{:#?}", inv.warnings);
+        assert!(ids(&f, "sg-0both").contains("EG001"));
+        assert!(ids(&f, "acl-0both").contains("EG001"));
+    }
+}

@@ -199,14 +199,27 @@ impl AwsBundle {
         match kind {
             "security-groups" => {
                 for (i, item) in items.iter().enumerate() {
-                    let sg = parse::security_group(item, i, &scope)?;
+                    let mut sg = parse::security_group(item, i, &scope)?;
+                    // A listing without the rules does not replace one with them.
+                    if let Some(known) = self.sgs.get_mut(&sg.id) {
+                        if sg.egress_unknown && !known.egress_unknown {
+                            sg.egress = std::mem::take(&mut known.egress);
+                            sg.egress_unknown = false;
+                        }
+                    }
                     self.sgs.insert(sg.id.clone(), sg);
                 }
             }
             "security-group-rules" => sg_rules::add(v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
                 for (i, item) in items.iter().enumerate() {
-                    let n = parse::nacl(item, i, &scope)?;
+                    let mut n = parse::nacl(item, i, &scope)?;
+                    if let Some(known) = self.nacls.get_mut(&n.id) {
+                        if n.entries_unknown && !known.entries_unknown {
+                            n.egress = std::mem::take(&mut known.egress);
+                            n.entries_unknown = false;
+                        }
+                    }
                     self.nacls.insert(n.id.clone(), n);
                 }
             }
