@@ -582,6 +582,11 @@ fn concatenated_exports_are_an_input_error_naming_the_file() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(err.source_name, path.display().to_string());
     assert!(err.message.contains("not valid JSON"), "{}", err.message);
+    assert!(
+        err.message.contains("several JSON documents"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -682,4 +687,14 @@ fn a_listing_without_rules_does_not_replace_one_with_them() {
         assert!(ids(&f, "sg-0both").contains("EG001"));
         assert!(ids(&f, "acl-0both").contains("EG001"));
     }
+}
+
+#[test]
+fn a_bare_interface_listing_without_interface_type_is_read() {
+    // `--query NetworkInterfaces` from an output that prints no `InterfaceType`.
+    let enis = json!([{"NetworkInterfaceId": "eni-0old", "SubnetId": "subnet-0a", "VpcId": "vpc-0a",
+        "PrivateIpAddress": "10.0.0.5", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]);
+    let (inv, f) = scan(vec![json!({"SecurityGroups": [open_sg("sg-0open")]}), enis]);
+    assert_eq!(target_ids(&inv), set(&["eni-0old"]));
+    assert!(ids(&f, "eni-0old").contains("EG001"));
 }

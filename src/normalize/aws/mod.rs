@@ -66,6 +66,13 @@ const BARE: &[(&str, &str, &str, &str)] = &[
         "NetworkInterfaces",
         "network-interfaces",
     ),
+    // Older outputs (and some emulators) print no `InterfaceType`; every interface lists `Groups`.
+    (
+        "NetworkInterfaceId",
+        "Groups",
+        "NetworkInterfaces",
+        "network-interfaces",
+    ),
     ("ReservationId", "Instances", "Reservations", "instances"),
     ("RouteTableId", "Routes", "RouteTables", "route-tables"),
     ("SubnetId", "CidrBlock", "Subnets", "subnets"),
