@@ -698,3 +698,16 @@ fn a_bare_interface_listing_without_interface_type_is_read() {
     assert_eq!(target_ids(&inv), set(&["eni-0old"]));
     assert!(ids(&f, "eni-0old").contains("EG001"));
 }
+
+#[test]
+fn a_permission_without_any_destination_is_reported() {
+    // `IPRanges` is not a field AWS prints: the permission names no destination it knows.
+    let sg = json!({"SecurityGroups": [{"GroupId": "sg-0odd", "GroupName": "odd", "IpPermissions": [],
+        "IpPermissionsEgress": [{"IpProtocol": "-1", "IPRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]});
+    let (inv, f) = scan(vec![sg]);
+    assert!(f.is_empty());
+    let w = warnings_of(&inv, "unknown-field");
+    assert_eq!(w.len(), 1, "{:#?}", inv.warnings);
+    assert_eq!(w[0].source, "sg-0odd");
+    assert!(w[0].message.contains("IpPermissionsEgress[0]"));
+}

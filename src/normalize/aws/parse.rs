@@ -53,6 +53,9 @@ pub struct SecurityGroup {
     /// The listing has no `IpPermissionsEgress` field (a `--query` projection): its egress rules
     /// are unknown, which is not the same as none. `describe-security-group-rules` can supply them.
     pub egress_unknown: bool,
+    /// Egress permissions that name no destination at all (AWS prints at least one): their
+    /// destination fields were not understood, so they are reported rather than read as "none".
+    pub empty_permissions: Vec<usize>,
 }
 
 pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
@@ -60,12 +63,13 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
     let what = format!("security group {id}");
     let owner = opt_str(v, "OwnerId", &what)?;
     let mut egress = Vec::new();
+    let mut empty_permissions = Vec::new();
     for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
-        egress.push(permission(
-            perm,
-            &format!("{what}: IpPermissionsEgress[{p}]"),
-            owner,
-        )?);
+        let perm = permission(perm, &format!("{what}: IpPermissionsEgress[{p}]"), owner)?;
+        if perm.dests.is_empty() {
+            empty_permissions.push(p);
+        }
+        egress.push(perm);
     }
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
@@ -74,6 +78,7 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
         tags: tags(v, "Tags", &what)?,
         egress,
         egress_unknown: v.get("IpPermissionsEgress").is_none_or(Value::is_null),
+        empty_permissions,
         id,
     })
 }

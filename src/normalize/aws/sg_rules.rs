@@ -37,6 +37,7 @@ pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), Stri
                 tags: BTreeMap::new(),
                 egress: Vec::new(),
                 egress_unknown: false,
+                empty_permissions: Vec::new(),
             });
         if !egress {
             continue;

@@ -36,6 +36,22 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             ),
         );
     }
+    for sg in b.sgs.values().filter(|sg| !sg.egress_unknown) {
+        for p in &sg.empty_permissions {
+            warn(
+                &mut warnings,
+                "unknown-field",
+                &sg.id,
+                format!(
+                    "security group {}: IpPermissionsEgress[{p}] names no destination (no \
+                     `IpRanges`, `Ipv6Ranges`, `PrefixListIds` or `UserIdGroupPairs` entry), so it \
+                     allows nothing here; if its destinations are under other field names they \
+                     were not read",
+                    sg.id
+                ),
+            );
+        }
+    }
     for n in b.nacls.values().filter(|n| n.entries_unknown) {
         warn(
             &mut warnings,
