@@ -102,8 +102,22 @@ impl Loader {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| InputError::new(&name, format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            // `aws … > f; aws … >> f`: two documents in one file.
+            let hint = if e.to_string().starts_with("trailing characters")
+                && serde_json::Deserializer::from_str(&text)
+                    .into_iter::<Value>()
+                    .take(2)
+                    .filter(Result::is_ok)
+                    .count()
+                    == 2
+            {
+                " (it holds several JSON documents one after another: save each export to its own file)"
+            } else {
+                ""
+            };
+            InputError::new(&name, format!("not valid JSON: {e}{hint}"))
+        })?;
         let ctx = DocContext {
             source: name,
             ..Default::default()

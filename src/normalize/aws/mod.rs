@@ -66,6 +66,13 @@ const BARE: &[(&str, &str, &str, &str)] = &[
         "NetworkInterfaces",
         "network-interfaces",
     ),
+    // Older outputs (and some emulators) print no `InterfaceType`; every interface lists `Groups`.
+    (
+        "NetworkInterfaceId",
+        "Groups",
+        "NetworkInterfaces",
+        "network-interfaces",
+    ),
     ("ReservationId", "Instances", "Reservations", "instances"),
     ("RouteTableId", "Routes", "RouteTables", "route-tables"),
     ("SubnetId", "CidrBlock", "Subnets", "subnets"),
@@ -85,11 +92,20 @@ fn bare_list_kind(items: &[Value]) -> Option<(&'static str, &'static str)> {
         return None;
     }
     BARE.iter()
-        .find(|(id, other, _, _)| {
-            items
-                .iter()
-                .all(|i| i.get(*id).is_some_and(Value::is_string) && i.get(*other).is_some())
-        })
+        .find(|(id, other, _, _)| items.iter().all(|i| is_bare(i, id, other)))
+        .map(|(_, _, key, kind)| (*key, *kind))
+}
+
+fn is_bare(item: &Value, id: &str, other: &str) -> bool {
+    item.get(id).is_some_and(Value::is_string) && item.get(other).is_some()
+}
+
+/// One object of a listing on its own (`--query 'NetworkAcls[0]'`, `--group-ids sg-… --query
+/// 'SecurityGroups[0]'`): read as a listing of one. Checked before the listing keys, since a
+/// network ACL's own `Entries` would otherwise read as prefix-list entries.
+fn single_object_kind(v: &Value) -> Option<(&'static str, &'static str)> {
+    BARE.iter()
+        .find(|(id, other, _, _)| is_bare(v, id, other))
         .map(|(_, _, key, kind)| (*key, *kind))
 }
 
@@ -121,6 +137,9 @@ impl AwsBundle {
         if let Some(items) = v.as_array() {
             return bare_list_kind(items).map(|(_, kind)| kind);
         }
+        if let Some((_, kind)) = single_object_kind(v) {
+            return Some(kind);
+        }
         let obj = v.as_object()?;
         KINDS
             .iter()
@@ -138,7 +157,10 @@ impl AwsBundle {
                 Some((key, _)) => serde_json::json!({ key: items }),
                 None => return Err(format!("not an AWS listing of kind {kind}")),
             },
-            other => other,
+            obj => match single_object_kind(&obj) {
+                Some((key, _)) => serde_json::json!({ key: [obj] }),
+                None => obj,
+            },
         };
         if kind == "prefix-list-entries" {
             return self.add_one(kind, &v, ctx);
@@ -184,14 +206,27 @@ impl AwsBundle {
         match kind {
             "security-groups" => {
                 for (i, item) in items.iter().enumerate() {
-                    let sg = parse::security_group(item, i, &scope)?;
+                    let mut sg = parse::security_group(item, i, &scope)?;
+                    // A listing without the rules does not replace one with them.
+                    if let Some(known) = self.sgs.get_mut(&sg.id) {
+                        if sg.egress_unknown && !known.egress_unknown {
+                            sg.egress = std::mem::take(&mut known.egress);
+                            sg.egress_unknown = false;
+                        }
+                    }
                     self.sgs.insert(sg.id.clone(), sg);
                 }
             }
             "security-group-rules" => sg_rules::add(v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
                 for (i, item) in items.iter().enumerate() {
-                    let n = parse::nacl(item, i, &scope)?;
+                    let mut n = parse::nacl(item, i, &scope)?;
+                    if let Some(known) = self.nacls.get_mut(&n.id) {
+                        if n.entries_unknown && !known.entries_unknown {
+                            n.egress = std::mem::take(&mut known.egress);
+                            n.entries_unknown = false;
+                        }
+                    }
                     self.nacls.insert(n.id.clone(), n);
                 }
             }
@@ -233,7 +268,20 @@ impl AwsBundle {
             "prefix-lists" => {
                 for (i, item) in items.iter().enumerate() {
                     let p = network::prefix_list(item, i)?;
-                    self.prefix_lists.insert(p.id.clone(), p);
+                    // describe-prefix-lists (with `Cidrs`) and describe-managed-prefix-lists
+                    // (with `OwnerId`) list the same AWS-managed lists: keep what each knows.
+                    match self.prefix_lists.get_mut(&p.id) {
+                        Some(known) => {
+                            known.owner = known.owner.take().or(p.owner);
+                            known.cidrs = match (known.cidrs.take(), p.cidrs) {
+                                (Some(a), Some(b)) => Some(a.union(&b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                        None => {
+                            self.prefix_lists.insert(p.id.clone(), p);
+                        }
+                    }
                 }
             }
             "prefix-list-entries" => self.add_entries(v, &scope)?,
@@ -279,7 +327,18 @@ impl AwsBundle {
     pub fn build(mut self, _opts: &Options, inv: &mut Inventory) {
         inv.warnings.append(&mut self.warnings);
         for (id, sg) in std::mem::take(&mut self.rule_groups) {
-            self.sgs.entry(id).or_insert(sg);
+            match self.sgs.get_mut(&id) {
+                // A listing without its rules (`--query` for names and tags) and the rules from
+                // describe-security-group-rules: the group is both.
+                Some(listed) if listed.egress_unknown => {
+                    listed.egress = sg.egress;
+                    listed.egress_unknown = false;
+                }
+                Some(_) => {}
+                None => {
+                    self.sgs.insert(id, sg);
+                }
+            }
         }
         targets::build(self, inv);
     }

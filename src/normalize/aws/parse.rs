@@ -50,6 +50,12 @@ pub struct SecurityGroup {
     pub scope: Scope,
     pub tags: BTreeMap<String, String>,
     pub egress: Vec<Permission>,
+    /// The listing has no `IpPermissionsEgress` field (a `--query` projection): its egress rules
+    /// are unknown, which is not the same as none. `describe-security-group-rules` can supply them.
+    pub egress_unknown: bool,
+    /// Egress permissions that name no destination at all (AWS prints at least one): their
+    /// destination fields were not understood, so they are reported rather than read as "none".
+    pub empty_permissions: Vec<usize>,
 }
 
 pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
@@ -57,12 +63,13 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
     let what = format!("security group {id}");
     let owner = opt_str(v, "OwnerId", &what)?;
     let mut egress = Vec::new();
+    let mut empty_permissions = Vec::new();
     for (p, perm) in list(v, "IpPermissionsEgress", &what)?.iter().enumerate() {
-        egress.push(permission(
-            perm,
-            &format!("{what}: IpPermissionsEgress[{p}]"),
-            owner,
-        )?);
+        let perm = permission(perm, &format!("{what}: IpPermissionsEgress[{p}]"), owner)?;
+        if perm.dests.is_empty() {
+            empty_permissions.push(p);
+        }
+        egress.push(perm);
     }
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
@@ -70,6 +77,8 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
         scope: owned_scope(scope, owner, None),
         tags: tags(v, "Tags", &what)?,
         egress,
+        egress_unknown: v.get("IpPermissionsEgress").is_none_or(Value::is_null),
+        empty_permissions,
         id,
     })
 }
@@ -157,8 +166,11 @@ pub struct Nacl {
     pub scope: Scope,
     pub tags: BTreeMap<String, String>,
     pub subnets: Vec<String>,
-    /// Outbound entries only, in input order.
+    /// Outbound entries only, by rule number.
     pub egress: Vec<NaclEntry>,
+    /// The listing has no `Entries` field (a `--query` projection): its rules are unknown, which
+    /// is not the same as none (every network ACL has at least its `*` entries).
+    pub entries_unknown: bool,
 }
 
 pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
@@ -187,6 +199,7 @@ pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
         tags: tags(v, "Tags", &what)?,
         subnets,
         egress,
+        entries_unknown: v.get("Entries").is_none_or(Value::is_null),
         id,
     })
 }
@@ -208,13 +221,16 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
         .get("Protocol")
         .ok_or_else(|| format!("{what} has no field `Protocol`"))?;
     let proto = parse_protocol(raw, "Protocol", what)?;
+    // icmp/icmpv6 read only `IcmpTypeCode` (absent = every type): a `PortRange` printed beside
+    // it means nothing to AWS and is not a type/code. Other protocols read only `PortRange`.
+    let icmp = matches!(proto, Some(1) | Some(58));
     let (from, to, names) = match (e.get("IcmpTypeCode"), e.get("PortRange")) {
-        (Some(icmp), _) if matches!(proto, Some(1) | Some(58)) => (
-            opt_int(icmp, "Type", what)?,
-            opt_int(icmp, "Code", what)?,
+        (Some(icmp_tc), _) if icmp && !icmp_tc.is_null() => (
+            opt_int(icmp_tc, "Type", what)?,
+            opt_int(icmp_tc, "Code", what)?,
             ("IcmpTypeCode.Type", "IcmpTypeCode.Code"),
         ),
-        (_, Some(range)) if !range.is_null() => (
+        (_, Some(range)) if !icmp && !range.is_null() => (
             opt_int(range, "From", what)?,
             opt_int(range, "To", what)?,
             ("PortRange.From", "PortRange.To"),

@@ -36,6 +36,8 @@ pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), Stri
                 scope: owned_scope(scope, owner, None),
                 tags: BTreeMap::new(),
                 egress: Vec::new(),
+                egress_unknown: false,
+                empty_permissions: Vec::new(),
             });
         if !egress {
             continue;

@@ -21,14 +21,60 @@ fn warn(out: &mut Vec<Warning>, kind: &str, source: &str, message: String) {
 pub fn build(b: AwsBundle, inv: &mut Inventory) {
     let mut warnings = Vec::new();
     let pls = resolve_prefix_lists(&b, &mut warnings);
+    // Groups and ACLs listed without their rules are not evaluated: unknown is not "none".
+    for sg in b.sgs.values().filter(|sg| sg.egress_unknown) {
+        warn(
+            &mut warnings,
+            "not-evaluated",
+            &sg.id,
+            format!(
+                "security group {} is listed without its `IpPermissionsEgress` field (a `--query` \
+                 projection?), so its egress rules are unknown: it was not evaluated, and interfaces \
+                 using it were evaluated without it (export `aws ec2 describe-security-groups` without \
+                 --query, or add `aws ec2 describe-security-group-rules`)",
+                sg.id
+            ),
+        );
+    }
+    for sg in b.sgs.values().filter(|sg| !sg.egress_unknown) {
+        for p in &sg.empty_permissions {
+            warn(
+                &mut warnings,
+                "unknown-field",
+                &sg.id,
+                format!(
+                    "security group {}: IpPermissionsEgress[{p}] names no destination (no \
+                     `IpRanges`, `Ipv6Ranges`, `PrefixListIds` or `UserIdGroupPairs` entry), so it \
+                     allows nothing here; if its destinations are under other field names they \
+                     were not read",
+                    sg.id
+                ),
+            );
+        }
+    }
+    for n in b.nacls.values().filter(|n| n.entries_unknown) {
+        warn(
+            &mut warnings,
+            "not-evaluated",
+            &n.id,
+            format!(
+                "network ACL {} is listed without its `Entries` field (a `--query` projection?), so \
+                 its rules are unknown: it was not evaluated, and neither was the network ACL part of \
+                 its subnets' interfaces (export `aws ec2 describe-network-acls` without --query)",
+                n.id
+            ),
+        );
+    }
     let sg_rule_map: BTreeMap<&str, Vec<Rule>> = b
         .sgs
         .values()
+        .filter(|sg| !sg.egress_unknown)
         .map(|sg| (sg.id.as_str(), sg_rules(sg, &pls, &mut warnings)))
         .collect();
     let nacl_layers: BTreeMap<&str, Layer> = b
         .nacls
         .values()
+        .filter(|n| !n.entries_unknown)
         .map(|n| (n.id.as_str(), nacl_layer(n)))
         .collect();
     let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables, &pls);
@@ -83,6 +129,16 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             attached.insert(g);
             match sg_rule_map.get(g.as_str()) {
                 Some(r) => rules.extend(r.iter().cloned()),
+                None if b.sgs.contains_key(g) => warn(
+                    &mut warnings,
+                    "partial-data",
+                    &eni.id,
+                    format!(
+                        "{} uses security group {g}, whose egress rules are not in the input (it is \
+                         listed without `IpPermissionsEgress`): this result may miss egress it allows",
+                        eni.id
+                    ),
+                ),
                 None => warn(
                     &mut warnings,
                     "partial-data",
@@ -128,7 +184,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
     for sg in b
         .sgs
         .values()
-        .filter(|sg| !attached.contains(sg.id.as_str()))
+        .filter(|sg| !attached.contains(sg.id.as_str()) && !sg.egress_unknown)
     {
         let mut t = Target::new(Provider::Aws, &sg.id, "security-group");
         t.account = sg.scope.account.clone();
@@ -147,7 +203,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
     for n in b
         .nacls
         .values()
-        .filter(|n| !covered_nacls.contains(n.id.as_str()))
+        .filter(|n| !covered_nacls.contains(n.id.as_str()) && !n.entries_unknown)
     {
         let mut t = Target::new(Provider::Aws, &n.id, "network-acl");
         t.account = n.scope.account.clone();
@@ -226,15 +282,24 @@ impl<'a> Acls<'a> {
             return Err("no `aws ec2 describe-network-acls` output was given".into());
         }
         let subnet = subnet.ok_or("the interface names no subnet")?;
-        if let Some(n) = self.by_subnet.get(subnet) {
-            return Ok(n);
+        let n = match self.by_subnet.get(subnet) {
+            Some(n) => n,
+            None => {
+                let vpc = vpc.ok_or_else(|| {
+                    format!("no network ACL lists {subnet}, and its VPC is not known (add `aws ec2 describe-subnets`)")
+                })?;
+                self.default_by_vpc.get(vpc).copied().ok_or_else(|| {
+                    format!("no network ACL lists {subnet}, and the default network ACL of {vpc} is not in the input")
+                })?
+            }
+        };
+        if n.entries_unknown {
+            return Err(format!(
+                "its network ACL {} is listed without its `Entries`",
+                n.id
+            ));
         }
-        let vpc = vpc.ok_or_else(|| {
-            format!("no network ACL lists {subnet}, and its VPC is not known (add `aws ec2 describe-subnets`)")
-        })?;
-        self.default_by_vpc.get(vpc).copied().ok_or_else(|| {
-            format!("no network ACL lists {subnet}, and the default network ACL of {vpc} is not in the input")
-        })
+        Ok(n)
     }
 }
 
