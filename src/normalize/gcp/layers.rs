@@ -125,6 +125,9 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
     let (protocol, ports) = l4_text(&r.l4);
     let mut destination: Vec<String> = r.dest_text.clone();
     destination.extend(r.unresolved.iter().cloned());
+    if let Some(n) = &r.dest_network {
+        destination.push(format!("network-context:{n}"));
+    }
     Rule {
         name: policy_rule_name(policy, r),
         resource: policy.name.clone(),

@@ -6,6 +6,7 @@ use super::fields::{
     last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, NetRef,
 };
 use super::parse::{parse_l4, parse_ranges, L4};
+use crate::model::space::public;
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 
@@ -51,6 +52,9 @@ pub struct PolicyRule {
     /// `apply_security_profile_group`: allowed on to a Cloud NGFW endpoint for layer-7 inspection
     /// (the security profile group's name).
     pub inspected: Option<String>,
+    /// `destNetworkType` / `destNetworkContext` (`INTERNET`, `NON_INTERNET`): a condition every
+    /// matched packet must meet on top of its other destination fields.
+    pub dest_network: Option<String>,
     /// Source conditions of an egress rule (`srcIpRanges`, `srcSecureTags`, …): the rule is
     /// judged as if every source matched them.
     pub source_conditions: Vec<String>,
@@ -189,13 +193,40 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         }
     }
     // No destination at all matches every address; symbolic ones alone match what they resolve to.
-    let dest = if !dest_text.is_empty() {
+    let mut dest = if !dest_text.is_empty() {
         parse_ranges(&dest_text, "destIpRanges", &mw)?
     } else if unresolved.is_empty() {
         AddrSet::full()
     } else {
         AddrSet::empty()
     };
+    // A network context narrows the other destination fields (a packet must match both): the
+    // internet context is the public address space, the others are everything but it. A deny
+    // of `0.0.0.0/0` in the non-internet context denies no public traffic.
+    let mut dest_network = None;
+    for field in ["destNetworkType", "destNetworkContext"] {
+        let Some(ctx) = opt_str(m, field, &mw)? else {
+            continue;
+        };
+        let upper = ctx.to_ascii_uppercase();
+        let narrowed = match upper.as_str() {
+            "UNSPECIFIED" | "" => continue,
+            "INTERNET" => dest.intersect(public()),
+            "NON_INTERNET" | "VPC_NETWORKS" | "INTRA_VPC" => dest.difference(public()),
+            _ => {
+                return Err(format!(
+                    "{mw}: `{field}` is {ctx:?}, expected INTERNET or NON_INTERNET"
+                ))
+            }
+        };
+        if dest_network.as_ref().is_some_and(|d| *d != upper) {
+            return Err(format!(
+                "{mw}: `destNetworkType` and `destNetworkContext` disagree"
+            ));
+        }
+        dest_network = Some(upper);
+        dest = narrowed;
+    }
     let egress = direction.eq_ignore_ascii_case("EGRESS");
     let mut source_conditions = Vec::new();
     if egress {
@@ -212,6 +243,14 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         }
         if !obj_list(m, "srcSecureTags", &mw)?.is_empty() {
             source_conditions.push("srcSecureTags".to_string());
+        }
+        if !str_list(m, "srcNetworks", &mw)?.is_empty() {
+            source_conditions.push("srcNetworks".to_string());
+        }
+        for field in ["srcNetworkType", "srcNetworkContext"] {
+            if opt_str(m, field, &mw)?.is_some_and(|x| !x.eq_ignore_ascii_case("UNSPECIFIED")) {
+                source_conditions.push(field.to_string());
+            }
         }
     }
     let target_secure_tags = obj_list(v, "targetSecureTags", what)?
@@ -237,6 +276,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .map(|t| NetRef::parse(t))
             .collect(),
         inspected,
+        dest_network,
         source_conditions,
     })
 }

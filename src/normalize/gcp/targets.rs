@@ -360,6 +360,16 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     ),
                 });
             }
+            if let Some(n) = &r.dest_network {
+                inv.warnings.push(Warning {
+                    kind: "approximated".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "the destination network context {n} is judged as {}: Cloud NGFW decides it from the route a packet takes",
+                        if n == "INTERNET" { "the public address space (CHECKS.md public4 and public6)" } else { "every address outside the public address space" }
+                    ),
+                });
+            }
             if !r.source_conditions.is_empty() {
                 inv.warnings.push(Warning {
                     kind: "approximated".into(),
