@@ -78,6 +78,9 @@ pub struct Subnetwork {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextHop {
     InternetGateway,
+    /// `nextHopNetwork`: a subnet route, delivered inside the VPC network itself (its range may
+    /// be public: an external IPv6 subnet range, privately used public IPv4).
+    Local,
     /// An internal load balancer or an instance: egress passes an appliance.
     Appliance(String),
     Other(String),
@@ -290,6 +293,8 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
         NextHop::Appliance(format!("internal load balancer {}", last_segment(ilb)))
     } else if let Some(vm) = opt_str(v, "nextHopInstance", &what)? {
         NextHop::Appliance(format!("instance {}", last_segment(vm)))
+    } else if opt_str(v, "nextHopNetwork", &what)?.is_some() {
+        NextHop::Local
     } else {
         // Every other next hop hands the packets on to something that may itself reach the
         // internet (a NAT VM at `nextHopIp`, on-premises behind a tunnel or interconnect, a
@@ -300,7 +305,6 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
             ("nextHopInterconnectAttachment", "interconnect attachment"),
             ("nextHopPeering", "peering"),
             ("nextHopHub", "hub"),
-            ("nextHopNetwork", "network"),
         ];
         let mut hop = NextHop::Other("unknown next hop".into());
         for (field, label) in other {

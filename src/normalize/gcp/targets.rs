@@ -211,7 +211,7 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
                 t.selectors.push(selector.clone());
             }
             t.chains.push(chain(b, info, who, region.as_deref()));
-            t.route = route_info(b, net, &who.tags);
+            t.route = route_info(b, net, &who.tags, info.v6);
             inv.targets.push(t);
         }
     }
@@ -276,7 +276,7 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
             } else {
                 None
             };
-            t.route = route_info(&b, &info.net, &inst.tags);
+            t.route = route_info(&b, &info.net, &inst.tags, nic.v6);
             inv.targets.push(t);
         }
     }
