@@ -242,6 +242,20 @@ impl GcpBundle {
                 .or_else(|| ctx.account.clone());
             self.effective_firewalls.push(fw);
         }
+        // The legacy organization security policies (`organizationFirewalls`), which gcloud prints
+        // only when `firewallPolicys` is empty, are not read.
+        let legacy = fields::obj_list(v, "organizationFirewalls", "effective firewalls")?;
+        if legacy.iter().any(|p| {
+            p.get("rules")
+                .and_then(Value::as_array)
+                .is_some_and(|r| !r.is_empty())
+        }) {
+            self.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: ctx.source.clone(),
+                message: "`organizationFirewalls` (legacy organization security policies) has rules, which were not applied; export the organization's hierarchical firewall policies with `gcloud compute firewall-policies describe`".into(),
+            });
+        }
         let entries = fields::obj_list(v, "firewallPolicys", "effective firewalls")?;
         for (i, e) in entries.iter().enumerate() {
             let at = format!("firewallPolicys[{i}]");
@@ -263,6 +277,22 @@ impl GcpBundle {
                 continue;
             }
             if kind != "HIERARCHY" {
+                // NETWORK_REGIONAL (instance and regional effective firewalls) names no region,
+                // SYSTEM_* policies are Google's: neither is placed in a chain, so say so when
+                // it has egress rules rather than drop them unseen.
+                let egress = fields::obj_list(e, "rules", &at)?.iter().any(|r| {
+                    r.get("direction")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| d.eq_ignore_ascii_case("EGRESS"))
+                });
+                if egress {
+                    let name = fields::opt_str(e, "name", &at)?.unwrap_or("?");
+                    self.warnings.push(Warning {
+                        kind: "not-evaluated".into(),
+                        source: ctx.source.clone(),
+                        message: format!("{at}: firewall policy {name} of type {kind:?} in effective firewalls has egress rules that were not applied; export it with `gcloud compute network-firewall-policies describe {name} --region=REGION` (a regional network policy) to include them"),
+                    });
+                }
                 continue;
             }
             let mut p = policy::effective_hierarchy(e, network.clone(), &at)?;
