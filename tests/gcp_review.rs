@@ -210,3 +210,60 @@ fn effective_firewalls_regional_policy_is_reported() {
         w[0]
     );
 }
+
+/// `gcloud compute networks get-effective-firewalls hub-net --format=json` has no `network` and
+/// names the hierarchical policy by its number: the network comes from the VPC rules in the
+/// response, so its NETWORK policy is applied to hub-net (it was dropped with a warning); with
+/// the organization policy's own export (named `org-egress`) the policy is applied once, not
+/// twice (the second copy's deny was reported as redundant, EG012).
+#[test]
+fn gcloud_effective_firewalls_bind_to_their_network_and_apply_once() {
+    let expected = |org: &str| {
+        vec![
+            "EG008 medium | hub-allow-all allow 0.0.0.0/0".to_string(),
+            "EG009 low | hub-allow-all allow 0.0.0.0/0".to_string(),
+            format!("EG011 high [hub-net-policy/500] | hub-net-policy/500 deny 0.0.0.0/0; {org}/900 goto_next 0.0.0.0/0; hub-allow-all allow 0.0.0.0/0"),
+        ]
+    };
+    let alone = fixture("effective-net/network-effective-firewalls.json");
+    for (paths, org) in [
+        (vec![alone.clone()], "918273645501"),
+        (vec![fixture("effective-net")], "org-egress"),
+    ] {
+        let (inv, f) = scan(&paths);
+        let mut got = on(&f, "hub-net");
+        got.extend(on(&f, "hub-net-policy"));
+        assert_eq!(got, expected(org), "{paths:?}");
+        assert!(
+            on(&f, "org-egress").is_empty(),
+            "{:?}",
+            on(&f, "org-egress")
+        );
+        assert!(on(&f, "918273645501").is_empty());
+        assert_eq!(
+            on(
+                &f,
+                "hub-net[sa:locked@rev-proj-7731.iam.gserviceaccount.com]"
+            ),
+            [
+                "EG008 medium | hub-allow-all allow 0.0.0.0/0",
+                "EG009 low | hub-allow-all allow 0.0.0.0/0",
+            ]
+        );
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+        let t = inv
+            .targets
+            .iter()
+            .find(|t| t.resource_id == "hub-net")
+            .unwrap();
+        let policies: Vec<&str> = t.chains[0]
+            .layers
+            .iter()
+            .map(|l| l.resource.as_str())
+            .collect();
+        assert_eq!(
+            policies,
+            [org, "hub-net", "hub-net-policy", "hub-net (implied rules)"]
+        );
+    }
+}

@@ -218,7 +218,22 @@ impl GcpBundle {
     /// associations, regions).
     fn add_effective(&mut self, v: &Value, ctx: &DocContext) -> Result<(), String> {
         let network = match v.get("network") {
-            None => None,
+            // gcloud's `get-effective-firewalls --format=json` leaves `network` out; the VPC
+            // rules in the response are all the network's (or the interface's network's).
+            None => {
+                let mut nets = fields::obj_list(v, "firewalls", "effective firewalls")?
+                    .iter()
+                    .filter_map(|f| f.get("network").and_then(Value::as_str))
+                    .map(fields::NetRef::parse);
+                let first = nets.next();
+                match first {
+                    Some(mut n) if nets.all(|m| m == n) => {
+                        n.project = n.project.or_else(|| ctx.account.clone());
+                        Some(n)
+                    }
+                    _ => None,
+                }
+            }
             Some(Value::String(s)) => {
                 let mut n = fields::NetRef::parse(s);
                 n.project = n.project.or_else(|| ctx.account.clone());
@@ -270,6 +285,7 @@ impl GcpBundle {
                     continue;
                 };
                 let mut p = policy::policy(e, &at)?;
+                p.from_effective = true;
                 p.project = p.project.or_else(|| net.project.clone());
                 p.scope = policy::PolicyScope::Global;
                 p.networks = vec![net.clone()];
@@ -297,7 +313,7 @@ impl GcpBundle {
             }
             let mut p = policy::effective_hierarchy(e, network.clone(), &at)?;
             if network.is_none() {
-                // gcloud's output names no network: bind to every network of the project.
+                // No network is known: bind to every network of the project.
                 p.scope = policy::PolicyScope::Organization;
             }
             self.policies.push(p);
@@ -459,6 +475,17 @@ impl GcpBundle {
             (i.project.clone(), i.zone.clone(), i.name.clone())
         });
         keep_first(&mut self.routes, |r| (r.net.clone(), r.name.clone()));
+        // A hierarchical policy from effective firewalls that is also given as its own export
+        // (named there by its short name, in effective firewalls by its number) is that export.
+        let exported: Vec<policy::Policy> = self
+            .policies
+            .iter()
+            .filter(|p| !p.from_effective && p.scope.hierarchical())
+            .cloned()
+            .collect();
+        self.policies.retain(|p| {
+            !(p.from_effective && !p.scope.is_network()) || !exported.iter().any(|q| q.same_as(p))
+        });
         // A policy whose listing left out its rules gives way to a reading that has them.
         self.policies.sort_by_key(|p| p.rules_missing);
         keep_first(&mut self.policies, |p| {

@@ -28,7 +28,19 @@ pub enum PolicyScope {
     Ancestry,
 }
 
+impl Policy {
+    /// The same policy: by its resource name (the number of a hierarchical one) or its short name.
+    pub fn same_as(&self, other: &Policy) -> bool {
+        self.id == other.id || self.name == other.name
+    }
+}
+
 impl PolicyScope {
+    /// A global or regional network firewall policy.
+    pub fn is_network(&self) -> bool {
+        matches!(self, PolicyScope::Global | PolicyScope::Regional(_))
+    }
+
     pub fn hierarchical(&self) -> bool {
         matches!(self, PolicyScope::Organization | PolicyScope::Folder)
     }
@@ -64,6 +76,11 @@ pub struct PolicyRule {
 pub struct Policy {
     /// `shortName` / `displayName` of a hierarchical policy (its `name` is a number), else `name`.
     pub name: String,
+    /// The resource's own `name` (a number for a hierarchical policy): what an effective-firewalls
+    /// response names it by, as gcloud leaves the short name out there.
+    pub id: String,
+    /// Read from an effective-firewalls response rather than from the policy's own export.
+    pub from_effective: bool,
     pub project: Option<String>,
     pub scope: PolicyScope,
     /// Networks it is associated with (network policies).
@@ -129,6 +146,8 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Policy {
         project: segment_after(self_link, "projects").map(str::to_string),
+        id: id.to_string(),
+        from_effective: false,
         name,
         scope,
         networks,
@@ -294,6 +313,7 @@ pub fn effective_hierarchy(v: &Value, network: Option<NetRef>, at: &str) -> Resu
     }
     p.project = network.as_ref().and_then(|n| n.project.clone());
     p.scope = PolicyScope::Ancestry;
+    p.from_effective = true;
     p.networks = network.into_iter().collect();
     Ok(p)
 }

@@ -87,7 +87,7 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
         let given = b
             .policies
             .iter()
-            .any(|q| q.scope.hierarchical() && q.name == p.name);
+            .any(|q| q.scope.hierarchical() && !q.from_effective && q.same_as(p));
         if !given && p.networks.iter().any(|n| n.matches(net)) {
             layers.push(policy_layer(p, net, who));
         }
