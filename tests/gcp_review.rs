@@ -267,3 +267,26 @@ fn gcloud_effective_firewalls_bind_to_their_network_and_apply_once() {
         );
     }
 }
+
+/// Two dual-stack instances (`stackType: IPV4_IPV6`) on a network whose only egress rule denies
+/// `all` without `destinationRanges` (IPv4 only): the one with an external IPv6 address
+/// (`ipv6AccessConfigs`, `ipv6AccessType: EXTERNAL`) reaches public IPv6 through the implied
+/// `::/0` allow; the one whose IPv6 address is internal (ULA, `ipv6AccessType: INTERNAL`)
+/// reaches no public address at all (it had the same IPv6 findings before).
+#[test]
+fn internal_ipv6_reaches_no_public_ipv6() {
+    let (_, f) = scan(&[fixture("instances")]);
+    let ext = "rev-proj-7731/us-central1-a/ext-v6-1";
+    assert_eq!(
+        ids(&f, ext),
+        ["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"]
+    );
+    for line in on(&f, ext) {
+        assert!(
+            line.ends_with("| implied-allow-egress-ipv6 allow ::/0"),
+            "{line}"
+        );
+    }
+    assert!(ids(&f, "rev-proj-7731/us-central1-a/ula-1").is_empty());
+    assert_eq!(f.len(), 9);
+}

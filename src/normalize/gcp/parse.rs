@@ -48,6 +48,9 @@ pub struct Nic {
     pub v6: bool,
     /// `stackType: IPV6_ONLY`: the NIC has no IPv4 address.
     pub v6_only: bool,
+    /// `ipv6AccessType: INTERNAL` and no IPv6 access config: its IPv6 address is internal (ULA),
+    /// and packets from it never reach public IPv6.
+    pub v6_internal_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -219,9 +222,13 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
         let stack = opt_str(n, "stackType", &nw)?.unwrap_or("IPV4_ONLY");
         let stack = stack.to_ascii_uppercase();
         let v6_only = stack == "IPV6_ONLY";
+        let external6 = !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty();
         let v6 = stack != "IPV4_ONLY"
-            || !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty()
+            || external6
             || opt_str(n, "ipv6Address", &nw)?.is_some_and(|a| !a.is_empty());
+        let v6_internal_only = !external6
+            && opt_str(n, "ipv6AccessType", &nw)?
+                .is_some_and(|t| t.eq_ignore_ascii_case("INTERNAL"));
         nics.push(Nic {
             name: opt_str(n, "name", &nw)?
                 .map(str::to_string)
@@ -229,6 +236,7 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
             net: NetRef::parse(req_str(n, "network", &nw)?),
             v6,
             v6_only,
+            v6_internal_only,
         });
     }
     Ok(Instance {

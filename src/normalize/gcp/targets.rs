@@ -7,8 +7,8 @@ use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Wh
 use super::policy::PolicyScope;
 use super::routes::route_info;
 use super::GcpBundle;
-use crate::model::space::{all_v4, all_v6};
-use crate::model::{Chain, Layer, Target, Warning};
+use crate::model::space::{all_v4, all_v6, public6};
+use crate::model::{AddrSet, Chain, Layer, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 
@@ -269,14 +269,19 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 .collect();
             t.chains.push(chain(&b, &info, &who, region.as_deref()));
             // A NIC sends only in the address families it has an address of.
-            t.address_limit = if nic.v6_only {
+            // An internal (ULA) IPv6 address reaches no public IPv6 address.
+            t.address_limit = if nic.v6_only && nic.v6_internal_only {
+                Some(all_v6().difference(public6()))
+            } else if nic.v6_only {
                 Some(all_v6())
             } else if !nic.v6 {
                 Some(all_v4())
+            } else if nic.v6_internal_only {
+                Some(AddrSet::full().difference(public6()))
             } else {
                 None
             };
-            t.route = route_info(&b, &info.net, &inst.tags, nic.v6);
+            t.route = route_info(&b, &info.net, &inst.tags, nic.v6 && !nic.v6_internal_only);
             inv.targets.push(t);
         }
     }
