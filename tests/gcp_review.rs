@@ -290,3 +290,19 @@ fn internal_ipv6_reaches_no_public_ipv6() {
     assert!(ids(&f, "rev-proj-7731/us-central1-a/ula-1").is_empty());
     assert_eq!(f.len(), 9);
 }
+
+/// A network with ULA internal IPv6 (`enableUlaInternalIpv6`) whose every subnet is
+/// `ipv6AccessType: INTERNAL`, judged without instances: its deny-all (IPv4) leaves nothing
+/// public. Without the subnet listing, whether a subnet has external IPv6 is unknown, so the
+/// implied `::/0` allow is still reported.
+#[test]
+fn network_with_internal_ipv6_only() {
+    let dir = fixture("ula-net");
+    let (_, f) = scan(&[dir.clone()]);
+    assert!(f.is_empty(), "{:?}", on(&f, "dual-net"));
+    let (_, f) = scan(&[dir.join("networks.json"), dir.join("firewall-rules.json")]);
+    assert_eq!(
+        ids(&f, "dual-net"),
+        ["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"]
+    );
+}

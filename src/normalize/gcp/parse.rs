@@ -76,6 +76,9 @@ pub struct Network {
 pub struct Subnetwork {
     pub net: NetRef,
     pub v6: bool,
+    /// The subnet's IPv6 range is external (`ipv6AccessType: EXTERNAL`): its VMs can have
+    /// public IPv6 addresses. An internal range is ULA only.
+    pub v6_external: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,9 +285,13 @@ pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, String> {
         || opt_str(v, "ipv6CidrRange", &what)?.is_some()
         || opt_str(v, "externalIpv6Prefix", &what)?.is_some()
         || opt_str(v, "internalIpv6Prefix", &what)?.is_some();
+    let v6_external = opt_str(v, "ipv6AccessType", &what)?
+        .is_some_and(|t| t.eq_ignore_ascii_case("EXTERNAL"))
+        || opt_str(v, "externalIpv6Prefix", &what)?.is_some();
     Ok(Subnetwork {
         net: NetRef::parse(req_str(v, "network", &what)?),
         v6,
+        v6_external,
     })
 }
 

@@ -18,6 +18,10 @@ struct NetInfo {
     net: NetRef,
     v6: bool,
     policies_first: bool,
+    /// The subnet listing has this network's subnets.
+    subnets_seen: bool,
+    /// One of its subnets (or instance NICs) has external IPv6: public IPv6 is reachable.
+    v6_external: bool,
 }
 
 fn add_net(nets: &mut Vec<NetInfo>, net: &NetRef) -> usize {
@@ -31,6 +35,8 @@ fn add_net(nets: &mut Vec<NetInfo>, net: &NetRef) -> usize {
         net: net.clone(),
         v6: false,
         policies_first: false,
+        subnets_seen: false,
+        v6_external: false,
     });
     nets.len() - 1
 }
@@ -46,11 +52,14 @@ fn networks(b: &GcpBundle) -> Vec<NetInfo> {
     for s in &b.subnetworks {
         let i = add_net(&mut nets, &s.net);
         nets[i].v6 |= s.v6;
+        nets[i].subnets_seen = true;
+        nets[i].v6_external |= s.v6_external;
     }
     for inst in &b.instances {
         for nic in &inst.nics {
             let i = add_net(&mut nets, &nic.net);
             nets[i].v6 |= nic.v6;
+            nets[i].v6_external |= nic.v6 && !nic.v6_internal_only;
         }
     }
     for fw in &b.firewalls {
@@ -211,7 +220,12 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
                 t.selectors.push(selector.clone());
             }
             t.chains.push(chain(b, info, who, region.as_deref()));
-            t.route = route_info(b, net, &who.tags, info.v6);
+            // Every subnet's IPv6 range is internal (ULA): no instance reaches public IPv6.
+            let internal6 = info.v6 && info.subnets_seen && !info.v6_external;
+            if internal6 {
+                t.address_limit = Some(AddrSet::full().difference(public6()));
+            }
+            t.route = route_info(b, net, &who.tags, info.v6 && !internal6);
             inv.targets.push(t);
         }
     }
