@@ -298,7 +298,7 @@ fn internal_ipv6_reaches_no_public_ipv6() {
 #[test]
 fn network_with_internal_ipv6_only() {
     let dir = fixture("ula-net");
-    let (_, f) = scan(&[dir.clone()]);
+    let (_, f) = scan(std::slice::from_ref(&dir));
     assert!(f.is_empty(), "{:?}", on(&f, "dual-net"));
     let (_, f) = scan(&[dir.join("networks.json"), dir.join("firewall-rules.json")]);
     assert_eq!(

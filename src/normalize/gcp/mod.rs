@@ -484,7 +484,7 @@ impl GcpBundle {
             .cloned()
             .collect();
         self.policies.retain(|p| {
-            !(p.from_effective && !p.scope.is_network()) || !exported.iter().any(|q| q.same_as(p))
+            !p.from_effective || p.scope.is_network() || !exported.iter().any(|q| q.same_as(p))
         });
         // A policy whose listing left out its rules gives way to a reading that has them.
         self.policies.sort_by_key(|p| p.rules_missing);
