@@ -306,3 +306,30 @@ fn network_with_internal_ipv6_only() {
         ["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"]
     );
 }
+
+/// VPC egress rules may name `sourceRanges` (packets from those addresses only): the deny-all
+/// for 10.30.0.5/32 locks down db-1 only; app-1 (10.30.0.6) goes on to the allow-all. It was
+/// applied to every instance, so app-1 came out clean. Without the instance listing the deny is
+/// applied to no instance, with a warning.
+#[test]
+fn egress_source_ranges_select_instances_by_address() {
+    let dir = fixture("source-ranges");
+    let (_, f) = scan(std::slice::from_ref(&dir));
+    assert!(ids(&f, "rev-proj-7731/us-east1-b/db-1").is_empty());
+    let app = "rev-proj-7731/us-east1-b/app-1";
+    assert_eq!(
+        ids(&f, app),
+        ["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"]
+    );
+    for line in on(&f, app) {
+        assert!(line.ends_with("| src-allow-all allow 0.0.0.0/0"), "{line}");
+    }
+    let (inv, f) = scan(&[dir.join("firewall-rules.json")]);
+    assert_eq!(ids(&f, "src-net").len(), 9);
+    let w: Vec<String> = inv
+        .warnings
+        .iter()
+        .map(|w| format!("{} {}", w.kind, w.source))
+        .collect();
+    assert_eq!(w, ["approximated src-deny-db"]);
+}

@@ -25,6 +25,9 @@ pub struct Who {
     pub service_accounts: Vec<String>,
     /// Secure tags (`tagValues/123`); instance listings do not carry them.
     pub secure_tags: Vec<String>,
+    /// The NIC's addresses, for egress rules with `sourceRanges`; `None` for a network-level
+    /// target, which stands for instances of any address.
+    pub addrs: Option<AddrSet>,
 }
 
 impl Who {
@@ -33,9 +36,18 @@ impl Who {
     }
 
     pub fn selects_firewall(&self, fw: &Firewall) -> bool {
-        (fw.target_tags.is_empty() && fw.target_sas.is_empty())
+        let targeted = (fw.target_tags.is_empty() && fw.target_sas.is_empty())
             || Self::any(&self.tags, &fw.target_tags)
-            || Self::any(&self.service_accounts, &fw.target_sas)
+            || Self::any(&self.service_accounts, &fw.target_sas);
+        // An egress rule with `sourceRanges` applies to packets from those addresses. Without
+        // the instance's addresses, an allow is taken to apply and a deny not to (the build
+        // warns): the result never shows less egress than there is.
+        targeted
+            && match (&fw.source, &self.addrs) {
+                (None, _) => true,
+                (Some(src), Some(mine)) => src.intersects(mine),
+                (Some(_), None) => fw.action == Action::Allow,
+            }
     }
 
     pub fn selects_policy_rule(&self, r: &PolicyRule) -> bool {

@@ -38,6 +38,9 @@ pub struct Firewall {
     pub dest: AddrSet,
     pub target_tags: Vec<String>,
     pub target_sas: Vec<String>,
+    /// `sourceRanges` of an egress rule: it matches only packets sent from these addresses.
+    pub source: Option<AddrSet>,
+    pub source_text: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +51,8 @@ pub struct Nic {
     pub v6: bool,
     /// `stackType: IPV6_ONLY`: the NIC has no IPv4 address.
     pub v6_only: bool,
+    /// The addresses it sends from: `networkIP`, `ipv6Address`, external IPv6 and alias ranges.
+    pub addrs: AddrSet,
     /// `ipv6AccessType: INTERNAL` and no IPv6 access config: its IPv6 address is internal (ULA),
     /// and packets from it never reach public IPv6.
     pub v6_internal_only: bool,
@@ -177,6 +182,17 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Egress rules may also name the sources they apply to (since 2023).
+    let source_text = if egress {
+        str_list(v, "sourceRanges", &what)?
+    } else {
+        Vec::new()
+    };
+    let source = if source_text.is_empty() {
+        None
+    } else {
+        Some(parse_ranges(&source_text, "sourceRanges", &what)?)
+    };
     let dest_text = str_list(v, "destinationRanges", &what)?;
     let dest = if dest_text.is_empty() {
         parse_addrs("0.0.0.0/0")?
@@ -196,6 +212,8 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         dest,
         target_tags: str_list(v, "targetTags", &what)?,
         target_sas: str_list(v, "targetServiceAccounts", &what)?,
+        source,
+        source_text,
         name,
     })
 }
@@ -229,6 +247,32 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
         let v6 = stack != "IPV4_ONLY"
             || external6
             || opt_str(n, "ipv6Address", &nw)?.is_some_and(|a| !a.is_empty());
+        let mut addrs = AddrSet::empty();
+        let mut add = |a: &str, field: &str| -> Result<(), String> {
+            let set = parse_addrs(a).map_err(|e| format!("{nw}: `{field}`: {e}"))?;
+            addrs = addrs.union(&set);
+            Ok(())
+        };
+        if let Some(a) = opt_str(n, "networkIP", &nw)? {
+            add(a, "networkIP")?;
+        }
+        if let Some(a) = opt_str(n, "ipv6Address", &nw)?.filter(|a| !a.is_empty()) {
+            add(a, "ipv6Address")?;
+        }
+        for (j, c) in obj_list(n, "ipv6AccessConfigs", &nw)?.iter().enumerate() {
+            if let Some(a) = opt_str(c, "externalIpv6", &nw)?.filter(|a| !a.is_empty()) {
+                add(a, &format!("ipv6AccessConfigs[{j}].externalIpv6"))?;
+            }
+        }
+        for (j, r) in obj_list(n, "aliasIpRanges", &nw)?.iter().enumerate() {
+            if let Some(a) = opt_str(r, "ipCidrRange", &nw)? {
+                // A bare prefix length (`/24`) is how a request asks for a range; listings show
+                // the allocated one.
+                if !a.starts_with('/') {
+                    add(a, &format!("aliasIpRanges[{j}].ipCidrRange"))?;
+                }
+            }
+        }
         let v6_internal_only = !external6
             && opt_str(n, "ipv6AccessType", &nw)?
                 .is_some_and(|t| t.eq_ignore_ascii_case("INTERNAL"));
@@ -240,6 +284,7 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
             v6,
             v6_only,
             v6_internal_only,
+            addrs,
         });
     }
     Ok(Instance {

@@ -199,6 +199,21 @@ fn selectors(b: &GcpBundle, net: &NetRef) -> Vec<(String, String, Who)> {
 
 fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
     let net = &info.net;
+    for fw in b
+        .firewalls
+        .iter()
+        .filter(|f| f.egress && !f.disabled && f.source.is_some() && f.net.matches(net))
+    {
+        inv.warnings.push(Warning {
+            kind: "approximated".into(),
+            source: fw.name.clone(),
+            message: format!(
+                "the egress rule applies only to packets from {} (`sourceRanges`); without the instance listing their addresses are unknown, so it was judged {}",
+                fw.source_text.join(", "),
+                if fw.action == crate::model::Action::Allow { "as applying to every instance" } else { "as applying to no instance" }
+            ),
+        });
+    }
     let mut variants: Vec<(String, String, Who)> =
         vec![(String::new(), String::new(), Who::default())];
     variants.extend(selectors(b, net));
@@ -256,12 +271,14 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
             (Some(p), Some(z)) => format!("{p}/{z}/{}", inst.name),
             _ => inst.name.clone(),
         };
-        let who = Who {
-            tags: inst.tags.clone(),
-            service_accounts: inst.service_accounts.clone(),
-            secure_tags: Vec::new(),
-        };
         for (i, nic) in inst.nics.iter().enumerate() {
+            let who = Who {
+                tags: inst.tags.clone(),
+                service_accounts: inst.service_accounts.clone(),
+                secure_tags: Vec::new(),
+                // A NIC listed without addresses (a hand-written one) is judged like a network.
+                addrs: (!nic.addrs.is_empty()).then(|| nic.addrs.clone()),
+            };
             let Some(info) = net_info(&nic.net) else {
                 continue;
             };
