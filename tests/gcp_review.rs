@@ -333,3 +333,32 @@ fn egress_source_ranges_select_instances_by_address() {
         .collect();
     assert_eq!(w, ["approximated src-deny-db"]);
 }
+
+/// A network firewall policy's egress deny with `srcIpRanges` 10.30.0.5/32 stops db-1 only;
+/// app-1 falls through to the implied allow. The rule was applied to every instance (app-1
+/// clean). Without instances, the deny is applied to no instance.
+#[test]
+fn policy_egress_source_ranges_select_instances_by_address() {
+    let dir = fixture("policy-source");
+    let (_, f) = scan(std::slice::from_ref(&dir));
+    assert!(ids(&f, "rev-proj-7731/us-east1-b/db-1").is_empty());
+    let app = "rev-proj-7731/us-east1-b/app-1";
+    assert_eq!(
+        ids(&f, app),
+        ["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"]
+    );
+    for line in on(&f, app) {
+        assert!(
+            line.ends_with("| implied-allow-egress allow 0.0.0.0/0"),
+            "{line}"
+        );
+    }
+    let (inv, f) = scan(&[dir.join("network-firewall-policies.json")]);
+    assert_eq!(ids(&f, "src-net").len(), 9);
+    let w: Vec<String> = inv
+        .warnings
+        .iter()
+        .map(|w| format!("{} {}", w.kind, w.source))
+        .collect();
+    assert_eq!(w, ["approximated src-net-policy/100"]);
+}

@@ -42,18 +42,32 @@ impl Who {
         // An egress rule with `sourceRanges` applies to packets from those addresses. Without
         // the instance's addresses, an allow is taken to apply and a deny not to (the build
         // warns): the result never shows less egress than there is.
-        targeted
-            && match (&fw.source, &self.addrs) {
-                (None, _) => true,
-                (Some(src), Some(mine)) => src.intersects(mine),
-                (Some(_), None) => fw.action == Action::Allow,
-            }
+        targeted && self.source_matches(fw.source.as_ref(), false, fw.action)
     }
 
     pub fn selects_policy_rule(&self, r: &PolicyRule) -> bool {
-        (r.target_sas.is_empty() && r.target_secure_tags.is_empty())
+        let targeted = (r.target_sas.is_empty() && r.target_secure_tags.is_empty())
             || Self::any(&self.service_accounts, &r.target_sas)
-            || Self::any(&self.secure_tags, &r.target_secure_tags)
+            || Self::any(&self.secure_tags, &r.target_secure_tags);
+        targeted && self.source_matches(r.source.as_ref(), r.source_unresolved, r.action)
+    }
+
+    /// Whether an egress rule's source condition holds for this sender: by its addresses where
+    /// they decide it; otherwise an allow (or goto_next) is taken to apply and a deny not to, so
+    /// the result never shows less egress than there is.
+    fn source_matches(&self, src: Option<&AddrSet>, unresolved: bool, action: Action) -> bool {
+        if src.is_none() && !unresolved {
+            return true;
+        }
+        let known = match (src, &self.addrs) {
+            (Some(s), Some(mine)) => Some(s.intersects(mine)),
+            _ => None,
+        };
+        match known {
+            Some(true) => true,
+            Some(false) if !unresolved => false,
+            _ => action != Action::Deny,
+        }
     }
 }
 

@@ -70,6 +70,10 @@ pub struct PolicyRule {
     /// Source conditions of an egress rule (`srcIpRanges`, `srcSecureTags`, …): the rule is
     /// judged as if every source matched them.
     pub source_conditions: Vec<String>,
+    /// `srcIpRanges` of an egress rule, matched against an instance's addresses.
+    pub source: Option<AddrSet>,
+    /// Source conditions other than `srcIpRanges`, which cannot be matched offline.
+    pub source_unresolved: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -248,7 +252,12 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     }
     let egress = direction.eq_ignore_ascii_case("EGRESS");
     let mut source_conditions = Vec::new();
+    let mut source = None;
     if egress {
+        let src = str_list(m, "srcIpRanges", &mw)?;
+        if !src.is_empty() {
+            source = Some(parse_ranges(&src, "srcIpRanges", &mw)?);
+        }
         for field in [
             "srcIpRanges",
             "srcFqdns",
@@ -296,7 +305,9 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .collect(),
         inspected,
         dest_network,
+        source_unresolved: source_conditions.iter().any(|c| c != "srcIpRanges"),
         source_conditions,
+        source,
     })
 }
 

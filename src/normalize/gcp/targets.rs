@@ -411,7 +411,7 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     kind: "approximated".into(),
                     source: name.clone(),
                     message: format!(
-                        "the egress rule also matches on its source ({}), which this scan does not check: it is judged as if every instance matched it",
+                        "the egress rule also matches on its source ({}): where an instance's address does not decide it, an allow is judged as applying and a deny as not applying",
                         r.source_conditions.join(", ")
                     ),
                 });
