@@ -227,7 +227,8 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
     // internet context is the public address space, the others are everything but it. A deny
     // of `0.0.0.0/0` in the non-internet context denies no public traffic.
     let mut dest_network = None;
-    for field in ["destNetworkType", "destNetworkContext"] {
+    // `destNetworkScope` is the beta API's name for it.
+    for field in ["destNetworkType", "destNetworkContext", "destNetworkScope"] {
         let Some(ctx) = opt_str(m, field, &mw)? else {
             continue;
         };
@@ -244,7 +245,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         };
         if dest_network.as_ref().is_some_and(|d| *d != upper) {
             return Err(format!(
-                "{mw}: `destNetworkType` and `destNetworkContext` disagree"
+                "{mw}: `{field}` is {ctx:?}, which another destination network field contradicts"
             ));
         }
         dest_network = Some(upper);
@@ -275,7 +276,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         if !str_list(m, "srcNetworks", &mw)?.is_empty() {
             source_conditions.push("srcNetworks".to_string());
         }
-        for field in ["srcNetworkType", "srcNetworkContext"] {
+        for field in ["srcNetworkType", "srcNetworkContext", "srcNetworkScope"] {
             if opt_str(m, field, &mw)?.is_some_and(|x| !x.eq_ignore_ascii_case("UNSPECIFIED")) {
                 source_conditions.push(field.to_string());
             }
