@@ -250,7 +250,13 @@ fn gcloud_effective_firewalls_bind_to_their_network_and_apply_once() {
                 "EG009 low | hub-allow-all allow 0.0.0.0/0",
             ]
         );
-        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+        // No subnet listing: whether hub-net has IPv6 is unknown, and the report says so.
+        let w: Vec<String> = inv
+            .warnings
+            .iter()
+            .map(|w| format!("{} {}", w.kind, w.source))
+            .collect();
+        assert_eq!(w, ["partial-data hub-net"]);
         let t = inv
             .targets
             .iter()
@@ -331,7 +337,7 @@ fn egress_source_ranges_select_instances_by_address() {
         .iter()
         .map(|w| format!("{} {}", w.kind, w.source))
         .collect();
-    assert_eq!(w, ["approximated src-deny-db"]);
+    assert_eq!(w, ["approximated src-deny-db", "partial-data src-net"]);
 }
 
 /// A network firewall policy's egress deny with `srcIpRanges` 10.30.0.5/32 stops db-1 only;
@@ -360,5 +366,35 @@ fn policy_egress_source_ranges_select_instances_by_address() {
         .iter()
         .map(|w| format!("{} {}", w.kind, w.source))
         .collect();
-    assert_eq!(w, ["approximated src-net-policy/100"]);
+    assert_eq!(
+        w,
+        ["approximated src-net-policy/100", "partial-data src-net"]
+    );
+}
+
+/// Firewall rules alone: a network's IPv6 state is unknown (external IPv6 subnets need no
+/// network setting), so the scan warns that the implied `::/0` allow was not applied rather
+/// than report the network clean for IPv6 without saying so.
+#[test]
+fn unknown_ipv6_state_is_reported() {
+    let (inv, f) = scan(&[fixture("nets/firewall-rules.json")]);
+    assert!(ids(&f, "v6-net").is_empty());
+    let mut w: Vec<String> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "partial-data")
+        .map(|w| w.source.clone())
+        .collect();
+    w.sort();
+    assert_eq!(
+        w,
+        [
+            "pol-net",
+            "shadow-net",
+            "smb-net",
+            "split-net",
+            "tie-net",
+            "v6-net"
+        ]
+    );
 }

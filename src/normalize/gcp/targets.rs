@@ -199,6 +199,17 @@ fn selectors(b: &GcpBundle, net: &NetRef) -> Vec<(String, String, Who)> {
 
 fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
     let net = &info.net;
+    if !info.v6 && !info.subnets_seen {
+        // External IPv6 subnets need no network setting, so only the subnets can tell.
+        inv.warnings.push(Warning {
+            kind: "partial-data".into(),
+            source: net.name.clone(),
+            message: format!(
+                "whether network {} has IPv6 subnets is unknown (no subnet listing names it), so its implied IPv6 egress allow (::/0) was not applied; add `gcloud compute networks subnets list --format=json` to judge IPv6",
+                net.name
+            ),
+        });
+    }
     for fw in b
         .firewalls
         .iter()
