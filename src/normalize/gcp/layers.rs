@@ -25,6 +25,9 @@ pub struct Who {
     pub service_accounts: Vec<String>,
     /// Secure tags (`tagValues/123`); instance listings do not carry them.
     pub secure_tags: Vec<String>,
+    /// The NIC's addresses, for egress rules with `sourceRanges`; `None` for a network-level
+    /// target, which stands for instances of any address.
+    pub addrs: Option<AddrSet>,
 }
 
 impl Who {
@@ -33,15 +36,38 @@ impl Who {
     }
 
     pub fn selects_firewall(&self, fw: &Firewall) -> bool {
-        (fw.target_tags.is_empty() && fw.target_sas.is_empty())
+        let targeted = (fw.target_tags.is_empty() && fw.target_sas.is_empty())
             || Self::any(&self.tags, &fw.target_tags)
-            || Self::any(&self.service_accounts, &fw.target_sas)
+            || Self::any(&self.service_accounts, &fw.target_sas);
+        // An egress rule with `sourceRanges` applies to packets from those addresses. Without
+        // the instance's addresses, an allow is taken to apply and a deny not to (the build
+        // warns): the result never shows less egress than there is.
+        targeted && self.source_matches(fw.source.as_ref(), false, fw.action)
     }
 
     pub fn selects_policy_rule(&self, r: &PolicyRule) -> bool {
-        (r.target_sas.is_empty() && r.target_secure_tags.is_empty())
+        let targeted = (r.target_sas.is_empty() && r.target_secure_tags.is_empty())
             || Self::any(&self.service_accounts, &r.target_sas)
-            || Self::any(&self.secure_tags, &r.target_secure_tags)
+            || Self::any(&self.secure_tags, &r.target_secure_tags);
+        targeted && self.source_matches(r.source.as_ref(), r.source_unresolved, r.action)
+    }
+
+    /// Whether an egress rule's source condition holds for this sender: by its addresses where
+    /// they decide it; otherwise an allow (or goto_next) is taken to apply and a deny not to, so
+    /// the result never shows less egress than there is.
+    fn source_matches(&self, src: Option<&AddrSet>, unresolved: bool, action: Action) -> bool {
+        if src.is_none() && !unresolved {
+            return true;
+        }
+        let known = match (src, &self.addrs) {
+            (Some(s), Some(mine)) => Some(s.intersects(mine)),
+            _ => None,
+        };
+        match known {
+            Some(true) => true,
+            Some(false) if !unresolved => false,
+            _ => action != Action::Deny,
+        }
     }
 }
 
@@ -125,6 +151,9 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
     let (protocol, ports) = l4_text(&r.l4);
     let mut destination: Vec<String> = r.dest_text.clone();
     destination.extend(r.unresolved.iter().cloned());
+    if let Some(n) = &r.dest_network {
+        destination.push(format!("network-context:{n}"));
+    }
     Rule {
         name: policy_rule_name(policy, r),
         resource: policy.name.clone(),

@@ -218,7 +218,22 @@ impl GcpBundle {
     /// associations, regions).
     fn add_effective(&mut self, v: &Value, ctx: &DocContext) -> Result<(), String> {
         let network = match v.get("network") {
-            None => None,
+            // gcloud's `get-effective-firewalls --format=json` leaves `network` out; the VPC
+            // rules in the response are all the network's (or the interface's network's).
+            None => {
+                let mut nets = fields::obj_list(v, "firewalls", "effective firewalls")?
+                    .iter()
+                    .filter_map(|f| f.get("network").and_then(Value::as_str))
+                    .map(fields::NetRef::parse);
+                let first = nets.next();
+                match first {
+                    Some(mut n) if nets.all(|m| m == n) => {
+                        n.project = n.project.or_else(|| ctx.account.clone());
+                        Some(n)
+                    }
+                    _ => None,
+                }
+            }
             Some(Value::String(s)) => {
                 let mut n = fields::NetRef::parse(s);
                 n.project = n.project.or_else(|| ctx.account.clone());
@@ -242,6 +257,20 @@ impl GcpBundle {
                 .or_else(|| ctx.account.clone());
             self.effective_firewalls.push(fw);
         }
+        // The legacy organization security policies (`organizationFirewalls`), which gcloud prints
+        // only when `firewallPolicys` is empty, are not read.
+        let legacy = fields::obj_list(v, "organizationFirewalls", "effective firewalls")?;
+        if legacy.iter().any(|p| {
+            p.get("rules")
+                .and_then(Value::as_array)
+                .is_some_and(|r| !r.is_empty())
+        }) {
+            self.warnings.push(Warning {
+                kind: "not-evaluated".into(),
+                source: ctx.source.clone(),
+                message: "`organizationFirewalls` (legacy organization security policies) has rules, which were not applied; export the organization's hierarchical firewall policies with `gcloud compute firewall-policies describe`".into(),
+            });
+        }
         let entries = fields::obj_list(v, "firewallPolicys", "effective firewalls")?;
         for (i, e) in entries.iter().enumerate() {
             let at = format!("firewallPolicys[{i}]");
@@ -256,6 +285,7 @@ impl GcpBundle {
                     continue;
                 };
                 let mut p = policy::policy(e, &at)?;
+                p.from_effective = true;
                 p.project = p.project.or_else(|| net.project.clone());
                 p.scope = policy::PolicyScope::Global;
                 p.networks = vec![net.clone()];
@@ -263,11 +293,27 @@ impl GcpBundle {
                 continue;
             }
             if kind != "HIERARCHY" {
+                // NETWORK_REGIONAL (instance and regional effective firewalls) names no region,
+                // SYSTEM_* policies are Google's: neither is placed in a chain, so say so when
+                // it has egress rules rather than drop them unseen.
+                let egress = fields::obj_list(e, "rules", &at)?.iter().any(|r| {
+                    r.get("direction")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| d.eq_ignore_ascii_case("EGRESS"))
+                });
+                if egress {
+                    let name = fields::opt_str(e, "name", &at)?.unwrap_or("?");
+                    self.warnings.push(Warning {
+                        kind: "not-evaluated".into(),
+                        source: ctx.source.clone(),
+                        message: format!("{at}: firewall policy {name} of type {kind:?} in effective firewalls has egress rules that were not applied; export it with `gcloud compute network-firewall-policies describe {name} --region=REGION` (a regional network policy) to include them"),
+                    });
+                }
                 continue;
             }
             let mut p = policy::effective_hierarchy(e, network.clone(), &at)?;
             if network.is_none() {
-                // gcloud's output names no network: bind to every network of the project.
+                // No network is known: bind to every network of the project.
                 p.scope = policy::PolicyScope::Organization;
             }
             self.policies.push(p);
@@ -429,6 +475,17 @@ impl GcpBundle {
             (i.project.clone(), i.zone.clone(), i.name.clone())
         });
         keep_first(&mut self.routes, |r| (r.net.clone(), r.name.clone()));
+        // A hierarchical policy from effective firewalls that is also given as its own export
+        // (named there by its short name, in effective firewalls by its number) is that export.
+        let exported: Vec<policy::Policy> = self
+            .policies
+            .iter()
+            .filter(|p| !p.from_effective && p.scope.hierarchical())
+            .cloned()
+            .collect();
+        self.policies.retain(|p| {
+            !p.from_effective || p.scope.is_network() || !exported.iter().any(|q| q.same_as(p))
+        });
         // A policy whose listing left out its rules gives way to a reading that has them.
         self.policies.sort_by_key(|p| p.rules_missing);
         keep_first(&mut self.policies, |p| {

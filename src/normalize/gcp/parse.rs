@@ -38,6 +38,9 @@ pub struct Firewall {
     pub dest: AddrSet,
     pub target_tags: Vec<String>,
     pub target_sas: Vec<String>,
+    /// `sourceRanges` of an egress rule: it matches only packets sent from these addresses.
+    pub source: Option<AddrSet>,
+    pub source_text: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +51,11 @@ pub struct Nic {
     pub v6: bool,
     /// `stackType: IPV6_ONLY`: the NIC has no IPv4 address.
     pub v6_only: bool,
+    /// The addresses it sends from: `networkIP`, `ipv6Address`, external IPv6 and alias ranges.
+    pub addrs: AddrSet,
+    /// `ipv6AccessType: INTERNAL` and no IPv6 access config: its IPv6 address is internal (ULA),
+    /// and packets from it never reach public IPv6.
+    pub v6_internal_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -73,11 +81,17 @@ pub struct Network {
 pub struct Subnetwork {
     pub net: NetRef,
     pub v6: bool,
+    /// The subnet's IPv6 range is external (`ipv6AccessType: EXTERNAL`): its VMs can have
+    /// public IPv6 addresses. An internal range is ULA only.
+    pub v6_external: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextHop {
     InternetGateway,
+    /// `nextHopNetwork`: a subnet route, delivered inside the VPC network itself (its range may
+    /// be public: an external IPv6 subnet range, privately used public IPv4).
+    Local,
     /// An internal load balancer or an instance: egress passes an appliance.
     Appliance(String),
     Other(String),
@@ -168,6 +182,17 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Egress rules may also name the sources they apply to (since 2023).
+    let source_text = if egress {
+        str_list(v, "sourceRanges", &what)?
+    } else {
+        Vec::new()
+    };
+    let source = if source_text.is_empty() {
+        None
+    } else {
+        Some(parse_ranges(&source_text, "sourceRanges", &what)?)
+    };
     let dest_text = str_list(v, "destinationRanges", &what)?;
     let dest = if dest_text.is_empty() {
         parse_addrs("0.0.0.0/0")?
@@ -187,6 +212,8 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         dest,
         target_tags: str_list(v, "targetTags", &what)?,
         target_sas: str_list(v, "targetServiceAccounts", &what)?,
+        source,
+        source_text,
         name,
     })
 }
@@ -216,9 +243,39 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
         let stack = opt_str(n, "stackType", &nw)?.unwrap_or("IPV4_ONLY");
         let stack = stack.to_ascii_uppercase();
         let v6_only = stack == "IPV6_ONLY";
+        let external6 = !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty();
         let v6 = stack != "IPV4_ONLY"
-            || !obj_list(n, "ipv6AccessConfigs", &nw)?.is_empty()
+            || external6
             || opt_str(n, "ipv6Address", &nw)?.is_some_and(|a| !a.is_empty());
+        let mut addrs = AddrSet::empty();
+        let mut add = |a: &str, field: &str| -> Result<(), String> {
+            let set = parse_addrs(a).map_err(|e| format!("{nw}: `{field}`: {e}"))?;
+            addrs = addrs.union(&set);
+            Ok(())
+        };
+        if let Some(a) = opt_str(n, "networkIP", &nw)? {
+            add(a, "networkIP")?;
+        }
+        if let Some(a) = opt_str(n, "ipv6Address", &nw)?.filter(|a| !a.is_empty()) {
+            add(a, "ipv6Address")?;
+        }
+        for (j, c) in obj_list(n, "ipv6AccessConfigs", &nw)?.iter().enumerate() {
+            if let Some(a) = opt_str(c, "externalIpv6", &nw)?.filter(|a| !a.is_empty()) {
+                add(a, &format!("ipv6AccessConfigs[{j}].externalIpv6"))?;
+            }
+        }
+        for (j, r) in obj_list(n, "aliasIpRanges", &nw)?.iter().enumerate() {
+            if let Some(a) = opt_str(r, "ipCidrRange", &nw)? {
+                // A bare prefix length (`/24`) is how a request asks for a range; listings show
+                // the allocated one.
+                if !a.starts_with('/') {
+                    add(a, &format!("aliasIpRanges[{j}].ipCidrRange"))?;
+                }
+            }
+        }
+        let v6_internal_only = !external6
+            && opt_str(n, "ipv6AccessType", &nw)?
+                .is_some_and(|t| t.eq_ignore_ascii_case("INTERNAL"));
         nics.push(Nic {
             name: opt_str(n, "name", &nw)?
                 .map(str::to_string)
@@ -226,6 +283,8 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
             net: NetRef::parse(req_str(n, "network", &nw)?),
             v6,
             v6_only,
+            v6_internal_only,
+            addrs,
         });
     }
     Ok(Instance {
@@ -271,9 +330,13 @@ pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, String> {
         || opt_str(v, "ipv6CidrRange", &what)?.is_some()
         || opt_str(v, "externalIpv6Prefix", &what)?.is_some()
         || opt_str(v, "internalIpv6Prefix", &what)?.is_some();
+    let v6_external = opt_str(v, "ipv6AccessType", &what)?
+        .is_some_and(|t| t.eq_ignore_ascii_case("EXTERNAL"))
+        || opt_str(v, "externalIpv6Prefix", &what)?.is_some();
     Ok(Subnetwork {
         net: NetRef::parse(req_str(v, "network", &what)?),
         v6,
+        v6_external,
     })
 }
 
@@ -290,6 +353,8 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
         NextHop::Appliance(format!("internal load balancer {}", last_segment(ilb)))
     } else if let Some(vm) = opt_str(v, "nextHopInstance", &what)? {
         NextHop::Appliance(format!("instance {}", last_segment(vm)))
+    } else if opt_str(v, "nextHopNetwork", &what)?.is_some() {
+        NextHop::Local
     } else {
         // Every other next hop hands the packets on to something that may itself reach the
         // internet (a NAT VM at `nextHopIp`, on-premises behind a tunnel or interconnect, a
@@ -300,7 +365,6 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
             ("nextHopInterconnectAttachment", "interconnect attachment"),
             ("nextHopPeering", "peering"),
             ("nextHopHub", "hub"),
-            ("nextHopNetwork", "network"),
         ];
         let mut hop = NextHop::Other("unknown next hop".into());
         for (field, label) in other {

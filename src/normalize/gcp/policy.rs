@@ -6,6 +6,7 @@ use super::fields::{
     last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, NetRef,
 };
 use super::parse::{parse_l4, parse_ranges, L4};
+use crate::model::space::public;
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 
@@ -27,7 +28,19 @@ pub enum PolicyScope {
     Ancestry,
 }
 
+impl Policy {
+    /// The same policy: by its resource name (the number of a hierarchical one) or its short name.
+    pub fn same_as(&self, other: &Policy) -> bool {
+        self.id == other.id || self.name == other.name
+    }
+}
+
 impl PolicyScope {
+    /// A global or regional network firewall policy.
+    pub fn is_network(&self) -> bool {
+        matches!(self, PolicyScope::Global | PolicyScope::Regional(_))
+    }
+
     pub fn hierarchical(&self) -> bool {
         matches!(self, PolicyScope::Organization | PolicyScope::Folder)
     }
@@ -51,15 +64,27 @@ pub struct PolicyRule {
     /// `apply_security_profile_group`: allowed on to a Cloud NGFW endpoint for layer-7 inspection
     /// (the security profile group's name).
     pub inspected: Option<String>,
+    /// `destNetworkType` / `destNetworkContext` (`INTERNET`, `NON_INTERNET`): a condition every
+    /// matched packet must meet on top of its other destination fields.
+    pub dest_network: Option<String>,
     /// Source conditions of an egress rule (`srcIpRanges`, `srcSecureTags`, …): the rule is
     /// judged as if every source matched them.
     pub source_conditions: Vec<String>,
+    /// `srcIpRanges` of an egress rule, matched against an instance's addresses.
+    pub source: Option<AddrSet>,
+    /// Source conditions other than `srcIpRanges`, which cannot be matched offline.
+    pub source_unresolved: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// `shortName` / `displayName` of a hierarchical policy (its `name` is a number), else `name`.
     pub name: String,
+    /// The resource's own `name` (a number for a hierarchical policy): what an effective-firewalls
+    /// response names it by, as gcloud leaves the short name out there.
+    pub id: String,
+    /// Read from an effective-firewalls response rather than from the policy's own export.
+    pub from_effective: bool,
     pub project: Option<String>,
     pub scope: PolicyScope,
     /// Networks it is associated with (network policies).
@@ -125,6 +150,8 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Policy {
         project: segment_after(self_link, "projects").map(str::to_string),
+        id: id.to_string(),
+        from_effective: false,
         name,
         scope,
         networks,
@@ -189,16 +216,49 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         }
     }
     // No destination at all matches every address; symbolic ones alone match what they resolve to.
-    let dest = if !dest_text.is_empty() {
+    let mut dest = if !dest_text.is_empty() {
         parse_ranges(&dest_text, "destIpRanges", &mw)?
     } else if unresolved.is_empty() {
         AddrSet::full()
     } else {
         AddrSet::empty()
     };
+    // A network context narrows the other destination fields (a packet must match both): the
+    // internet context is the public address space, the others are everything but it. A deny
+    // of `0.0.0.0/0` in the non-internet context denies no public traffic.
+    let mut dest_network = None;
+    // `destNetworkScope` is the beta API's name for it.
+    for field in ["destNetworkType", "destNetworkContext", "destNetworkScope"] {
+        let Some(ctx) = opt_str(m, field, &mw)? else {
+            continue;
+        };
+        let upper = ctx.to_ascii_uppercase();
+        let narrowed = match upper.as_str() {
+            "UNSPECIFIED" | "" => continue,
+            "INTERNET" => dest.intersect(public()),
+            "NON_INTERNET" | "VPC_NETWORKS" | "INTRA_VPC" => dest.difference(public()),
+            _ => {
+                return Err(format!(
+                    "{mw}: `{field}` is {ctx:?}, expected INTERNET or NON_INTERNET"
+                ))
+            }
+        };
+        if dest_network.as_ref().is_some_and(|d| *d != upper) {
+            return Err(format!(
+                "{mw}: `{field}` is {ctx:?}, which another destination network field contradicts"
+            ));
+        }
+        dest_network = Some(upper);
+        dest = narrowed;
+    }
     let egress = direction.eq_ignore_ascii_case("EGRESS");
     let mut source_conditions = Vec::new();
+    let mut source = None;
     if egress {
+        let src = str_list(m, "srcIpRanges", &mw)?;
+        if !src.is_empty() {
+            source = Some(parse_ranges(&src, "srcIpRanges", &mw)?);
+        }
         for field in [
             "srcIpRanges",
             "srcFqdns",
@@ -212,6 +272,14 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         }
         if !obj_list(m, "srcSecureTags", &mw)?.is_empty() {
             source_conditions.push("srcSecureTags".to_string());
+        }
+        if !str_list(m, "srcNetworks", &mw)?.is_empty() {
+            source_conditions.push("srcNetworks".to_string());
+        }
+        for field in ["srcNetworkType", "srcNetworkContext", "srcNetworkScope"] {
+            if opt_str(m, field, &mw)?.is_some_and(|x| !x.eq_ignore_ascii_case("UNSPECIFIED")) {
+                source_conditions.push(field.to_string());
+            }
         }
     }
     let target_secure_tags = obj_list(v, "targetSecureTags", what)?
@@ -237,7 +305,10 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             .map(|t| NetRef::parse(t))
             .collect(),
         inspected,
+        dest_network,
+        source_unresolved: source_conditions.iter().any(|c| c != "srcIpRanges"),
         source_conditions,
+        source,
     })
 }
 
@@ -254,6 +325,7 @@ pub fn effective_hierarchy(v: &Value, network: Option<NetRef>, at: &str) -> Resu
     }
     p.project = network.as_ref().and_then(|n| n.project.clone());
     p.scope = PolicyScope::Ancestry;
+    p.from_effective = true;
     p.networks = network.into_iter().collect();
     Ok(p)
 }

@@ -3,13 +3,20 @@
 use super::fields::NetRef;
 use super::parse::{NextHop, Route};
 use super::GcpBundle;
-use crate::model::space::{parse_addrs, public4};
+use crate::model::space::{parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};
 
-/// Route data → whether `tags` on `net` reach the internet gateway. Like GCP, each public IPv4
+/// Route data → whether `tags` on `net` reach the internet gateway. Like GCP, each public
 /// address takes its most specific route, then the lowest priority; so `0.0.0.0/1` +
-/// `128.0.0.0/1` to an appliance override the default route without deleting it.
-pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
+/// `128.0.0.0/1` to an appliance override the default route without deleting it. `v6`: the target
+/// has IPv6, so public IPv6 (`::/0` → default-internet-gateway, created with a dual-stack
+/// subnet) is a path too.
+pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String], v6: bool) -> RouteInfo {
+    let space = if v6 {
+        public4().union(public6())
+    } else {
+        public4().clone()
+    };
     let mine: Vec<&Route> = b.routes.iter().filter(|r| r.net.matches(net)).collect();
     // A network with no route at all was not in the route listing (every network has subnet routes).
     if !b.routes_loaded || mine.is_empty() {
@@ -19,7 +26,7 @@ pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
         .into_iter()
         .filter(|r| r.tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
         .filter_map(|r| {
-            let set = parse_addrs(&r.dest_range).ok()?.intersect(public4());
+            let set = parse_addrs(&r.dest_range).ok()?.intersect(&space);
             let len = match r.dest_range.split_once('/') {
                 Some((_, l)) => l.trim().parse().ok()?,
                 None => 32,
@@ -41,7 +48,7 @@ pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
                 &b.name,
             ))
     });
-    let mut remaining = public4().clone();
+    let mut remaining = space.clone();
     let mut internet = false;
     // The appliance and the other hop that take the largest share of public IPv4.
     let mut appliance: Option<(u128, String)> = None;
@@ -60,6 +67,8 @@ pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
         };
         match &r.next_hop {
             NextHop::InternetGateway => internet = true,
+            // The subnet's own addresses: not the internet, and no appliance on the way.
+            NextHop::Local => {}
             NextHop::Appliance(a) => widest(
                 &mut appliance,
                 format!("route {} {} → {a}", r.name, r.dest_range),
@@ -79,8 +88,9 @@ pub fn route_info(b: &GcpBundle, net: &NetRef, tags: &[String]) -> RouteInfo {
         };
     }
     let mut reason = format!(
-        "network {} has no default internet route (0.0.0.0/0 → default-internet-gateway)",
-        net.name
+        "network {} has no default internet route ({} → default-internet-gateway)",
+        net.name,
+        if v6 { "0.0.0.0/0 or ::/0" } else { "0.0.0.0/0" }
     );
     if let Some((_, o)) = other {
         reason.push_str(&format!("; {o}"));

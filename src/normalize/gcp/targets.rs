@@ -7,8 +7,8 @@ use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Wh
 use super::policy::PolicyScope;
 use super::routes::route_info;
 use super::GcpBundle;
-use crate::model::space::{all_v4, all_v6};
-use crate::model::{Chain, Layer, Target, Warning};
+use crate::model::space::{all_v4, all_v6, public6};
+use crate::model::{AddrSet, Chain, Layer, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 
@@ -18,6 +18,10 @@ struct NetInfo {
     net: NetRef,
     v6: bool,
     policies_first: bool,
+    /// The subnet listing has this network's subnets.
+    subnets_seen: bool,
+    /// One of its subnets (or instance NICs) has external IPv6: public IPv6 is reachable.
+    v6_external: bool,
 }
 
 fn add_net(nets: &mut Vec<NetInfo>, net: &NetRef) -> usize {
@@ -31,6 +35,8 @@ fn add_net(nets: &mut Vec<NetInfo>, net: &NetRef) -> usize {
         net: net.clone(),
         v6: false,
         policies_first: false,
+        subnets_seen: false,
+        v6_external: false,
     });
     nets.len() - 1
 }
@@ -46,11 +52,14 @@ fn networks(b: &GcpBundle) -> Vec<NetInfo> {
     for s in &b.subnetworks {
         let i = add_net(&mut nets, &s.net);
         nets[i].v6 |= s.v6;
+        nets[i].subnets_seen = true;
+        nets[i].v6_external |= s.v6_external;
     }
     for inst in &b.instances {
         for nic in &inst.nics {
             let i = add_net(&mut nets, &nic.net);
             nets[i].v6 |= nic.v6;
+            nets[i].v6_external |= nic.v6 && !nic.v6_internal_only;
         }
     }
     for fw in &b.firewalls {
@@ -87,7 +96,7 @@ fn chain(b: &GcpBundle, info: &NetInfo, who: &Who, region: Option<&str>) -> Chai
         let given = b
             .policies
             .iter()
-            .any(|q| q.scope.hierarchical() && q.name == p.name);
+            .any(|q| q.scope.hierarchical() && !q.from_effective && q.same_as(p));
         if !given && p.networks.iter().any(|n| n.matches(net)) {
             layers.push(policy_layer(p, net, who));
         }
@@ -190,6 +199,32 @@ fn selectors(b: &GcpBundle, net: &NetRef) -> Vec<(String, String, Who)> {
 
 fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
     let net = &info.net;
+    if !info.v6 && !info.subnets_seen {
+        // External IPv6 subnets need no network setting, so only the subnets can tell.
+        inv.warnings.push(Warning {
+            kind: "partial-data".into(),
+            source: net.name.clone(),
+            message: format!(
+                "whether network {} has IPv6 subnets is unknown (no subnet listing names it), so its implied IPv6 egress allow (::/0) was not applied; add `gcloud compute networks subnets list --format=json` to judge IPv6",
+                net.name
+            ),
+        });
+    }
+    for fw in b
+        .firewalls
+        .iter()
+        .filter(|f| f.egress && !f.disabled && f.source.is_some() && f.net.matches(net))
+    {
+        inv.warnings.push(Warning {
+            kind: "approximated".into(),
+            source: fw.name.clone(),
+            message: format!(
+                "the egress rule applies only to packets from {} (`sourceRanges`); without the instance listing their addresses are unknown, so it was judged {}",
+                fw.source_text.join(", "),
+                if fw.action == crate::model::Action::Allow { "as applying to every instance" } else { "as applying to no instance" }
+            ),
+        });
+    }
     let mut variants: Vec<(String, String, Who)> =
         vec![(String::new(), String::new(), Who::default())];
     variants.extend(selectors(b, net));
@@ -211,7 +246,12 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
                 t.selectors.push(selector.clone());
             }
             t.chains.push(chain(b, info, who, region.as_deref()));
-            t.route = route_info(b, net, &who.tags);
+            // Every subnet's IPv6 range is internal (ULA): no instance reaches public IPv6.
+            let internal6 = info.v6 && info.subnets_seen && !info.v6_external;
+            if internal6 {
+                t.address_limit = Some(AddrSet::full().difference(public6()));
+            }
+            t.route = route_info(b, net, &who.tags, info.v6 && !internal6);
             inv.targets.push(t);
         }
     }
@@ -242,12 +282,14 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
             (Some(p), Some(z)) => format!("{p}/{z}/{}", inst.name),
             _ => inst.name.clone(),
         };
-        let who = Who {
-            tags: inst.tags.clone(),
-            service_accounts: inst.service_accounts.clone(),
-            secure_tags: Vec::new(),
-        };
         for (i, nic) in inst.nics.iter().enumerate() {
+            let who = Who {
+                tags: inst.tags.clone(),
+                service_accounts: inst.service_accounts.clone(),
+                secure_tags: Vec::new(),
+                // A NIC listed without addresses (a hand-written one) is judged like a network.
+                addrs: (!nic.addrs.is_empty()).then(|| nic.addrs.clone()),
+            };
             let Some(info) = net_info(&nic.net) else {
                 continue;
             };
@@ -269,14 +311,19 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 .collect();
             t.chains.push(chain(&b, &info, &who, region.as_deref()));
             // A NIC sends only in the address families it has an address of.
-            t.address_limit = if nic.v6_only {
+            // An internal (ULA) IPv6 address reaches no public IPv6 address.
+            t.address_limit = if nic.v6_only && nic.v6_internal_only {
+                Some(all_v6().difference(public6()))
+            } else if nic.v6_only {
                 Some(all_v6())
             } else if !nic.v6 {
                 Some(all_v4())
+            } else if nic.v6_internal_only {
+                Some(AddrSet::full().difference(public6()))
             } else {
                 None
             };
-            t.route = route_info(&b, &info.net, &inst.tags);
+            t.route = route_info(&b, &info.net, &inst.tags, nic.v6 && !nic.v6_internal_only);
             inv.targets.push(t);
         }
     }
@@ -360,12 +407,22 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     ),
                 });
             }
+            if let Some(n) = &r.dest_network {
+                inv.warnings.push(Warning {
+                    kind: "approximated".into(),
+                    source: name.clone(),
+                    message: format!(
+                        "the destination network context {n} is judged as {}: Cloud NGFW decides it from the route a packet takes",
+                        if n == "INTERNET" { "the public address space (CHECKS.md public4 and public6)" } else { "every address outside the public address space" }
+                    ),
+                });
+            }
             if !r.source_conditions.is_empty() {
                 inv.warnings.push(Warning {
                     kind: "approximated".into(),
                     source: name.clone(),
                     message: format!(
-                        "the egress rule also matches on its source ({}), which this scan does not check: it is judged as if every instance matched it",
+                        "the egress rule also matches on its source ({}): where an instance's address does not decide it, an allow is judged as applying and a deny as not applying",
                         r.source_conditions.join(", ")
                     ),
                 });
