@@ -231,7 +231,7 @@ fn findings_of_a_real_account() {
     );
     assert_eq!(
         find(&f, WEB1, "EG007").message,
-        "icmp echo (icmp/8) is allowed to 100% of public IPv4; icmpv6 echo (icmpv6/128) is allowed to 100% of public IPv6"
+        "icmp echo (icmp/8:0) is allowed to 100% of public IPv4; icmpv6 echo (icmpv6/128:0) is allowed to 100% of public IPv6"
     );
     // The same group on an IPv4-only interface: no IPv6 in any message.
     assert_eq!(

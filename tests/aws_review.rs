@@ -711,3 +711,37 @@ fn a_permission_without_any_destination_is_reported() {
     assert_eq!(w[0].source, "sg-0odd");
     assert!(w[0].message.contains("IpPermissionsEgress[0]"));
 }
+
+/// Echo is type 8 code 0 (RFC 792): a rule for exactly that (`FromPort 8`, `ToPort 0`, the form
+/// the console writes) allows all of echo, not 1/256 of it.
+#[test]
+fn echo_with_code_zero_is_all_of_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sg.json");
+    std::fs::write(
+        &file,
+        r#"{"SecurityGroups": [{"GroupId": "sg-0e0000000000000a1", "GroupName": "ping", "VpcId": "vpc-1",
+            "OwnerId": "111122223333", "IpPermissions": [],
+            "IpPermissionsEgress": [{"IpProtocol": "icmp", "FromPort": 8, "ToPort": 0,
+              "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [], "PrefixListIds": [],
+              "UserIdGroupPairs": []}]}]}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eg007: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check_id"] == "EG007")
+        .collect();
+    assert_eq!(eg007.len(), 1, "{report}");
+    assert_eq!(
+        eg007[0]["message"],
+        "icmp echo (icmp/8:0) is allowed to 100% of public IPv4"
+    );
+}
