@@ -54,9 +54,43 @@ pub struct AzureBundle {
     route_tables: BTreeMap<String, RouteTable>,
     firewalls: Vec<Firewall>,
     vms: BTreeMap<String, Vm>,
+    /// Security rules of `az network nsg rule list`, by lower-cased NSG id: the NSG is built from
+    /// them when no NSG listing holds it.
+    rule_listings: BTreeMap<String, RuleListing>,
     /// Service-tags files found among the inputs.
     service_tags: Option<ServiceTags>,
     warnings: Vec<Warning>,
+}
+
+/// A `duplicate-priority` warning for each priority that outbound rules of the NSG share.
+fn tie_warnings(n: &Nsg) -> Vec<Warning> {
+    n.priority_ties
+        .iter()
+        .map(|(priority, names)| Warning {
+            kind: "duplicate-priority".into(),
+            source: n.id.clone(),
+            message: format!(
+                "NSG {}: outbound rules {} share priority {priority}, which Azure does not allow; \
+                 they are evaluated in the order listed (the first matching one decides), so the \
+                 result may differ from what Azure enforces",
+                n.name,
+                names.join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The rules of one NSG, as `az network nsg rule list` printed them.
+#[derive(Default, Debug)]
+struct RuleListing {
+    nsg_id: String,
+    account: Option<String>,
+    region: Option<String>,
+    source: String,
+    /// Lower-cased rule ids already held (the same rule in two files is read once).
+    seen: BTreeSet<String>,
+    rules: Vec<Value>,
+    defaults: Vec<Value>,
 }
 
 impl AzureBundle {
@@ -151,19 +185,7 @@ impl AzureBundle {
                 if self.nsgs.contains_key(&id_key(&n.id)) {
                     return Ok(());
                 }
-                for (priority, names) in &n.priority_ties {
-                    self.warnings.push(Warning {
-                        kind: "duplicate-priority".into(),
-                        source: n.id.clone(),
-                        message: format!(
-                            "NSG {}: outbound rules {} share priority {priority}, which Azure does \
-                             not allow; they are evaluated in the order listed (the first matching \
-                             one decides), so the result may differ from what Azure enforces",
-                            n.name,
-                            names.join(", ")
-                        ),
-                    });
-                }
+                self.warnings.extend(tie_warnings(&n));
                 self.nsgs.insert(id_key(&n.id), n);
             }
             Kind::Nic => {
@@ -189,6 +211,41 @@ impl AzureBundle {
                 let vm = network::parse_vm(item)?;
                 self.vms.entry(id_key(&vm.id)).or_insert(vm);
             }
+            Kind::NsgRule => {
+                let name = shape::name_of(item, "security rule")?;
+                let (parent, default) = shape::rule_parent(item).ok_or_else(|| {
+                    format!(
+                        "security rule {name}: field `id` does not name its network security \
+                         group (`…/networkSecurityGroups/NSG/securityRules/RULE`), so the rule \
+                         cannot be attributed to one"
+                    )
+                })?;
+                let default = default
+                    || item
+                        .get("type")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|t| t.to_ascii_lowercase().ends_with("/defaultsecurityrules"));
+                // Validated now, so that a damaged rule names its file.
+                nsg::parse_rule(item, id_name(parent), default)?;
+                let listing =
+                    self.rule_listings
+                        .entry(id_key(parent))
+                        .or_insert_with(|| RuleListing {
+                            nsg_id: parent.to_string(),
+                            account: shape::subscription(parent).or_else(|| ctx.account.clone()),
+                            region: ctx.region.clone(),
+                            source: ctx.source.clone(),
+                            ..Default::default()
+                        });
+                let rule_id = item.get("id").and_then(Value::as_str).unwrap_or(name);
+                if listing.seen.insert(id_key(rule_id)) {
+                    if default {
+                        listing.defaults.push(item.clone());
+                    } else {
+                        listing.rules.push(item.clone());
+                    }
+                }
+            }
             Kind::ServiceTags => unreachable!("service tags are whole documents"),
             // Items of other types are skipped before they get here.
             Kind::OtherArm => {}
@@ -197,7 +254,8 @@ impl AzureBundle {
     }
 
     /// Builds targets from everything added.
-    pub fn build(self, opts: &Options, inv: &mut Inventory) {
+    pub fn build(mut self, opts: &Options, inv: &mut Inventory) {
+        self.nsgs_from_rule_listings();
         let tags = match (&opts.azure_service_tags, &self.service_tags) {
             (None, None) => None,
             (a, b) => {
@@ -244,6 +302,49 @@ impl AzureBundle {
             }];
             t.route = self.nsg_route(key, n);
             inv.targets.push(t);
+        }
+    }
+
+    /// NSGs that only `az network nsg rule list` output shows: built from their rules (and Azure's
+    /// default rules), with a warning that their attachments are not known. An NSG that an NSG
+    /// listing holds is read from that listing, which has all of its rules.
+    fn nsgs_from_rule_listings(&mut self) {
+        for (key, l) in std::mem::take(&mut self.rule_listings) {
+            if self.nsgs.contains_key(&key) {
+                continue;
+            }
+            let name = id_name(&l.nsg_id).to_string();
+            let doc = serde_json::json!({
+                "id": l.nsg_id,
+                "name": name,
+                "securityRules": l.rules,
+                "defaultSecurityRules": l.defaults,
+            });
+            let mut n = match nsg::parse_nsg(&doc, l.account.as_deref()) {
+                Ok(n) => n,
+                // Every rule was validated when it was read; this is not expected.
+                Err(e) => {
+                    self.warnings.push(Warning {
+                        kind: "partial-data".into(),
+                        source: l.source.clone(),
+                        message: format!("NSG {name} from a rule listing not read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            n.region = l.region.clone();
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: l.nsg_id.clone(),
+                message: format!(
+                    "NSG {name} is known only from a rule listing (`az network nsg rule list`) in \
+                     {}: it is evaluated with those rules and Azure's default rules, but the subnets \
+                     and NICs it is attached to are not known (add `az network nsg list`)",
+                    l.source
+                ),
+            });
+            self.warnings.extend(tie_warnings(&n));
+            self.nsgs.insert(key, n);
         }
     }
 

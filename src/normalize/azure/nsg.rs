@@ -139,7 +139,7 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
 }
 
 /// Reads one security rule; inbound rules are skipped (`None`).
-fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
+pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
     let rule_name =
         super::shape::name_of(r, "security rule").map_err(|e| format!("NSG {nsg}: {e}"))?;
     let what = format!("NSG {nsg} rule {rule_name}");

@@ -20,6 +20,9 @@ pub enum Kind {
     VirtualMachine,
     /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
     ServiceTags,
+    /// `az network nsg rule list [--include-default]`: bare security rules, each attributed to its
+    /// NSG by its `id` (`…/networkSecurityGroups/NSG/securityRules/RULE`).
+    NsgRule,
     /// A listing of ARM resources of a type this normalizer does not read (`az network public-ip
     /// list`, `az network lb list`, …): skipped with a warning, never an error.
     OtherArm,
@@ -36,6 +39,7 @@ impl Kind {
             Kind::Firewall => "azure-firewall",
             Kind::VirtualMachine => "azure-vm",
             Kind::ServiceTags => "azure-service-tags",
+            Kind::NsgRule => "azure-nsg-rule",
             Kind::OtherArm => "azure-other",
         }
     }
@@ -50,6 +54,7 @@ impl Kind {
             Kind::Firewall,
             Kind::VirtualMachine,
             Kind::ServiceTags,
+            Kind::NsgRule,
             Kind::OtherArm,
         ]
         .into_iter()
@@ -57,11 +62,16 @@ impl Kind {
     }
 }
 
-/// The items of a listing: the CLI's top-level array or the REST `value` array.
-pub fn items(v: &Value) -> Option<&Vec<Value>> {
+/// The items of a listing: the CLI's top-level array or the REST `value` array; or the one
+/// object that `az network nsg show`, `az network nic show`, `az vm show`, … (and a REST GET of one
+/// resource) print, when it is an object of a kind read here.
+pub fn items(v: &Value) -> Option<&[Value]> {
     match v {
         Value::Array(a) => Some(a),
-        Value::Object(o) => o.get("value").and_then(Value::as_array),
+        Value::Object(o) => match o.get("value") {
+            Some(items) => items.as_array().map(Vec::as_slice),
+            None => item_kind(v).map(|_| std::slice::from_ref(v)),
+        },
         _ => None,
     }
 }
@@ -218,6 +228,8 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
     let has = |f: &str| field(item, f).is_some();
     if has("securityRules") || has("defaultSecurityRules") {
         Some(Kind::Nsg)
+    } else if has("direction") && has("access") && has("priority") && has("protocol") {
+        Some(Kind::NsgRule)
     } else if has("addressSpace") {
         Some(Kind::VirtualNetwork)
     } else if has("routes") && (has("disableBgpRoutePropagation") || has("subnets")) {
@@ -242,6 +254,11 @@ pub fn kind_of_link(url: &str) -> Option<Kind> {
     kind_of_type(&format!("microsoft.network/{last}"))
         .or_else(|| kind_of_type(&format!("microsoft.compute/{last}")))
         .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
+        .or_else(|| {
+            (last.eq_ignore_ascii_case("securityRules")
+                || last.eq_ignore_ascii_case("defaultSecurityRules"))
+            .then_some(Kind::NsgRule)
+        })
 }
 
 /// The ARM `type` of an item whose type this normalizer does not read (`Microsoft.Network/
@@ -261,6 +278,8 @@ fn kind_of_type(t: &str) -> Option<Kind> {
     let t = t.to_ascii_lowercase();
     Some(match t.as_str() {
         "microsoft.network/networksecuritygroups" => Kind::Nsg,
+        "microsoft.network/networksecuritygroups/securityrules"
+        | "microsoft.network/networksecuritygroups/defaultsecurityrules" => Kind::NsgRule,
         "microsoft.network/networkinterfaces" => Kind::Nic,
         "microsoft.network/virtualnetworks" => Kind::VirtualNetwork,
         "microsoft.network/virtualnetworks/subnets" => Kind::Subnet,
@@ -280,6 +299,9 @@ fn kind_of_id(id: &str) -> Option<Kind> {
     let segs: Vec<&str> = path.split('/').collect();
     match segs.as_slice() {
         ["networksecuritygroups", _] => Some(Kind::Nsg),
+        ["networksecuritygroups", _, "securityrules" | "defaultsecurityrules", _] => {
+            Some(Kind::NsgRule)
+        }
         ["networkinterfaces", _] => Some(Kind::Nic),
         ["virtualnetworks", _] => Some(Kind::VirtualNetwork),
         ["virtualnetworks", _, "subnets", _] => Some(Kind::Subnet),
@@ -300,4 +322,24 @@ pub fn is_service_tags(v: &Value) -> bool {
                     .and_then(|p| p.get("addressPrefixes"))
                     .is_some()
         })
+}
+
+/// The NSG a security rule belongs to, and whether the rule is one of Azure's default rules, from
+/// the rule's ARM `id` (`…/networkSecurityGroups/NSG/securityRules/RULE` or
+/// `…/defaultSecurityRules/RULE`), or from its `type` for the second.
+pub fn rule_parent(rule: &Value) -> Option<(&str, bool)> {
+    let id = rule
+        .get("id")
+        .and_then(Value::as_str)?
+        .trim_end_matches('/');
+    let lower = id.to_ascii_lowercase();
+    for (seg, default) in [("/securityrules/", false), ("/defaultsecurityrules/", true)] {
+        if let Some(at) = lower.rfind(seg) {
+            let parent = &id[..at];
+            if kind_of_id(parent) == Some(Kind::Nsg) {
+                return Some((parent, default));
+            }
+        }
+    }
+    None
 }
