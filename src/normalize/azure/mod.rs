@@ -268,6 +268,37 @@ impl AzureBundle {
         };
         let tags = tags.as_ref();
         inv.warnings.extend(self.warnings.iter().cloned());
+        // A VM is audited through its NICs: one whose NICs are missing would vanish unseen.
+        for vm in self.vms.values() {
+            let missing: Vec<&str> = vm
+                .nics
+                .iter()
+                .filter(|k| !self.nics.contains_key(*k))
+                .map(|k| id_name(k))
+                .collect();
+            let message = if vm.nics.is_empty() {
+                format!(
+                    "VM {}: its `networkProfile` names no network interface, so its egress is not \
+                     evaluated",
+                    vm.name
+                )
+            } else if !missing.is_empty() {
+                format!(
+                    "VM {}: network interface(s) {} are not in the inputs (add `az network nic \
+                     list`), so the VM's egress through them is not evaluated (an NSG that no \
+                     NIC of the inputs uses is evaluated on its own)",
+                    vm.name,
+                    missing.join(", ")
+                )
+            } else {
+                continue;
+            };
+            inv.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: vm.id.clone(),
+                message,
+            });
+        }
         let mut used_nsgs: BTreeSet<String> = BTreeSet::new();
         for nic in self.nics.values() {
             if let Some(pe) = &nic.private_endpoint {

@@ -35,6 +35,7 @@ pub struct Nic {
 #[derive(Clone, Debug)]
 pub struct Vm {
     pub id: String,
+    pub name: String,
     pub tags: BTreeMap<String, String>,
     /// Its NICs (lower-cased ids).
     pub nics: Vec<String>,
@@ -142,6 +143,7 @@ pub fn parse_vm(item: &Value) -> Result<Vm, String> {
     };
     Ok(Vm {
         id,
+        name: name.to_string(),
         tags: super::shape::tags(item),
         nics,
     })
