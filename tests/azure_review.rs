@@ -1,0 +1,415 @@
+//! Azure review: real-shaped exports that were mis-read before, with exact outcomes.
+//!
+//! - `az network nsg show` / `nic show` / `vm show` and a REST GET print ONE object, not a list;
+//! - `az network nsg rule list [--include-default]` prints bare rules: each belongs to the NSG its
+//!   `id` names; an NSG known only from such a listing is evaluated with a `partial-data` warning;
+//! - a rule whose sources are all IPv4 blocks decides IPv4 only (a packet's source and destination
+//!   share a family), so it never blocks a dual-stack NIC's IPv6;
+//! - a VM whose NICs are missing is reported, never dropped silently;
+//! - NSG ids compared case-insensitively, NIC + subnet NSG both applied, user `DenyAllOutbound`
+//!   at 4096, `0.0.0.0/0` = IPv4 only, `Esp` / `Ah` are not tcp/udp, service tags and ASGs.
+
+use egress_audit::checks::{run, Catalog};
+use egress_audit::config::Config;
+use egress_audit::model::Finding;
+use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn estate() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure/review/estate")
+}
+
+fn findings(inv: &Inventory) -> Vec<Finding> {
+    run(inv, &Catalog::load(&[]).unwrap(), &Config::default()).unwrap()
+}
+
+fn short(id: &str) -> &str {
+    id.rsplit('/').next().unwrap()
+}
+
+fn pairs(f: &[Finding]) -> Vec<String> {
+    let mut v: Vec<String> = f
+        .iter()
+        .map(|f| format!("{} {}", f.check_id, short(&f.resource_id)))
+        .collect();
+    v.sort();
+    v
+}
+
+fn find<'a>(f: &'a [Finding], check: &str, resource: &str) -> &'a Finding {
+    f.iter()
+        .find(|x| x.check_id == check && short(&x.resource_id) == resource)
+        .unwrap_or_else(|| panic!("no {check} on {resource}: {:#?}", pairs(f)))
+}
+
+fn evidence(f: &Finding) -> Vec<String> {
+    f.evidence
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {} {}",
+                e.rule, e.action, e.protocol, e.ports, e.destination
+            )
+        })
+        .collect()
+}
+
+fn load_docs(docs: Vec<Value>) -> Inventory {
+    let mut loader = Loader::default();
+    for (i, d) in docs.into_iter().enumerate() {
+        let ctx = DocContext {
+            source: format!("doc{i}.json"),
+            ..Default::default()
+        };
+        loader.add_value(d, &ctx).unwrap();
+    }
+    loader.build(&Options::default())
+}
+
+const SUB: &str = "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-app/providers/Microsoft.Network";
+
+fn with(ids: &[&str], checks: &[&str]) -> Vec<String> {
+    ids.iter()
+        .flat_map(|r| checks.iter().map(move |c| format!("{c} {r}")))
+        .collect()
+}
+
+#[test]
+fn review_estate_gives_exact_findings() {
+    let mut loader = Loader::default();
+    loader.add_path(&estate()).unwrap();
+    let inv = loader.build(&Options::default());
+    let f = findings(&inv);
+
+    // Targets: the three NICs, and the NSGs no NIC uses (nsg-ipsec from the list, nsg-lonely
+    // from the rule listing, nsg-shown from `nsg show`). nsg-nic-web, nsg-subnet-app and nsg-dual
+    // are evaluated as layers of their NICs.
+    let mut targets: Vec<String> = inv
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", t.resource_kind, short(&t.resource_id)))
+        .collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        [
+            "nic nic-dual",
+            "nic nic-open",
+            "nic nic-web",
+            "nsg nsg-ipsec",
+            "nsg nsg-lonely",
+            "nsg nsg-shown"
+        ]
+    );
+
+    let all_open = [
+        "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+    ];
+    let mut want = with(&["nic-open", "nic-dual"], &all_open);
+    // nsg-lonely denies tcp/445 (priority 100), then AllowInternetOutBound lets everything else out.
+    want.extend(with(
+        &["nsg-lonely"],
+        &[
+            "EG001", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    ));
+    // nic-web: its NSG and its subnet's both allow only tcp/443 to Internet.
+    want.extend(with(&["nic-web"], &["EG008", "EG009"]));
+    // nsg-shown: tcp/23 to 0.0.0.0/0, then its own DenyAllOutbound at 4096.
+    want.extend(with(&["nsg-shown"], &["EG003", "EG009"]));
+    want.sort();
+    assert_eq!(pairs(&f), want);
+
+    // No NSG on the NIC nor on its subnet: no filter, said so.
+    let open = find(&f, "EG001", "nic-open");
+    assert_eq!(
+        open.message,
+        "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4"
+    );
+    assert!(open.evidence[0].rule.ends_with(
+        "/networkInterfaces/nic-open (no filter: no security group, NSG or firewall applies)"
+    ));
+
+    // nic-dual: `deny-v4-from-subnet` (source 10.1.2.0/24, destination *) blocks its IPv4 only;
+    // its IPv6 configuration reaches the internet through AllowInternetOutBound.
+    let dual = find(&f, "EG001", "nic-dual");
+    assert_eq!(
+        dual.message,
+        "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6"
+    );
+    assert_eq!(
+        evidence(dual),
+        ["nsg-dual/AllowInternetOutBound allow all all Internet"]
+    );
+    assert_eq!(
+        find(&f, "EG002", "nic-dual").message,
+        "tcp/445 is allowed to 100% of public IPv6"
+    );
+
+    // nic-web: both NSGs decide (the NIC's NSG id is written in other casing than the listing's).
+    let web = find(&f, "EG009", "nic-web");
+    assert!(
+        web.message
+            .starts_with("tcp/443 is allowed to 100% of public IPv4"),
+        "{}",
+        web.message
+    );
+    assert_eq!(
+        evidence(web),
+        [
+            "nsg-nic-web/allow-https allow tcp 443 Internet",
+            "nsg-subnet-app/allow-https allow tcp 443 Internet"
+        ]
+    );
+
+    // `0.0.0.0/0` is IPv4 only.
+    let shown = find(&f, "EG003", "nsg-shown");
+    assert_eq!(shown.message, "tcp/23 is allowed to 100% of public IPv4");
+    assert_eq!(
+        evidence(shown),
+        ["nsg-shown/allow-telnet allow tcp 23 0.0.0.0/0"]
+    );
+
+    // The rule listing's NSG: the default rule decides, and tcp/445 is not among the findings.
+    assert_eq!(
+        evidence(find(&f, "EG001", "nsg-lonely")),
+        ["nsg-lonely/AllowInternetOutBound allow all all Internet"]
+    );
+    assert_eq!(
+        find(&f, "EG001", "nsg-lonely").account.as_deref(),
+        Some("7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11")
+    );
+
+    let mut warnings: Vec<String> = inv
+        .warnings
+        .iter()
+        .map(|w| format!("{} {} {}", w.kind, short(&w.source), w.message))
+        .collect();
+    warnings.sort();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(warnings[0].starts_with(
+        "partial-data nsg-lonely NSG nsg-lonely is known only from a rule listing (`az network nsg rule list`) in "
+    ));
+    assert!(warnings[0].contains("nsg-rule-list.json"));
+    assert_eq!(
+        warnings[1],
+        "partial-data vm-ghost VM vm-ghost: network interface(s) nic-ghost are not in the inputs \
+         (add `az network nic list`), so the VM's egress through them is not evaluated (an NSG \
+         that no NIC of the inputs uses is evaluated on its own)"
+    );
+    assert!(warnings[2].starts_with(
+        "unresolved-destination nsg-subnet-app NSG nsg-subnet-app rule allow-storage (priority 110): \
+         service tag `Storage.WestEurope` is not resolved"
+    ));
+}
+
+fn rest_rule(
+    nsg: &str,
+    name: &str,
+    priority: i64,
+    access: &str,
+    proto: &str,
+    dst: &str,
+    port: &str,
+) -> Value {
+    json!({
+        "name": name,
+        "id": format!("{SUB}/networkSecurityGroups/{nsg}/securityRules/{name}"),
+        "etag": "W/\"00000000-0000-0000-0000-000000000000\"",
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "properties": {
+            "provisioningState": "Succeeded", "protocol": proto, "sourcePortRange": "*",
+            "destinationPortRange": port, "sourceAddressPrefix": "*",
+            "destinationAddressPrefix": dst, "access": access, "priority": priority,
+            "direction": "Outbound", "sourcePortRanges": [], "destinationPortRanges": [],
+            "sourceAddressPrefixes": [], "destinationAddressPrefixes": []
+        }
+    })
+}
+
+#[test]
+fn rest_get_of_one_nsg_and_rest_rule_listing_are_read() {
+    // GET …/networkSecurityGroups/nsg-rest (one object, fields under `properties`).
+    let one = json!({
+        "name": "nsg-rest",
+        "id": format!("{SUB}/networkSecurityGroups/nsg-rest"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "location": "westeurope",
+        "properties": {
+            "securityRules": [rest_rule("nsg-rest", "allow-smb", 300, "Allow", "Tcp", "Internet", "445")],
+            "defaultSecurityRules": []
+        }
+    });
+    // GET …/networkSecurityGroups/nsg-rules/securityRules: a REST page of bare rules.
+    let page = json!({"value": [
+        rest_rule("nsg-rules", "deny-ftp", 100, "Deny", "Tcp", "*", "20-21"),
+        rest_rule("nsg-rules", "allow-web", 200, "Allow", "Tcp", "Internet", "80"),
+        rest_rule("nsg-rules", "deny-rest", 4096, "Deny", "*", "*", "*")
+    ]});
+    let inv = load_docs(vec![one, page]);
+    let f = findings(&inv);
+    assert_eq!(
+        pairs(&f),
+        [
+            "EG001 nsg-rest",
+            "EG002 nsg-rest",
+            "EG003 nsg-rest",
+            "EG004 nsg-rest",
+            "EG005 nsg-rest",
+            "EG006 nsg-rest",
+            "EG007 nsg-rest",
+            "EG008 nsg-rest",
+            "EG009 nsg-rules",
+            "EG013 nsg-rest"
+        ]
+    );
+    assert_eq!(
+        evidence(find(&f, "EG002", "nsg-rest")),
+        ["nsg-rest/allow-smb allow tcp 445 Internet"]
+    );
+    assert_eq!(
+        evidence(find(&f, "EG009", "nsg-rules")),
+        ["nsg-rules/allow-web allow tcp 80 Internet"]
+    );
+    assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
+    assert_eq!(inv.warnings[0].kind, "partial-data");
+    assert!(inv.warnings[0]
+        .message
+        .starts_with("NSG nsg-rules is known only from a rule listing"));
+}
+
+#[test]
+fn an_nsg_listing_wins_over_a_rule_listing_of_the_same_nsg() {
+    // `az network nsg list` has the NSG with its rules; a rule listing of it (other casing in the
+    // id) adds nothing and warns of nothing.
+    let nsg = json!([{
+        "name": "nsg-x", "id": format!("{SUB}/networkSecurityGroups/nsg-x"),
+        "type": "Microsoft.Network/networkSecurityGroups", "location": "westeurope",
+        "securityRules": [{
+            "name": "deny-all", "priority": 4096, "access": "Deny", "direction": "Outbound",
+            "protocol": "*", "destinationAddressPrefix": "*", "destinationAddressPrefixes": [],
+            "destinationPortRange": "*", "destinationPortRanges": [], "sourceAddressPrefix": "*",
+            "sourceAddressPrefixes": [], "sourcePortRange": "*", "sourcePortRanges": []
+        }]
+    }]);
+    let mut r = rest_rule("NSG-X", "allow-all", 100, "Allow", "*", "*", "*");
+    r["id"] = json!(r["id"].as_str().unwrap().to_uppercase());
+    let inv = load_docs(vec![json!({"value": [r]}), nsg]);
+    assert_eq!(inv.targets.len(), 1);
+    assert!(findings(&inv).is_empty());
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+}
+
+#[test]
+fn a_rule_that_names_no_nsg_is_an_input_error() {
+    let mut loader = Loader::default();
+    let ctx = DocContext {
+        source: "rules.json".into(),
+        ..Default::default()
+    };
+    // `az network nsg rule list` piped through a `--query` that dropped the ids.
+    let err = loader
+        .add_value(
+            json!([{"name": "r1", "direction": "Outbound", "access": "Allow", "priority": 100,
+                     "protocol": "Tcp", "destinationAddressPrefix": "*", "destinationPortRange": "445"}]),
+            &ctx,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rules.json"), "{err}");
+    assert!(
+        err.contains(
+            "item [0]: security rule r1: field `id` does not name its network security group"
+        ),
+        "{err}"
+    );
+    // A damaged rule in a listing names the NSG, the rule and the field.
+    let mut bad = rest_rule("nsg-y", "odd", 100, "Allow", "Tcp", "*", "445");
+    bad["properties"]["direction"] = json!("Sideways");
+    let err = loader
+        .add_value(json!({"value": [bad]}), &ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "NSG nsg-y rule odd: field `direction` is \"Sideways\", not Inbound or Outbound"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn ipv4_source_rules_decide_ipv4_only() {
+    // An NSG on its own: `deny-internal-v4` (source 10.0.0.0/8, every destination) cannot match
+    // IPv6 packets, so the IPv6 internet stays open through AllowInternetOutBound. A rule whose
+    // only source is `Internet` decides no egress at all.
+    let rule = |name: &str, priority: i64, access: &str, src: &str| {
+        json!({"name": name, "priority": priority, "access": access, "direction": "Outbound",
+               "protocol": "*", "destinationAddressPrefix": "*", "destinationAddressPrefixes": [],
+               "destinationPortRange": "*", "destinationPortRanges": [], "sourceAddressPrefix": src,
+               "sourceAddressPrefixes": [], "sourcePortRange": "*", "sourcePortRanges": []})
+    };
+    let inv = load_docs(vec![json!([{
+        "name": "nsg-fam", "id": format!("{SUB}/networkSecurityGroups/nsg-fam"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [
+            rule("deny-from-internet", 100, "Deny", "Internet"),
+            rule("deny-internal-v4", 200, "Deny", "10.0.0.0/8"),
+        ]
+    }])]);
+    let f = findings(&inv);
+    let eg1 = find(&f, "EG001", "nsg-fam");
+    assert_eq!(
+        eg1.message,
+        "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6"
+    );
+    assert_eq!(
+        evidence(eg1),
+        ["nsg-fam/AllowInternetOutBound allow all all Internet"]
+    );
+    // Both source families listed: the deny covers both.
+    let inv = load_docs(vec![json!([{
+        "name": "nsg-both", "id": format!("{SUB}/networkSecurityGroups/nsg-both"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [{
+            "name": "deny-both", "priority": 200, "access": "Deny", "direction": "Outbound",
+            "protocol": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*",
+            "sourceAddressPrefix": "", "sourceAddressPrefixes": ["10.0.0.0/8", "fd00::/8"]
+        }]
+    }])]);
+    assert!(findings(&inv).is_empty(), "{:?}", pairs(&findings(&inv)));
+}
+
+#[test]
+fn az_vm_show_and_nic_show_objects_are_read() {
+    let nic = json!({
+        "name": "nic-one", "id": format!("{SUB}/networkInterfaces/nic-one"),
+        "type": "Microsoft.Network/networkInterfaces", "location": "westeurope",
+        "macAddress": "00-0D-3A-00-00-09", "networkSecurityGroup": null,
+        "ipConfigurations": [{"name": "ipconfig1", "primary": true, "privateIPAddress": "10.9.0.4",
+            "privateIPAddressVersion": "IPv4",
+            "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s"), "resourceGroup": "rg-app"}}],
+        "virtualMachine": {"id": "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-one"}
+    });
+    let vm = json!({
+        "name": "vm-one",
+        "id": "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/RG-APP/providers/Microsoft.Compute/virtualMachines/vm-one",
+        "type": "Microsoft.Compute/virtualMachines", "location": "westeurope",
+        "tags": {"env": "prod"},
+        "hardwareProfile": {"vmSize": "Standard_B1s"},
+        "networkProfile": {"networkInterfaces": [{"id": format!("{SUB}/networkInterfaces/NIC-ONE"), "primary": true}]}
+    });
+    let subnet = json!({"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+        "type": "Microsoft.Network/virtualNetworks/subnets", "addressPrefix": "10.9.0.0/24",
+        "networkSecurityGroup": null});
+    let inv = load_docs(vec![nic, vm, subnet]);
+    assert_eq!(inv.targets.len(), 1);
+    let t = &inv.targets[0];
+    assert_eq!(short(&t.resource_id), "nic-one");
+    assert_eq!(t.labels.get("env").map(String::as_str), Some("prod"));
+    assert!(t.chains.is_empty());
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+    let f = findings(&inv);
+    assert!(pairs(&f).contains(&"EG001 nic-one".to_string()));
+}
