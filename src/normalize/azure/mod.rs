@@ -169,7 +169,7 @@ impl AzureBundle {
                 message: format!(
                     "{n} resource(s) of type {t} not read: egress-audit reads network security \
                      groups, network interfaces, virtual networks and subnets, route tables, \
-                     Azure Firewalls and virtual machines"
+                     Azure Firewalls, virtual machines and scale sets"
                 ),
             });
         }
@@ -207,6 +207,12 @@ impl AzureBundle {
                 self.route_tables.entry(id_key(&t.id)).or_insert(t);
             }
             Kind::Firewall => self.firewalls.push(network::parse_firewall(item)?),
+            Kind::ScaleSet => {
+                for mut n in network::parse_vmss(item, account)? {
+                    n.region = n.region.or_else(|| ctx.region.clone());
+                    self.nics.entry(id_key(&n.id)).or_insert(n);
+                }
+            }
             Kind::VirtualMachine => {
                 let vm = network::parse_vm(item)?;
                 self.vms.entry(id_key(&vm.id)).or_insert(vm);
@@ -315,6 +321,13 @@ impl AzureBundle {
                 });
                 continue;
             }
+            if let Some(ss) = &nic.scale_set {
+                // The instances' own NICs (`az vmss nic list`) are read instead of the model.
+                let prefix = format!("{ss}/virtualmachines/");
+                if self.nics.keys().any(|k| k.starts_with(&prefix)) {
+                    continue;
+                }
+            }
             if let Some(t) = self.nic_target(nic, tags, &mut used_nsgs, &mut inv.warnings) {
                 inv.targets.push(t);
             }
@@ -392,6 +405,11 @@ impl AzureBundle {
             addrs: nic.addrs.clone(),
             asgs: nic.asgs.iter().map(|a| id_key(a)).collect(),
         };
+        let noun = if nic.scale_set.is_some() {
+            "scale set"
+        } else {
+            "NIC"
+        };
         let mut nsg_ids: Vec<String> = nic.nsg.iter().cloned().collect();
         for s in &nic.subnets {
             match self.subnet_nsg(s) {
@@ -401,8 +419,9 @@ impl AzureBundle {
                     kind: "partial-data".into(),
                     source: nic.id.clone(),
                     message: format!(
-                        "NIC {}: subnet {} is in no `az network vnet list` / `vnet subnet list` input, \
+                        "{} {}: subnet {} is in no `az network vnet list` / `vnet subnet list` input, \
                          so an NSG on it is known only if the NSG listing names the subnet",
+                        noun,
                         nic.name,
                         id_name(s)
                     ),
@@ -417,8 +436,9 @@ impl AzureBundle {
                     kind: "partial-data".into(),
                     source: nic.id.clone(),
                     message: format!(
-                        "NIC {}: its NSG {} is not in the inputs (add `az network nsg list`); \
-                         the NIC is not evaluated",
+                        "{} {}: its NSG {} is not in the inputs (add `az network nsg list`); \
+                         it is not evaluated",
+                        noun,
                         nic.name,
                         id_name(id)
                     ),
@@ -430,7 +450,12 @@ impl AzureBundle {
                 layers: vec![nsg::layer(n, tags, Some(&view), warnings)],
             });
         }
-        let mut t = Target::new(Provider::Azure, nic.id.clone(), "nic");
+        let kind = if nic.scale_set.is_some() {
+            "vmss"
+        } else {
+            "nic"
+        };
+        let mut t = Target::new(Provider::Azure, nic.id.clone(), kind);
         t.name = Some(nic.name.clone());
         t.account = nic.account.clone();
         t.region = nic.region.clone();

@@ -30,6 +30,9 @@ pub struct Nic {
     /// Whether every IP configuration is known to be IPv4 (by its address or its
     /// `privateIPAddressVersion`): then the NIC cannot send IPv6 at all.
     pub ipv4_only: bool,
+    /// For the network-interface configuration of a scale set's model (`az vmss list`): the scale
+    /// set's lower-cased id. Its instances' NICs are in no `az network nic list`.
+    pub scale_set: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,10 +95,24 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         asgs: Vec::new(),
         addrs: Vec::new(),
         ipv4_only: false,
+        scale_set: None,
         name: name.to_string(),
         id,
     };
     let configs = array_field(item, "ipConfigurations", &what)?;
+    read_ip_configs(&mut nic, configs, &what, false)?;
+    Ok(nic)
+}
+
+/// A NIC's (or a scale-set NIC configuration's) IP configurations: subnets, ASGs, addresses and
+/// IP versions. `version_defaults_to_v4`: a configuration that names no version is IPv4 (the
+/// scale-set model's documented default); otherwise it leaves the versions unknown.
+fn read_ip_configs(
+    nic: &mut Nic,
+    configs: &[Value],
+    what: &str,
+    version_defaults_to_v4: bool,
+) -> Result<(), String> {
     // The primary configuration's subnet decides the route; list it first.
     let mut ordered: Vec<&Value> = configs.iter().collect();
     // A configuration is IPv6 by its address or by its version (the address may be missing, e.g.
@@ -117,7 +134,8 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
             ),
             None => None,
         };
-        let version = opt_str(c, "privateIPAddressVersion", &cwhat)?;
+        let version = opt_str(c, "privateIPAddressVersion", &cwhat)?
+            .or((version_defaults_to_v4 && addr.is_none()).then_some("IPv4"));
         let addr_v4 = addr.as_ref().map(|a| a.is_subset(&all_v4()));
         let v6 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv6")) || addr_v4 == Some(false);
         let v4 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv4")) || addr_v4 == Some(true);
@@ -126,7 +144,64 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         nic.addrs.extend(addr);
     }
     nic.ipv4_only = all_known_v4 && !any_v6;
-    Ok(nic)
+    Ok(())
+}
+
+/// A virtual machine scale set of `az vmss list` (flattened) or the Compute REST listing: one
+/// NIC-like target per network-interface configuration of its model
+/// (`virtualMachineProfile.networkProfile.networkInterfaceConfigurations`), with that
+/// configuration's NSG and subnets, since a Uniform scale set's instance NICs are in no
+/// `az network nic list`. A scale set without such a model (Flexible orchestration, whose VMs and
+/// NICs are ordinary resources) gives none.
+pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Nic>, String> {
+    let name = name_of(item, "virtual machine scale set")?;
+    let what = format!("virtual machine scale set {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    let Some(profile) = field(item, "virtualMachineProfile") else {
+        return Ok(Vec::new());
+    };
+    let pwhat = format!("{what} virtualMachineProfile");
+    let Some(net) = field(profile, "networkProfile") else {
+        return Ok(Vec::new());
+    };
+    let configs = array_field(
+        net,
+        "networkInterfaceConfigurations",
+        &format!("{pwhat}.networkProfile"),
+    )?;
+    let mut out = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let cname = name_of(c, "network interface configuration")
+            .map_err(|e| format!("{what}: networkInterfaceConfigurations[{i}]: {e}"))?;
+        let cwhat = format!("{what} networkInterfaceConfiguration {cname}");
+        let (nic_id, nic_name) = if configs.len() == 1 {
+            (id.clone(), name.to_string())
+        } else {
+            (
+                format!("{id}/networkInterfaceConfigurations/{cname}"),
+                format!("{name}/{cname}"),
+            )
+        };
+        let mut nic = Nic {
+            account: subscription(&id).or(fallback_account.map(str::to_string)),
+            region: opt_str(item, "location", &what)?.map(str::to_string),
+            tags: super::shape::tags(item),
+            nsg: ref_id(c, "networkSecurityGroup", &cwhat)?.map(str::to_string),
+            vm: None,
+            private_endpoint: None,
+            subnets: Vec::new(),
+            asgs: Vec::new(),
+            addrs: Vec::new(),
+            ipv4_only: false,
+            scale_set: Some(id_key(&id)),
+            name: nic_name,
+            id: nic_id,
+        };
+        let ips = array_field(c, "ipConfigurations", &cwhat)?;
+        read_ip_configs(&mut nic, ips, &cwhat, true)?;
+        out.push(nic);
+    }
+    Ok(out)
 }
 
 /// A virtual machine of `az vm list` (flattened) or the Compute REST listing: its tags and NICs.

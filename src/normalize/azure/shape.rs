@@ -18,6 +18,8 @@ pub enum Kind {
     Firewall,
     /// `az vm list`: only for the tags a NIC's findings carry.
     VirtualMachine,
+    /// `az vmss list`: a Uniform scale set's model NIC configurations are targets.
+    ScaleSet,
     /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
     ServiceTags,
     /// `az network nsg rule list [--include-default]`: bare security rules, each attributed to its
@@ -38,6 +40,7 @@ impl Kind {
             Kind::RouteTable => "azure-route-table",
             Kind::Firewall => "azure-firewall",
             Kind::VirtualMachine => "azure-vm",
+            Kind::ScaleSet => "azure-vmss",
             Kind::ServiceTags => "azure-service-tags",
             Kind::NsgRule => "azure-nsg-rule",
             Kind::OtherArm => "azure-other",
@@ -53,6 +56,7 @@ impl Kind {
             Kind::RouteTable,
             Kind::Firewall,
             Kind::VirtualMachine,
+            Kind::ScaleSet,
             Kind::ServiceTags,
             Kind::NsgRule,
             Kind::OtherArm,
@@ -77,11 +81,22 @@ pub fn items(v: &Value) -> Option<&[Value]> {
 }
 
 /// A field of an object in either shape: under `properties` (REST) or at the top level (CLI).
+/// Names compare case-insensitively when the exact one is missing: the CLI's SDK-based commands
+/// (`az vm list`, `az vmss list`, and `az network …` before its move to raw ARM JSON) camel-case
+/// the SDK's attribute names (`privateIpAddress`, `privateIpAddressVersion`,
+/// `enableIpForwarding`) where ARM writes `privateIPAddress`.
 pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
-    obj.get("properties")
-        .and_then(|p| p.get(name))
-        .filter(|v| !v.is_null())
-        .or_else(|| obj.get(name).filter(|v| !v.is_null()))
+    let get = |o: &'a Value| -> Option<&'a Value> {
+        let m = o.as_object()?;
+        m.get(name)
+            .or_else(|| {
+                m.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .filter(|v| !v.is_null())
+    };
+    obj.get("properties").and_then(get).or_else(|| get(obj))
 }
 
 /// A field that, when present, must be an array (absent or `null` is an empty list).
@@ -240,6 +255,8 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
         Some(Kind::Nic)
     } else if has("ipConfigurations") && (has("threatIntelMode") || has("firewallPolicy")) {
         Some(Kind::Firewall)
+    } else if has("virtualMachineProfile") {
+        Some(Kind::ScaleSet)
     } else if has("networkProfile") && (has("hardwareProfile") || has("storageProfile")) {
         Some(Kind::VirtualMachine)
     } else {
@@ -286,6 +303,7 @@ fn kind_of_type(t: &str) -> Option<Kind> {
         "microsoft.network/routetables" => Kind::RouteTable,
         "microsoft.network/azurefirewalls" => Kind::Firewall,
         "microsoft.compute/virtualmachines" => Kind::VirtualMachine,
+        "microsoft.compute/virtualmachinescalesets" => Kind::ScaleSet,
         _ => return None,
     })
 }
@@ -294,6 +312,10 @@ fn kind_of_id(id: &str) -> Option<Kind> {
     let id = id.to_ascii_lowercase();
     if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachines/") {
         return (!path.is_empty() && !path.contains('/')).then_some(Kind::VirtualMachine);
+    }
+    if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachinescalesets/")
+    {
+        return (!path.is_empty() && !path.contains('/')).then_some(Kind::ScaleSet);
     }
     let (_, path) = id.split_once("/providers/microsoft.network/")?;
     let segs: Vec<&str> = path.split('/').collect();
