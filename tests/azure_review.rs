@@ -413,3 +413,113 @@ fn az_vm_show_and_nic_show_objects_are_read() {
     let f = findings(&inv);
     assert!(pairs(&f).contains(&"EG001 nic-one".to_string()));
 }
+
+fn vmss_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure/review/vmss")
+}
+
+#[test]
+fn uniform_scale_set_is_evaluated_through_its_model() {
+    // `az vmss list`: a Uniform scale set's instance NICs are in no `az network nic list`, so its
+    // model's NIC configuration (NSG nsg-workers, subnet workers without NSG) is the target.
+    // The SDK-cased `privateIpAddressVersion: IPv4` limits it to IPv4.
+    let mut loader = Loader::default();
+    loader.add_path(&vmss_dir()).unwrap();
+    let inv = loader.build(&Options::default());
+    assert_eq!(inv.targets.len(), 1);
+    let t = &inv.targets[0];
+    assert_eq!(t.resource_kind, "vmss");
+    assert_eq!(short(&t.resource_id), "vmss-workers");
+    assert_eq!(t.labels.get("role").map(String::as_str), Some("worker"));
+    assert_eq!(t.chains.len(), 1);
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+    let f = findings(&inv);
+    assert_eq!(pairs(&f), ["EG009 vmss-workers", "EG013 vmss-workers"]);
+    let eg13 = find(&f, "EG013", "vmss-workers");
+    assert_eq!(eg13.message, "tcp/25 is allowed to 100% of public IPv4");
+    assert_eq!(
+        evidence(eg13),
+        ["nsg-workers/allow-smtp allow tcp 25 Internet"]
+    );
+
+    // With the instances' NICs (`az vmss nic list`), those are the targets instead.
+    let mut loader = Loader::default();
+    loader.add_path(&vmss_dir()).unwrap();
+    let inst = |i: u32| {
+        json!({
+            "name": "vmss-workers-nic",
+            "id": format!("/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-batch/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-workers/virtualMachines/{i}/networkInterfaces/vmss-workers-nic"),
+            "type": "Microsoft.Network/networkInterfaces", "location": "westeurope",
+            "macAddress": "00-0D-3A-00-00-1{i}", "enableIPForwarding": false,
+            "networkSecurityGroup": {"id": "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-batch/providers/Microsoft.Network/networkSecurityGroups/nsg-workers"},
+            "ipConfigurations": [{"name": "vmss-workers-ipconfig", "primary": true,
+                "privateIPAddress": format!("10.20.1.{}", 4 + i), "privateIPAddressVersion": "IPv4",
+                "subnet": {"id": "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-batch/providers/Microsoft.Network/virtualNetworks/vnet-batch/subnets/workers"}}],
+            "virtualMachine": {"id": format!("/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-batch/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-workers/virtualMachines/{i}")}
+        })
+    };
+    loader
+        .add_value(json!([inst(0), inst(1)]), &DocContext::default())
+        .unwrap();
+    let inv = loader.build(&Options::default());
+    let mut kinds: Vec<String> = inv
+        .targets
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {}",
+                t.resource_kind,
+                t.resource_id.rsplit("/virtualMachines/").next().unwrap()
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "nic 0/networkInterfaces/vmss-workers-nic",
+            "nic 1/networkInterfaces/vmss-workers-nic"
+        ]
+    );
+    assert_eq!(findings(&inv).len(), 4);
+}
+
+#[test]
+fn sdk_cased_nic_fields_are_read() {
+    // `az network nic list` before the CLI moved to raw ARM JSON printed the SDK's attribute
+    // names camel-cased: `privateIpAddress`, `privateIpAddressVersion`, `enableIpForwarding`.
+    let nic = json!([{
+        "name": "nic-old", "id": format!("{SUB}/networkInterfaces/nic-old"),
+        "type": "Microsoft.Network/networkInterfaces", "location": "westeurope",
+        "macAddress": "00-0D-3A-00-00-20", "enableIpForwarding": false,
+        "networkSecurityGroup": {"id": format!("{SUB}/networkSecurityGroups/nsg-old")},
+        "ipConfigurations": [{"name": "ipconfig1", "primary": true,
+            "privateIpAddress": "10.30.0.4", "privateIpAddressVersion": "IPv4",
+            "privateIpAllocationMethod": "Dynamic",
+            "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}]
+    }]);
+    let nsg = json!([{
+        "name": "nsg-old", "id": format!("{SUB}/networkSecurityGroups/nsg-old"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [{
+            // Only from 10.99.0.0/16: not this NIC (10.30.0.4), so it does not apply to it.
+            "name": "allow-rdp-from-admin", "priority": 100, "access": "Allow", "direction": "Outbound",
+            "protocol": "Tcp", "destinationAddressPrefix": "Internet", "destinationPortRange": "3389",
+            "sourceAddressPrefix": "10.99.0.0/16"
+        }, {
+            "name": "deny-internet", "priority": 200, "access": "Deny", "direction": "Outbound",
+            "protocol": "*", "destinationAddressPrefix": "Internet", "destinationPortRange": "*",
+            "sourceAddressPrefix": "*"
+        }]
+    }]);
+    let subnet = json!([{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+        "type": "Microsoft.Network/virtualNetworks/subnets", "addressPrefix": "10.30.0.0/24"}]);
+    let inv = load_docs(vec![nic, nsg, subnet]);
+    assert_eq!(inv.targets.len(), 1);
+    let t = &inv.targets[0];
+    assert!(
+        t.address_limit.is_some(),
+        "the IPv4-only NIC is limited to IPv4"
+    );
+    assert!(findings(&inv).is_empty(), "{:?}", pairs(&findings(&inv)));
+}

@@ -1,8 +1,11 @@
 //! Azure exports → targets.
 //!
-//! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list` (the CLI's
-//! flattened arrays) and the ARM REST `{"value": [...]}` listings, in any mix and any number of
-//! files. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
+//! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list`, `az vm list`,
+//! `az vmss list` and `az network nsg rule list` (the CLI's flattened arrays), the one object of
+//! the matching `show` commands, and the ARM REST `{"value": [...]}` listings, in any mix and any
+//! number of files. A rule listing's rules belong to the NSG their `id` names; an NSG known only
+//! from them is evaluated on its own, with a `partial-data` warning. A Uniform scale set is
+//! evaluated through its model's NIC configurations unless its instances' NICs are in the inputs. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
 //! that no NIC of the inputs uses is a target on its own. Every NSG layer ends with Azure's fixed
 //! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
 //!
@@ -15,7 +18,9 @@
 //!   IPv6 (`Target.address_limit`); one whose versions are unknown is not limited;
 //! - source conditions are applied per NIC where the data shows the NIC is outside them (its
 //!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
-//!   source ports are not modelled (an outbound connection's source port is ephemeral);
+//!   source ports are not modelled (an outbound connection's source port is ephemeral); a rule
+//!   whose sources are all IPv4 (or all IPv6) blocks decides only that family's traffic;
+//! - a VM whose NICs are not in the inputs gets a `partial-data` warning;
 //! - a private endpoint's NIC is not a target (it only receives traffic), with a `not-evaluated`
 //!   warning; listings of ARM types not read here are skipped with a `skipped-input` warning;
 //! - outbound rules sharing a priority (Azure refuses them) are evaluated in input order, with a
