@@ -523,3 +523,64 @@ fn sdk_cased_nic_fields_are_read() {
     );
     assert!(findings(&inv).is_empty(), "{:?}", pairs(&findings(&inv)));
 }
+
+#[test]
+fn forced_route_to_an_sdk_cased_azure_firewall_is_noted() {
+    // `az network firewall list` (an extension on the Python SDK) prints `privateIpAddress`; the
+    // subnet's route table sends 0.0.0.0/0 to it. Findings keep their severity, with a note.
+    let fw = json!([{
+        "name": "fw-hub", "id": format!("{SUB}/azureFirewalls/fw-hub"),
+        "type": "Microsoft.Network/azureFirewalls", "location": "westeurope",
+        "threatIntelMode": "Alert",
+        "ipConfigurations": [{"name": "fw-ipconfig", "privateIpAddress": "10.40.255.4",
+            "subnet": {"id": format!("{SUB}/virtualNetworks/hub/subnets/AzureFirewallSubnet")}}]
+    }]);
+    let rt = json!([{
+        "name": "rt-spoke", "id": format!("{SUB}/routeTables/rt-spoke"),
+        "type": "Microsoft.Network/routeTables", "location": "westeurope",
+        "disableBgpRoutePropagation": true,
+        "routes": [{"name": "default-to-fw", "addressPrefix": "0.0.0.0/0",
+            "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.40.255.4"}],
+        "subnets": [{"id": format!("{SUB}/virtualNetworks/spoke/subnets/app")}]
+    }]);
+    let nsg = json!([{
+        "name": "nsg-spoke", "id": format!("{SUB}/networkSecurityGroups/nsg-spoke"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [{"name": "allow-smb", "priority": 100, "access": "Allow",
+            "direction": "Outbound", "protocol": "Tcp", "destinationAddressPrefix": "0.0.0.0/0",
+            "destinationPortRange": "445", "sourceAddressPrefix": "*"},
+            {"name": "deny-rest", "priority": 4096, "access": "Deny",
+            "direction": "Outbound", "protocol": "*", "destinationAddressPrefix": "*",
+            "destinationPortRange": "*", "sourceAddressPrefix": "*"}]
+    }]);
+    let vnet = json!([{
+        "name": "spoke", "id": format!("{SUB}/virtualNetworks/spoke"),
+        "type": "Microsoft.Network/virtualNetworks", "addressSpace": {"addressPrefixes": ["10.41.0.0/16"]},
+        "subnets": [{"name": "app", "id": format!("{SUB}/virtualNetworks/spoke/subnets/app"),
+            "addressPrefix": "10.41.1.0/24",
+            "networkSecurityGroup": {"id": format!("{SUB}/networkSecurityGroups/nsg-spoke")},
+            "routeTable": {"id": format!("{SUB}/routeTables/RT-SPOKE")}}]
+    }]);
+    let nic = json!([{
+        "name": "nic-spoke", "id": format!("{SUB}/networkInterfaces/nic-spoke"),
+        "type": "Microsoft.Network/networkInterfaces", "macAddress": "00-0D-3A-00-00-30",
+        "ipConfigurations": [{"name": "ipconfig1", "primary": true, "privateIPAddress": "10.41.1.4",
+            "privateIPAddressVersion": "IPv4",
+            "subnet": {"id": format!("{SUB}/virtualNetworks/spoke/subnets/app")}}]
+    }]);
+    let inv = load_docs(vec![fw, rt, nsg, vnet, nic]);
+    let f = findings(&inv);
+    assert_eq!(pairs(&f), ["EG002 nic-spoke", "EG009 nic-spoke"]);
+    let smb = find(&f, "EG002", "nic-spoke");
+    assert_eq!(format!("{:?}", smb.severity), "High");
+    assert_eq!(
+        evidence(smb),
+        ["nsg-spoke/allow-smb allow tcp 445 0.0.0.0/0"]
+    );
+    assert!(
+        smb.notes.iter().any(|n| n
+            == "egress passes an appliance: route 0.0.0.0/0 → VirtualAppliance 10.40.255.4 (rt-spoke, Azure Firewall fw-hub)"),
+        "{:?}",
+        smb.notes
+    );
+}

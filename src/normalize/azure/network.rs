@@ -291,7 +291,7 @@ pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
     }
     // Firewalls in a Virtual WAN hub carry their address here instead.
     if let Some(hub) = field(item, "hubIPAddresses") {
-        if let Some(ip) = hub.get("privateIPAddress").and_then(Value::as_str) {
+        if let Some(ip) = field(hub, "privateIPAddress").and_then(Value::as_str) {
             private_ips.push(ip.to_string());
         }
     }
