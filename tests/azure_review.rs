@@ -584,3 +584,42 @@ fn forced_route_to_an_sdk_cased_azure_firewall_is_noted() {
         smb.notes
     );
 }
+
+#[test]
+fn an_nsg_without_its_rules_is_not_evaluated_by_guessing() {
+    // `az resource list --resource-type Microsoft.Network/networkSecurityGroups` prints the NSGs
+    // with `"properties": null`: their rules are unknown. Not evaluated, and said so; the NIC that
+    // uses one is not evaluated either.
+    let nsgs = json!([{
+        "changedTime": "2026-11-02T10:00:00+00:00", "createdTime": "2026-01-01T10:00:00+00:00",
+        "extendedLocation": null, "id": format!("{SUB}/networkSecurityGroups/nsg-summary"),
+        "identity": null, "kind": null, "location": "westeurope", "managedBy": null,
+        "name": "nsg-summary", "plan": null, "properties": null, "provisioningState": "Succeeded",
+        "resourceGroup": "rg-app", "sku": null, "tags": {},
+        "type": "Microsoft.Network/networkSecurityGroups"
+    }]);
+    let nic = json!([{
+        "name": "nic-s", "id": format!("{SUB}/networkInterfaces/nic-s"),
+        "type": "Microsoft.Network/networkInterfaces", "macAddress": "00-0D-3A-00-00-40",
+        "networkSecurityGroup": {"id": format!("{SUB}/networkSecurityGroups/nsg-summary")},
+        "ipConfigurations": [{"name": "ipconfig1", "primary": true, "privateIPAddress": "10.50.0.4",
+            "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}]
+    }]);
+    let subnet = json!([{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+        "type": "Microsoft.Network/virtualNetworks/subnets", "addressPrefix": "10.50.0.0/24"}]);
+    let inv = load_docs(vec![nsgs, nic, subnet]);
+    assert!(inv.targets.is_empty());
+    let mut w: Vec<String> = inv
+        .warnings
+        .iter()
+        .map(|w| format!("{} {} {}", w.kind, short(&w.source), w.message))
+        .collect();
+    w.sort();
+    assert_eq!(
+        w,
+        [
+            "partial-data nic-s NIC nic-s: its NSG nsg-summary is not in the inputs (add `az network nsg list`); it is not evaluated",
+            "partial-data nsg-summary NSG nsg-summary: the export has no `securityRules` field (a summary listing such as `az resource list`?), so its rules are unknown and it is not evaluated; export it with `az network nsg list`"
+        ]
+    );
+}

@@ -191,6 +191,21 @@ impl AzureBundle {
                     return Ok(());
                 }
                 self.warnings.extend(tie_warnings(&n));
+                if !n.rules_listed {
+                    // Evaluating it with the default rules alone would report what its own rules
+                    // may block; it counts as missing (a NIC that uses it says so too).
+                    self.warnings.push(Warning {
+                        kind: "partial-data".into(),
+                        source: n.id.clone(),
+                        message: format!(
+                            "NSG {}: the export has no `securityRules` field (a summary listing \
+                             such as `az resource list`?), so its rules are unknown and it is not \
+                             evaluated; export it with `az network nsg list`",
+                            n.name
+                        ),
+                    });
+                    return Ok(());
+                }
                 self.nsgs.insert(id_key(&n.id), n);
             }
             Kind::Nic => {

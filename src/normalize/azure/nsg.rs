@@ -26,6 +26,9 @@ pub struct Nsg {
     /// Outbound rules that share a priority (Azure refuses this, so the export is damaged or
     /// hand-made): `(priority, rule names in the order they are evaluated)`.
     pub priority_ties: Vec<(i64, Vec<String>)>,
+    /// Whether the item has a `securityRules` or `defaultSecurityRules` field at all (even `null`
+    /// or empty): summary listings (`az resource list`) leave both out, so its rules are unknown.
+    pub rules_listed: bool,
 }
 
 /// An outbound security rule as written, validated but not yet resolved (service tags resolve only
@@ -86,6 +89,13 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
     let name = super::shape::name_of(item, "NSG")?.to_string();
     let what = format!("NSG {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(&name).to_string();
+    let has_key = |o: &Value, k: &str| {
+        o.as_object()
+            .is_some_and(|m| m.keys().any(|x| x.eq_ignore_ascii_case(k)))
+    };
+    let rules_listed = ["securityRules", "defaultSecurityRules"]
+        .iter()
+        .any(|k| has_key(item, k) || item.get("properties").is_some_and(|p| has_key(p, k)));
     let mut rules = Vec::new();
     for r in array_field(item, "securityRules", &what)? {
         if let Some(rule) = parse_rule(r, &name, false)? {
@@ -137,6 +147,7 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         name,
         rules,
         priority_ties,
+        rules_listed,
     })
 }
 
