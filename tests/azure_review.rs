@@ -623,3 +623,54 @@ fn an_nsg_without_its_rules_is_not_evaluated_by_guessing() {
         ]
     );
 }
+
+#[test]
+fn rest_scale_sets_uniform_dual_stack_and_flexible() {
+    let cmp = "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-app/providers/Microsoft.Compute";
+    let ss = |name: &str, mode: &str, v6: bool| {
+        let mut ips = vec![json!({"name": "v4", "properties": {"primary": true,
+            "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}})];
+        if v6 {
+            ips.push(
+                json!({"name": "v6", "properties": {"privateIPAddressVersion": "IPv6",
+                "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}}),
+            );
+        }
+        json!({"name": name, "id": format!("{cmp}/virtualMachineScaleSets/{name}"),
+            "type": "Microsoft.Compute/virtualMachineScaleSets", "location": "westeurope",
+            "properties": {"orchestrationMode": mode, "virtualMachineProfile": {"networkProfile": {
+                "networkInterfaceConfigurations": [{"name": "nic", "properties": {"primary": true,
+                    "networkSecurityGroup": {"id": format!("{SUB}/networkSecurityGroups/nsg-ss")},
+                    "ipConfigurations": ips}}]}}}})
+    };
+    let nsg = json!({"value": [{"name": "nsg-ss", "id": format!("{SUB}/networkSecurityGroups/nsg-ss"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "properties": {"securityRules": [{"name": "deny-v4", "properties": {"priority": 100,
+            "direction": "Outbound", "access": "Deny", "protocol": "*", "sourceAddressPrefix": "*",
+            "destinationAddressPrefix": "0.0.0.0/0", "destinationPortRange": "*"}}]}}]});
+    let subnet = json!({"value": [{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+        "type": "Microsoft.Network/virtualNetworks/subnets", "properties": {"addressPrefix": "10.60.0.0/24"}}]});
+    let inv = load_docs(vec![
+        json!({"value": [ss("ss-v4", "Uniform", false), ss("ss-dual", "Uniform", true), ss("ss-flex", "Flexible", true)]}),
+        nsg,
+        subnet,
+    ]);
+    let mut names: Vec<String> = inv
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", t.resource_kind, short(&t.resource_id)))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["vmss ss-dual", "vmss ss-v4"]);
+    // 0.0.0.0/0 is denied; only the dual-stack scale set sends IPv6, which the default rule allows.
+    let f = findings(&inv);
+    assert!(
+        f.iter().all(|x| short(&x.resource_id) == "ss-dual"),
+        "{:?}",
+        pairs(&f)
+    );
+    assert_eq!(
+        find(&f, "EG001", "ss-dual").message,
+        "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6"
+    );
+}

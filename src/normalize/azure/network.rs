@@ -157,6 +157,12 @@ pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Ni
     let name = name_of(item, "virtual machine scale set")?;
     let what = format!("virtual machine scale set {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    // Flexible orchestration: the instances are ordinary VMs whose NICs `az network nic list`
+    // prints; their model would only repeat them.
+    let mode = opt_str(item, "orchestrationMode", &what)?;
+    if mode.is_some_and(|m| m.eq_ignore_ascii_case("Flexible")) {
+        return Ok(Vec::new());
+    }
     let Some(profile) = field(item, "virtualMachineProfile") else {
         return Ok(Vec::new());
     };
