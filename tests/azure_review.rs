@@ -674,3 +674,44 @@ fn rest_scale_sets_uniform_dual_stack_and_flexible() {
         "tcp is allowed to 100% of public IPv6; udp is allowed to 100% of public IPv6"
     );
 }
+
+#[test]
+fn resource_graph_results_are_read() {
+    // `az graph query -q "Resources | where type =~ 'microsoft.network/networksecuritygroups'"`:
+    // rows in the REST shape, `type` lower-cased, under `data`; a `skip_token` means more pages.
+    let row = json!({
+        "id": format!("{SUB}/networkSecurityGroups/nsg-arg"), "name": "nsg-arg",
+        "type": "microsoft.network/networksecuritygroups", "tenantId": "72f988bf-0000-0000-0000-000000000000",
+        "kind": "", "location": "westeurope", "resourceGroup": "rg-app",
+        "subscriptionId": "7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11", "managedBy": "", "sku": null,
+        "plan": null, "tags": null, "identity": null, "zones": null, "extendedLocation": null,
+        "properties": {"provisioningState": "Succeeded", "resourceGuid": "1",
+            "securityRules": [{"name": "allow-telnet", "id": format!("{SUB}/networkSecurityGroups/nsg-arg/securityRules/allow-telnet"),
+                "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                "properties": {"priority": 100, "direction": "Outbound", "access": "Allow",
+                    "protocol": "Tcp", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                    "destinationAddressPrefix": "Internet", "destinationPortRange": "23"}},
+                {"name": "deny-all", "id": format!("{SUB}/networkSecurityGroups/nsg-arg/securityRules/deny-all"),
+                "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                "properties": {"priority": 4096, "direction": "Outbound", "access": "Deny",
+                    "protocol": "*", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                    "destinationAddressPrefix": "*", "destinationPortRange": "*"}}],
+            "defaultSecurityRules": []}
+    });
+    let page = json!({"count": 1, "data": [row], "skip_token": "ew0KICAiJGlkIjogIjEiLA0K", "total_records": 2});
+    let empty = json!({"count": 0, "data": [], "skip_token": null, "total_records": 0});
+    let inv = load_docs(vec![page, empty]);
+    let f = findings(&inv);
+    assert_eq!(pairs(&f), ["EG003 nsg-arg", "EG009 nsg-arg"]);
+    assert_eq!(
+        evidence(find(&f, "EG003", "nsg-arg")),
+        ["nsg-arg/allow-telnet allow tcp 23 Internet"]
+    );
+    let mut w: Vec<String> = inv
+        .warnings
+        .iter()
+        .map(|w| format!("{} {}", w.kind, w.source))
+        .collect();
+    w.sort();
+    assert_eq!(w, ["empty-input doc1.json", "partial-data doc0.json"]);
+}

@@ -105,6 +105,10 @@ impl AzureBundle {
             return Some(Kind::ServiceTags.as_str());
         }
         let items = shape::items(v)?;
+        if items.is_empty() && shape::is_graph_result(v) {
+            // An `az graph query` that matched nothing: read, with a warning that it was empty.
+            return Some(Kind::OtherArm.as_str());
+        }
         if let Some(k) = items.iter().find_map(shape::item_kind) {
             return Some(k.as_str());
         }
@@ -143,7 +147,24 @@ impl AzureBundle {
                     .into(),
             });
         }
+        if shape::graph_skip_token(&v).is_some() {
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: ctx.source.clone(),
+                message:
+                    "the Resource Graph result has a `skip_token`: it is one page of several \
+                          (`az graph query --first`), and the rows on the other pages were not read"
+                        .into(),
+            });
+        }
         let items = shape::items(&v).ok_or("expected an array or a `value` array")?;
+        if items.is_empty() && shape::is_graph_result(&v) {
+            self.warnings.push(Warning {
+                kind: "empty-input".into(),
+                source: ctx.source.clone(),
+                message: "the Resource Graph result has no rows; nothing was read from it".into(),
+            });
+        }
         // Resources of types that decide no egress (public IPs, load balancers, …) are skipped,
         // and the user is told which.
         let mut skipped: BTreeMap<String, usize> = BTreeMap::new();

@@ -74,6 +74,11 @@ pub fn items(v: &Value) -> Option<&[Value]> {
         Value::Array(a) => Some(a),
         Value::Object(o) => match o.get("value") {
             Some(items) => items.as_array().map(Vec::as_slice),
+            // `az graph query` (Azure Resource Graph): `{"count", "data": [...], "skip_token",
+            // "total_records"}`, each row an ARM resource in the REST shape.
+            None if is_graph_result(v) => {
+                o.get("data").and_then(Value::as_array).map(Vec::as_slice)
+            }
             None => item_kind(v).map(|_| std::slice::from_ref(v)),
         },
         _ => None,
@@ -364,4 +369,23 @@ pub fn rule_parent(rule: &Value) -> Option<(&str, bool)> {
         }
     }
     None
+}
+
+/// The output of `az graph query`: a `data` array next to `count` / `total_records`.
+pub fn is_graph_result(v: &Value) -> bool {
+    v.get("data").is_some_and(Value::is_array)
+        && ["count", "total_records", "totalRecords"]
+            .iter()
+            .any(|k| v.get(*k).is_some_and(Value::is_number))
+}
+
+/// The continuation token of an `az graph query` page: more rows than this page holds.
+pub fn graph_skip_token(v: &Value) -> Option<&str> {
+    if !is_graph_result(v) {
+        return None;
+    }
+    ["skip_token", "skipToken", "$skipToken"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .filter(|t| !t.is_empty())
 }
