@@ -715,3 +715,37 @@ fn resource_graph_results_are_read() {
     w.sort();
     assert_eq!(w, ["empty-input doc1.json", "partial-data doc0.json"]);
 }
+
+#[test]
+fn a_configuration_without_an_address_may_be_in_any_source_block() {
+    // nic-v6: IPv4 10.70.0.4 plus an IPv6 configuration whose address is not shown yet. The rule
+    // denying everything from fd00:db8:70::/64 may be about that address, so it applies (to IPv6
+    // only); IPv4 stays open through AllowInternetOutBound.
+    let nsg = json!([{
+        "name": "nsg-v6", "id": format!("{SUB}/networkSecurityGroups/nsg-v6"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [{"name": "deny-v6-subnet", "priority": 100, "access": "Deny",
+            "direction": "Outbound", "protocol": "*", "destinationAddressPrefix": "*",
+            "destinationPortRange": "*", "sourceAddressPrefix": "fd00:db8:70::/64"}]
+    }]);
+    let nic = json!([{
+        "name": "nic-v6", "id": format!("{SUB}/networkInterfaces/nic-v6"),
+        "type": "Microsoft.Network/networkInterfaces", "macAddress": "00-0D-3A-00-00-50",
+        "networkSecurityGroup": {"id": format!("{SUB}/networkSecurityGroups/nsg-v6")},
+        "ipConfigurations": [
+            {"name": "v4", "primary": true, "privateIPAddress": "10.70.0.4",
+             "privateIPAddressVersion": "IPv4",
+             "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}},
+            {"name": "v6", "primary": false, "privateIPAddress": null,
+             "privateIPAddressVersion": "IPv6",
+             "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}]
+    }]);
+    let subnet = json!([{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+        "type": "Microsoft.Network/virtualNetworks/subnets", "addressPrefix": "10.70.0.0/24"}]);
+    let inv = load_docs(vec![nsg, nic, subnet]);
+    let f = findings(&inv);
+    assert_eq!(
+        find(&f, "EG001", "nic-v6").message,
+        "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4"
+    );
+}

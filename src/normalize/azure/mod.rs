@@ -443,7 +443,12 @@ impl AzureBundle {
         warnings: &mut Vec<Warning>,
     ) -> Option<Target> {
         let view = SourceView {
-            addrs: nic.addrs.clone(),
+            // Some address unknown: every source block may hold it, so none rules a rule out.
+            addrs: if nic.addrs_incomplete {
+                Vec::new()
+            } else {
+                nic.addrs.clone()
+            },
             asgs: nic.asgs.iter().map(|a| id_key(a)).collect(),
         };
         let noun = if nic.scale_set.is_some() {

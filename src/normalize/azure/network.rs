@@ -27,6 +27,9 @@ pub struct Nic {
     /// Application security groups of its IP configurations (ids as written), without repeats.
     pub asgs: Vec<String>,
     pub addrs: Vec<AddrSet>,
+    /// Whether some IP configuration shows no address (not allocated yet, or a scale-set model):
+    /// then `addrs` is not all of the NIC's addresses.
+    pub addrs_incomplete: bool,
     /// Whether every IP configuration is known to be IPv4 (by its address or its
     /// `privateIPAddressVersion`): then the NIC cannot send IPv6 at all.
     pub ipv4_only: bool,
@@ -94,6 +97,7 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
+        addrs_incomplete: false,
         ipv4_only: false,
         scale_set: None,
         name: name.to_string(),
@@ -141,6 +145,7 @@ fn read_ip_configs(
         let v4 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv4")) || addr_v4 == Some(true);
         any_v6 |= v6;
         all_known_v4 &= v4 && !v6;
+        nic.addrs_incomplete |= addr.is_none();
         nic.addrs.extend(addr);
     }
     nic.ipv4_only = all_known_v4 && !any_v6;
@@ -198,6 +203,7 @@ pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Ni
             subnets: Vec::new(),
             asgs: Vec::new(),
             addrs: Vec::new(),
+            addrs_incomplete: false,
             ipv4_only: false,
             scale_set: Some(id_key(&id)),
             name: nic_name,
