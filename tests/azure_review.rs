@@ -749,3 +749,61 @@ fn a_configuration_without_an_address_may_be_in_any_source_block() {
         "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4"
     );
 }
+
+#[test]
+fn a_blackholed_ipv4_default_route_does_not_hide_ipv6() {
+    // rt-v4-none sends 0.0.0.0/0 to None; IPv6 keeps the system route ::/0 → Internet. The
+    // dual-stack NIC's findings keep their severity; the IPv4-only NIC's are lowered.
+    let rt = json!([{
+        "name": "rt-v4-none", "id": format!("{SUB}/routeTables/rt-v4-none"),
+        "type": "Microsoft.Network/routeTables", "disableBgpRoutePropagation": true,
+        "routes": [{"name": "drop-v4", "addressPrefix": "0.0.0.0/0", "nextHopType": "None"}]
+    }]);
+    let vnet = json!([{
+        "name": "v", "id": format!("{SUB}/virtualNetworks/v"), "type": "Microsoft.Network/virtualNetworks",
+        "addressSpace": {"addressPrefixes": ["10.80.0.0/16", "fd00:db8:80::/48"]},
+        "subnets": [{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
+            "addressPrefixes": ["10.80.0.0/24", "fd00:db8:80::/64"],
+            "routeTable": {"id": format!("{SUB}/routeTables/rt-v4-none")}}]
+    }]);
+    let nic = |name: &str, v6: bool| {
+        let mut ips = vec![
+            json!({"name": "v4", "primary": true, "privateIPAddress": "10.80.0.4",
+            "privateIPAddressVersion": "IPv4", "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}),
+        ];
+        if v6 {
+            ips.push(json!({"name": "v6", "primary": false, "privateIPAddress": "fd00:db8:80::4",
+                "privateIPAddressVersion": "IPv6", "subnet": {"id": format!("{SUB}/virtualNetworks/v/subnets/s")}}));
+        }
+        json!({"name": name, "id": format!("{SUB}/networkInterfaces/{name}"),
+            "type": "Microsoft.Network/networkInterfaces", "macAddress": "00-0D-3A-00-00-60",
+            "ipConfigurations": ips})
+    };
+    let inv = load_docs(vec![
+        rt,
+        vnet,
+        json!([nic("nic-dual", true), nic("nic-v4", false)]),
+    ]);
+    let route = |n: &str| {
+        inv.targets
+            .iter()
+            .find(|t| short(&t.resource_id) == n)
+            .unwrap()
+            .route
+            .clone()
+    };
+    assert_eq!(route("nic-v4").internet_path, Some(false));
+    let dual = route("nic-dual");
+    assert_eq!(dual.internet_path, None);
+    assert_eq!(
+        dual.reason.as_deref(),
+        Some("route table rt-v4-none route drop-v4 sends 0.0.0.0/0 to None (dropped) (public IPv4); route table rt-v4-none does not drop all of public IPv6, which the system route sends to Internet")
+    );
+    let f = findings(&inv);
+    let eg1 = find(&f, "EG001", "nic-dual");
+    assert_eq!(format!("{:?}", eg1.severity), "High");
+    assert_eq!(
+        format!("{:?}", find(&f, "EG001", "nic-v4").severity),
+        "Info"
+    );
+}

@@ -520,7 +520,7 @@ impl AzureBundle {
         t.route = nic
             .subnets
             .first()
-            .map(|s| self.subnet_route(s))
+            .map(|s| self.subnet_route(s, !nic.ipv4_only))
             .unwrap_or_default();
         Some(t)
     }
@@ -549,7 +549,9 @@ impl AzureBundle {
     }
 
     /// Route data for a subnet: its route table from subnet data or from a table's association list.
-    fn subnet_route(&self, subnet_id: &str) -> RouteInfo {
+    /// `ipv6`: whether the target can send IPv6 (the table is read for public IPv6 too, so that a
+    /// blackholed IPv4 default route does not hide IPv6 findings).
+    fn subnet_route(&self, subnet_id: &str, ipv6: bool) -> RouteInfo {
         let key = id_key(subnet_id);
         let listed = self
             .route_tables
@@ -563,7 +565,9 @@ impl AzureBundle {
             },
             None => listed.map(Some),
         };
-        network::route_info(id_name(subnet_id), table, &self.firewalls)
+        // A subnet without an IPv6 prefix sends no IPv6.
+        let ipv6 = ipv6 && self.subnets.get(&key).and_then(|s| s.ipv6) != Some(false);
+        network::route_info_both(id_name(subnet_id), table, &self.firewalls, ipv6)
     }
 
     /// An NSG target's route: that of its subnets when they all agree and it sits on no NIC.
@@ -577,7 +581,7 @@ impl AzureBundle {
                 subnets.insert(k.clone());
             }
         }
-        let infos: Vec<RouteInfo> = subnets.iter().map(|s| self.subnet_route(s)).collect();
+        let infos: Vec<RouteInfo> = subnets.iter().map(|s| self.subnet_route(s, true)).collect();
         match infos.split_first() {
             Some((first, rest)) if rest.iter().all(|r| r == first) => first.clone(),
             _ => RouteInfo::default(),

@@ -4,7 +4,7 @@
 use super::shape::{
     array_field, field, id_key, id_name, name_of, opt_str, ref_id, ref_ids, subscription,
 };
-use crate::model::space::{all_v4, parse_addrs, public4};
+use crate::model::space::{all_v4, parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -50,6 +50,8 @@ pub struct Vm {
 #[derive(Clone, Debug)]
 pub struct Subnet {
     pub id: String,
+    /// Whether the subnet has an IPv6 prefix (`None`: its prefixes are not in the export).
+    pub ipv6: Option<bool>,
     pub nsg: Option<String>,
     pub route_table: Option<String>,
 }
@@ -246,7 +248,12 @@ pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> 
     let id = opt_str(item, "id", &what)?
         .ok_or_else(|| format!("{what}: has no field `id`"))?
         .to_string();
+    let mut prefixes: Vec<&str> = opt_str(item, "addressPrefix", &what)?.into_iter().collect();
+    for p in array_field(item, "addressPrefixes", &what)? {
+        prefixes.extend(p.as_str());
+    }
     Ok(Subnet {
+        ipv6: (!prefixes.is_empty()).then(|| prefixes.iter().any(|p| p.contains(':'))),
         nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
         route_table: ref_id(item, "routeTable", &what)?.map(str::to_string),
         id,
@@ -311,6 +318,59 @@ pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
         name: name.to_string(),
         private_ips,
     })
+}
+
+/// [`route_info`] for a target that may send IPv6 too (`ipv6`): when the table leaves public IPv4
+/// no internet path but does not drop all of public IPv6 (by its IPv6 routes, longest prefix
+/// first; the system route sends `::/0` to Internet), the path is unknown rather than absent, so
+/// IPv6 findings keep their severity.
+pub fn route_info_both(
+    subnet_name: &str,
+    table: Option<Option<&RouteTable>>,
+    firewalls: &[Firewall],
+    ipv6: bool,
+) -> RouteInfo {
+    let v4 = route_info(subnet_name, table, firewalls);
+    let (true, Some(false), Some(Some(t))) = (ipv6, v4.internet_path, table) else {
+        return v4;
+    };
+    let mut covering: Vec<(&Route, AddrSet, u32)> = t
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let p = r.prefix.trim();
+            let len = p
+                .split_once('/')
+                .map_or(Some(128), |(_, l)| l.parse().ok())?;
+            let set = parse_addrs(p).ok()?.intersect(public6());
+            (!set.is_empty()).then_some((r, set, len))
+        })
+        .collect();
+    covering.sort_by_key(|(_, _, len)| std::cmp::Reverse(*len));
+    let mut remaining = public6().clone();
+    let mut all_dropped = true;
+    for (r, set, _) in covering {
+        let decided = set.intersect(&remaining);
+        if decided.is_empty() {
+            continue;
+        }
+        remaining = remaining.difference(&decided);
+        let hop = r.next_hop_type.to_ascii_lowercase();
+        all_dropped &= hop == "none" || hop == "vnetlocal";
+    }
+    if all_dropped && remaining.is_empty() {
+        return v4;
+    }
+    RouteInfo {
+        internet_path: None,
+        reason: Some(format!(
+            "{} (public IPv4); route table {} does not drop all of public IPv6, which the system \
+             route sends to Internet",
+            v4.reason.unwrap_or_default(),
+            t.name
+        )),
+        appliance: None,
+    }
 }
 
 /// Where a subnet's internet-bound traffic goes, from its route table.
