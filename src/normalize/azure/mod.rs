@@ -2,7 +2,8 @@
 //!
 //! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list`, `az vm list`,
 //! `az vmss list` and `az network nsg rule list` (the CLI's flattened arrays), the one object of
-//! the matching `show` commands, and the ARM REST `{"value": [...]}` listings, in any mix and any
+//! the matching `show` commands, `az graph query` results (`data`), and the ARM REST
+//! `{"value": [...]}` listings, in any mix and any
 //! number of files. A rule listing's rules belong to the NSG their `id` names; an NSG known only
 //! from them is evaluated on its own, with a `partial-data` warning. A Uniform scale set is
 //! evaluated through its model's NIC configurations unless its instances' NICs are in the inputs. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
@@ -28,7 +29,9 @@
 //! - a NIC whose subnet is in no input is evaluated with its own NSG only, with a `partial-data`
 //!   warning; a NIC whose NSG (own or subnet's) is named but not in the inputs is not evaluated,
 //!   with a `partial-data` warning;
-//! - route tables are read for public IPv4 only, by longest-prefix match. A route to
+//! - route tables are read for public IPv4 by longest-prefix match; public IPv6 is read only to
+//!   tell whether a target that can send IPv6 (its NIC configurations, or its subnets' prefixes)
+//!   still has a path when IPv4 has none (then the path is unknown, and findings keep severity). A route to
 //!   `VirtualNetworkGateway` (forced tunnelling to on-premises) or `VirtualAppliance` leaves the
 //!   internet path unknown (findings keep their severity) with a reason and an appliance note;
 //!   `None` / `VnetLocal` for all of public IPv4 means no internet path.
