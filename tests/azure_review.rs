@@ -807,3 +807,33 @@ fn a_blackholed_ipv4_default_route_does_not_hide_ipv6() {
         "Info"
     );
 }
+
+#[test]
+fn a_rule_priority_outside_azure_range_is_warned() {
+    let rule = |name: &str, priority: i64| {
+        json!({"name": name, "priority": priority, "access": "Deny", "direction": "Outbound",
+               "protocol": "Tcp", "destinationAddressPrefix": "*", "destinationPortRange": "445",
+               "sourceAddressPrefix": "*"})
+    };
+    let inv = load_docs(vec![json!([{
+        "name": "nsg-prio", "id": format!("{SUB}/networkSecurityGroups/nsg-prio"),
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "securityRules": [rule("too-low", 50), rule("ok", 4096), rule("too-high", 5000)]
+    }])]);
+    // (Warnings come sorted.)
+    let w: Vec<&str> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "invalid-priority")
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(
+        w,
+        [
+            "NSG nsg-prio: outbound rule too-high has priority 5000, outside the 100–4096 Azure allows for security rules; it is evaluated at that priority, so the result may differ from what Azure enforces",
+            "NSG nsg-prio: outbound rule too-low has priority 50, outside the 100–4096 Azure allows for security rules; it is evaluated at that priority, so the result may differ from what Azure enforces"
+        ]
+    );
+    // tcp/445 is still denied first.
+    assert!(!pairs(&findings(&inv)).contains(&"EG002 nsg-prio".to_string()));
+}

@@ -70,8 +70,23 @@ pub struct AzureBundle {
     warnings: Vec<Warning>,
 }
 
-/// A `duplicate-priority` warning for each priority that outbound rules of the NSG share.
+/// A `duplicate-priority` warning for each priority that outbound rules of the NSG share, and an
+/// `invalid-priority` one for each listed rule outside Azure's 100–4096.
 fn tie_warnings(n: &Nsg) -> Vec<Warning> {
+    let out_of_range = n
+        .rules
+        .iter()
+        .filter(|r| !r.synthetic && !(100..=4096).contains(&r.priority))
+        .map(|r| Warning {
+            kind: "invalid-priority".into(),
+            source: n.id.clone(),
+            message: format!(
+                "NSG {}: outbound rule {} has priority {}, outside the 100–4096 Azure allows for \
+                 security rules; it is evaluated at that priority, so the result may differ from \
+                 what Azure enforces",
+                n.name, r.name, r.priority
+            ),
+        });
     n.priority_ties
         .iter()
         .map(|(priority, names)| Warning {
@@ -85,6 +100,7 @@ fn tie_warnings(n: &Nsg) -> Vec<Warning> {
                 names.join(", ")
             ),
         })
+        .chain(out_of_range)
         .collect()
 }
 
