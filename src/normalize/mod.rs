@@ -58,8 +58,8 @@ impl InputError {
 pub const EXPECTED: &str = "expected the JSON of `aws ec2 describe-security-groups | describe-network-acls | \
 describe-network-interfaces | describe-instances | describe-subnets | describe-vpcs | describe-route-tables | \
 describe-managed-prefix-lists | get-managed-prefix-list-entries | describe-security-group-rules`, `az network nsg list | nic list | \
-vnet list | vnet subnet list | route-table list | firewall list`, `az vm list` (or the ARM REST \
-`{\"value\": [...]}` shape), `gcloud compute firewall-rules list | instances list | networks list | \
+vnet list | vnet subnet list | route-table list | firewall list | nsg rule list`, `az vm list | vmss list`, `az graph query` \
+(or one object of the matching `show`, or the ARM REST `{\"value\": [...]}` shape), `gcloud compute firewall-rules list | instances list | networks list | \
 routes list | network-firewall-policies list | firewall-policies describe` with --format=json (or the \
 REST `{\"items\": ...}` shape), an egress-audit snapshot, or an egress-audit probe result";
 

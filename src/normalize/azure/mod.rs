@@ -1,8 +1,12 @@
 //! Azure exports → targets.
 //!
-//! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list` (the CLI's
-//! flattened arrays) and the ARM REST `{"value": [...]}` listings, in any mix and any number of
-//! files. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
+//! Reads `az network nsg | nic | vnet | vnet subnet | route-table | firewall list`, `az vm list`,
+//! `az vmss list` and `az network nsg rule list` (the CLI's flattened arrays), the one object of
+//! the matching `show` commands, `az graph query` results (`data`), and the ARM REST
+//! `{"value": [...]}` listings, in any mix and any
+//! number of files. A rule listing's rules belong to the NSG their `id` names; an NSG known only
+//! from them is evaluated on its own, with a `partial-data` warning. A Uniform scale set is
+//! evaluated through its model's NIC configurations unless its instances' NICs are in the inputs. A NIC is a target that must pass its own NSG *and* its subnet's NSG (two chains); an NSG
 //! that no NIC of the inputs uses is a target on its own. Every NSG layer ends with Azure's fixed
 //! default rules (65000, 65001, 65500) as synthetic rules, whether the input lists them or not.
 //!
@@ -15,7 +19,9 @@
 //!   IPv6 (`Target.address_limit`); one whose versions are unknown is not limited;
 //! - source conditions are applied per NIC where the data shows the NIC is outside them (its
 //!   private address outside a source CIDR, `Internet`, `AzureLoadBalancer`, an ASG it is not in);
-//!   source ports are not modelled (an outbound connection's source port is ephemeral);
+//!   source ports are not modelled (an outbound connection's source port is ephemeral); a rule
+//!   whose sources are all IPv4 (or all IPv6) blocks decides only that family's traffic;
+//! - a VM whose NICs are not in the inputs gets a `partial-data` warning;
 //! - a private endpoint's NIC is not a target (it only receives traffic), with a `not-evaluated`
 //!   warning; listings of ARM types not read here are skipped with a `skipped-input` warning;
 //! - outbound rules sharing a priority (Azure refuses them) are evaluated in input order, with a
@@ -23,7 +29,9 @@
 //! - a NIC whose subnet is in no input is evaluated with its own NSG only, with a `partial-data`
 //!   warning; a NIC whose NSG (own or subnet's) is named but not in the inputs is not evaluated,
 //!   with a `partial-data` warning;
-//! - route tables are read for public IPv4 only, by longest-prefix match. A route to
+//! - route tables are read for public IPv4 by longest-prefix match; public IPv6 is read only to
+//!   tell whether a target that can send IPv6 (its NIC configurations, or its subnets' prefixes)
+//!   still has a path when IPv4 has none (then the path is unknown, and findings keep severity). A route to
 //!   `VirtualNetworkGateway` (forced tunnelling to on-premises) or `VirtualAppliance` leaves the
 //!   internet path unknown (findings keep their severity) with a reason and an appliance note;
 //!   `None` / `VnetLocal` for all of public IPv4 means no internet path.
@@ -54,9 +62,59 @@ pub struct AzureBundle {
     route_tables: BTreeMap<String, RouteTable>,
     firewalls: Vec<Firewall>,
     vms: BTreeMap<String, Vm>,
+    /// Security rules of `az network nsg rule list`, by lower-cased NSG id: the NSG is built from
+    /// them when no NSG listing holds it.
+    rule_listings: BTreeMap<String, RuleListing>,
     /// Service-tags files found among the inputs.
     service_tags: Option<ServiceTags>,
     warnings: Vec<Warning>,
+}
+
+/// A `duplicate-priority` warning for each priority that outbound rules of the NSG share, and an
+/// `invalid-priority` one for each listed rule outside Azure's 100–4096.
+fn tie_warnings(n: &Nsg) -> Vec<Warning> {
+    let out_of_range = n
+        .rules
+        .iter()
+        .filter(|r| !r.synthetic && !(100..=4096).contains(&r.priority))
+        .map(|r| Warning {
+            kind: "invalid-priority".into(),
+            source: n.id.clone(),
+            message: format!(
+                "NSG {}: outbound rule {} has priority {}, outside the 100–4096 Azure allows for \
+                 security rules; it is evaluated at that priority, so the result may differ from \
+                 what Azure enforces",
+                n.name, r.name, r.priority
+            ),
+        });
+    n.priority_ties
+        .iter()
+        .map(|(priority, names)| Warning {
+            kind: "duplicate-priority".into(),
+            source: n.id.clone(),
+            message: format!(
+                "NSG {}: outbound rules {} share priority {priority}, which Azure does not allow; \
+                 they are evaluated in the order listed (the first matching one decides), so the \
+                 result may differ from what Azure enforces",
+                n.name,
+                names.join(", ")
+            ),
+        })
+        .chain(out_of_range)
+        .collect()
+}
+
+/// The rules of one NSG, as `az network nsg rule list` printed them.
+#[derive(Default, Debug)]
+struct RuleListing {
+    nsg_id: String,
+    account: Option<String>,
+    region: Option<String>,
+    source: String,
+    /// Lower-cased rule ids already held (the same rule in two files is read once).
+    seen: BTreeSet<String>,
+    rules: Vec<Value>,
+    defaults: Vec<Value>,
 }
 
 impl AzureBundle {
@@ -66,6 +124,10 @@ impl AzureBundle {
             return Some(Kind::ServiceTags.as_str());
         }
         let items = shape::items(v)?;
+        if items.is_empty() && shape::is_graph_result(v) {
+            // An `az graph query` that matched nothing: read, with a warning that it was empty.
+            return Some(Kind::OtherArm.as_str());
+        }
         if let Some(k) = items.iter().find_map(shape::item_kind) {
             return Some(k.as_str());
         }
@@ -104,7 +166,24 @@ impl AzureBundle {
                     .into(),
             });
         }
+        if shape::graph_skip_token(&v).is_some() {
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: ctx.source.clone(),
+                message:
+                    "the Resource Graph result has a `skip_token`: it is one page of several \
+                          (`az graph query --first`), and the rows on the other pages were not read"
+                        .into(),
+            });
+        }
         let items = shape::items(&v).ok_or("expected an array or a `value` array")?;
+        if items.is_empty() && shape::is_graph_result(&v) {
+            self.warnings.push(Warning {
+                kind: "empty-input".into(),
+                source: ctx.source.clone(),
+                message: "the Resource Graph result has no rows; nothing was read from it".into(),
+            });
+        }
         // Resources of types that decide no egress (public IPs, load balancers, …) are skipped,
         // and the user is told which.
         let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
@@ -135,7 +214,7 @@ impl AzureBundle {
                 message: format!(
                     "{n} resource(s) of type {t} not read: egress-audit reads network security \
                      groups, network interfaces, virtual networks and subnets, route tables, \
-                     Azure Firewalls and virtual machines"
+                     Azure Firewalls, virtual machines and scale sets"
                 ),
             });
         }
@@ -151,18 +230,21 @@ impl AzureBundle {
                 if self.nsgs.contains_key(&id_key(&n.id)) {
                     return Ok(());
                 }
-                for (priority, names) in &n.priority_ties {
+                self.warnings.extend(tie_warnings(&n));
+                if !n.rules_listed {
+                    // Evaluating it with the default rules alone would report what its own rules
+                    // may block; it counts as missing (a NIC that uses it says so too).
                     self.warnings.push(Warning {
-                        kind: "duplicate-priority".into(),
+                        kind: "partial-data".into(),
                         source: n.id.clone(),
                         message: format!(
-                            "NSG {}: outbound rules {} share priority {priority}, which Azure does \
-                             not allow; they are evaluated in the order listed (the first matching \
-                             one decides), so the result may differ from what Azure enforces",
-                            n.name,
-                            names.join(", ")
+                            "NSG {}: the export has no `securityRules` field (a summary listing \
+                             such as `az resource list`?), so its rules are unknown and it is not \
+                             evaluated; export it with `az network nsg list`",
+                            n.name
                         ),
                     });
+                    return Ok(());
                 }
                 self.nsgs.insert(id_key(&n.id), n);
             }
@@ -185,9 +267,50 @@ impl AzureBundle {
                 self.route_tables.entry(id_key(&t.id)).or_insert(t);
             }
             Kind::Firewall => self.firewalls.push(network::parse_firewall(item)?),
+            Kind::ScaleSet => {
+                for mut n in network::parse_vmss(item, account)? {
+                    n.region = n.region.or_else(|| ctx.region.clone());
+                    self.nics.entry(id_key(&n.id)).or_insert(n);
+                }
+            }
             Kind::VirtualMachine => {
                 let vm = network::parse_vm(item)?;
                 self.vms.entry(id_key(&vm.id)).or_insert(vm);
+            }
+            Kind::NsgRule => {
+                let name = shape::name_of(item, "security rule")?;
+                let (parent, default) = shape::rule_parent(item).ok_or_else(|| {
+                    format!(
+                        "security rule {name}: field `id` does not name its network security \
+                         group (`…/networkSecurityGroups/NSG/securityRules/RULE`), so the rule \
+                         cannot be attributed to one"
+                    )
+                })?;
+                let default = default
+                    || item
+                        .get("type")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|t| t.to_ascii_lowercase().ends_with("/defaultsecurityrules"));
+                // Validated now, so that a damaged rule names its file.
+                nsg::parse_rule(item, id_name(parent), default)?;
+                let listing =
+                    self.rule_listings
+                        .entry(id_key(parent))
+                        .or_insert_with(|| RuleListing {
+                            nsg_id: parent.to_string(),
+                            account: shape::subscription(parent).or_else(|| ctx.account.clone()),
+                            region: ctx.region.clone(),
+                            source: ctx.source.clone(),
+                            ..Default::default()
+                        });
+                let rule_id = item.get("id").and_then(Value::as_str).unwrap_or(name);
+                if listing.seen.insert(id_key(rule_id)) {
+                    if default {
+                        listing.defaults.push(item.clone());
+                    } else {
+                        listing.rules.push(item.clone());
+                    }
+                }
             }
             Kind::ServiceTags => unreachable!("service tags are whole documents"),
             // Items of other types are skipped before they get here.
@@ -197,7 +320,8 @@ impl AzureBundle {
     }
 
     /// Builds targets from everything added.
-    pub fn build(self, opts: &Options, inv: &mut Inventory) {
+    pub fn build(mut self, opts: &Options, inv: &mut Inventory) {
+        self.nsgs_from_rule_listings();
         let tags = match (&opts.azure_service_tags, &self.service_tags) {
             (None, None) => None,
             (a, b) => {
@@ -210,6 +334,37 @@ impl AzureBundle {
         };
         let tags = tags.as_ref();
         inv.warnings.extend(self.warnings.iter().cloned());
+        // A VM is audited through its NICs: one whose NICs are missing would vanish unseen.
+        for vm in self.vms.values() {
+            let missing: Vec<&str> = vm
+                .nics
+                .iter()
+                .filter(|k| !self.nics.contains_key(*k))
+                .map(|k| id_name(k))
+                .collect();
+            let message = if vm.nics.is_empty() {
+                format!(
+                    "VM {}: its `networkProfile` names no network interface, so its egress is not \
+                     evaluated",
+                    vm.name
+                )
+            } else if !missing.is_empty() {
+                format!(
+                    "VM {}: network interface(s) {} are not in the inputs (add `az network nic \
+                     list`), so the VM's egress through them is not evaluated (an NSG that no \
+                     NIC of the inputs uses is evaluated on its own)",
+                    vm.name,
+                    missing.join(", ")
+                )
+            } else {
+                continue;
+            };
+            inv.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: vm.id.clone(),
+                message,
+            });
+        }
         let mut used_nsgs: BTreeSet<String> = BTreeSet::new();
         for nic in self.nics.values() {
             if let Some(pe) = &nic.private_endpoint {
@@ -225,6 +380,13 @@ impl AzureBundle {
                     ),
                 });
                 continue;
+            }
+            if let Some(ss) = &nic.scale_set {
+                // The instances' own NICs (`az vmss nic list`) are read instead of the model.
+                let prefix = format!("{ss}/virtualmachines/");
+                if self.nics.keys().any(|k| k.starts_with(&prefix)) {
+                    continue;
+                }
             }
             if let Some(t) = self.nic_target(nic, tags, &mut used_nsgs, &mut inv.warnings) {
                 inv.targets.push(t);
@@ -247,6 +409,49 @@ impl AzureBundle {
         }
     }
 
+    /// NSGs that only `az network nsg rule list` output shows: built from their rules (and Azure's
+    /// default rules), with a warning that their attachments are not known. An NSG that an NSG
+    /// listing holds is read from that listing, which has all of its rules.
+    fn nsgs_from_rule_listings(&mut self) {
+        for (key, l) in std::mem::take(&mut self.rule_listings) {
+            if self.nsgs.contains_key(&key) {
+                continue;
+            }
+            let name = id_name(&l.nsg_id).to_string();
+            let doc = serde_json::json!({
+                "id": l.nsg_id,
+                "name": name,
+                "securityRules": l.rules,
+                "defaultSecurityRules": l.defaults,
+            });
+            let mut n = match nsg::parse_nsg(&doc, l.account.as_deref()) {
+                Ok(n) => n,
+                // Every rule was validated when it was read; this is not expected.
+                Err(e) => {
+                    self.warnings.push(Warning {
+                        kind: "partial-data".into(),
+                        source: l.source.clone(),
+                        message: format!("NSG {name} from a rule listing not read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            n.region = l.region.clone();
+            self.warnings.push(Warning {
+                kind: "partial-data".into(),
+                source: l.nsg_id.clone(),
+                message: format!(
+                    "NSG {name} is known only from a rule listing (`az network nsg rule list`) in \
+                     {}: it is evaluated with those rules and Azure's default rules, but the subnets \
+                     and NICs it is attached to are not known (add `az network nsg list`)",
+                    l.source
+                ),
+            });
+            self.warnings.extend(tie_warnings(&n));
+            self.nsgs.insert(key, n);
+        }
+    }
+
     /// A NIC with its NSG chains; `None` (with a warning) when an NSG it names is not in the inputs,
     /// since evaluating without it would report traffic that NSG may block.
     fn nic_target(
@@ -257,8 +462,18 @@ impl AzureBundle {
         warnings: &mut Vec<Warning>,
     ) -> Option<Target> {
         let view = SourceView {
-            addrs: nic.addrs.clone(),
+            // Some address unknown: every source block may hold it, so none rules a rule out.
+            addrs: if nic.addrs_incomplete {
+                Vec::new()
+            } else {
+                nic.addrs.clone()
+            },
             asgs: nic.asgs.iter().map(|a| id_key(a)).collect(),
+        };
+        let noun = if nic.scale_set.is_some() {
+            "scale set"
+        } else {
+            "NIC"
         };
         let mut nsg_ids: Vec<String> = nic.nsg.iter().cloned().collect();
         for s in &nic.subnets {
@@ -269,8 +484,9 @@ impl AzureBundle {
                     kind: "partial-data".into(),
                     source: nic.id.clone(),
                     message: format!(
-                        "NIC {}: subnet {} is in no `az network vnet list` / `vnet subnet list` input, \
+                        "{} {}: subnet {} is in no `az network vnet list` / `vnet subnet list` input, \
                          so an NSG on it is known only if the NSG listing names the subnet",
+                        noun,
                         nic.name,
                         id_name(s)
                     ),
@@ -285,8 +501,9 @@ impl AzureBundle {
                     kind: "partial-data".into(),
                     source: nic.id.clone(),
                     message: format!(
-                        "NIC {}: its NSG {} is not in the inputs (add `az network nsg list`); \
-                         the NIC is not evaluated",
+                        "{} {}: its NSG {} is not in the inputs (add `az network nsg list`); \
+                         it is not evaluated",
+                        noun,
                         nic.name,
                         id_name(id)
                     ),
@@ -298,7 +515,12 @@ impl AzureBundle {
                 layers: vec![nsg::layer(n, tags, Some(&view), warnings)],
             });
         }
-        let mut t = Target::new(Provider::Azure, nic.id.clone(), "nic");
+        let kind = if nic.scale_set.is_some() {
+            "vmss"
+        } else {
+            "nic"
+        };
+        let mut t = Target::new(Provider::Azure, nic.id.clone(), kind);
         t.name = Some(nic.name.clone());
         t.account = nic.account.clone();
         t.region = nic.region.clone();
@@ -317,7 +539,7 @@ impl AzureBundle {
         t.route = nic
             .subnets
             .first()
-            .map(|s| self.subnet_route(s))
+            .map(|s| self.subnet_route(s, !nic.ipv4_only))
             .unwrap_or_default();
         Some(t)
     }
@@ -346,7 +568,9 @@ impl AzureBundle {
     }
 
     /// Route data for a subnet: its route table from subnet data or from a table's association list.
-    fn subnet_route(&self, subnet_id: &str) -> RouteInfo {
+    /// `ipv6`: whether the target can send IPv6 (the table is read for public IPv6 too, so that a
+    /// blackholed IPv4 default route does not hide IPv6 findings).
+    fn subnet_route(&self, subnet_id: &str, ipv6: bool) -> RouteInfo {
         let key = id_key(subnet_id);
         let listed = self
             .route_tables
@@ -360,7 +584,9 @@ impl AzureBundle {
             },
             None => listed.map(Some),
         };
-        network::route_info(id_name(subnet_id), table, &self.firewalls)
+        // A subnet without an IPv6 prefix sends no IPv6.
+        let ipv6 = ipv6 && self.subnets.get(&key).and_then(|s| s.ipv6) != Some(false);
+        network::route_info_both(id_name(subnet_id), table, &self.firewalls, ipv6)
     }
 
     /// An NSG target's route: that of its subnets when they all agree and it sits on no NIC.
@@ -374,7 +600,7 @@ impl AzureBundle {
                 subnets.insert(k.clone());
             }
         }
-        let infos: Vec<RouteInfo> = subnets.iter().map(|s| self.subnet_route(s)).collect();
+        let infos: Vec<RouteInfo> = subnets.iter().map(|s| self.subnet_route(s, true)).collect();
         match infos.split_first() {
             Some((first, rest)) if rest.iter().all(|r| r == first) => first.clone(),
             _ => RouteInfo::default(),

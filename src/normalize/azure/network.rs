@@ -4,7 +4,7 @@
 use super::shape::{
     array_field, field, id_key, id_name, name_of, opt_str, ref_id, ref_ids, subscription,
 };
-use crate::model::space::{all_v4, parse_addrs, public4};
+use crate::model::space::{all_v4, parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,14 +27,21 @@ pub struct Nic {
     /// Application security groups of its IP configurations (ids as written), without repeats.
     pub asgs: Vec<String>,
     pub addrs: Vec<AddrSet>,
+    /// Whether some IP configuration shows no address (not allocated yet, or a scale-set model):
+    /// then `addrs` is not all of the NIC's addresses.
+    pub addrs_incomplete: bool,
     /// Whether every IP configuration is known to be IPv4 (by its address or its
     /// `privateIPAddressVersion`): then the NIC cannot send IPv6 at all.
     pub ipv4_only: bool,
+    /// For the network-interface configuration of a scale set's model (`az vmss list`): the scale
+    /// set's lower-cased id. Its instances' NICs are in no `az network nic list`.
+    pub scale_set: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Vm {
     pub id: String,
+    pub name: String,
     pub tags: BTreeMap<String, String>,
     /// Its NICs (lower-cased ids).
     pub nics: Vec<String>,
@@ -43,6 +50,8 @@ pub struct Vm {
 #[derive(Clone, Debug)]
 pub struct Subnet {
     pub id: String,
+    /// Whether the subnet has an IPv6 prefix (`None`: its prefixes are not in the export).
+    pub ipv6: Option<bool>,
     pub nsg: Option<String>,
     pub route_table: Option<String>,
 }
@@ -90,11 +99,26 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
+        addrs_incomplete: false,
         ipv4_only: false,
+        scale_set: None,
         name: name.to_string(),
         id,
     };
     let configs = array_field(item, "ipConfigurations", &what)?;
+    read_ip_configs(&mut nic, configs, &what, false)?;
+    Ok(nic)
+}
+
+/// A NIC's (or a scale-set NIC configuration's) IP configurations: subnets, ASGs, addresses and
+/// IP versions. `version_defaults_to_v4`: a configuration that names no version is IPv4 (the
+/// scale-set model's documented default); otherwise it leaves the versions unknown.
+fn read_ip_configs(
+    nic: &mut Nic,
+    configs: &[Value],
+    what: &str,
+    version_defaults_to_v4: bool,
+) -> Result<(), String> {
     // The primary configuration's subnet decides the route; list it first.
     let mut ordered: Vec<&Value> = configs.iter().collect();
     // A configuration is IPv6 by its address or by its version (the address may be missing, e.g.
@@ -116,16 +140,82 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
             ),
             None => None,
         };
-        let version = opt_str(c, "privateIPAddressVersion", &cwhat)?;
+        let version = opt_str(c, "privateIPAddressVersion", &cwhat)?
+            .or((version_defaults_to_v4 && addr.is_none()).then_some("IPv4"));
         let addr_v4 = addr.as_ref().map(|a| a.is_subset(&all_v4()));
         let v6 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv6")) || addr_v4 == Some(false);
         let v4 = version.is_some_and(|v| v.eq_ignore_ascii_case("IPv4")) || addr_v4 == Some(true);
         any_v6 |= v6;
         all_known_v4 &= v4 && !v6;
+        nic.addrs_incomplete |= addr.is_none();
         nic.addrs.extend(addr);
     }
     nic.ipv4_only = all_known_v4 && !any_v6;
-    Ok(nic)
+    Ok(())
+}
+
+/// A virtual machine scale set of `az vmss list` (flattened) or the Compute REST listing: one
+/// NIC-like target per network-interface configuration of its model
+/// (`virtualMachineProfile.networkProfile.networkInterfaceConfigurations`), with that
+/// configuration's NSG and subnets, since a Uniform scale set's instance NICs are in no
+/// `az network nic list`. A scale set without such a model (Flexible orchestration, whose VMs and
+/// NICs are ordinary resources) gives none.
+pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Nic>, String> {
+    let name = name_of(item, "virtual machine scale set")?;
+    let what = format!("virtual machine scale set {name}");
+    let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
+    // Flexible orchestration: the instances are ordinary VMs whose NICs `az network nic list`
+    // prints; their model would only repeat them.
+    let mode = opt_str(item, "orchestrationMode", &what)?;
+    if mode.is_some_and(|m| m.eq_ignore_ascii_case("Flexible")) {
+        return Ok(Vec::new());
+    }
+    let Some(profile) = field(item, "virtualMachineProfile") else {
+        return Ok(Vec::new());
+    };
+    let pwhat = format!("{what} virtualMachineProfile");
+    let Some(net) = field(profile, "networkProfile") else {
+        return Ok(Vec::new());
+    };
+    let configs = array_field(
+        net,
+        "networkInterfaceConfigurations",
+        &format!("{pwhat}.networkProfile"),
+    )?;
+    let mut out = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let cname = name_of(c, "network interface configuration")
+            .map_err(|e| format!("{what}: networkInterfaceConfigurations[{i}]: {e}"))?;
+        let cwhat = format!("{what} networkInterfaceConfiguration {cname}");
+        let (nic_id, nic_name) = if configs.len() == 1 {
+            (id.clone(), name.to_string())
+        } else {
+            (
+                format!("{id}/networkInterfaceConfigurations/{cname}"),
+                format!("{name}/{cname}"),
+            )
+        };
+        let mut nic = Nic {
+            account: subscription(&id).or(fallback_account.map(str::to_string)),
+            region: opt_str(item, "location", &what)?.map(str::to_string),
+            tags: super::shape::tags(item),
+            nsg: ref_id(c, "networkSecurityGroup", &cwhat)?.map(str::to_string),
+            vm: None,
+            private_endpoint: None,
+            subnets: Vec::new(),
+            asgs: Vec::new(),
+            addrs: Vec::new(),
+            addrs_incomplete: false,
+            ipv4_only: false,
+            scale_set: Some(id_key(&id)),
+            name: nic_name,
+            id: nic_id,
+        };
+        let ips = array_field(c, "ipConfigurations", &cwhat)?;
+        read_ip_configs(&mut nic, ips, &cwhat, true)?;
+        out.push(nic);
+    }
+    Ok(out)
 }
 
 /// A virtual machine of `az vm list` (flattened) or the Compute REST listing: its tags and NICs.
@@ -142,6 +232,7 @@ pub fn parse_vm(item: &Value) -> Result<Vm, String> {
     };
     Ok(Vm {
         id,
+        name: name.to_string(),
         tags: super::shape::tags(item),
         nics,
     })
@@ -157,7 +248,12 @@ pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> 
     let id = opt_str(item, "id", &what)?
         .ok_or_else(|| format!("{what}: has no field `id`"))?
         .to_string();
+    let mut prefixes: Vec<&str> = opt_str(item, "addressPrefix", &what)?.into_iter().collect();
+    for p in array_field(item, "addressPrefixes", &what)? {
+        prefixes.extend(p.as_str());
+    }
     Ok(Subnet {
+        ipv6: (!prefixes.is_empty()).then(|| prefixes.iter().any(|p| p.contains(':'))),
         nsg: ref_id(item, "networkSecurityGroup", &what)?.map(str::to_string),
         route_table: ref_id(item, "routeTable", &what)?.map(str::to_string),
         id,
@@ -214,7 +310,7 @@ pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
     }
     // Firewalls in a Virtual WAN hub carry their address here instead.
     if let Some(hub) = field(item, "hubIPAddresses") {
-        if let Some(ip) = hub.get("privateIPAddress").and_then(Value::as_str) {
+        if let Some(ip) = field(hub, "privateIPAddress").and_then(Value::as_str) {
             private_ips.push(ip.to_string());
         }
     }
@@ -222,6 +318,59 @@ pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
         name: name.to_string(),
         private_ips,
     })
+}
+
+/// [`route_info`] for a target that may send IPv6 too (`ipv6`): when the table leaves public IPv4
+/// no internet path but does not drop all of public IPv6 (by its IPv6 routes, longest prefix
+/// first; the system route sends `::/0` to Internet), the path is unknown rather than absent, so
+/// IPv6 findings keep their severity.
+pub fn route_info_both(
+    subnet_name: &str,
+    table: Option<Option<&RouteTable>>,
+    firewalls: &[Firewall],
+    ipv6: bool,
+) -> RouteInfo {
+    let v4 = route_info(subnet_name, table, firewalls);
+    let (true, Some(false), Some(Some(t))) = (ipv6, v4.internet_path, table) else {
+        return v4;
+    };
+    let mut covering: Vec<(&Route, AddrSet, u32)> = t
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let p = r.prefix.trim();
+            let len = p
+                .split_once('/')
+                .map_or(Some(128), |(_, l)| l.parse().ok())?;
+            let set = parse_addrs(p).ok()?.intersect(public6());
+            (!set.is_empty()).then_some((r, set, len))
+        })
+        .collect();
+    covering.sort_by_key(|(_, _, len)| std::cmp::Reverse(*len));
+    let mut remaining = public6().clone();
+    let mut all_dropped = true;
+    for (r, set, _) in covering {
+        let decided = set.intersect(&remaining);
+        if decided.is_empty() {
+            continue;
+        }
+        remaining = remaining.difference(&decided);
+        let hop = r.next_hop_type.to_ascii_lowercase();
+        all_dropped &= hop == "none" || hop == "vnetlocal";
+    }
+    if all_dropped && remaining.is_empty() {
+        return v4;
+    }
+    RouteInfo {
+        internet_path: None,
+        reason: Some(format!(
+            "{} (public IPv4); route table {} does not drop all of public IPv6, which the system \
+             route sends to Internet",
+            v4.reason.unwrap_or_default(),
+            t.name
+        )),
+        appliance: None,
+    }
 }
 
 /// Where a subnet's internet-bound traffic goes, from its route table.

@@ -4,7 +4,9 @@
 
 use super::service_tags::ServiceTags;
 use super::shape::{array_field, field, id_key, id_name, json_kind, opt_str, ref_ids, req_str};
-use crate::model::space::{parse_addrs, parse_proto, public, PortSet, ICMP, ICMPV6};
+use crate::model::space::{
+    all_v4, all_v6, parse_addrs, parse_proto, public, PortSet, ICMP, ICMPV6,
+};
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -24,6 +26,9 @@ pub struct Nsg {
     /// Outbound rules that share a priority (Azure refuses this, so the export is damaged or
     /// hand-made): `(priority, rule names in the order they are evaluated)`.
     pub priority_ties: Vec<(i64, Vec<String>)>,
+    /// Whether the item has a `securityRules` or `defaultSecurityRules` field at all (even `null`
+    /// or empty): summary listings (`az resource list`) leave both out, so its rules are unknown.
+    pub rules_listed: bool,
 }
 
 /// An outbound security rule as written, validated but not yet resolved (service tags resolve only
@@ -84,6 +89,13 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
     let name = super::shape::name_of(item, "NSG")?.to_string();
     let what = format!("NSG {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(&name).to_string();
+    let has_key = |o: &Value, k: &str| {
+        o.as_object()
+            .is_some_and(|m| m.keys().any(|x| x.eq_ignore_ascii_case(k)))
+    };
+    let rules_listed = ["securityRules", "defaultSecurityRules"]
+        .iter()
+        .any(|k| has_key(item, k) || item.get("properties").is_some_and(|p| has_key(p, k)));
     let mut rules = Vec::new();
     for r in array_field(item, "securityRules", &what)? {
         if let Some(rule) = parse_rule(r, &name, false)? {
@@ -135,11 +147,12 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         name,
         rules,
         priority_ties,
+        rules_listed,
     })
 }
 
 /// Reads one security rule; inbound rules are skipped (`None`).
-fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
+pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
     let rule_name =
         super::shape::name_of(r, "security rule").map_err(|e| format!("NSG {nsg}: {e}"))?;
     let what = format!("NSG {nsg} rule {rule_name}");
@@ -314,10 +327,19 @@ impl RawRule {
     /// and symbolic sources that cannot be checked count as matching, so a rule is only dropped
     /// when the data shows it is about other machines.
     fn applies_to(&self, nic: Option<&SourceView>) -> bool {
-        let Some(nic) = nic else { return true };
         if self.sources.is_empty() && self.source_asgs.is_empty() {
             return true;
         }
+        let Some(nic) = nic else {
+            // No machine's private address is `Internet` or the load balancer's probe address
+            // (168.63.129.16), so an outbound rule with only such sources never decides egress.
+            return !self.source_asgs.is_empty()
+                || self.sources.iter().any(|s| match classify(s) {
+                    Ok(Prefix::Public) => false,
+                    Ok(Prefix::Internal) => !s.eq_ignore_ascii_case("AzureLoadBalancer"),
+                    _ => true,
+                });
+        };
         let by_prefix = self.sources.iter().any(|s| match classify(s) {
             Ok(Prefix::Block(b)) => {
                 nic.addrs.is_empty() || nic.addrs.iter().any(|a| a.is_subset(&b))
@@ -333,6 +355,33 @@ impl RawRule {
                 .iter()
                 .any(|a| nic.asgs.contains(&id_key(a)))
     }
+
+    /// The address families the rule's sources can send from: a packet's source and destination
+    /// are of one family, so a rule whose sources are all IPv4 blocks (`10.1.0.0/16`) decides
+    /// only IPv4 traffic, whatever its destination (`*`). `None`: either family (tags, `*`, ASGs).
+    /// For a NIC, only the source blocks that hold one of its addresses count.
+    fn source_families(&self, nic: Option<&SourceView>) -> Option<AddrSet> {
+        if self.sources.is_empty() || !self.source_asgs.is_empty() {
+            return None;
+        }
+        let mut fam = AddrSet::empty();
+        for s in &self.sources {
+            let Ok(Prefix::Block(b)) = classify(s) else {
+                return None;
+            };
+            if let Some(nic) = nic.filter(|n| !n.addrs.is_empty()) {
+                if !nic.addrs.iter().any(|a| a.is_subset(&b)) {
+                    continue;
+                }
+            }
+            for f in [all_v4(), all_v6()] {
+                if b.intersects(&f) {
+                    fam = fam.union(&f);
+                }
+            }
+        }
+        Some(fam)
+    }
 }
 
 /// The NSG as an ordered layer, for one NIC (`nic`: its addresses and ASGs decide which rules'
@@ -347,7 +396,7 @@ pub fn layer(
         .rules
         .iter()
         .filter(|r| r.applies_to(nic))
-        .map(|r| resolve(nsg, r, tags, warnings))
+        .map(|r| resolve(nsg, r, tags, r.source_families(nic), warnings))
         .collect();
     Layer {
         kind: LayerKind::Nsg,
@@ -363,6 +412,7 @@ fn resolve(
     nsg: &Nsg,
     r: &RawRule,
     tags: Option<&ServiceTags>,
+    families: Option<AddrSet>,
     warnings: &mut Vec<Warning>,
 ) -> Rule {
     let mut addrs = AddrSet::empty();
@@ -401,6 +451,9 @@ fn resolve(
     if !r.destination_asgs.is_empty() {
         // ASGs group NICs inside the virtual network.
         addrs = addrs.union(internal());
+    }
+    if let Some(f) = &families {
+        addrs = addrs.intersect(f);
     }
     let traffic = match r.protocol {
         // Azure's `Icmp` covers ICMPv4 and ICMPv6, every type; port ranges do not apply to it.

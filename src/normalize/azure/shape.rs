@@ -18,8 +18,13 @@ pub enum Kind {
     Firewall,
     /// `az vm list`: only for the tags a NIC's findings carry.
     VirtualMachine,
+    /// `az vmss list`: a Uniform scale set's model NIC configurations are targets.
+    ScaleSet,
     /// Microsoft's service-tags file (`ServiceTags_Public_*.json`, `az network list-service-tags`).
     ServiceTags,
+    /// `az network nsg rule list [--include-default]`: bare security rules, each attributed to its
+    /// NSG by its `id` (`…/networkSecurityGroups/NSG/securityRules/RULE`).
+    NsgRule,
     /// A listing of ARM resources of a type this normalizer does not read (`az network public-ip
     /// list`, `az network lb list`, …): skipped with a warning, never an error.
     OtherArm,
@@ -35,7 +40,9 @@ impl Kind {
             Kind::RouteTable => "azure-route-table",
             Kind::Firewall => "azure-firewall",
             Kind::VirtualMachine => "azure-vm",
+            Kind::ScaleSet => "azure-vmss",
             Kind::ServiceTags => "azure-service-tags",
+            Kind::NsgRule => "azure-nsg-rule",
             Kind::OtherArm => "azure-other",
         }
     }
@@ -49,7 +56,9 @@ impl Kind {
             Kind::RouteTable,
             Kind::Firewall,
             Kind::VirtualMachine,
+            Kind::ScaleSet,
             Kind::ServiceTags,
+            Kind::NsgRule,
             Kind::OtherArm,
         ]
         .into_iter()
@@ -57,21 +66,42 @@ impl Kind {
     }
 }
 
-/// The items of a listing: the CLI's top-level array or the REST `value` array.
-pub fn items(v: &Value) -> Option<&Vec<Value>> {
+/// The items of a listing: the CLI's top-level array or the REST `value` array; or the one
+/// object that `az network nsg show`, `az network nic show`, `az vm show`, … (and a REST GET of one
+/// resource) print, when it is an object of a kind read here.
+pub fn items(v: &Value) -> Option<&[Value]> {
     match v {
         Value::Array(a) => Some(a),
-        Value::Object(o) => o.get("value").and_then(Value::as_array),
+        Value::Object(o) => match o.get("value") {
+            Some(items) => items.as_array().map(Vec::as_slice),
+            // `az graph query` (Azure Resource Graph): `{"count", "data": [...], "skip_token",
+            // "total_records"}`, each row an ARM resource in the REST shape.
+            None if is_graph_result(v) => {
+                o.get("data").and_then(Value::as_array).map(Vec::as_slice)
+            }
+            None => item_kind(v).map(|_| std::slice::from_ref(v)),
+        },
         _ => None,
     }
 }
 
 /// A field of an object in either shape: under `properties` (REST) or at the top level (CLI).
+/// Names compare case-insensitively when the exact one is missing: the CLI's SDK-based commands
+/// (`az vm list`, `az vmss list`, and `az network …` before its move to raw ARM JSON) camel-case
+/// the SDK's attribute names (`privateIpAddress`, `privateIpAddressVersion`,
+/// `enableIpForwarding`) where ARM writes `privateIPAddress`.
 pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
-    obj.get("properties")
-        .and_then(|p| p.get(name))
-        .filter(|v| !v.is_null())
-        .or_else(|| obj.get(name).filter(|v| !v.is_null()))
+    let get = |o: &'a Value| -> Option<&'a Value> {
+        let m = o.as_object()?;
+        m.get(name)
+            .or_else(|| {
+                m.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .filter(|v| !v.is_null())
+    };
+    obj.get("properties").and_then(get).or_else(|| get(obj))
 }
 
 /// A field that, when present, must be an array (absent or `null` is an empty list).
@@ -218,6 +248,8 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
     let has = |f: &str| field(item, f).is_some();
     if has("securityRules") || has("defaultSecurityRules") {
         Some(Kind::Nsg)
+    } else if has("direction") && has("access") && has("priority") && has("protocol") {
+        Some(Kind::NsgRule)
     } else if has("addressSpace") {
         Some(Kind::VirtualNetwork)
     } else if has("routes") && (has("disableBgpRoutePropagation") || has("subnets")) {
@@ -228,6 +260,8 @@ pub fn item_kind(item: &Value) -> Option<Kind> {
         Some(Kind::Nic)
     } else if has("ipConfigurations") && (has("threatIntelMode") || has("firewallPolicy")) {
         Some(Kind::Firewall)
+    } else if has("virtualMachineProfile") {
+        Some(Kind::ScaleSet)
     } else if has("networkProfile") && (has("hardwareProfile") || has("storageProfile")) {
         Some(Kind::VirtualMachine)
     } else {
@@ -242,6 +276,11 @@ pub fn kind_of_link(url: &str) -> Option<Kind> {
     kind_of_type(&format!("microsoft.network/{last}"))
         .or_else(|| kind_of_type(&format!("microsoft.compute/{last}")))
         .or_else(|| last.eq_ignore_ascii_case("subnets").then_some(Kind::Subnet))
+        .or_else(|| {
+            (last.eq_ignore_ascii_case("securityRules")
+                || last.eq_ignore_ascii_case("defaultSecurityRules"))
+            .then_some(Kind::NsgRule)
+        })
 }
 
 /// The ARM `type` of an item whose type this normalizer does not read (`Microsoft.Network/
@@ -261,12 +300,15 @@ fn kind_of_type(t: &str) -> Option<Kind> {
     let t = t.to_ascii_lowercase();
     Some(match t.as_str() {
         "microsoft.network/networksecuritygroups" => Kind::Nsg,
+        "microsoft.network/networksecuritygroups/securityrules"
+        | "microsoft.network/networksecuritygroups/defaultsecurityrules" => Kind::NsgRule,
         "microsoft.network/networkinterfaces" => Kind::Nic,
         "microsoft.network/virtualnetworks" => Kind::VirtualNetwork,
         "microsoft.network/virtualnetworks/subnets" => Kind::Subnet,
         "microsoft.network/routetables" => Kind::RouteTable,
         "microsoft.network/azurefirewalls" => Kind::Firewall,
         "microsoft.compute/virtualmachines" => Kind::VirtualMachine,
+        "microsoft.compute/virtualmachinescalesets" => Kind::ScaleSet,
         _ => return None,
     })
 }
@@ -276,10 +318,17 @@ fn kind_of_id(id: &str) -> Option<Kind> {
     if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachines/") {
         return (!path.is_empty() && !path.contains('/')).then_some(Kind::VirtualMachine);
     }
+    if let Some((_, path)) = id.split_once("/providers/microsoft.compute/virtualmachinescalesets/")
+    {
+        return (!path.is_empty() && !path.contains('/')).then_some(Kind::ScaleSet);
+    }
     let (_, path) = id.split_once("/providers/microsoft.network/")?;
     let segs: Vec<&str> = path.split('/').collect();
     match segs.as_slice() {
         ["networksecuritygroups", _] => Some(Kind::Nsg),
+        ["networksecuritygroups", _, "securityrules" | "defaultsecurityrules", _] => {
+            Some(Kind::NsgRule)
+        }
         ["networkinterfaces", _] => Some(Kind::Nic),
         ["virtualnetworks", _] => Some(Kind::VirtualNetwork),
         ["virtualnetworks", _, "subnets", _] => Some(Kind::Subnet),
@@ -300,4 +349,43 @@ pub fn is_service_tags(v: &Value) -> bool {
                     .and_then(|p| p.get("addressPrefixes"))
                     .is_some()
         })
+}
+
+/// The NSG a security rule belongs to, and whether the rule is one of Azure's default rules, from
+/// the rule's ARM `id` (`…/networkSecurityGroups/NSG/securityRules/RULE` or
+/// `…/defaultSecurityRules/RULE`), or from its `type` for the second.
+pub fn rule_parent(rule: &Value) -> Option<(&str, bool)> {
+    let id = rule
+        .get("id")
+        .and_then(Value::as_str)?
+        .trim_end_matches('/');
+    let lower = id.to_ascii_lowercase();
+    for (seg, default) in [("/securityrules/", false), ("/defaultsecurityrules/", true)] {
+        if let Some(at) = lower.rfind(seg) {
+            let parent = &id[..at];
+            if kind_of_id(parent) == Some(Kind::Nsg) {
+                return Some((parent, default));
+            }
+        }
+    }
+    None
+}
+
+/// The output of `az graph query`: a `data` array next to `count` / `total_records`.
+pub fn is_graph_result(v: &Value) -> bool {
+    v.get("data").is_some_and(Value::is_array)
+        && ["count", "total_records", "totalRecords"]
+            .iter()
+            .any(|k| v.get(*k).is_some_and(Value::is_number))
+}
+
+/// The continuation token of an `az graph query` page: more rows than this page holds.
+pub fn graph_skip_token(v: &Value) -> Option<&str> {
+    if !is_graph_result(v) {
+        return None;
+    }
+    ["skip_token", "skipToken", "$skipToken"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .filter(|t| !t.is_empty())
 }
