@@ -27,6 +27,11 @@ pub struct Config {
     pub severity: BTreeMap<String, Severity>,
     #[serde(default, rename = "suppress")]
     pub suppressions: Vec<Suppression>,
+    /// Lower findings to `info` where route data shows no path to the internet (the severity they
+    /// would have stays in `original_severity`). Off by default: the catalog's severity stands
+    /// and the finding carries a "no internet path" note.
+    #[serde(default)]
+    pub lower_unreachable: bool,
     /// The file it was read from, for messages (`None` for the defaults).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
@@ -131,17 +136,21 @@ impl Config {
             else {
                 continue;
             };
-            match f.original_severity {
-                // Lowered for lack of an internet path: re-grade what it would be with one.
-                Some(_) if f.notes.iter().any(|n| n.starts_with("no internet path")) => {
-                    f.original_severity = Some(*sev);
-                }
-                Some(_) => f.severity = *sev,
-                None if f.severity != *sev => {
+            if f.severity != *sev {
+                f.original_severity.get_or_insert(f.severity);
+                f.severity = *sev;
+            }
+        }
+        if self.lower_unreachable {
+            for f in &mut report.findings {
+                let unreachable = f
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with(crate::checks::NO_INTERNET_PATH));
+                if unreachable && !f.observed && f.severity > Severity::Info {
                     f.original_severity = Some(f.severity);
-                    f.severity = *sev;
+                    f.severity = Severity::Info;
                 }
-                None => {}
             }
         }
 

@@ -663,9 +663,9 @@ fn check_findings(report: &Value, w: &World) {
         .unwrap()
         .contains(&w.nacl_custom)
         && single_port(e, 443)));
-    // No internet gateway in region 2: findings stay, lowered to info, with the reason.
+    // No internet gateway in region 2: findings keep their severity, with the reason as a note.
     let telnet = finding(report, w, &w.eni_telnet, "EG003");
-    assert_eq!(telnet["severity"], "info");
+    assert_eq!(telnet["severity"], "high");
     assert!(telnet["notes"][0]
         .as_str()
         .unwrap()

@@ -287,18 +287,15 @@ fn example_locked_down_private() {
     let ingest = "eni-0e0d2f4b6d8f0bc0a";
     assert_eq!(ids(&f, db), strs(&["EG006", "EG007", "EG009"]));
     for fi in f.iter().filter(|x| x.resource_id == db) {
-        assert_eq!(fi.severity, Severity::Info, "{fi:#?}");
-        assert!(fi.original_severity.is_some_and(|s| s > Severity::Info));
+        assert!(fi.severity > Severity::Info, "{fi:#?}");
+        assert_eq!(fi.original_severity, None, "{fi:#?}");
         assert_eq!(
             fi.notes,
             vec!["no internet path: rtb-0e1c3e5a7c9e1a015 has no 0.0.0.0/0 route to an internet, NAT, transit or virtual private gateway"]
         );
     }
-    assert_eq!(
-        find(&f, db, "EG006").original_severity,
-        Some(Severity::Medium)
-    );
-    assert_eq!(find(&f, db, "EG007").original_severity, Some(Severity::Low));
+    assert_eq!(find(&f, db, "EG006").severity, Severity::Medium);
+    assert_eq!(find(&f, db, "EG007").severity, Severity::Low);
 
     assert_eq!(ids(&f, ingest), strs(&["EG008", "EG009"]));
     let doh = find(&f, ingest, "EG008");
@@ -735,8 +732,8 @@ fn no_internet_path_lowers_to_info() {
     ])));
     let (_, f) = scan(docs);
     let smb = find(&f, "eni-0p", "EG002");
-    assert_eq!(smb.severity, Severity::Info);
-    assert_eq!(smb.original_severity, Some(Severity::High));
+    assert_eq!(smb.severity, Severity::High);
+    assert_eq!(smb.original_severity, None);
     assert!(smb.notes[0].contains("rtb-0p has no 0.0.0.0/0 route"));
     // A prefix-list route to an internet gateway is a path.
     let mut docs = base();
@@ -819,8 +816,8 @@ fn moto_captured_exports() {
     // icmp echo is allowed by the group but not by the ACL (implicit `*` deny).
     assert_eq!(ids(&f, locked), strs(&["EG006", "EG009"]));
     let dns = find(&f, locked, "EG006");
-    assert_eq!(dns.severity, Severity::Info);
-    assert_eq!(dns.original_severity, Some(Severity::Medium));
+    assert_eq!(dns.severity, Severity::Medium);
+    assert_eq!(dns.original_severity, None);
     let t = target(&inv, locked);
     assert_eq!(t.name.as_deref(), Some("moto-locked (i-bb603ba5a6a40feec)"));
     assert_eq!(t.account.as_deref(), Some("123456789012"));
@@ -1035,7 +1032,9 @@ fn routes_count_only_for_the_interface_address_families() {
         Some("rtb-0six has no 0.0.0.0/0 route to an internet, NAT, transit or virtual private gateway \
               for this IPv4-only interface (its route ::/0 → eigw-0abc is for the other address family)")
     );
-    assert_eq!(find(&f, "eni-0v4", "EG002").severity, Severity::Info);
+    let smb = find(&f, "eni-0v4", "EG002");
+    assert_eq!(smb.severity, Severity::High);
+    assert!(smb.notes[0].starts_with("no internet path"), "{smb:#?}");
     let dual = target(&inv, "eni-0dual");
     assert_eq!(dual.route.internet_path, Some(true));
     assert_eq!(

@@ -247,7 +247,7 @@ fn findings_of_a_real_account() {
     let echo6 = find(&f, APP1, "EG007");
     assert_eq!(
         echo6.message,
-        "icmpv6 echo (icmpv6/128) is allowed to 100% of public IPv6"
+        "icmpv6 echo (icmpv6/128:0) is allowed to 100% of public IPv6"
     );
     assert_eq!(
         evidence(echo6),
@@ -343,8 +343,8 @@ fn routes_of_a_real_account() {
         );
     }
     let spare = find(&f, SPARE, "EG009");
-    assert_eq!(spare.severity, Severity::Info);
-    assert_eq!(spare.original_severity, Some(Severity::Low));
+    assert_eq!(spare.severity, Severity::Low);
+    assert_eq!(spare.original_severity, None);
 }
 
 #[test]

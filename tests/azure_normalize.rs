@@ -682,8 +682,8 @@ fn hub_spoke_routes() {
     );
     assert_eq!(s.ids("vm-render-01-nic"), set(WIDE_OPEN));
     let f = s.finding("vm-render-01-nic", "EG002");
-    assert_eq!(f.severity, Severity::Info);
-    assert_eq!(f.original_severity, Some(Severity::High));
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.original_severity, None);
 }
 
 #[test]
@@ -968,9 +968,11 @@ fn without_nic_data_each_nsg_is_a_target_with_its_subnets_route() {
     let (_, route, _, _) = s.target("nsg-spoke-isolated");
     assert_eq!(route.internet_path, Some(false));
     assert_eq!(s.ids("nsg-spoke-isolated"), set(WIDE_OPEN));
-    assert!(s
-        .on("nsg-spoke-isolated")
-        .all(|f| f.severity == Severity::Info && f.resource_kind == "nsg"));
+    assert!(s.on("nsg-spoke-isolated").all(|f| f
+        .notes
+        .iter()
+        .any(|n| n.starts_with("no internet path"))
+        && f.resource_kind == "nsg"));
     let (_, route, _, _) = s.target("nsg-spoke-workload");
     assert!(route.appliance.as_deref().unwrap().contains("afw-hub-weu"));
     assert_eq!(s.ids("nsg-spoke-workload"), set(&["EG013"]));

@@ -147,7 +147,7 @@ fn cli_export_gives_exact_findings_and_evidence() {
     let ping = find(&f, "EG007", "nic-web");
     assert_eq!(
         ping.message,
-        "icmp echo (icmp/8) is allowed to 100% of public IPv4; icmpv6 echo (icmpv6/128) is allowed to 100% of public IPv6"
+        "icmp echo (icmp/8:0) is allowed to 100% of public IPv4; icmpv6 echo (icmpv6/128:0) is allowed to 100% of public IPv6"
     );
     assert_eq!(
         evidence(ping),

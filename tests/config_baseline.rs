@@ -95,17 +95,38 @@ fn severity_override_by_id_and_slug_keeps_the_original() {
 
 #[test]
 fn override_of_a_finding_without_internet_path_stays_info() {
-    let cfg = config("[severity]\nEG004 = \"critical\"\n");
+    let cfg = config("lower_unreachable = true\n[severity]\nEG004 = \"critical\"\n");
     let mut r = report();
-    let f = &mut r.findings[1];
-    f.notes
+    r.findings[1]
+        .notes
         .push("no internet path: no route to an internet gateway".into());
-    f.original_severity = Some(Severity::Medium);
-    f.severity = Severity::Info;
     cfg.apply(&mut r, day("2026-01-01"));
     let f = &r.findings[1];
+    assert_eq!(f.check_id, "EG004");
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(f.original_severity, Some(Severity::Critical));
+}
+
+/// By default a finding without an internet path keeps its severity (the note says why);
+/// `lower_unreachable` lowers it to info and keeps what it was. Observed findings never are.
+#[test]
+fn lower_unreachable_is_opt_in() {
+    let mut r = report();
+    r.findings[1]
+        .notes
+        .push("no internet path: no route to an internet gateway".into());
+    let before = r.findings[1].severity;
+    assert!(before > Severity::Info);
+    config("").apply(&mut r, day("2026-01-01"));
+    assert_eq!(r.findings[1].severity, before);
+    assert_eq!(r.findings[1].original_severity, None);
+    config("lower_unreachable = true\n").apply(&mut r, day("2026-01-01"));
+    assert_eq!(r.findings[1].severity, Severity::Info);
+    assert_eq!(r.findings[1].original_severity, Some(before));
+    assert!(
+        r.findings[0].severity > Severity::Info,
+        "no note, not lowered"
+    );
 }
 
 #[test]

@@ -129,12 +129,12 @@ const EXPECTED: &[&str] = &[
     "EG006 medium acme-prod-4821/europe-west1-c/legacy-1 | implied-allow-egress allow 65535 all all 0.0.0.0/0",
     "EG006 medium acme-prod-4821/us-central1-b/batch-1 | prod-allow-batch allow 1000 tcp,udp tcp:all; udp:all 0.0.0.0/0",
     "EG007 low acme-prod-4821/europe-west1-c/legacy-1 | implied-allow-egress allow 65535 all all 0.0.0.0/0",
-    "EG008 info acme-prod-4821/us-central1-b/batch-1/nic1 | mgmt-allow-https allow 1000 tcp 443 0.0.0.0/0",
     "EG008 medium acme-prod-4821/europe-west1-c/legacy-1 | implied-allow-egress allow 65535 all all 0.0.0.0/0",
     "EG008 medium acme-prod-4821/us-central1-a/web-1 | prod-allow-web allow 900 tcp 80,443 0.0.0.0/0",
     "EG008 medium acme-prod-4821/us-central1-b/batch-1 | prod-allow-batch allow 1000 tcp,udp tcp:all; udp:all 0.0.0.0/0",
-    "EG009 info acme-prod-4821/us-central1-b/batch-1/nic1 | vpc-egress-policy/400 allow 400 tcp 8443 0.0.0.0/0; mgmt-allow-https allow 1000 tcp 443 0.0.0.0/0",
+    "EG008 medium acme-prod-4821/us-central1-b/batch-1/nic1 | mgmt-allow-https allow 1000 tcp 443 0.0.0.0/0",
     "EG009 low acme-prod-4821/us-central1-a/web-1 | prod-allow-web allow 900 tcp 80,443 0.0.0.0/0",
+    "EG009 low acme-prod-4821/us-central1-b/batch-1/nic1 | vpc-egress-policy/400 allow 400 tcp 8443 0.0.0.0/0; mgmt-allow-https allow 1000 tcp 443 0.0.0.0/0",
     "EG013 medium acme-prod-4821/europe-west1-c/legacy-1 | implied-allow-egress allow 65535 all all 0.0.0.0/0",
     "EG013 medium acme-prod-4821/us-central1-b/batch-1 | prod-allow-batch allow 1000 tcp,udp tcp:all; udp:all 0.0.0.0/0",
 ];
@@ -188,10 +188,8 @@ fn gcloud_exports_give_the_expected_findings() {
     );
     assert!(find(&findings, BATCH, "EG001").notes.is_empty());
     let nic1 = find(&findings, BATCH_NIC1, "EG009");
-    assert_eq!(
-        nic1.original_severity.map(|s| s.to_string()).as_deref(),
-        Some("low")
-    );
+    assert_eq!(nic1.severity.to_string(), "low");
+    assert_eq!(nic1.original_severity, None);
     assert!(nic1.notes[0].starts_with("no internet path: network mgmt-vpc"));
 }
 
@@ -380,13 +378,13 @@ fn network_level_targets_without_instances() {
             "EG013 medium"
         ]
     );
-    assert_eq!(of("mgmt-vpc"), ["EG008 info", "EG009 info"]);
+    assert_eq!(of("mgmt-vpc"), ["EG008 medium", "EG009 low"]);
     // The secure-tag rule (deny tcp/25) builds a target on each associated network; tcp/25
     // was never allowed there anyway.
     assert!(of("prod-vpc[securetag:tagValues/281484371026537]").is_empty());
     assert_eq!(
         of("mgmt-vpc[securetag:tagValues/281484371026537]"),
-        ["EG008 info", "EG009 info"]
+        ["EG008 medium", "EG009 low"]
     );
     // The tagged `proxied` route does not apply to untagged instances of `default`.
     assert_eq!(target(&inv, "default").route.internet_path, Some(true));

@@ -261,7 +261,12 @@ fn retarget(f: &Finding, target: &Target) -> Finding {
     f
 }
 
-/// Adds route context: no internet path lowers to info (never deletes); appliances are noted.
+/// Adds route context as notes: an appliance on the way, or no internet path (which
+/// `lower_unreachable` in the config turns into a lower severity; by default the catalog's
+/// severity stands, since a route can be added at any time).
+/// The note on findings whose target has no route to the internet.
+pub const NO_INTERNET_PATH: &str = "no internet path";
+
 pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
     f.title = check.title.clone();
     f.slug = check.slug.clone();
@@ -274,11 +279,7 @@ pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
             .reason
             .clone()
             .unwrap_or_else(|| "route data shows no path to the internet".into());
-        f.notes.push(format!("no internet path: {why}"));
-        if f.severity > Severity::Info {
-            f.original_severity = Some(f.severity);
-            f.severity = Severity::Info;
-        }
+        f.notes.push(format!("{NO_INTERNET_PATH}: {why}"));
     }
     f.compute_fingerprint();
 }

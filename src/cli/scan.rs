@@ -56,6 +56,10 @@ pub struct ScanOpts {
     /// Microsoft's service-tags JSON, so Azure service tags resolve to ranges.
     #[arg(long, global = true)]
     pub service_tags: Option<PathBuf>,
+    /// Lower findings to info where route data shows no path to the internet (config:
+    /// `lower_unreachable = true`); by default they keep their severity, with a note.
+    #[arg(long, global = true)]
+    pub lower_unreachable: bool,
     /// Exit by findings alone even when some account, region or file was not read.
     #[arg(long, global = true)]
     pub allow_partial: bool,
@@ -131,7 +135,8 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     if args.source.is_none() && o.input.is_empty() {
         anyhow::bail!("nothing to scan: give --input FILE|FOLDER (exports, snapshots, probe results) or a live source (`scan aws`, `scan azure`, `scan gcp`)");
     }
-    let config = Config::load(o.config.as_deref())?;
+    let mut config = Config::load(o.config.as_deref())?;
+    config.lower_unreachable |= o.lower_unreachable;
     let catalog = Catalog::load(&o.rules)?;
     config.validate(&catalog)?;
     let mut opts = Options::default();
