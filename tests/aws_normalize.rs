@@ -697,9 +697,12 @@ fn malformed_files_name_the_file_and_field() {
     let mut paged = sgs(vec![allow_all_sg("sg-0page")]);
     paged["NextToken"] = json!("eyJOZXh0VG9rZW4iOiBudWxsfQ==");
     let inv = load(vec![paged]).unwrap();
-    assert!(inv.warnings.iter().any(|w| w.kind == "partial-data"
+    assert!(inv.warnings.iter().any(|w| w.kind == "truncated-listing"
         && w.source == "doc-0.json"
         && w.message.contains("NextToken")));
+    // The pages not read make the scan partial (exit 3), like a region that was not read.
+    assert_eq!(inv.not_scanned.len(), 1);
+    assert_eq!(inv.not_scanned[0].scope, "later pages of doc-0.json");
     // Unknown fields are ignored.
     let mut ok = allow_all_sg("sg-0extra");
     ok["SomethingNew"] = json!({"x": 1});

@@ -457,7 +457,7 @@ fn empty_results_and_pages() {
     let mut page = fixture("network-interfaces.json");
     page["NextToken"] = json!("eyJ2IjoyLCJjIjoiZXhhbXBsZSJ9");
     let inv = load(vec![fixture("security-groups.json"), page]).unwrap();
-    assert!(inv.warnings.iter().any(|w| w.kind == "partial-data"
+    assert!(inv.warnings.iter().any(|w| w.kind == "truncated-listing"
         && w.source == "doc-1.json"
         && w.message.contains("NextToken")));
     assert_eq!(target(&inv, WEB1).resource_kind, "network-interface");

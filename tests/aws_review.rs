@@ -564,10 +564,15 @@ fn a_page_of_a_longer_listing_is_read_and_said_to_be_partial() {
     sgs["NextToken"] = json!("eyJOZXh0VG9rZW4iOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAxfQ==");
     let (inv, f) = scan(vec![sgs]);
     assert!(ids(&f, "sg-0page").contains("EG001"));
-    let w = warnings_of(&inv, "partial-data");
+    let w = warnings_of(&inv, "truncated-listing");
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].source, "doc-0.json");
     assert!(w[0].message.contains("NextToken"));
+    assert_eq!(
+        inv.not_scanned.len(),
+        1,
+        "the other pages make the scan partial"
+    );
 }
 
 #[test]

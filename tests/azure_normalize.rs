@@ -790,7 +790,7 @@ fn next_link_marks_the_listing_partial() {
     assert!(s
         .warnings
         .iter()
-        .any(|w| w.kind == "partial-data" && w.message.contains("nextLink")));
+        .any(|w| w.kind == "truncated-listing" && w.message.contains("nextLink")));
 }
 
 fn load_error(doc: Value) -> String {
@@ -1090,7 +1090,7 @@ fn an_empty_page_with_a_next_link_is_partial_not_an_error() {
     assert!(s
         .warnings
         .iter()
-        .any(|w| w.kind == "partial-data" && w.message.contains("nextLink")));
+        .any(|w| w.kind == "truncated-listing" && w.message.contains("nextLink")));
 }
 
 #[test]

@@ -713,7 +713,7 @@ fn resource_graph_results_are_read() {
         .map(|w| format!("{} {}", w.kind, w.source))
         .collect();
     w.sort();
-    assert_eq!(w, ["empty-input doc1.json", "partial-data doc0.json"]);
+    assert_eq!(w, ["empty-input doc1.json", "truncated-listing doc0.json"]);
 }
 
 #[test]

@@ -918,13 +918,14 @@ fn aggregated_gaps_and_extra_pages_are_reported() {
     let fw = json!({"kind": "compute#firewallList", "nextPageToken": "CiAKGjBpNDAwM", "items": [
         egress("allow-all", "n", 1000, "allowed", json!([{"IPProtocol": "all"}]), &[])]});
     let (inv, findings) = scan_docs(&[("fw.json", fw), ("vm.json", vms)]);
-    assert_eq!(inv.not_scanned.len(), 1);
+    assert_eq!(inv.not_scanned.len(), 2, "{:?}", inv.not_scanned);
     assert_eq!(inv.not_scanned[0].scope, "zones/me-central2-a");
     assert_eq!(inv.not_scanned[0].region.as_deref(), Some("me-central2"));
+    assert!(inv.not_scanned[1].scope.ends_with("fw.json"));
     assert!(inv
         .warnings
         .iter()
-        .any(|w| w.kind == "partial-data" && w.source.ends_with("fw.json")));
+        .any(|w| w.kind == "truncated-listing" && w.source.ends_with("fw.json")));
     assert_eq!(ids(&findings, "my-proj-123/us-east1-b/vm-1"), strs(&OPEN));
 }
 

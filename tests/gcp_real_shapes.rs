@@ -319,7 +319,11 @@ fn rest_replays_give_the_same_findings_as_gcloud() {
     assert!(inv
         .warnings
         .iter()
-        .any(|w| w.kind == "partial-data" && w.source.ends_with("firewalls-page1.json")));
+        .any(|w| w.kind == "truncated-listing" && w.source.ends_with("firewalls-page1.json")));
+    assert!(inv
+        .not_scanned
+        .iter()
+        .any(|n| n.scope.ends_with("firewalls-page1.json")));
 }
 
 #[test]

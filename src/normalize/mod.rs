@@ -10,7 +10,7 @@ pub mod gcp;
 pub mod probe;
 
 use crate::model::{Target, Warning};
-use egress_audit_snapshot::{NotScanned, Snapshot};
+use egress_audit_snapshot::{NotScanned, Provider, Snapshot};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -208,14 +208,41 @@ impl Loader {
             warnings: self.warnings,
             not_scanned: self.not_scanned,
         };
+        let before = inv.warnings.len();
         self.aws.build(opts, &mut inv);
+        not_read_pages(&mut inv, before, Provider::Aws);
+        let before = inv.warnings.len();
         self.azure.build(opts, &mut inv);
+        not_read_pages(&mut inv, before, Provider::Azure);
+        let before = inv.warnings.len();
         self.gcp.build(opts, &mut inv);
+        not_read_pages(&mut inv, before, Provider::Gcp);
         self.probes.build(opts, &mut inv);
         inv.warnings.sort();
         inv.warnings.dedup();
         inv
     }
+}
+
+/// The warning kind of a saved listing that is one page of several (a `NextToken`, `nextLink`,
+/// `skip_token` or `nextPageToken` in the file).
+pub const TRUNCATED_LISTING: &str = "truncated-listing";
+
+/// The other pages of a truncated listing were not read: that makes the scan partial, like a
+/// region or subscription a live scan could not read, so nothing on them passes for clean.
+fn not_read_pages(inv: &mut Inventory, from: usize, provider: Provider) {
+    let pages: Vec<NotScanned> = inv.warnings[from..]
+        .iter()
+        .filter(|w| w.kind == TRUNCATED_LISTING)
+        .map(|w| NotScanned {
+            provider,
+            account: None,
+            region: None,
+            scope: format!("later pages of {}", w.source),
+            reason: w.message.clone(),
+        })
+        .collect();
+    inv.not_scanned.extend(pages);
 }
 
 /// An AWS IAM policy document or an Azure role definition.

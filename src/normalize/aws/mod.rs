@@ -194,7 +194,7 @@ impl AwsBundle {
         if v.get("NextToken").is_some_and(|t| !t.is_null()) {
             // `--max-items` / `--no-paginate` output: the resources on later pages are missing.
             self.warnings.push(Warning {
-                kind: "partial-data".into(),
+                kind: crate::normalize::TRUNCATED_LISTING.into(),
                 source: ctx.source.clone(),
                 message: format!(
                     "this `{key}` listing has a NextToken: it is one page of a longer listing, and \

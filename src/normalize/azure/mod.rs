@@ -159,7 +159,7 @@ impl AzureBundle {
         let from_snapshot = ctx.source.contains("#documents[");
         if !from_snapshot && v.get("nextLink").and_then(Value::as_str).is_some() {
             self.warnings.push(Warning {
-                kind: "partial-data".into(),
+                kind: crate::normalize::TRUNCATED_LISTING.into(),
                 source: ctx.source.clone(),
                 message: "the listing has a `nextLink`: it is one page of several, and the \
                           resources on the other pages were not read"
@@ -168,7 +168,7 @@ impl AzureBundle {
         }
         if shape::graph_skip_token(&v).is_some() {
             self.warnings.push(Warning {
-                kind: "partial-data".into(),
+                kind: crate::normalize::TRUNCATED_LISTING.into(),
                 source: ctx.source.clone(),
                 message:
                     "the Resource Graph result has a `skip_token`: it is one page of several \

@@ -508,7 +508,7 @@ impl GcpBundle {
                 .any(|q| !q.more && q.kind == p.kind && q.project == p.project);
             if !last_given {
                 self.warnings.push(Warning {
-                    kind: "partial-data".into(),
+                    kind: crate::normalize::TRUNCATED_LISTING.into(),
                     source: p.source.clone(),
                     message: "the listing has a `nextPageToken` and no last page (one without a token) of the same listing was given: the resources on the other pages were not read".into(),
                 });
