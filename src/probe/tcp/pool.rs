@@ -1,0 +1,114 @@
+//! The workers of one pass: each takes the next port from a shared cursor, tries it, and
+//! records the verdict; back-pressure gives the port back and lowers the concurrency.
+
+use super::{lock, Attempt, AttemptFn, Shared, Verdict};
+use super::{DETAIL_CAP, MIN_CONCURRENCY, WARMUP_SAMPLES, WARMUP_WORKERS};
+use crate::probe::Interception;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One pass's work list and the state its workers share.
+pub(super) struct Pass {
+    pub(super) shared: Arc<Shared>,
+    pub(super) attempt: AttemptFn,
+    pub(super) address: IpAddr,
+    /// None: adaptive, read at each hand-out.
+    pub(super) timeout: Option<Duration>,
+    /// The sweep (not the re-test): it samples round trips (the re-test's longer timeout would
+    /// skew the estimate) and notes each port's first timeout.
+    pub(super) sweep: bool,
+    pub(super) ports: Vec<u16>,
+    pub(super) next: AtomicUsize,
+    pub(super) given_back: Mutex<Vec<u16>>,
+    /// Workers whose id is at or above this stop (back-pressure lowers it).
+    pub(super) cap: AtomicUsize,
+    pub(super) bar: Option<indicatif::ProgressBar>,
+}
+
+impl Pass {
+    pub(super) async fn worker(self: Arc<Self>, id: usize) {
+        if id >= WARMUP_WORKERS {
+            // Err only if the sender is gone, and it lives as long as `shared`.
+            let _ = self.shared.warm.subscribe().wait_for(|&warm| warm).await;
+        }
+        self.sweep(id).await;
+        // A warm-up worker that runs out of ports (or of sockets) must not leave the rest
+        // waiting for samples that will never come.
+        self.shared.mark_warm();
+    }
+
+    async fn sweep(&self, id: usize) {
+        while id < self.cap.load(Ordering::Relaxed) {
+            let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                return;
+            };
+            let mut timeout = self
+                .timeout
+                .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
+            let first = &self.shared.first_timeout_ms[port as usize];
+            if self.sweep {
+                first.store(
+                    timeout.as_millis().min(u16::MAX.into()) as u16,
+                    Ordering::Relaxed,
+                );
+            } else {
+                // Ports sent out during the warm-up waited the initial timeout, longer than
+                // the re-test's twice-the-estimate.
+                timeout = timeout.max(Duration::from_millis(first.load(Ordering::Relaxed).into()));
+            }
+            match (self.attempt)(SocketAddr::new(self.address, port), timeout).await {
+                Attempt::Backpressure => {
+                    lock(&self.given_back).push(port);
+                    let lower = |c: usize| Some((c - c / 10).max(MIN_CONCURRENCY.min(c)));
+                    let _ = self
+                        .cap
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, lower);
+                    let now = self.cap.load(Ordering::Relaxed);
+                    self.shared.concurrency.fetch_min(now, Ordering::Relaxed);
+                }
+                Attempt::Done {
+                    verdict,
+                    reason,
+                    rtt,
+                } => self.record(port, verdict, reason, rtt),
+            }
+        }
+    }
+
+    fn record(&self, port: u16, verdict: Verdict, reason: Option<String>, rtt: Option<Duration>) {
+        if let (Some(r), true) = (rtt, self.sweep) {
+            lock(&self.shared.rtt).sample(r);
+        }
+        let sampled = self
+            .shared
+            .samples
+            .fetch_add(rtt.is_some() as usize, Ordering::Relaxed);
+        if verdict == Verdict::Filtered || sampled + 1 >= WARMUP_SAMPLES {
+            self.shared.mark_warm();
+        }
+        self.shared.states[port as usize].store(verdict as u8, Ordering::Relaxed);
+        if verdict == Verdict::Filtered {
+            let index = reason.as_deref().map_or(0, |r| self.shared.error_index(r));
+            self.shared.error_of[port as usize].store(index, Ordering::Relaxed);
+        }
+        if let Some(reason) = reason.filter(|_| verdict == Verdict::Intercepted) {
+            let mut d = lock(&self.shared.details);
+            if d.len() < DETAIL_CAP {
+                d.push(Interception { port, reason });
+            }
+        }
+        let open = if verdict == Verdict::Open {
+            self.shared.open.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            0
+        };
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            if open > 0 {
+                b.set_message(format!("open {open}"));
+            }
+        }
+    }
+}
