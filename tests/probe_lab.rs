@@ -394,8 +394,8 @@ table ip lab_nat4 {
 fn printed_redirect_rules_work_as_printed() {
     require_lab!();
     for (bind, targets, rules) in [
-        ("0.0.0.0", &[OUTSIDE_ADDR][..], 5),
-        (OUTSIDE_ADDR6, &[OUTSIDE_ADDR6][..], 5),
+        ("0.0.0.0", &[OUTSIDE_ADDR][..], 4),
+        (OUTSIDE_ADDR6, &[OUTSIDE_ADDR6][..], 4),
         ("::", &[OUTSIDE_ADDR, OUTSIDE_ADDR6][..], 6),
     ] {
         let mut lab = Lab::new();

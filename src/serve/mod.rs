@@ -56,10 +56,11 @@ pub struct Stats {
 /// rules for an IPv4 address, IPv6 rules for an IPv6 one, and both (one `inet` table) for `::`,
 /// which takes both families.
 ///
-/// TCP uses TPROXY, not REDIRECT: a redirect NATs every port onto one, so a client that reuses a
-/// source port for two destination ports (a full sweep does, thousands of times) maps to the same
-/// connection twice, and conntrack drops the second SYN. With TPROXY there is no NAT: the listener
-/// (IP_TRANSPARENT) gets each connection with the port really dialled as its local address.
+/// TPROXY, not REDIRECT: a redirect NATs every port onto one, so a client that reuses a source
+/// port for two destination ports (a full sweep does, thousands of times) maps to the same
+/// connection twice, and conntrack drops the second SYN or datagram. With TPROXY there is no NAT:
+/// the listener (IP_TRANSPARENT) gets each connection with the port really dialled as its local
+/// address, and each datagram with its original destination (IP_ORIGDSTADDR).
 pub fn redirect_rules(port: u16, bind: IpAddr) -> String {
     let (family, tproxy, iptables) = match bind {
         IpAddr::V4(_) => ("ip", vec!["tproxy"], "iptables"),
@@ -71,22 +72,25 @@ pub fn redirect_rules(port: u16, bind: IpAddr) -> String {
         IpAddr::V6(_) => ("ip6", vec!["tproxy"], "ip6tables"),
     };
     let t = format!("nft add rule {family} egress_audit");
+    // nft 1.0.6 takes no chain named `tproxy`.
     let mut out = format!(
         "nft add table {family} egress_audit\n\
-         nft add chain {family} egress_audit tproxy_tcp \
+         nft add chain {family} egress_audit divert \
          '{{ type filter hook prerouting priority mangle; }}'\n"
     );
-    for tp in tproxy {
-        out += &format!("{t} tproxy_tcp tcp dport != 22 {tp} to :{port}\n");
+    for proto in ["tcp", "udp"] {
+        for tp in &tproxy {
+            out += &format!("{t} divert {proto} dport != 22 {tp} to :{port}\n");
+        }
     }
     out += &format!(
-        "nft add chain {family} egress_audit prerouting \
-         '{{ type nat hook prerouting priority dstnat; }}'\n\
-         {t} prerouting udp dport != 22 redirect to :{port}\n\
-         (undo: nft delete table {family} egress_audit. A plain redirect also works for tcp, read \
-         with\n SO_ORIGINAL_DST: {t} prerouting tcp dport != 22 redirect to :{port},\n \
-         or {iptables} -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port};\n \
-         but full sweeps then lose SYNs to conntrack clashes.)"
+        "(undo: nft delete table {family} egress_audit. A plain redirect also works, the port read\n \
+         back with SO_ORIGINAL_DST, but full sweeps then lose SYNs and datagrams to conntrack clashes:\n \
+         nft add chain {family} egress_audit nat_redirect '{{ type nat hook prerouting priority dstnat; }}'\n \
+         {t} nat_redirect tcp dport != 22 redirect to :{port}\n \
+         {t} nat_redirect udp dport != 22 redirect to :{port}\n \
+         or {iptables} -t nat -A PREROUTING -p tcp ! --dport 22 -j REDIRECT --to-ports {port}, \
+         and the same with -p udp.)"
     );
     out
 }
@@ -166,6 +170,9 @@ pub async fn run(
         if cfg.udp {
             match tokio::net::UdpSocket::bind(addr).await {
                 Ok(s) => {
+                    if p == cfg.port {
+                        udp::want_original_destination(&s);
+                    }
                     tasks.spawn(udp::echo_loop(s, cfg.clone(), stats.clone(), hits.clone()));
                 }
                 Err(e) => eprintln!("egress-audit serve: no udp echo on {addr}: {e}"),
@@ -348,9 +355,7 @@ mod tests {
         let v4 = redirect_rules(8421, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         assert!(v4.starts_with("nft add table ip egress_audit\n"), "{v4}");
         assert!(
-            v4.contains(
-                "nft add rule ip egress_audit tproxy_tcp tcp dport != 22 tproxy to :8421\n"
-            ),
+            v4.contains("nft add rule ip egress_audit divert tcp dport != 22 tproxy to :8421\n"),
             "{v4}"
         );
         assert!(!v4.contains("ip6"), "{v4}");
@@ -363,22 +368,23 @@ mod tests {
         for tp in ["tproxy ip to :8421", "tproxy ip6 to :8421"] {
             assert!(
                 any.contains(&format!(
-                    "nft add rule inet egress_audit tproxy_tcp tcp dport != 22 {tp}\n"
+                    "nft add rule inet egress_audit divert tcp dport != 22 {tp}\n"
                 )),
                 "{any}"
             );
         }
         assert!(
-            any.contains("nft add rule inet egress_audit prerouting udp dport != 22 redirect"),
+            any.contains(
+                "nft add rule inet egress_audit divert udp dport != 22 tproxy ip6 to :8421"
+            ),
             "{any}"
         );
+        assert!(!any.contains("redirect to"), "{any}");
 
         let v6 = redirect_rules(8421, "fd00:213::2".parse().unwrap());
         assert!(v6.starts_with("nft add table ip6 egress_audit\n"), "{v6}");
         assert!(
-            v6.contains(
-                "nft add rule ip6 egress_audit tproxy_tcp tcp dport != 22 tproxy to :8421\n"
-            ),
+            v6.contains("nft add rule ip6 egress_audit divert tcp dport != 22 tproxy to :8421\n"),
             "{v6}"
         );
         assert!(v6.contains("ip6tables -t nat"), "{v6}");

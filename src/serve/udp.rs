@@ -1,11 +1,60 @@
 //! UDP echo without amplification: a reply is the request's own bytes, never more, and replies
 //! are capped per second so a spoofed source cannot turn the server into a flood.
+//!
+//! Behind TPROXY the datagram keeps the port it was sent to, which the kernel hands over with
+//! it (IP_ORIGDSTADDR); the echo then goes out from that very address and port, as the client
+//! expects. Behind a plain redirect conntrack rewrites the reply itself, but it maps every port
+//! onto one, so a client that reuses a source port for several destination ports clashes.
 
 use super::{HitLog, ServeConfig, Stats};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
+
+const IP_ORIGDSTADDR: libc::c_int = 20;
+const IPV6_ORIGDSTADDR: libc::c_int = 74;
+
+/// Asks the kernel for each datagram's original destination (TPROXY). Best effort: without it
+/// every datagram counts as sent to the socket's own port.
+pub fn want_original_destination(sock: &UdpSocket) {
+    let fd = sock.as_raw_fd();
+    let v6 = sock.local_addr().is_ok_and(|a| a.is_ipv6());
+    // IPv4 clients of a dual-stack socket are IPv4 to the kernel: both levels are asked.
+    let mut opts = vec![
+        (libc::SOL_IP, libc::IP_TRANSPARENT),
+        (libc::SOL_IP, IP_ORIGDSTADDR),
+    ];
+    if v6 {
+        opts.push((libc::SOL_IPV6, libc::IPV6_TRANSPARENT));
+        opts.push((libc::SOL_IPV6, IPV6_ORIGDSTADDR));
+    }
+    for (level, opt) in opts {
+        let _ = set_int(fd, level, opt, 1);
+    }
+}
+
+fn set_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: a valid fd and an int option of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 pub async fn echo_loop(
     sock: UdpSocket,
@@ -13,12 +62,18 @@ pub async fn echo_loop(
     stats: Arc<Stats>,
     hits: Arc<HitLog>,
 ) {
-    let port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+    let own = sock.local_addr().ok();
+    let own_port = own.map(|a| a.port()).unwrap_or(0);
     let mut buf = vec![0u8; 2048];
     let mut window = Instant::now();
     let mut sent_in_window = 0u32;
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
+        let (n, from, dialled) = match sock
+            .async_io(Interest::READABLE, || {
+                recv_with_destination(&sock, &mut buf)
+            })
+            .await
+        {
             Ok(x) => x,
             Err(_) => continue,
         };
@@ -31,13 +86,157 @@ pub async fn echo_loop(
             continue;
         }
         sent_in_window += 1;
+        let port = dialled.map(|d| d.port()).unwrap_or(own_port);
         if hits.enabled() {
-            let who = std::net::SocketAddr::new(from.ip().to_canonical(), from.port());
+            let who = SocketAddr::new(from.ip().to_canonical(), from.port());
             hits.hit(&format!("udp {who} → port {port} ({n} bytes)"));
         }
         // A datagram larger than the buffer was truncated to it: the echo is still no larger.
-        if sock.send_to(&buf[..n], from).await.is_ok() {
+        let sent = match dialled.filter(|d| d.port() != own_port) {
+            Some(d) => send_from(d, &buf[..n], from),
+            None => sock.send_to(&buf[..n], from).await.map(|_| ()),
+        };
+        if sent.is_ok() {
             stats.udp_echoes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One datagram, its sender, and where it was going (IP_ORIGDSTADDR / IPV6_ORIGDSTADDR).
+fn recv_with_destination(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<SocketAddr>)> {
+    // SAFETY: every pointer handed to recvmsg points into a live local buffer of the length
+    // given; the control messages are read only within the length the kernel returned.
+    unsafe {
+        let mut from: libc::sockaddr_storage = std::mem::zeroed();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut control = [0u64; 16];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let from = sockaddr(&from).ok_or_else(|| io::Error::other("sender of unknown family"))?;
+        let mut dialled = None;
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let (level, kind) = ((*c).cmsg_level, (*c).cmsg_type);
+            if (level, kind) == (libc::SOL_IP, IP_ORIGDSTADDR)
+                || (level, kind) == (libc::SOL_IPV6, IPV6_ORIGDSTADDR)
+            {
+                let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+                let len = ((*c).cmsg_len as usize)
+                    .saturating_sub(libc::CMSG_LEN(0) as usize)
+                    .min(std::mem::size_of::<libc::sockaddr_storage>());
+                std::ptr::copy_nonoverlapping(
+                    libc::CMSG_DATA(c),
+                    (&mut ss as *mut libc::sockaddr_storage).cast::<u8>(),
+                    len,
+                );
+                dialled = sockaddr(&ss);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Ok((n as usize, from, dialled))
+    }
+}
+
+fn sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says this storage holds a sockaddr_in.
+            let sa = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sa.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says this storage holds a sockaddr_in6.
+            let sa =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
+            Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
+/// Sends the echo from the address and port the client dialled: a short-lived socket bound
+/// there (transparent, so a TPROXY'd address that is not local works too).
+fn send_from(source: SocketAddr, data: &[u8], to: SocketAddr) -> io::Result<()> {
+    let to = match (source, to.ip()) {
+        // The client came in on a dual-stack socket: answer it over IPv4, as it sent.
+        (SocketAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), to.port()),
+            None => to,
+        },
+        _ => to,
+    };
+    let sock = bound_udp(source)?;
+    sock.send_to(data, to).map(|_| ())
+}
+
+fn bound_udp(source: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    use std::os::fd::FromRawFd;
+    let (domain, level, transparent) = match source {
+        SocketAddr::V4(_) => (libc::AF_INET, libc::SOL_IP, libc::IP_TRANSPARENT),
+        SocketAddr::V6(_) => (libc::AF_INET6, libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
+    };
+    // SAFETY: socket returns a new fd (checked), owned at once by the UdpSocket.
+    let sock = unsafe {
+        let fd = libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        std::net::UdpSocket::from_raw_fd(fd)
+    };
+    let fd = sock.as_raw_fd();
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let _ = set_int(fd, level, transparent, 1);
+    let (addr, len) = raw_sockaddr(source);
+    // SAFETY: addr is a sockaddr of the length given.
+    let rc = unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_storage).cast(), len) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+fn raw_sockaddr(a: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: zeroed storage is a valid sockaddr_storage; the casts write within it.
+    unsafe {
+        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+        match a {
+            SocketAddr::V4(v4) => {
+                let sa = (&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                (*sa).sin_family = libc::AF_INET as libc::sa_family_t;
+                (*sa).sin_port = v4.port().to_be();
+                (*sa).sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+                (
+                    ss,
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            SocketAddr::V6(v6) => {
+                let sa = (&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                (*sa).sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                (*sa).sin6_port = v6.port().to_be();
+                (*sa).sin6_addr.s6_addr = v6.ip().octets();
+                (
+                    ss,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
         }
     }
 }
