@@ -524,10 +524,14 @@ table ip lab_nat {
 #[test]
 fn udp_echo_never_amplifies() {
     use std::net::UdpSocket;
-    let port = {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
+    // Below the ephemeral range, so no outgoing connection of another test takes it meanwhile.
+    let port = (0..2000u16)
+        .map(|i| 20_000 + (std::process::id() as u16 % 8000) + i)
+        .find(|&p| {
+            std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+                && UdpSocket::bind(("127.0.0.1", p)).is_ok()
+        })
+        .expect("a free port");
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {

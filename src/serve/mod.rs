@@ -379,7 +379,19 @@ mod tests {
             ),
             "{any}"
         );
-        assert!(!any.contains("redirect to"), "{any}");
+        // The redirect is only the printed alternative (indented), not a rule to run.
+        assert!(
+            any.lines()
+                .filter(|l| l.starts_with("nft "))
+                .all(|l| !l.contains("redirect")),
+            "{any}"
+        );
+        assert!(
+            any.contains(
+                " nft add rule inet egress_audit nat_redirect udp dport != 22 redirect to :8421"
+            ),
+            "{any}"
+        );
 
         let v6 = redirect_rules(8421, "fd00:213::2".parse().unwrap());
         assert!(v6.starts_with("nft add table ip6 egress_audit\n"), "{v6}");
