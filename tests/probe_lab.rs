@@ -399,6 +399,21 @@ fn printed_redirect_rules_work_as_printed() {
         ("::", &[OUTSIDE_ADDR, OUTSIDE_ADDR6][..], 6),
     ] {
         let mut lab = Lab::new();
+        if bind == "::" {
+            // serve on `::` must take IPv4 too, even where sockets default to IPv6 only.
+            lab::sh(
+                &[
+                    "ip",
+                    "netns",
+                    "exec",
+                    &lab.outside,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.bindv6only=1",
+                ],
+                None,
+            );
+        }
         let printed = lab.serve(&["--bind", bind, "--port", "8421", "--quiet"]);
         let commands: Vec<&str> = printed
             .lines()

@@ -104,6 +104,10 @@ fn listen_tcp(addr: SocketAddr, transparent: bool) -> std::io::Result<(TcpListen
         tokio::net::TcpSocket::new_v6()?
     };
     sock.set_reuseaddr(true)?;
+    if addr.ip().is_unspecified() && addr.is_ipv6() {
+        // `::` takes IPv4 too, whatever net.ipv6.bindv6only says.
+        udp::dual_stack(sock.as_raw_fd())?;
+    }
     let mut is_transparent = false;
     if transparent {
         let (level, opt) = if addr.is_ipv4() {
@@ -168,7 +172,7 @@ pub async fn run(
             hits.clone(),
         ));
         if cfg.udp {
-            match tokio::net::UdpSocket::bind(addr).await {
+            match udp::bind(addr) {
                 Ok(s) => {
                     if p == cfg.port {
                         udp::want_original_destination(&s);

@@ -38,6 +38,46 @@ pub fn want_original_destination(sock: &UdpSocket) {
     }
 }
 
+/// Clears IPV6_V6ONLY, so that a socket on `::` takes IPv4 too.
+pub fn dual_stack(fd: RawFd) -> io::Result<()> {
+    set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)
+}
+
+/// A UDP socket on `addr` for the runtime; on `::` it takes IPv4 too.
+pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use std::os::fd::FromRawFd;
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: socket returns a new fd (checked), owned at once by the UdpSocket.
+    let sock = unsafe {
+        let fd = libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        std::net::UdpSocket::from_raw_fd(fd)
+    };
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        dual_stack(sock.as_raw_fd())?;
+    }
+    let (raw, len) = raw_sockaddr(addr);
+    // SAFETY: raw is a sockaddr of the length given.
+    if unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&raw as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    sock.set_nonblocking(true)?;
+    UdpSocket::from_std(sock)
+}
+
 fn set_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: a valid fd and an int option of the size given.
     let rc = unsafe {
