@@ -676,8 +676,8 @@ table inet lab_filter {
     assert_eq!(open.len() + filtered.len() + untested, 64_537);
 }
 
-/// DoT and DoH against stand-ins for the well-known resolvers (their addresses routed to the
-/// outside namespace): answered over GET and POST when the certificate chains to a trusted CA
+/// DoT and DoH against stand-ins for the well-known resolvers (their IPv4 and IPv6 addresses
+/// routed to the outside namespace): answered over GET and POST when the certificate chains to a trusted CA
 /// (`--tls-ca`, as for a TLS-inspecting proxy), `connected` when the certificate is nobody's
 /// (an interceptor), no answer when the firewall drops, refused when it resets. Without the CA,
 /// the same answers are only `connected`. `scan` turns the answered DoH into an observed EG008.
@@ -766,6 +766,20 @@ table inet lab_filter {
         "{}",
         trusted["doh"]
     );
+    // Over IPv6 too: the firewall drops 8.8.8.8 only, so dns.google answers on its IPv6 address.
+    let by_address = |v: &Value, address: &str| -> String {
+        v["doh"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("no {address}: {}", v["doh"]))["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(by_address(&trusted, "2606:4700:4700::1111"), "answered");
+    assert_eq!(by_address(&trusted, "2001:4860:4860::8888"), "answered");
     let (verdict, detail) = doh(&trusted, "dns.quad9.net");
     assert_eq!(verdict, "connected", "{detail}");
     assert!(detail.contains("certificate"), "{detail}");
@@ -820,7 +834,11 @@ table inet lab_filter {
         evidence.contains("probe doh answered by cloudflare-dns.com (1.1.1.1)"),
         "{evidence}"
     );
-    assert!(!evidence.contains("dns.google"), "{evidence}");
+    assert!(
+        evidence.contains("probe doh answered by dns.google (2001:4860:4860::8888)"),
+        "{evidence}"
+    );
+    assert!(!evidence.contains("(8.8.8.8)"), "dropped: {evidence}");
 }
 
 /// DNS straight to a resolver: udp/53 answered, tcp/53 reset by the local firewall, the system

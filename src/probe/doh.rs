@@ -4,7 +4,7 @@
 
 use super::dns::{error_verdict, parse_response, query_with_id, CHECK_TIMEOUT};
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,14 +13,35 @@ use tokio::task::JoinSet;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 
-/// (address, name, method) of the DoH endpoints tried.
-pub const DOH_RESOLVERS: [(Ipv4Addr, &str, &str); 5] = [
-    (Ipv4Addr::new(1, 1, 1, 1), "cloudflare-dns.com", "GET"),
-    (Ipv4Addr::new(8, 8, 8, 8), "dns.google", "POST"),
-    (Ipv4Addr::new(9, 9, 9, 9), "dns.quad9.net", "GET"),
-    (Ipv4Addr::new(208, 67, 222, 222), "doh.opendns.com", "POST"),
-    (Ipv4Addr::new(94, 140, 14, 14), "dns.adguard-dns.com", "GET"),
+/// (address, name, method) of the DoH endpoints tried: IPv6 ones too, since a host whose IPv4
+/// egress is filtered may still reach a resolver over IPv6.
+pub const DOH_RESOLVERS: [(IpAddr, &str, &str); 7] = [
+    (v4(1, 1, 1, 1), "cloudflare-dns.com", "GET"),
+    (v4(8, 8, 8, 8), "dns.google", "POST"),
+    (v4(9, 9, 9, 9), "dns.quad9.net", "GET"),
+    (v4(208, 67, 222, 222), "doh.opendns.com", "POST"),
+    (v4(94, 140, 14, 14), "dns.adguard-dns.com", "GET"),
+    (
+        v6([0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111]),
+        "cloudflare-dns.com",
+        "GET",
+    ),
+    (
+        v6([0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888]),
+        "dns.google",
+        "POST",
+    ),
 ];
+
+const fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+const fn v6(s: [u16; 8]) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::new(
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+    ))
+}
 
 const RESPONSE_CAP: usize = 64 * 1024;
 
@@ -111,7 +132,7 @@ pub async fn probe(name: &str, tls: Arc<rustls::ClientConfig>) -> DohResult {
     for (i, (ip, host, method)) in DOH_RESOLVERS.iter().enumerate() {
         let n = name.to_string();
         let (host, method) = (host.to_string(), method.to_string());
-        let ip = IpAddr::V4(*ip);
+        let ip = *ip;
         let tls = tls.clone();
         set.spawn(async move { (i, check(ip, &host, &method, &n, &tls).await) });
     }

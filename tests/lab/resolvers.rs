@@ -13,12 +13,14 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub const RESOLVER_ADDRS: [&str; 5] = [
+pub const RESOLVER_ADDRS: [&str; 7] = [
     "1.1.1.1",
     "8.8.8.8",
     "9.9.9.9",
     "208.67.222.222",
     "94.140.14.14",
+    "2606:4700:4700::1111",
+    "2001:4860:4860::8888",
 ];
 /// The one that answers with a certificate from nobody's roots.
 pub const ROGUE: Ipv4Addr = Ipv4Addr::new(9, 9, 9, 9);
@@ -63,18 +65,23 @@ impl Lab {
             ],
             None,
         );
+        let v6_route = [
+            "ip",
+            "-n",
+            &self.inside,
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            super::OUTSIDE_ADDR6,
+        ];
+        sh(&v6_route, None);
         for a in RESOLVER_ADDRS {
+            let host = if a.contains(':') { "128" } else { "32" };
+            let addr = format!("{a}/{host}");
             sh(
-                &[
-                    "ip",
-                    "-n",
-                    &self.outside,
-                    "addr",
-                    "add",
-                    &format!("{a}/32"),
-                    "dev",
-                    "lo",
-                ],
+                &["ip", "-n", &self.outside, "addr", "add", &addr, "dev", "lo"],
                 None,
             );
         }
@@ -91,10 +98,10 @@ impl Lab {
                     tokio_rustls::TlsAcceptor::from(server_config("resolver.pem", "resolver.key"));
                 let rogue =
                     tokio_rustls::TlsAcceptor::from(server_config("rogue.pem", "rogue.key"));
-                let dot = tokio::net::TcpListener::bind("0.0.0.0:853")
+                let dot = tokio::net::TcpListener::bind("[::]:853")
                     .await
                     .expect("bind 853");
-                let doh = tokio::net::TcpListener::bind("0.0.0.0:443")
+                let doh = tokio::net::TcpListener::bind("[::]:443")
                     .await
                     .expect("bind 443");
                 tx.send(()).expect("ready");
@@ -104,7 +111,7 @@ impl Lab {
                         r = doh.accept() => (r, false),
                     };
                     let Ok((stream, _)) = stream else { continue };
-                    let local = stream.local_addr().map(|a| a.ip()).ok();
+                    let local = stream.local_addr().map(|a| a.ip().to_canonical()).ok();
                     let acceptor = if local == Some(IpAddr::V4(ROGUE)) {
                         rogue.clone()
                     } else {
