@@ -11,7 +11,7 @@
 use egress_audit::checks::{run, Catalog};
 use egress_audit::config::Config;
 use egress_audit::model::space::public4;
-use egress_audit::model::Finding;
+use egress_audit::model::{Finding, Warning};
 use egress_audit::normalize::{DocContext, Loader, Options};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -20,6 +20,12 @@ const SG: &str = "sg-0e00000000000c001";
 const ACL: &str = "acl-0e00000000000c001";
 
 fn scan_cfg(doc: Value, cfg: &Config) -> Vec<Finding> {
+    let (warnings, f) = scan_with_warnings(doc, cfg);
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    f
+}
+
+fn scan_with_warnings(doc: Value, cfg: &Config) -> (Vec<Warning>, Vec<Finding>) {
     let mut loader = Loader::default();
     let ctx = DocContext {
         source: "review.json".into(),
@@ -27,9 +33,9 @@ fn scan_cfg(doc: Value, cfg: &Config) -> Vec<Finding> {
     };
     loader.add_value(doc, &ctx).expect("document loads");
     let inv = loader.build(&Options::default());
-    assert!(inv.warnings.is_empty(), "{:#?}", inv.warnings);
     let catalog = Catalog::load(&[]).expect("built-in rules load");
-    run(&inv, &catalog, cfg).expect("checks run")
+    let f = run(&inv, &catalog, cfg).expect("checks run");
+    (inv.warnings, f)
 }
 
 fn scan(doc: Value) -> Vec<Finding> {
@@ -579,4 +585,81 @@ fn eg013_default_list_and_config_replacement() {
     assert_eq!(ids(&f), BTreeSet::from(["EG013"]));
     let f = scan_cfg(sg(vec![tcp(22, 22, &["52.94.1.1/32"])]), &cfg);
     assert!(f.is_empty(), "{f:#?}");
+}
+
+// ---------------------------------------------------------------- more boundaries
+
+#[test]
+fn eg009_counts_a_port_across_permissions() {
+    // Port 8443 reaches 52.94.0.0/16 through one permission and 52.95.0.0 through another.
+    let f = scan(sg(vec![
+        tcp(8000, 9000, &["52.94.0.0/16"]),
+        tcp(8443, 8443, &["52.95.0.0/32"]),
+    ]));
+    let eg9 = only(&f, "EG009");
+    assert!(eg9.message.starts_with("tcp/8443 "), "{}", eg9.message);
+}
+
+#[test]
+fn eg007_echo_with_any_code_fires() {
+    let f = scan(sg(vec![perm("icmp", Some((8, -1)), &["8.8.8.8/32"], &[])]));
+    assert_eq!(ids(&f), BTreeSet::from(["EG007"]));
+}
+
+#[test]
+fn nacl_catch_all_deny_is_not_a_shadowed_deny() {
+    // The fixed `*` entry (32767) after an allow-all is the provider's, not the author's.
+    let f = scan(nacl(vec![
+        entry(100, "allow", "-1", None, "0.0.0.0/0"),
+        entry(101, "allow", "-1", None, "::/0"),
+    ]));
+    assert!(!fired(&f, "EG011"), "{f:#?}");
+    assert!(!fired(&f, "EG012"), "{f:#?}");
+    assert!(fired(&f, "EG001") && fired(&f, "EG005"));
+}
+
+fn gcp_rule(name: &str, priority: i64, action: &str, proto: &str, ports: &[&str]) -> Value {
+    let mut r = json!({
+        "kind": "compute#firewall",
+        "id": format!("54109363857181{priority:05}"),
+        "name": name,
+        "network": "https://www.googleapis.com/compute/v1/projects/review-4821/global/networks/review",
+        "priority": priority,
+        "destinationRanges": ["0.0.0.0/0"],
+        "direction": "EGRESS",
+        "disabled": false,
+        "selfLink": format!("https://www.googleapis.com/compute/v1/projects/review-4821/global/firewalls/{name}")
+    });
+    let mut spec = json!({"IPProtocol": proto});
+    if !ports.is_empty() {
+        spec["ports"] = json!(ports);
+    }
+    r[action] = json!([spec]);
+    r
+}
+
+#[test]
+fn gcp_equal_priority_deny_wins_and_is_not_shadowed() {
+    // Only the firewall listing: the IPv6 implied rule is unknown (a warning says so).
+    let scan = |doc| {
+        let (w, f) = scan_with_warnings(doc, &Config::default());
+        assert_eq!(w.len(), 1, "{w:#?}");
+        f
+    };
+    let f = scan(json!([
+        gcp_rule("allow-smb", 1000, "allowed", "tcp", &["445"]),
+        gcp_rule("deny-smb", 1000, "denied", "tcp", &["445"]),
+        gcp_rule("deny-all", 65534, "denied", "all", &[]),
+    ]));
+    assert!(!fired(&f, "EG002"), "{f:#?}");
+    assert!(!fired(&f, "EG011"), "{f:#?}");
+    // A lower priority (higher number) deny under the allow is shadowed.
+    let f = scan(json!([
+        gcp_rule("allow-smb", 1000, "allowed", "tcp", &["445"]),
+        gcp_rule("deny-smb", 1100, "denied", "tcp", &["445"]),
+        gcp_rule("deny-all", 65534, "denied", "all", &[]),
+    ]));
+    assert!(fired(&f, "EG002"));
+    let s = only(&f, "EG011");
+    assert_eq!(s.rule.as_deref(), Some("deny-smb"), "{s:#?}");
 }
