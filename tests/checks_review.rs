@@ -672,3 +672,37 @@ fn eg007_type_8_with_a_nonzero_code_only_is_not_reported() {
     let f = scan(sg(vec![perm("icmp", Some((8, 1)), &["8.8.8.8/32"], &[])]));
     assert!(!fired(&f, "EG007"), "{f:#?}");
 }
+
+/// The same through the binary: `scan --input FILE --format json`, the report of CHECKS.md §4.
+#[test]
+fn binary_report_for_a_smb_only_group() {
+    let dir = std::env::temp_dir().join(format!("checks-review-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("security-groups.json");
+    let doc = sg(vec![tcp(445, 445, &["198.51.99.7/32"])]);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--input"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    // A high finding is at or above the default --fail-on medium.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    let f = &findings[0];
+    assert_eq!(f["check_id"], "EG002");
+    assert_eq!(f["slug"], "smb-egress");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["provider"], "aws");
+    assert_eq!(f["resource_id"], SG);
+    assert_eq!(f["evidence"][0]["action"], "allow");
+    assert_eq!(f["evidence"][0]["protocol"], "tcp");
+    assert_eq!(f["evidence"][0]["ports"], "445");
+    assert_eq!(f["evidence"][0]["destination"], "198.51.99.7/32");
+    assert_eq!(report["summary"]["findings"], 1);
+    assert_eq!(report["summary"]["by_severity"]["high"], 1);
+}
