@@ -706,3 +706,34 @@ fn binary_report_for_a_smb_only_group() {
     assert_eq!(report["summary"]["findings"], 1);
     assert_eq!(report["summary"]["by_severity"]["high"], 1);
 }
+
+#[test]
+fn eg011_a_private_allow_before_does_not_make_a_deny_shadowed() {
+    // Rule 200's public traffic is decided by the deny 110; the allow 100 only decided private
+    // traffic. Nothing of 200 is left: redundant, not shadowed.
+    let f = scan(nacl(vec![
+        entry(100, "allow", "6", Some((445, 445)), "10.0.0.0/8"),
+        entry(110, "deny", "6", Some((0, 65535)), "0.0.0.0/0"),
+        entry(200, "deny", "6", Some((445, 445)), "0.0.0.0/0"),
+    ]));
+    assert!(!fired(&f, "EG011"), "{f:#?}");
+    assert!(!fired(&f, "EG002"));
+    let r = only(&f, "EG012");
+    assert!(r.rule.as_deref().unwrap().contains("200"), "{r:#?}");
+}
+
+#[test]
+fn eg012_a_rule_that_still_decides_non_public_traffic_is_not_redundant() {
+    // Earlier denies cover every public address of tcp/445, but 224.0.0.0/3 (multicast and
+    // reserved) is still decided by rule 200: it decides some traffic, so it is not redundant,
+    // and no allow is involved, so it is not shadowed either.
+    let f = scan(nacl(vec![
+        entry(100, "deny", "6", Some((445, 445)), "0.0.0.0/1"),
+        entry(110, "deny", "6", Some((445, 445)), "128.0.0.0/2"),
+        entry(120, "deny", "6", Some((445, 445)), "192.0.0.0/3"),
+        entry(200, "deny", "6", Some((445, 445)), "0.0.0.0/0"),
+        entry(300, "allow", "6", Some((443, 443)), "52.94.0.0/24"),
+    ]));
+    assert!(!fired(&f, "EG011"), "{f:#?}");
+    assert!(!fired(&f, "EG012"), "{f:#?}");
+}
