@@ -737,3 +737,71 @@ fn eg012_a_rule_that_still_decides_non_public_traffic_is_not_redundant() {
     assert!(!fired(&f, "EG011"), "{f:#?}");
     assert!(!fired(&f, "EG012"), "{f:#?}");
 }
+
+const NSG: &str = "/subscriptions/6b1f9a3e-2c4d-4e8f-9a0b-1c2d3e4f5a6b/resourceGroups/rg-review/providers/Microsoft.Network/networkSecurityGroups/nsg-review";
+
+/// One outbound rule as `az network nsg list` prints it.
+fn nsg_rule(name: &str, priority: i64, access: &str, proto: &str, port: &str, dest: &str) -> Value {
+    json!({
+        "access": access,
+        "destinationAddressPrefix": dest,
+        "destinationAddressPrefixes": [],
+        "destinationPortRange": port,
+        "destinationPortRanges": [],
+        "direction": "Outbound",
+        "id": format!("{NSG}/securityRules/{name}"),
+        "name": name,
+        "priority": priority,
+        "protocol": proto,
+        "provisioningState": "Succeeded",
+        "resourceGroup": "rg-review",
+        "sourceAddressPrefix": "*",
+        "sourceAddressPrefixes": [],
+        "sourcePortRange": "*",
+        "sourcePortRanges": [],
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules"
+    })
+}
+
+fn nsg(rules: Vec<Value>) -> Value {
+    json!([{
+        "id": NSG,
+        "location": "westeurope",
+        "name": "nsg-review",
+        "provisioningState": "Succeeded",
+        "resourceGroup": "rg-review",
+        "securityRules": rules,
+        "type": "Microsoft.Network/networkSecurityGroups"
+    }])
+}
+
+#[test]
+fn azure_deny_under_an_internet_allow_is_shadowed_and_defaults_are_not() {
+    let f = scan(nsg(vec![
+        nsg_rule("allow-web", 100, "Allow", "Tcp", "0-65535", "Internet"),
+        nsg_rule("deny-smb", 200, "Deny", "Tcp", "445", "Internet"),
+        nsg_rule("deny-all", 4096, "Deny", "*", "*", "*"),
+    ]));
+    assert!(fired(&f, "EG001") && fired(&f, "EG002"));
+    // deny-smb's public traffic is all decided by allow-web; deny-all still blocks public udp
+    // and the rest, so only deny-smb is shadowed.
+    let s = only(&f, "EG011");
+    assert_eq!(s.rule.as_deref(), Some("nsg-review/deny-smb"), "{s:#?}");
+    assert_eq!(s.resource_id, NSG);
+    assert_eq!(s.evidence[1].rule, "nsg-review/allow-web");
+    // The deny-all blocks everything but tcp: no default deny posture problem.
+    assert!(!fired(&f, "EG005"), "{f:#?}");
+    // The fixed defaults (AllowInternetOutBound 65001, DenyAllOutBound 65500) are never reported.
+    assert!(!f
+        .iter()
+        .any(|x| x.rule.as_deref().is_some_and(|r| r.contains("OutBound"))));
+}
+
+#[test]
+fn azure_defaults_only_are_the_allow_all() {
+    let f = scan(nsg(vec![]));
+    for id in ["EG001", "EG002", "EG005", "EG006", "EG007", "EG013"] {
+        assert!(fired(&f, id), "{id}: {f:#?}");
+    }
+    assert!(!fired(&f, "EG011") && !fired(&f, "EG012"));
+}
