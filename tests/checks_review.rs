@@ -805,3 +805,13 @@ fn azure_defaults_only_are_the_allow_all() {
     }
     assert!(!fired(&f, "EG011") && !fired(&f, "EG012"));
 }
+
+#[test]
+fn eg001_ipv6_exactly_half_the_ports_fires_just_under_does_not() {
+    let v6 = |from, to| scan(sg(vec![perm("tcp", Some((from, to)), &[], &["::/0"])]));
+    assert!(fired(&v6(32768, 65535), "EG001"));
+    assert!(!fired(&v6(32769, 65535), "EG001"));
+    // udp in IPv6 alone.
+    let f = scan(sg(vec![perm("udp", Some((0, 32767)), &[], &["::/0"])]));
+    assert!(only(&f, "EG001").message.starts_with("udp"));
+}
