@@ -7,9 +7,10 @@
 //! Connections, memory (a read cap) and time per connection are bounded.
 
 mod log;
+mod sock;
 mod udp;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -106,7 +107,7 @@ fn listen_tcp(addr: SocketAddr, transparent: bool) -> std::io::Result<(TcpListen
     sock.set_reuseaddr(true)?;
     if addr.ip().is_unspecified() && addr.is_ipv6() {
         // `::` takes IPv4 too, whatever net.ipv6.bindv6only says.
-        udp::dual_stack(sock.as_raw_fd())?;
+        sock::dual_stack(sock.as_raw_fd())?;
     }
     let mut is_transparent = false;
     if transparent {
@@ -115,18 +116,7 @@ fn listen_tcp(addr: SocketAddr, transparent: bool) -> std::io::Result<(TcpListen
         } else {
             (libc::SOL_IPV6, libc::IPV6_TRANSPARENT)
         };
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket fd and an int option of the size given.
-        let rc = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                level,
-                opt,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        is_transparent = rc == 0;
+        is_transparent = sock::set_int(sock.as_raw_fd(), level, opt, 1).is_ok();
     }
     sock.bind(addr)?;
     Ok((sock.listen(4096)?, is_transparent))
@@ -256,10 +246,8 @@ async fn handle(
     // lands on the listener's own port and the kernel keeps the original (SO_ORIGINAL_DST).
     let dialled = match local {
         Some(l) if l.port() != own_port => l.port(),
-        _ => original_dst(&stream)
-            .or(local)
-            .map(|a| a.port())
-            .unwrap_or(cfg.port),
+        Some(l) => original_dst(&stream, l).unwrap_or(l).port(),
+        None => cfg.port,
     };
     // A dual-stack socket names IPv4 clients by their mapped address (::ffff:a.b.c.d).
     let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
@@ -303,56 +291,39 @@ async fn handle(
     let _ = stream.shutdown().await;
 }
 
-/// The destination the client dialled before a NAT redirect (SO_ORIGINAL_DST), if any.
-pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
+/// The destination the client dialled before a NAT redirect (SO_ORIGINAL_DST), if any; `local`
+/// is the connection's local address.
+pub fn original_dst(stream: &TcpStream, local: SocketAddr) -> Option<SocketAddr> {
+    // IP6T_SO_ORIGINAL_DST is 80 at SOL_IPV6 too.
     const SO_ORIGINAL_DST: libc::c_int = 80;
-    let fd = stream.as_raw_fd();
     // An IPv4 client of a dual-stack (`::`) socket is IPv4 to conntrack: it is asked at SOL_IP.
-    let v6 = match stream.local_addr().ok()?.ip() {
-        IpAddr::V4(_) => false,
-        IpAddr::V6(a) => a.to_ipv4_mapped().is_none(),
+    let level = match local.ip() {
+        IpAddr::V6(a) if a.to_ipv4_mapped().is_none() => libc::SOL_IPV6,
+        _ => libc::SOL_IP,
     };
-    if !v6 {
-        let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        // SAFETY: sa and len are valid for writes of the given size.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_IP,
-                SO_ORIGINAL_DST,
-                (&mut sa as *mut libc::sockaddr_in).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 {
-            return None;
-        }
-        let ip = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
-        return Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sa.sin_port)));
-    }
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-    // SAFETY: as above; IP6T_SO_ORIGINAL_DST is 80 at SOL_IPV6.
+    // SAFETY: zeroed storage is a valid sockaddr_storage, and getsockopt writes at most `len`
+    // bytes into it.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let rc = unsafe {
         libc::getsockopt(
-            fd,
-            libc::SOL_IPV6,
+            stream.as_raw_fd(),
+            level,
             SO_ORIGINAL_DST,
-            (&mut sa as *mut libc::sockaddr_in6).cast(),
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
             &mut len,
         )
     };
     if rc != 0 {
         return None;
     }
-    let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
-    Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
+    sock::sockaddr(&ss)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn redirect_rules_follow_the_bind_family() {

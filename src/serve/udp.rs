@@ -6,10 +6,11 @@
 //! expects. Behind a plain redirect conntrack rewrites the reply itself, but it maps every port
 //! onto one, so a client that reuses a source port for several destination ports clashes.
 
+use super::sock::{dual_stack, set_int, sockaddr, udp_bound_to};
 use super::{HitLog, ServeConfig, Stats};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,62 +39,16 @@ pub fn want_original_destination(sock: &UdpSocket) {
     }
 }
 
-/// Clears IPV6_V6ONLY, so that a socket on `::` takes IPv4 too.
-pub fn dual_stack(fd: RawFd) -> io::Result<()> {
-    set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)
-}
-
 /// A UDP socket on `addr` for the runtime; on `::` it takes IPv4 too.
 pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    use std::os::fd::FromRawFd;
-    let domain = if addr.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    // SAFETY: socket returns a new fd (checked), owned at once by the UdpSocket.
-    let sock = unsafe {
-        let fd = libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+    let sock = udp_bound_to(addr, |fd| {
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            dual_stack(fd)?;
         }
-        std::net::UdpSocket::from_raw_fd(fd)
-    };
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        dual_stack(sock.as_raw_fd())?;
-    }
-    let (raw, len) = raw_sockaddr(addr);
-    // SAFETY: raw is a sockaddr of the length given.
-    if unsafe {
-        libc::bind(
-            sock.as_raw_fd(),
-            (&raw as *const libc::sockaddr_storage).cast(),
-            len,
-        )
-    } != 0
-    {
-        return Err(io::Error::last_os_error());
-    }
+        Ok(())
+    })?;
     sock.set_nonblocking(true)?;
     UdpSocket::from_std(sock)
-}
-
-fn set_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: a valid fd and an int option of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 pub async fn echo_loop(
@@ -192,25 +147,6 @@ fn recv_with_destination(
     }
 }
 
-fn sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match ss.ss_family as libc::c_int {
-        libc::AF_INET => {
-            // SAFETY: the family says this storage holds a sockaddr_in.
-            let sa = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
-            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sa.sin_port)))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says this storage holds a sockaddr_in6.
-            let sa =
-                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
-            Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sa.sin6_port)))
-        }
-        _ => None,
-    }
-}
-
 /// Sends the echo from the address and port the client dialled: a short-lived socket bound
 /// there (transparent, so a TPROXY'd address that is not local works too).
 fn send_from(source: SocketAddr, data: &[u8], to: SocketAddr) -> io::Result<()> {
@@ -222,61 +158,14 @@ fn send_from(source: SocketAddr, data: &[u8], to: SocketAddr) -> io::Result<()> 
         },
         _ => to,
     };
-    let sock = bound_udp(source)?;
+    let (level, transparent) = match source {
+        SocketAddr::V4(_) => (libc::SOL_IP, libc::IP_TRANSPARENT),
+        SocketAddr::V6(_) => (libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
+    };
+    let sock = udp_bound_to(source, |fd| {
+        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        let _ = set_int(fd, level, transparent, 1);
+        Ok(())
+    })?;
     sock.send_to(data, to).map(|_| ())
-}
-
-fn bound_udp(source: SocketAddr) -> io::Result<std::net::UdpSocket> {
-    use std::os::fd::FromRawFd;
-    let (domain, level, transparent) = match source {
-        SocketAddr::V4(_) => (libc::AF_INET, libc::SOL_IP, libc::IP_TRANSPARENT),
-        SocketAddr::V6(_) => (libc::AF_INET6, libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
-    };
-    // SAFETY: socket returns a new fd (checked), owned at once by the UdpSocket.
-    let sock = unsafe {
-        let fd = libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        std::net::UdpSocket::from_raw_fd(fd)
-    };
-    let fd = sock.as_raw_fd();
-    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    let _ = set_int(fd, level, transparent, 1);
-    let (addr, len) = raw_sockaddr(source);
-    // SAFETY: addr is a sockaddr of the length given.
-    let rc = unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_storage).cast(), len) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(sock)
-}
-
-fn raw_sockaddr(a: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: zeroed storage is a valid sockaddr_storage; the casts write within it.
-    unsafe {
-        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
-        match a {
-            SocketAddr::V4(v4) => {
-                let sa = (&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>();
-                (*sa).sin_family = libc::AF_INET as libc::sa_family_t;
-                (*sa).sin_port = v4.port().to_be();
-                (*sa).sin_addr.s_addr = u32::from(*v4.ip()).to_be();
-                (
-                    ss,
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            }
-            SocketAddr::V6(v6) => {
-                let sa = (&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
-                (*sa).sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                (*sa).sin6_port = v6.port().to_be();
-                (*sa).sin6_addr.s6_addr = v6.ip().octets();
-                (
-                    ss,
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                )
-            }
-        }
-    }
 }
