@@ -78,10 +78,7 @@ pub fn client_config(extra: &[CertificateDer<'static>]) -> Arc<rustls::ClientCon
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_root_certificates(roots.clone())
-                .with_no_client_auth()
-        })
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
         .unwrap_or_else(|_| {
             // The ring provider supports the default versions; this arm is unreachable in
             // practice, and an empty config then fails each handshake with a clear error.

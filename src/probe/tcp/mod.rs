@@ -128,7 +128,8 @@ struct Shared {
     /// Round-trip samples taken, and whether the warm-up is over.
     samples: AtomicUsize,
     warm: tokio::sync::watch::Sender<bool>,
-    phase_ms: [AtomicUsize; 2],
+    sweep_ms: AtomicUsize,
+    retest_ms: AtomicUsize,
 }
 
 impl Shared {
@@ -146,7 +147,10 @@ impl Shared {
     }
 
     fn mark_warm(&self) {
-        self.warm.send_if_modified(|w| !std::mem::replace(w, true));
+        // Called on most verdicts: a shared read first, the write lock only the once.
+        if !*self.warm.borrow() {
+            self.warm.send_if_modified(|w| !std::mem::replace(w, true));
+        }
     }
 }
 
@@ -176,7 +180,8 @@ impl Scanner {
             samples: AtomicUsize::new(0),
             // A given timeout needs no warm-up.
             warm: tokio::sync::watch::Sender::new(opts.timeout.is_some()),
-            phase_ms: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            sweep_ms: AtomicUsize::new(0),
+            retest_ms: AtomicUsize::new(0),
         });
         // Built once: a sweep makes tens of thousands of attempts.
         let expect: Arc<str> = opts.expect.as_str().into();
@@ -217,7 +222,9 @@ impl Scanner {
         fastrand::shuffle(&mut order);
         let clock = Instant::now();
         self.pass(order, conc, None, bar.as_ref()).await;
-        self.shared.phase_ms[0].store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+        self.shared
+            .sweep_ms
+            .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         let clock = Instant::now();
         let mut filtered: Vec<u16> = self
             .opts
@@ -250,7 +257,9 @@ impl Scanner {
             let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
             self.pass(filtered, wide, Some(retest_timeout), bar.as_ref())
                 .await;
-            self.shared.phase_ms[1].store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+            self.shared
+                .retest_ms
+                .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         }
         if let Some(b) = bar {
             b.finish_and_clear();
@@ -308,8 +317,8 @@ impl Scanner {
             timeout,
             retest_timeout: Duration::from_millis(retest),
             concurrency: self.shared.concurrency.load(Ordering::Relaxed),
-            sweep: Duration::from_millis(self.shared.phase_ms[0].load(Ordering::Relaxed) as u64),
-            retest: Duration::from_millis(self.shared.phase_ms[1].load(Ordering::Relaxed) as u64),
+            sweep: Duration::from_millis(self.shared.sweep_ms.load(Ordering::Relaxed) as u64),
+            retest: Duration::from_millis(self.shared.retest_ms.load(Ordering::Relaxed) as u64),
         }
     }
 

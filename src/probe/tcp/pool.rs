@@ -33,13 +33,13 @@ impl Pass {
             // Err only if the sender is gone, and it lives as long as `shared`.
             let _ = self.shared.warm.subscribe().wait_for(|&warm| warm).await;
         }
-        self.sweep(id).await;
+        self.take_ports(id).await;
         // A warm-up worker that runs out of ports (or of sockets) must not leave the rest
         // waiting for samples that will never come.
         self.shared.mark_warm();
     }
 
-    async fn sweep(&self, id: usize) {
+    async fn take_ports(&self, id: usize) {
         while id < self.cap.load(Ordering::Relaxed) {
             let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
                 return;
