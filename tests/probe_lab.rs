@@ -35,6 +35,32 @@ fn probe_json(lab: &Lab, args: &[&str]) -> Value {
     probe_json_to(lab, OUTSIDE_ADDR, args)
 }
 
+/// `scan --format json` of a probe result, as a user feeds it back: (exit status, report).
+fn scan_probe(probe: &Value) -> (Option<i32>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.json");
+    std::fs::write(&file, probe.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args(["scan", "--format", "json", "--input"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+/// The report's finding of check `id` (there must be one).
+fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == id)
+        .unwrap_or_else(|| panic!("no {id}: {report}"))
+}
+
 fn probe_json_to(lab: &Lab, target: &str, args: &[&str]) -> Value {
     let mut all = vec!["probe", "--target", target, "-f", "json", "-q"];
     all.extend_from_slice(args);
@@ -499,26 +525,11 @@ table ip lab_nat {
     assert_eq!(ports(&v["tcp"]["filtered"]), Vec::<u16>::new());
     assert_eq!(v["icmp"]["results"][0]["verdict"], "reply", "{}", v["icmp"]);
 
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("probe.json");
-    std::fs::write(&file, v.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
-        .args(["scan", "--input"])
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "findings expected: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (code, report) = scan_probe(&v);
+    assert_eq!(code, Some(1), "findings expected: {report}");
     let findings = report["findings"].as_array().unwrap();
     let by_id = |id: &str| findings.iter().find(|f| f["check_id"] == id);
-    let smb = by_id("EG002").unwrap_or_else(|| panic!("no EG002 in {stdout}"));
+    let smb = finding(&report, "EG002");
     assert_eq!(smb["observed"], true);
     assert_eq!(smb["provider"], "probe");
     assert_eq!(smb["resource_kind"], "host");
@@ -528,7 +539,7 @@ table ip lab_nat {
             .contains("probe tcp open 445 (w00tw00t)"),
         "{smb}"
     );
-    assert!(by_id("EG007").is_some(), "icmp echo was observed: {stdout}");
+    assert!(by_id("EG007").is_some(), "icmp echo was observed: {report}");
     assert!(
         by_id("EG001").is_none(),
         "two open ports are not half the plane"
@@ -812,22 +823,8 @@ table inet lab_filter {
         untrusted["dns"]
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("probe.json");
-    std::fs::write(&file, trusted.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
-        .args(["scan", "--format", "json", "--input"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    let eg008 = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check_id"] == "EG008")
-        .unwrap_or_else(|| panic!("no EG008: {stdout}"));
+    let (_, report) = scan_probe(&trusted);
+    let eg008 = finding(&report, "EG008");
     assert_eq!(eg008["observed"], true);
     let evidence = eg008["evidence"].to_string();
     assert!(
@@ -886,22 +883,8 @@ table inet lab_filter {
     assert_eq!(dns["system_resolver"]["verdict"], "answered", "{dns}");
     assert!(v["tcp"].is_null());
 
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("probe.json");
-    std::fs::write(&file, v.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
-        .args(["scan", "--format", "json", "--input"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    let eg006 = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["check_id"] == "EG006")
-        .unwrap_or_else(|| panic!("no EG006: {stdout}"));
+    let (_, report) = scan_probe(&v);
+    let eg006 = finding(&report, "EG006");
     assert_eq!(eg006["observed"], true);
     assert!(
         eg006["evidence"]
