@@ -1,48 +1,21 @@
 //! The AWS normalizer end to end: CLI exports → Loader → checks, with exact check ids per resource.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
 use egress_audit::eval::eval_target;
 use egress_audit::model::space::{v4, v6};
 use egress_audit::model::{Finding, LayerKind, Severity, Target};
-use egress_audit::normalize::{DocContext, InputError, Inventory, Loader, Options};
+use egress_audit::normalize::{Inventory, Loader};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 
+#[path = "support/inputs.rs"]
+mod inputs;
+use inputs::{load, scan, scan_paths};
+
 const ACCT: &str = "111122223333";
 
-fn check(inv: &Inventory) -> Vec<Finding> {
-    let catalog = Catalog::load(&[]).expect("built-in rules load");
-    run(inv, &catalog, &Config::default()).expect("checks run")
-}
-
 fn scan_dir(dir: &str) -> (Inventory, Vec<Finding>) {
-    let mut loader = Loader::default();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    loader.add_path(&path).expect("example loads");
-    let inv = loader.build(&Options::default());
-    let findings = check(&inv);
-    (inv, findings)
-}
-
-/// Loads documents as if each were its own file `doc-N.json`.
-fn load(docs: Vec<Value>) -> Result<Inventory, InputError> {
-    let mut loader = Loader::default();
-    for (i, d) in docs.into_iter().enumerate() {
-        let ctx = DocContext {
-            source: format!("doc-{i}.json"),
-            ..Default::default()
-        };
-        loader.add_value(d, &ctx)?;
-    }
-    Ok(loader.build(&Options::default()))
-}
-
-fn scan(docs: Vec<Value>) -> (Inventory, Vec<Finding>) {
-    let inv = load(docs).expect("documents load");
-    let findings = check(&inv);
-    (inv, findings)
+    scan_paths(&[Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)])
 }
 
 /// The check ids (not rule-level ones unless they are about `resource`) reported on a resource.

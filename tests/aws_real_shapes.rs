@@ -6,15 +6,17 @@
 //! Also: malformed values are errors naming file, resource and field, and no mutation of any
 //! example or fixture makes the loader panic.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
 use egress_audit::eval::eval_target;
 use egress_audit::model::space::{all_v4, v4, v6};
 use egress_audit::model::{Finding, Severity, Target};
-use egress_audit::normalize::{DocContext, InputError, Inventory, Loader, Options};
+use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+#[path = "support/inputs.rs"]
+mod inputs;
+use inputs::{check, load, scan_paths};
 
 const DIR: &str = "tests/fixtures/aws/real-shapes";
 const WEB1: &str = "eni-0d1e2f3a4b5c6d701";
@@ -36,29 +38,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn check(inv: &Inventory) -> Vec<Finding> {
-    let catalog = Catalog::load(&[]).expect("built-in rules load");
-    run(inv, &catalog, &Config::default()).expect("checks run")
-}
-
 fn scan_fixture() -> (Inventory, Vec<Finding>) {
-    let mut loader = Loader::default();
-    loader.add_path(&root().join(DIR)).expect("fixture loads");
-    let inv = loader.build(&Options::default());
-    let f = check(&inv);
-    (inv, f)
-}
-
-fn load(docs: Vec<Value>) -> Result<Inventory, InputError> {
-    let mut loader = Loader::default();
-    for (i, d) in docs.into_iter().enumerate() {
-        let ctx = DocContext {
-            source: format!("doc-{i}.json"),
-            ..Default::default()
-        };
-        loader.add_value(d, &ctx)?;
-    }
-    Ok(loader.build(&Options::default()))
+    scan_paths(&[root().join(DIR)])
 }
 
 fn ids(f: &[Finding], resource: &str) -> Vec<String> {

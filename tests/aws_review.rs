@@ -2,49 +2,22 @@
 //! probed, with exact outcomes derived from CHECKS.md and the EC2 API reference.
 //! Fixtures: tests/fixtures/aws/review/{protocols,attached,prefix-lists,sg-rules}.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
 use egress_audit::model::{Finding, Warning};
-use egress_audit::normalize::{DocContext, InputError, Inventory, Loader, Options};
+use egress_audit::normalize::{Inventory, Loader};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
+
+#[path = "support/inputs.rs"]
+mod inputs;
+use inputs::{scan, scan_paths};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn check(inv: &Inventory) -> Vec<Finding> {
-    let catalog = Catalog::load(&[]).expect("built-in rules load");
-    run(inv, &catalog, &Config::default()).expect("checks run")
-}
-
 fn scan_dir(name: &str) -> (Inventory, Vec<Finding>) {
-    let mut loader = Loader::default();
-    loader
-        .add_path(&root().join("tests/fixtures/aws/review").join(name))
-        .expect("fixture loads");
-    let inv = loader.build(&Options::default());
-    let f = check(&inv);
-    (inv, f)
-}
-
-fn load(docs: Vec<Value>) -> Result<Inventory, InputError> {
-    let mut loader = Loader::default();
-    for (i, d) in docs.into_iter().enumerate() {
-        let ctx = DocContext {
-            source: format!("doc-{i}.json"),
-            ..Default::default()
-        };
-        loader.add_value(d, &ctx)?;
-    }
-    Ok(loader.build(&Options::default()))
-}
-
-fn scan(docs: Vec<Value>) -> (Inventory, Vec<Finding>) {
-    let inv = load(docs).expect("documents load");
-    let f = check(&inv);
-    (inv, f)
+    scan_paths(&[root().join("tests/fixtures/aws/review").join(name)])
 }
 
 /// The check ids that fired on a resource.

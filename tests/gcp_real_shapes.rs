@@ -4,14 +4,15 @@
 //! scopes). Both must give exactly the same findings, with the deciding rules as evidence.
 //! Last, a no-panic property: randomly damaged copies of every GCP input load to Ok or Err.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
 use egress_audit::eval::eval_target;
 use egress_audit::model::space::{all_v4, parse_addrs};
 use egress_audit::model::{Action, Finding, Target, TrafficSet};
 use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+#[path = "support/inputs.rs"]
+mod inputs;
 
 const P: &str = "acme-prod-4821";
 
@@ -22,13 +23,7 @@ fn fixture(dir: &str) -> PathBuf {
 }
 
 fn scan(paths: &[PathBuf]) -> (Inventory, Vec<Finding>) {
-    let mut loader = Loader::default();
-    for p in paths {
-        loader.add_path(p).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let inv = loader.build(&Options::default());
-    let findings = run(&inv, &Catalog::load(&[]).unwrap(), &Config::default()).unwrap();
-    (inv, findings)
+    inputs::scan_paths(paths)
 }
 
 /// The gcloud fixture files, leaving out those named in `skip`.

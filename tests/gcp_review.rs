@@ -1,11 +1,12 @@
 //! GCP review: real-shaped `gcloud … --format=json` exports (tests/fixtures/gcp/review) with
 //! the tricky-but-real cases, and the exact outcome CHECKS.md and the GCP docs give for each.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
 use egress_audit::model::{Finding, Severity};
-use egress_audit::normalize::{Inventory, Loader, Options};
+use egress_audit::normalize::Inventory;
 use std::path::{Path, PathBuf};
+
+#[path = "support/inputs.rs"]
+mod inputs;
 
 fn fixture(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,13 +15,7 @@ fn fixture(dir: &str) -> PathBuf {
 }
 
 fn scan(paths: &[PathBuf]) -> (Inventory, Vec<Finding>) {
-    let mut loader = Loader::default();
-    for p in paths {
-        loader.add_path(p).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let inv = loader.build(&Options::default());
-    let findings = run(&inv, &Catalog::load(&[]).unwrap(), &Config::default()).unwrap();
-    (inv, findings)
+    inputs::scan_paths(paths)
 }
 
 /// `check severity [rule] | evidence rule action destination; …` for one resource, sorted.
