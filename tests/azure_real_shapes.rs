@@ -12,6 +12,13 @@ use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+#[path = "support/azure.rs"]
+mod azure;
+#[path = "support/inputs.rs"]
+mod inputs;
+use azure::{evidence, find, load_docs, pairs, short};
+use inputs::check as findings;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -28,41 +35,11 @@ fn load_path(path: &Path, tags: Option<ServiceTags>) -> Inventory {
     })
 }
 
-fn load_docs(docs: Vec<Value>) -> Inventory {
-    let mut loader = Loader::default();
-    for (i, d) in docs.into_iter().enumerate() {
-        let ctx = DocContext {
-            source: format!("doc{i}.json"),
-            ..Default::default()
-        };
-        loader.add_value(d, &ctx).unwrap();
-    }
-    loader.build(&Options::default())
-}
-
-fn findings(inv: &Inventory) -> Vec<Finding> {
-    run(inv, &Catalog::load(&[]).unwrap(), &Config::default()).unwrap()
-}
-
-fn short(id: &str) -> &str {
-    id.rsplit('/').next().unwrap()
-}
-
 fn target<'a>(inv: &'a Inventory, name: &str) -> &'a Target {
     inv.targets
         .iter()
         .find(|t| short(&t.resource_id) == name)
         .unwrap_or_else(|| panic!("no target {name}"))
-}
-
-/// `CHECK resource` for every finding, sorted.
-fn pairs(f: &[Finding]) -> Vec<String> {
-    let mut v: Vec<String> = f
-        .iter()
-        .map(|f| format!("{} {}", f.check_id, short(&f.resource_id)))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Everything a user sees of a finding.
@@ -83,25 +60,6 @@ fn summary(f: &[Finding]) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn find<'a>(f: &'a [Finding], check: &str, resource: &str) -> &'a Finding {
-    f.iter()
-        .find(|x| x.check_id == check && short(&x.resource_id) == resource)
-        .unwrap_or_else(|| panic!("no {check} on {resource}: {:#?}", pairs(f)))
-}
-
-/// Evidence as `rule action protocol ports destination`.
-fn evidence(f: &Finding) -> Vec<String> {
-    f.evidence
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {} {} {} {}",
-                e.rule, e.action, e.protocol, e.ports, e.destination
-            )
-        })
-        .collect()
 }
 
 const WIDE_OPEN: &[&str] = &[

@@ -9,62 +9,19 @@
 //! - NSG ids compared case-insensitively, NIC + subnet NSG both applied, user `DenyAllOutbound`
 //!   at 4096, `0.0.0.0/0` = IPv4 only, `Esp` / `Ah` are not tcp/udp, service tags and ASGs.
 
-use egress_audit::checks::{run, Catalog};
-use egress_audit::config::Config;
-use egress_audit::model::Finding;
-use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
+use egress_audit::normalize::{DocContext, Loader, Options};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+#[path = "support/azure.rs"]
+mod azure;
+#[path = "support/inputs.rs"]
+mod inputs;
+use azure::{evidence, find, load_docs, pairs, short};
+use inputs::check as findings;
+
 fn estate() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure/review/estate")
-}
-
-fn findings(inv: &Inventory) -> Vec<Finding> {
-    run(inv, &Catalog::load(&[]).unwrap(), &Config::default()).unwrap()
-}
-
-fn short(id: &str) -> &str {
-    id.rsplit('/').next().unwrap()
-}
-
-fn pairs(f: &[Finding]) -> Vec<String> {
-    let mut v: Vec<String> = f
-        .iter()
-        .map(|f| format!("{} {}", f.check_id, short(&f.resource_id)))
-        .collect();
-    v.sort();
-    v
-}
-
-fn find<'a>(f: &'a [Finding], check: &str, resource: &str) -> &'a Finding {
-    f.iter()
-        .find(|x| x.check_id == check && short(&x.resource_id) == resource)
-        .unwrap_or_else(|| panic!("no {check} on {resource}: {:#?}", pairs(f)))
-}
-
-fn evidence(f: &Finding) -> Vec<String> {
-    f.evidence
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {} {} {} {}",
-                e.rule, e.action, e.protocol, e.ports, e.destination
-            )
-        })
-        .collect()
-}
-
-fn load_docs(docs: Vec<Value>) -> Inventory {
-    let mut loader = Loader::default();
-    for (i, d) in docs.into_iter().enumerate() {
-        let ctx = DocContext {
-            source: format!("doc{i}.json"),
-            ..Default::default()
-        };
-        loader.add_value(d, &ctx).unwrap();
-    }
-    loader.build(&Options::default())
 }
 
 const SUB: &str = "/subscriptions/7d2f1a60-5b3c-4e21-9c0d-2a4b6c8e0f11/resourceGroups/rg-app/providers/Microsoft.Network";
