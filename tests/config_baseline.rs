@@ -31,6 +31,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
             decides: None,
         }],
         observed: false,
+        source: None,
         notes: vec![],
         original_severity: None,
         suppressed: None,

@@ -34,6 +34,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
             decides: Some("tcp/445 to 0.0.0.0/0".into()),
         }],
         observed: false,
+        source: None,
         notes: vec![],
         original_severity: None,
         suppressed: None,

@@ -270,6 +270,7 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
         message,
         evidence: Vec::new(),
         observed: t.observed,
+        source: t.observed.then_some(crate::model::ObservedSource::Probe),
         notes: Vec::new(),
         original_severity: None,
         suppressed: None,

@@ -57,6 +57,16 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// Where an observed finding's traffic was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObservedSource {
+    /// `egress-audit probe` from inside the host.
+    Probe,
+    /// Accepted flows in VPC / VNet flow logs or firewall logs.
+    Flows,
+}
+
 /// One rule that decided part of a finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -96,6 +106,9 @@ pub struct Finding {
     /// From a live probe rather than from declared rules.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub observed: bool,
+    /// What observed it: a probe result or flow logs (`None` for declared findings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ObservedSource>,
     /// Context that changes how to read the finding: `no internet path: …`,
     /// `egress passes an appliance: …`, `suppression expired on …`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -4,6 +4,8 @@ pub mod finding;
 pub mod policy;
 pub mod space;
 
-pub use finding::{Evidence, Finding, Report, Severity, Summary, ToolInfo, Warning};
-pub use policy::{Action, Chain, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use finding::{
+    Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning,
+};
+pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};

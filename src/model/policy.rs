@@ -126,6 +126,23 @@ pub struct Target {
     pub address_limit: Option<AddrSet>,
     /// Findings come from a live probe, not from declared rules.
     pub observed: bool,
+    /// What names this workload in other data (probe metadata, flow logs, host exports), so that
+    /// observed traffic can be attributed to it. Empty when the input does not say.
+    pub identity: Identity,
+}
+
+/// The names and addresses that other data uses for a target: an instance id from a probe's
+/// metadata, an interface id or a private address from a flow log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// AWS `i-…`, Azure VM resource id (as written), GCP instance id and instance name.
+    pub instance_ids: Vec<String>,
+    /// AWS `eni-…`, Azure NIC resource id, GCP `INSTANCE/nic0`.
+    pub interface_ids: Vec<String>,
+    /// The interfaces' private (and public) addresses.
+    pub addresses: Vec<std::net::IpAddr>,
+    /// VPC id, VNet id or GCP network, when known.
+    pub network: Option<String>,
 }
 
 impl Target {
@@ -147,6 +164,7 @@ impl Target {
             route: RouteInfo::default(),
             address_limit: None,
             observed: false,
+            identity: Identity::default(),
         }
     }
 }

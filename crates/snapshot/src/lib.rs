@@ -68,6 +68,8 @@ pub enum Provider {
     Gcp,
     /// Observed by `egress-audit probe` on a host (cloud or on-prem).
     Probe,
+    /// A host's own firewall (nftables, iptables), on-prem or in a cloud instance.
+    Host,
 }
 
 impl Provider {
@@ -77,6 +79,7 @@ impl Provider {
             Provider::Azure => "azure",
             Provider::Gcp => "gcp",
             Provider::Probe => "probe",
+            Provider::Host => "host",
         }
     }
 }
