@@ -1,13 +1,13 @@
 //! egress-audit: finds weak outbound controls in cloud accounts and proves them with live probes.
 //!
-//! Data flows one way: collect → snapshot → normalize → evaluate → check → report.
+//! Data flows one way: collect → snapshot → normalize → evaluate → check → report. Each step is a
+//! crate of its own (see docs/ARCHITECTURE.md); this crate is the command line over them, and
+//! re-exports their modules under the paths that tests and embedders use.
 
-pub mod checks;
+#![forbid(unsafe_code)]
+
 pub mod cli;
-pub mod config;
-pub mod eval;
-pub mod model;
-pub mod normalize;
-pub mod probe;
-pub mod report;
-pub mod serve;
+
+pub use egress_audit_engine::{checks, config, eval, model, normalize};
+pub use egress_audit_probe::{probe, serve};
+pub use egress_audit_report as report;

@@ -3,7 +3,7 @@
 //! table within 100 columns and grouped by resource.
 
 use egress_audit::checks::Catalog;
-use egress_audit::model::{Evidence, Finding, Report, Severity, Warning};
+use egress_audit::model::{Evidence, Finding, Report, Severity, Warning, WarningKind};
 use egress_audit::report::{render, render_table, write_atomic, Format};
 use egress_audit_snapshot::{NotScanned, Provider};
 use serde_json::Value;
@@ -96,7 +96,7 @@ fn sample() -> Report {
     Report::new(
         findings,
         vec![Warning {
-            kind: "unresolved-destination".into(),
+            kind: WarningKind::UnresolvedDestination,
             source: "nsg.json".into(),
             message: "service tag Storage.WestEurope is not resolved".into(),
         }],

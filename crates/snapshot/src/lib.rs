@@ -168,3 +168,11 @@ mod tests {
         assert_eq!(a.documents.len(), 1);
     }
 }
+
+/// The probe-result format that `egress-audit probe --format json` writes and `scan` reads.
+pub mod probe_result {
+    /// The format marker of probe results; newer versions are refused with a clear message.
+    pub const FORMAT: &str = "egress-audit-probe/1";
+    /// The token the all-ports responder answers with, unless the probe was told another.
+    pub const DEFAULT_EXPECT: &str = "w00tw00t";
+}

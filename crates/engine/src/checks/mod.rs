@@ -1,0 +1,237 @@
+//! The check catalog (`rules/*.toml`, embedded in the binary, plus `--rules DIR`) and how it runs:
+//! every target is evaluated once, then every enabled check queries the result.
+
+mod query;
+mod rule_level;
+pub mod spec;
+
+use crate::config::Config;
+use crate::eval::{EvalCache, TargetOutcome};
+use crate::model::{AddrSet, Finding, Severity, Target};
+use crate::normalize::Inventory;
+pub use query::{Query, QueryKind, TargetSelector};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// One rule file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    pub id: String,
+    pub slug: String,
+    pub severity: Severity,
+    pub title: String,
+    pub rationale: String,
+    pub remediation: String,
+    /// Framework → control ids, e.g. `nist-800-53 = ["AC-4"]`.
+    #[serde(default)]
+    pub compliance: BTreeMap<String, Vec<String>>,
+    pub query: Query,
+    /// Where it came from: `builtin` or the file path.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// The built-in rules: every file under `rules/`, found and embedded at build time (build.rs), so
+/// a rule file cannot be added without shipping.
+const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub checks: Vec<CheckDef>,
+}
+
+impl Catalog {
+    /// The built-in rules plus every `*.toml` file in the `extra` folders (or files).
+    pub fn load(extra: &[PathBuf]) -> anyhow::Result<Catalog> {
+        let mut checks = Vec::new();
+        for (name, text) in BUILTIN {
+            checks.push(parse_check(text, &format!("builtin:rules/{name}"))?);
+        }
+        for dir in extra {
+            for file in rule_files(dir)? {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    anyhow::anyhow!("{}: cannot read rule file: {e}", file.display())
+                })?;
+                checks.push(parse_check(&text, &file.display().to_string())?);
+            }
+        }
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for c in &checks {
+            if let Some(prev) = seen.insert(c.id.clone(), c.origin.clone()) {
+                anyhow::bail!(
+                    "{}: check id {} is already defined by {prev}; pick another id",
+                    c.origin,
+                    c.id
+                );
+            }
+        }
+        Ok(Catalog { checks })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&CheckDef> {
+        self.checks.iter().find(|c| c.id == id || c.slug == id)
+    }
+}
+
+fn rule_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read rules folder: {e}", path.display()))?;
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("{}: no .toml rule files in this folder", path.display());
+    }
+    Ok(files)
+}
+
+fn parse_check(text: &str, origin: &str) -> anyhow::Result<CheckDef> {
+    let mut def: CheckDef =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid rule file: {e}"))?;
+    def.origin = origin.to_string();
+    def.query
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{origin}: {} query: {e}", def.id))?;
+    if def.id.trim().is_empty() || def.slug.trim().is_empty() {
+        anyhow::bail!("{origin}: id and slug must not be empty");
+    }
+    Ok(def)
+}
+
+/// What a query sees of one target.
+pub struct Evaluated<'a> {
+    pub target: &'a Target,
+    pub outcome: TargetOutcome,
+}
+
+/// Runs every enabled check on every target.
+pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<Vec<Finding>> {
+    let disabled: HashSet<&str> = cfg.disabled.iter().map(String::as_str).collect();
+    let enabled: Vec<&CheckDef> = catalog
+        .checks
+        .iter()
+        .filter(|c| !disabled.contains(c.id.as_str()) && !disabled.contains(c.slug.as_str()))
+        .collect();
+    let ctx = query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    let mut findings = Vec::new();
+    let prepared: Vec<query::Prepared> = enabled
+        .iter()
+        .map(|c| query::Prepared::new(c, &ctx))
+        .collect();
+    let mut verdicts = rule_level::RuleVerdicts::default();
+    let mut cache = EvalCache::default();
+    // Targets with the same (cached) chain outcomes get the same target-level findings: reuse them.
+    let mut memo: HashMap<MemoKey, Vec<Vec<Finding>>> = HashMap::new();
+    for target in &inv.targets {
+        let outcome = cache.eval_target(target);
+        let key = memo_key(target, &outcome);
+        let ev = Evaluated { target, outcome };
+        let known = key.as_ref().and_then(|k| memo.get(k));
+        let mut fresh = Vec::new();
+        for (i, (check, prep)) in enabled.iter().zip(&prepared).enumerate() {
+            let rule_level = matches!(
+                check.query.kind,
+                QueryKind::ShadowedDeny | QueryKind::RedundantRule
+            );
+            let list = match known {
+                // Same chains: the rule-level verdicts are already in.
+                Some(_) if rule_level => Vec::new(),
+                Some(m) if check.query.targets.is_none() => {
+                    m[i].iter().map(|f| retarget(f, target)).collect()
+                }
+                _ => query::run(check, prep, &ev, &mut verdicts),
+            };
+            // Only worth keeping when a later target can find it by its key.
+            if key.is_some() && known.is_none() {
+                fresh.push(list.clone());
+            }
+            for mut f in list {
+                finish(&mut f, check, target);
+                findings.push(f);
+            }
+        }
+        if let (Some(k), None) = (key, known) {
+            memo.insert(k, fresh);
+        }
+    }
+    // Rule-level findings are already finished, against the first target that showed them.
+    findings.extend(verdicts.into_findings());
+    findings.sort_by(|a, b| {
+        (
+            b.severity,
+            &a.provider,
+            &a.account,
+            &a.region,
+            &a.resource_id,
+            &a.check_id,
+        )
+            .cmp(&(
+                a.severity,
+                &b.provider,
+                &b.account,
+                &b.region,
+                &b.resource_id,
+                &b.check_id,
+            ))
+    });
+    Ok(findings)
+}
+
+type MemoKey = (Vec<usize>, bool, Option<AddrSet>);
+
+/// Identifies a target's evaluation, when every chain outcome is held by the cache (so that its
+/// address stays unique for the whole run).
+fn memo_key(target: &Target, outcome: &TargetOutcome) -> Option<MemoKey> {
+    if outcome.chains.iter().any(|c| Rc::strong_count(c) < 2) {
+        return None;
+    }
+    let ptrs = outcome
+        .chains
+        .iter()
+        .map(|c| Rc::as_ptr(c) as usize)
+        .collect();
+    Some((ptrs, target.observed, target.address_limit.clone()))
+}
+
+/// A finding computed for another target with the same chains, made about `target`.
+fn retarget(f: &Finding, target: &Target) -> Finding {
+    let mut f = f.clone();
+    f.provider = target.provider.as_str().to_string();
+    f.account = target.account.clone();
+    f.region = target.region.clone();
+    f.resource_id = target.resource_id.clone();
+    f.resource_kind = target.resource_kind.clone();
+    f.resource_name = target.name.clone();
+    f
+}
+
+/// Adds route context as notes: an appliance on the way, or no internet path (which
+/// `lower_unreachable` in the config turns into a lower severity; by default the catalog's
+/// severity stands, since a route can be added at any time).
+/// The note on findings whose target has no route to the internet.
+pub const NO_INTERNET_PATH: &str = "no internet path";
+
+pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
+    f.title = check.title.clone();
+    f.slug = check.slug.clone();
+    if let Some(a) = &target.route.appliance {
+        f.notes.push(format!("egress passes an appliance: {a}"));
+    }
+    if target.route.internet_path == Some(false) && !f.observed {
+        let why = target
+            .route
+            .reason
+            .clone()
+            .unwrap_or_else(|| "route data shows no path to the internet".into());
+        f.notes.push(format!("{NO_INTERNET_PATH}: {why}"));
+    }
+    f.compute_fingerprint();
+}

@@ -1,0 +1,11 @@
+//! The provider-neutral model: traffic sets, normalized policies, findings.
+
+pub mod finding;
+pub mod policy;
+pub use egress_audit_space as space;
+
+pub use finding::{
+    Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
+};
+pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};

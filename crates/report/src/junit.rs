@@ -1,0 +1,144 @@
+//! JUnit XML for CI dashboards: a testsuite per check, a failing testcase per finding, a skipped
+//! one per suppressed finding, a passing one for a check without findings, and an erroring suite
+//! for scopes that were not read (a partial scan must not look green).
+
+use super::{evidence_line, not_scanned_line, qualified_name};
+use egress_audit_engine::checks::Catalog;
+use egress_audit_engine::model::{Finding, Report};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub fn render(report: &Report, catalog: &Catalog) -> String {
+    let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for c in &catalog.checks {
+        by_check.entry(c.id.as_str()).or_default();
+    }
+    for f in &report.findings {
+        by_check.entry(f.check_id.as_str()).or_default().push(f);
+    }
+
+    let mut suites = String::new();
+    let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);
+    for (id, findings) in &by_check {
+        let slug = catalog
+            .get(id)
+            .map(|c| c.slug.as_str())
+            .or_else(|| findings.first().map(|f| f.slug.as_str()))
+            .unwrap_or("");
+        let suite_name = format!("{id} {slug}");
+        let classname = format!("egress-audit.{id}");
+        let fail = findings.iter().filter(|f| f.suppressed.is_none()).count();
+        let skip = findings.len() - fail;
+        let n = findings.len().max(1);
+        tests += n;
+        failures += fail;
+        skipped += skip;
+        let _ = writeln!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{fail}\" errors=\"0\" skipped=\"{skip}\">",
+            esc(&suite_name)
+        );
+        if findings.is_empty() {
+            let _ = writeln!(
+                suites,
+                "    <testcase classname=\"{}\" name=\"{}\"/>",
+                esc(&classname),
+                esc(&format!("{slug}: no findings"))
+            );
+        }
+        for f in findings {
+            testcase(&mut suites, &classname, f);
+        }
+        suites.push_str("  </testsuite>\n");
+    }
+
+    let mut errors = 0;
+    if !report.not_scanned.is_empty() {
+        errors = report.not_scanned.len();
+        tests += errors;
+        let _ = writeln!(
+            suites,
+            "  <testsuite name=\"coverage\" tests=\"{errors}\" failures=\"0\" errors=\"{errors}\" skipped=\"0\">"
+        );
+        for ns in &report.not_scanned {
+            let line = not_scanned_line(ns);
+            let _ = writeln!(
+                suites,
+                "    <testcase classname=\"egress-audit.coverage\" name=\"{}\">\n      <error message=\"{}\" type=\"not-scanned\"/>\n    </testcase>",
+                esc(&line),
+                esc(&format!("not scanned: {line}"))
+            );
+        }
+        suites.push_str("  </testsuite>\n");
+    }
+
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
+        esc(&format!("{} {}", report.tool.name, report.tool.version))
+    );
+    out.push_str(&suites);
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn testcase(out: &mut String, classname: &str, f: &Finding) {
+    let mut name = qualified_name(f);
+    if let Some(r) = &f.rule {
+        name.push_str(&format!(" [{r}]"));
+    }
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\">",
+        esc(classname),
+        esc(&name)
+    );
+    match &f.suppressed {
+        Some(reason) => {
+            let _ = writeln!(
+                out,
+                "      <skipped message=\"{}\"/>",
+                esc(&format!("suppressed: {reason}"))
+            );
+        }
+        None => {
+            let mut body = format!("{} ({})\n", f.message, f.resource_kind);
+            for e in &f.evidence {
+                body.push_str(&evidence_line(e));
+                body.push('\n');
+            }
+            for n in &f.notes {
+                body.push_str(&format!("note: {n}\n"));
+            }
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                esc(&f.message),
+                f.severity,
+                esc(&body).replace("&#10;", "\n")
+            );
+        }
+    }
+    out.push_str("    </testcase>\n");
+}
+
+/// Escapes text for XML attributes and content, dropping characters XML 1.0 cannot carry.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

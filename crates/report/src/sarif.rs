@@ -1,0 +1,176 @@
+//! SARIF 2.1.0: one run; rules from the catalog; one result per finding, located logically at
+//! `provider/account/region/resource_id` and, for GitHub code scanning, at a pseudo-path
+//! `cloud/provider/account/region/resource_id` (cloud resources have no file and line).
+
+use super::{evidence_summary, not_scanned_line, qualified_name};
+use egress_audit_engine::checks::Catalog;
+use egress_audit_engine::model::{Finding, Report, Severity};
+use serde_json::{json, Map, Value};
+
+const SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+
+pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
+    let rules: Vec<Value> = catalog
+        .checks
+        .iter()
+        .map(|c| {
+            let mut tags = vec![json!("security"), json!("network"), json!("egress")];
+            for (framework, controls) in &c.compliance {
+                for control in controls {
+                    tags.push(json!(format!("{framework}/{control}")));
+                }
+            }
+            json!({
+                "id": c.id,
+                "name": c.slug,
+                "shortDescription": {"text": c.title},
+                "fullDescription": {"text": c.rationale.trim()},
+                "help": {"text": c.remediation.trim()},
+                "defaultConfiguration": {"level": level(c.severity)},
+                "properties": {
+                    "tags": tags,
+                    "security-severity": security_severity(c.severity),
+                    "severity": c.severity,
+                    "compliance": c.compliance,
+                },
+            })
+        })
+        .collect();
+
+    let results: Vec<Value> = report.findings.iter().map(|f| result(f, catalog)).collect();
+
+    let mut notifications: Vec<Value> = report
+        .warnings
+        .iter()
+        .map(|w| {
+            json!({
+                "level": "warning",
+                "descriptor": {"id": w.kind},
+                "message": {"text": format!("{}: {}", w.source, w.message)},
+            })
+        })
+        .collect();
+    notifications.extend(report.not_scanned.iter().map(|n| {
+        json!({
+            "level": "error",
+            "descriptor": {"id": "not-scanned"},
+            "message": {"text": format!("not scanned: {}", not_scanned_line(n))},
+        })
+    }));
+
+    let mut invocation = json!({ "executionSuccessful": report.not_scanned.is_empty() });
+    if !notifications.is_empty() {
+        invocation["toolExecutionNotifications"] = Value::Array(notifications);
+    }
+
+    json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": report.tool.name,
+                "version": report.tool.version,
+                "semanticVersion": report.tool.version,
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                "rules": rules,
+            }},
+            "invocations": [invocation],
+            "results": results,
+            "properties": {"summary": report.summary},
+        }],
+    })
+}
+
+fn result(f: &Finding, catalog: &Catalog) -> Value {
+    let mut text = f.message.clone();
+    if let Some(r) = &f.rule {
+        text.push_str(&format!(" (rule {r})"));
+    }
+    let ev = evidence_summary(f);
+    if !ev.is_empty() {
+        text.push_str(&format!(". Deciding rules: {ev}"));
+    }
+    for n in &f.notes {
+        text.push_str(&format!(". Note: {n}"));
+    }
+    let mut props = Map::new();
+    props.insert("severity".into(), json!(f.severity));
+    if let Some(o) = f.original_severity {
+        props.insert("originalSeverity".into(), json!(o));
+    }
+    props.insert("evidence".into(), json!(f.evidence));
+    props.insert("notes".into(), json!(f.notes));
+    props.insert("observed".into(), json!(f.observed));
+    props.insert("resourceKind".into(), json!(f.resource_kind));
+
+    let mut logical = json!({
+        "fullyQualifiedName": qualified_name(f),
+        "name": f.resource_name.as_deref().unwrap_or(&f.resource_id),
+        "kind": "resource",
+    });
+    if f.resource_name.is_some() {
+        logical["decoratedName"] = json!(f.resource_id);
+    }
+
+    let mut r = json!({
+        "ruleId": f.check_id,
+        "level": level(f.severity),
+        "message": {"text": text},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": resource_uri(f)}},
+            "logicalLocations": [logical],
+        }],
+        "partialFingerprints": {"egressAudit/v1": f.fingerprint},
+        "properties": props,
+    });
+    if let Some(i) = catalog.checks.iter().position(|c| c.id == f.check_id) {
+        r["ruleIndex"] = json!(i);
+    }
+    if let Some(reason) = &f.suppressed {
+        r["suppressions"] = json!([{"kind": "external", "justification": reason}]);
+    }
+    r
+}
+
+/// GitHub code scanning rejects a result without a physical location ("expected a physical
+/// location"), and a cloud resource has no file: name the resource as a relative path,
+/// `cloud/aws/111122223333/us-east-1/sg-0123`, percent-encoded so it is a valid URI reference.
+fn resource_uri(f: &Finding) -> String {
+    let path = format!(
+        "cloud/{}/{}/{}/{}",
+        f.provider,
+        f.account.as_deref().unwrap_or("-"),
+        f.region.as_deref().unwrap_or("-"),
+        f.resource_id.trim_start_matches('/')
+    );
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub code scanning's 0–10 score (a string, as GitHub documents it): ≥9 critical, ≥7 high,
+/// ≥4 medium, >0 low.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    }
+}
