@@ -1,0 +1,279 @@
+//! The per-thread aggregator: records are merged into one entry per distinct key as they are read,
+//! so memory grows with distinct keys, never with input size. Strings (interface, instance, rule)
+//! are interned to small ids so that the hot path allocates nothing for a key already seen.
+
+use crate::{
+    CoverageHole, Disposition, FlowKey, FlowProfile, FlowSource, FlowStats, SkippedRecord,
+};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// FxHash (rustc's): much faster than SipHash for short keys; the input is logs, not an attacker
+/// choosing keys to collide in a long-running service.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+const NONE: u32 = u32::MAX;
+
+/// One readable record, borrowed from the input buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec<'a> {
+    pub iface: Option<&'a str>,
+    pub inst: Option<&'a str>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: u8,
+    pub dst_port: u16,
+    pub disposition: Disposition,
+    pub rule: Option<&'a str>,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub start: i64,
+    pub end: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct LocalKey {
+    iface: u32,
+    inst: u32,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    dst_port: u16,
+    disposition: Disposition,
+    rule: u32,
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: FxMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return NONE };
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+    fn name(&self, id: u32) -> Option<String> {
+        (id != NONE).then(|| self.names[id as usize].to_string())
+    }
+}
+
+/// Accumulates one thread's share of the input; [`Aggregator::finish`] merges the shares.
+pub(crate) struct Aggregator {
+    strings: Interner,
+    flows: FxMap<LocalKey, FlowStats>,
+    covered: FxMap<u32, (i64, i64)>,
+    pub holes: Vec<CoverageHole>,
+    /// Examples kept per file (at most the cap each), ordered later by file and line.
+    pub skipped: Vec<SkippedRecord>,
+    pub skipped_count: u64,
+    pub records: u64,
+    oldest: Option<i64>,
+    newest: Option<i64>,
+    pub sources: Vec<FlowSource>,
+    max_examples: usize,
+    examples_in_file: usize,
+}
+
+impl Aggregator {
+    pub fn new(max_examples: usize) -> Self {
+        Aggregator {
+            strings: Interner::default(),
+            flows: FxMap::default(),
+            covered: FxMap::default(),
+            holes: Vec::new(),
+            skipped: Vec::new(),
+            skipped_count: 0,
+            records: 0,
+            oldest: None,
+            newest: None,
+            sources: Vec::new(),
+            max_examples,
+            examples_in_file: 0,
+        }
+    }
+
+    pub fn start_file(&mut self) {
+        self.examples_in_file = 0;
+    }
+
+    pub fn source(&mut self, s: FlowSource) {
+        if !self.sources.contains(&s) {
+            self.sources.push(s);
+        }
+    }
+
+    /// A readable record of any direction: it proves logging was on for its interface.
+    #[inline]
+    pub fn seen(&mut self, iface: Option<&str>, inst: Option<&str>, start: i64, end: i64) {
+        self.records += 1;
+        self.oldest = Some(self.oldest.map_or(start, |o| o.min(start)));
+        self.newest = Some(self.newest.map_or(end, |n| n.max(end)));
+        let id = self.strings.id(iface.or(inst));
+        if id != NONE {
+            let span = self.covered.entry(id).or_insert((start, end));
+            span.0 = span.0.min(start);
+            span.1 = span.1.max(end);
+        }
+    }
+
+    /// An egress record (already [`Aggregator::seen`]).
+    #[inline]
+    pub fn egress(&mut self, r: &Rec) {
+        let key = LocalKey {
+            iface: self.strings.id(r.iface),
+            inst: self.strings.id(r.inst),
+            src: r.src,
+            dst: r.dst,
+            protocol: r.protocol,
+            dst_port: r.dst_port,
+            disposition: r.disposition,
+            rule: self.strings.id(r.rule),
+        };
+        let s = self.flows.entry(key).or_insert(FlowStats {
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+            first_seen: r.start,
+            last_seen: r.end,
+        });
+        s.flows += r.flows;
+        s.packets += r.packets;
+        s.bytes += r.bytes;
+        s.first_seen = s.first_seen.min(r.start);
+        s.last_seen = s.last_seen.max(r.end);
+    }
+
+    pub fn hole(&mut self, iface: Option<&str>, from: i64, to: i64, reason: String) {
+        self.holes.push(CoverageHole {
+            interface_id: iface.map(str::to_string),
+            from,
+            to,
+            reason,
+        });
+    }
+
+    pub fn skip(&mut self, file: &str, line: u64, reason: impl Into<String>) {
+        self.skipped_count += 1;
+        if self.examples_in_file < self.max_examples {
+            self.examples_in_file += 1;
+            self.skipped.push(SkippedRecord {
+                file: file.to_string(),
+                line,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Turns the interned keys back into [`FlowKey`]s and adds this share to `into`.
+    pub fn finish(self, into: &mut FlowProfile) {
+        let name = |id| self.strings.name(id);
+        for (k, s) in self.flows {
+            let key = FlowKey {
+                interface_id: name(k.iface),
+                instance_id: name(k.inst),
+                src: k.src,
+                dst: k.dst,
+                protocol: k.protocol,
+                dst_port: k.dst_port,
+                disposition: k.disposition,
+                logged_rule: name(k.rule),
+            };
+            merge_stats(into.flows.entry(key).or_default(), &s);
+        }
+        for (id, (a, b)) in self.covered {
+            let span = into
+                .covered
+                .entry(self.strings.names[id as usize].to_string())
+                .or_insert((a, b));
+            span.0 = span.0.min(a);
+            span.1 = span.1.max(b);
+        }
+        into.holes.extend(self.holes);
+        into.skipped.extend(self.skipped);
+        into.skipped_count += self.skipped_count;
+        into.records += self.records;
+        into.oldest = min_opt(into.oldest, self.oldest);
+        into.newest = max_opt(into.newest, self.newest);
+        for s in self.sources {
+            if !into.sources.contains(&s) {
+                into.sources.push(s);
+            }
+        }
+    }
+}
+
+/// Adds `s` into `into`; an empty `into` (flows 0) takes `s`'s times.
+pub(crate) fn merge_stats(into: &mut FlowStats, s: &FlowStats) {
+    if into.flows == 0 && into.packets == 0 && into.bytes == 0 {
+        into.first_seen = s.first_seen;
+        into.last_seen = s.last_seen;
+    } else {
+        into.first_seen = into.first_seen.min(s.first_seen);
+        into.last_seen = into.last_seen.max(s.last_seen);
+    }
+    into.flows += s.flows;
+    into.packets += s.packets;
+    into.bytes += s.bytes;
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
