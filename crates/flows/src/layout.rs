@@ -57,7 +57,8 @@ fn dated(path: &Path) -> Option<(String, i64)> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || parts.len() <= service + 5 {
         return None;
     }
-    let tree = parts[..=service + 1].join("/");
+    let tree: PathBuf = path.components().take(service + 2).collect();
+    let tree = tree.display().to_string();
     Some((tree, days_from_civil(y, m, d)))
 }
 

@@ -1,0 +1,1 @@
+//! The SQL through a real DuckDB: placeholder.
