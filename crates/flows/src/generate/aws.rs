@@ -109,11 +109,21 @@ const PARQUET_INT64: &[&str] = &["packets", "bytes", "start", "end"];
 /// A Parquet file as AWS writes it: every v2–v5 column (underscored names), Gzip compression,
 /// nulls where the text format has `-`.
 pub fn aws_parquet(path: &Path, records: &[Record]) -> Result<(), parquet::errors::ParquetError> {
+    aws_parquet_fields(path, records, AWS_V5_FIELDS)
+}
+
+/// A Parquet file of a custom format: only the columns of `fields` (space-separated text names).
+pub fn aws_parquet_fields(
+    path: &Path,
+    records: &[Record],
+    fields: &str,
+) -> Result<(), parquet::errors::ParquetError> {
     use parquet::basic::Compression;
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
-    let names: Vec<&str> = AWS_V5_FIELDS.split(' ').collect();
+    let names: Vec<&str> = fields.split(' ').collect();
+    let version = if fields == DEFAULT_FORMAT { 2 } else { 5 };
     let mut schema = String::from("message flow_log {\n");
     for n in &names {
         let col = n.replace('-', "_");
@@ -144,7 +154,7 @@ pub fn aws_parquet(path: &Path, records: &[Record]) -> Result<(), parquet::error
         let mut group = writer.next_row_group()?;
         for n in &names {
             let mut col = group.next_column()?.expect("one writer per schema column");
-            let cells: Vec<String> = chunk.iter().map(|r| field(r, n, 5)).collect();
+            let cells: Vec<String> = chunk.iter().map(|r| field(r, n, version)).collect();
             let defs: Vec<i16> = cells.iter().map(|c| i16::from(c != "-")).collect();
             let present = cells.iter().filter(|c| *c != "-");
             if PARQUET_INT32.contains(n) {

@@ -7,7 +7,9 @@
 mod aws;
 mod cloud;
 
-pub use aws::{aws_parquet, aws_text, bulk_aws_text, cloudwatch_export, AWS_V5_FIELDS};
+pub use aws::{
+    aws_parquet, aws_parquet_fields, aws_text, bulk_aws_text, cloudwatch_export, AWS_V5_FIELDS,
+};
 pub use cloud::{azure_mac, azure_nsg, azure_vnet, gcp_firewall, gcp_vm, gcp_vpc};
 
 use crate::Disposition;
