@@ -228,9 +228,9 @@ pub fn bulk_aws_text(
             let (src, dst) = if egress { (own, peer) } else { (peer, own) };
             let start = base + (i as i64 * 3600 / records_per_file.max(1) as i64);
             line.clear();
-            write!(
+            writeln!(
                 line,
-                "2 123456789012 eni-{:017x} {}.{}.{}.{} {}.{}.{}.{} {} {} {} {} {} {} {} {} OK\n",
+                "2 123456789012 eni-{:017x} {}.{}.{}.{} {}.{}.{}.{} {} {} {} {} {} {} {} {} OK",
                 0xa000 + nic,
                 src[0],
                 src[1],
@@ -247,7 +247,7 @@ pub fn bulk_aws_text(
                 60 + (r >> 45) % 9000,
                 start,
                 start + 60,
-                if (r >> 60) % 16 == 0 {
+                if (r >> 60).is_multiple_of(16) {
                     "REJECT"
                 } else {
                     "ACCEPT"
