@@ -56,8 +56,6 @@ const NONE: u32 = u32::MAX;
 /// One readable record, borrowed from the input buffer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Rec<'a> {
-    pub iface: Option<&'a str>,
-    pub inst: Option<&'a str>,
     pub src: IpAddr,
     pub dst: IpAddr,
     pub protocol: u8,
@@ -69,6 +67,13 @@ pub(crate) struct Rec<'a> {
     pub bytes: u64,
     pub start: i64,
     pub end: i64,
+}
+
+/// The interned workload of a record [`Aggregator::seen`].
+#[derive(Clone, Copy)]
+pub(crate) struct Seen {
+    iface: u32,
+    inst: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,25 +156,35 @@ impl Aggregator {
     }
 
     /// A readable record of any direction: it proves logging was on for its interface.
+    /// Returns the interned interface and instance, for [`Aggregator::egress`].
     #[inline]
-    pub fn seen(&mut self, iface: Option<&str>, inst: Option<&str>, start: i64, end: i64) {
+    pub fn seen(&mut self, iface: Option<&str>, inst: Option<&str>, start: i64, end: i64) -> Seen {
         self.records += 1;
         self.oldest = Some(self.oldest.map_or(start, |o| o.min(start)));
         self.newest = Some(self.newest.map_or(end, |n| n.max(end)));
-        let id = self.strings.id(iface.or(inst));
+        let seen = Seen {
+            iface: self.strings.id(iface),
+            inst: self.strings.id(inst),
+        };
+        let id = if seen.iface != NONE {
+            seen.iface
+        } else {
+            seen.inst
+        };
         if id != NONE {
             let span = self.covered.entry(id).or_insert((start, end));
             span.0 = span.0.min(start);
             span.1 = span.1.max(end);
         }
+        seen
     }
 
     /// An egress record (already [`Aggregator::seen`]).
     #[inline]
-    pub fn egress(&mut self, r: &Rec) {
+    pub fn egress(&mut self, seen: Seen, r: &Rec) {
         let key = LocalKey {
-            iface: self.strings.id(r.iface),
-            inst: self.strings.id(r.inst),
+            iface: seen.iface,
+            inst: seen.inst,
             src: r.src,
             dst: r.dst,
             protocol: r.protocol,
@@ -212,8 +227,44 @@ impl Aggregator {
         }
     }
 
+    /// Merges another thread's share into this one, at the interned level: cheaper, and smaller at
+    /// its peak, than building the public map from each share.
+    pub fn absorb(&mut self, other: Aggregator) {
+        let remap: Vec<u32> = other
+            .strings
+            .names
+            .iter()
+            .map(|n| self.strings.id(Some(n)))
+            .collect();
+        let map = |id: u32| if id == NONE { NONE } else { remap[id as usize] };
+        for (k, s) in other.flows {
+            let k = LocalKey {
+                iface: map(k.iface),
+                inst: map(k.inst),
+                rule: map(k.rule),
+                ..k
+            };
+            merge_stats(self.flows.entry(k).or_default(), &s);
+        }
+        for (id, (a, b)) in other.covered {
+            let span = self.covered.entry(map(id)).or_insert((a, b));
+            span.0 = span.0.min(a);
+            span.1 = span.1.max(b);
+        }
+        self.holes.extend(other.holes);
+        self.skipped.extend(other.skipped);
+        self.skipped_count += other.skipped_count;
+        self.records += other.records;
+        self.oldest = min_opt(self.oldest, other.oldest);
+        self.newest = max_opt(self.newest, other.newest);
+        for s in other.sources {
+            self.source(s);
+        }
+    }
+
     /// Turns the interned keys back into [`FlowKey`]s and adds this share to `into`.
     pub fn finish(self, into: &mut FlowProfile) {
+        into.flows.reserve(self.flows.len());
         let name = |id| self.strings.name(id);
         for (k, s) in self.flows {
             let key = FlowKey {

@@ -163,8 +163,6 @@ fn add_row(c: &[Option<&str>], agg: &mut Aggregator) -> Result<(), String> {
     };
     let (start, end) = (number::<i64>(c, 11)?, number::<i64>(c, 12)?);
     let rec = Rec {
-        iface: c[0],
-        inst: c[1],
         src: addr(2)?,
         dst: addr(3)?,
         protocol: number(c, 4)?,
@@ -177,8 +175,8 @@ fn add_row(c: &[Option<&str>], agg: &mut Aggregator) -> Result<(), String> {
         start,
         end,
     };
-    agg.seen(c[0], c[1], start, end);
-    agg.egress(&rec);
+    let seen = agg.seen(c[0], c[1], start, end);
+    agg.egress(seen, &rec);
     Ok(())
 }
 

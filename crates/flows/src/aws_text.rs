@@ -254,23 +254,24 @@ pub(crate) fn apply(vals: &[&[u8]; ROLES], agg: &mut Aggregator) -> Result<(), S
             ))
         }
     };
-    agg.seen(iface, inst, start, end);
+    let seen = agg.seen(iface, inst, start, end);
     if egress {
-        agg.egress(&Rec {
-            iface,
-            inst,
-            src,
-            dst,
-            protocol,
-            dst_port,
-            disposition,
-            rule: None,
-            flows: 1,
-            packets,
-            bytes,
-            start,
-            end,
-        });
+        agg.egress(
+            seen,
+            &Rec {
+                src,
+                dst,
+                protocol,
+                dst_port,
+                disposition,
+                rule: None,
+                flows: 1,
+                packets,
+                bytes,
+                start,
+                end,
+            },
+        );
     }
     Ok(())
 }

@@ -204,28 +204,29 @@ fn tuple_rec(
     let bytes = counter(10, "bytes")?;
     counter(11, "packets")?;
     counter(12, "bytes")?;
-    agg.seen(mac, None, time, time);
+    let seen = agg.seen(mac, None, time, time);
     if egress {
-        agg.egress(&Rec {
-            iface: mac,
-            inst: None,
-            src,
-            dst,
-            protocol,
-            dst_port,
-            disposition: if denied {
-                Disposition::Denied
-            } else {
-                Disposition::Accepted
+        agg.egress(
+            seen,
+            &Rec {
+                src,
+                dst,
+                protocol,
+                dst_port,
+                disposition: if denied {
+                    Disposition::Denied
+                } else {
+                    Disposition::Accepted
+                },
+                rule,
+                // A tuple is one flow record, as an AWS record is (a long connection logs B, C…, E).
+                flows: 1,
+                packets,
+                bytes,
+                start: time,
+                end: time,
             },
-            rule,
-            // A tuple is one flow record, as an AWS record is (a long connection logs B, C…, E).
-            flows: 1,
-            packets,
-            bytes,
-            start: time,
-            end: time,
-        });
+        );
     }
     Ok(())
 }

@@ -75,23 +75,24 @@ pub(crate) fn entry(e: &Value, agg: &mut Aggregator) -> Result<(), String> {
             vm.as_ref().map(|v| v.0.as_str()),
             vm.as_ref().map(|v| v.1.as_str()),
         );
-        agg.seen(iface, inst, t, t);
+        let seen = agg.seen(iface, inst, t, t);
         if egress {
-            agg.egress(&Rec {
-                iface,
-                inst,
-                src,
-                dst,
-                protocol,
-                dst_port,
-                disposition,
-                rule: rule["reference"].as_str(),
-                flows: 1,
-                packets: 0,
-                bytes: 0,
-                start: t,
-                end: t,
-            });
+            agg.egress(
+                seen,
+                &Rec {
+                    src,
+                    dst,
+                    protocol,
+                    dst_port,
+                    disposition,
+                    rule: rule["reference"].as_str(),
+                    flows: 1,
+                    packets: 0,
+                    bytes: 0,
+                    start: t,
+                    end: t,
+                },
+            );
         }
         return Ok(());
     }
@@ -117,23 +118,24 @@ pub(crate) fn entry(e: &Value, agg: &mut Aggregator) -> Result<(), String> {
         vm.as_ref().map(|v| v.0.as_str()),
         vm.as_ref().map(|v| v.1.as_str()),
     );
-    agg.seen(iface, inst, start, end);
+    let seen = agg.seen(iface, inst, start, end);
     if egress {
-        agg.egress(&Rec {
-            iface,
-            inst,
-            src,
-            dst,
-            protocol,
-            dst_port,
-            disposition: Disposition::Accepted,
-            rule: None,
-            flows: 1,
-            packets,
-            bytes,
-            start,
-            end,
-        });
+        agg.egress(
+            seen,
+            &Rec {
+                src,
+                dst,
+                protocol,
+                dst_port,
+                disposition: Disposition::Accepted,
+                rule: None,
+                flows: 1,
+                packets,
+                bytes,
+                start,
+                end,
+            },
+        );
     }
     Ok(())
 }

@@ -82,8 +82,12 @@ pub fn read_paths<P: AsRef<Path>>(
         return Err(errors.swap_remove(0).1);
     }
     let mut profile = FlowProfile::default();
-    for agg in shares.into_inner().expect("threads joined") {
-        agg.finish(&mut profile);
+    let mut shares = shares.into_inner().expect("threads joined");
+    if let Some(mut all) = shares.pop() {
+        for share in shares {
+            all.absorb(share);
+        }
+        all.finish(&mut profile);
     }
     profile.holes.extend(layout::missing_days(&files));
     profile
