@@ -52,6 +52,7 @@ impl FxHasher {
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 const NONE: u32 = u32::MAX;
+const EMPTY: (i64, i64) = (i64::MAX, i64::MIN);
 
 /// One readable record, borrowed from the input buffer.
 #[derive(Clone, Copy, Debug)]
@@ -114,7 +115,8 @@ impl Interner {
 pub(crate) struct Aggregator {
     strings: Interner,
     flows: FxMap<LocalKey, FlowStats>,
-    covered: FxMap<u32, (i64, i64)>,
+    /// By interned id (ids are dense); `EMPTY` where the name is not a workload.
+    covered: Vec<(i64, i64)>,
     pub holes: Vec<CoverageHole>,
     /// Examples kept per file (at most the cap each), ordered later by file and line.
     pub skipped: Vec<SkippedRecord>,
@@ -132,7 +134,7 @@ impl Aggregator {
         Aggregator {
             strings: Interner::default(),
             flows: FxMap::default(),
-            covered: FxMap::default(),
+            covered: Vec::new(),
             holes: Vec::new(),
             skipped: Vec::new(),
             skipped_count: 0,
@@ -172,9 +174,7 @@ impl Aggregator {
             seen.inst
         };
         if id != NONE {
-            let span = self.covered.entry(id).or_insert((start, end));
-            span.0 = span.0.min(start);
-            span.1 = span.1.max(end);
+            self.cover(id, start, end);
         }
         seen
     }
@@ -227,6 +227,17 @@ impl Aggregator {
         }
     }
 
+    #[inline]
+    fn cover(&mut self, id: u32, start: i64, end: i64) {
+        let id = id as usize;
+        if id >= self.covered.len() {
+            self.covered.resize(id + 1, EMPTY);
+        }
+        let span = &mut self.covered[id];
+        span.0 = span.0.min(start);
+        span.1 = span.1.max(end);
+    }
+
     /// Merges another thread's share into this one, at the interned level: cheaper, and smaller at
     /// its peak, than building the public map from each share.
     pub fn absorb(&mut self, other: Aggregator) {
@@ -246,10 +257,10 @@ impl Aggregator {
             };
             merge_stats(self.flows.entry(k).or_default(), &s);
         }
-        for (id, (a, b)) in other.covered {
-            let span = self.covered.entry(map(id)).or_insert((a, b));
-            span.0 = span.0.min(a);
-            span.1 = span.1.max(b);
+        for (id, &(a, b)) in other.covered.iter().enumerate() {
+            if (a, b) != EMPTY {
+                self.cover(map(id as u32), a, b);
+            }
         }
         self.holes.extend(other.holes);
         self.skipped.extend(other.skipped);
@@ -279,10 +290,10 @@ impl Aggregator {
             };
             merge_stats(into.flows.entry(key).or_default(), &s);
         }
-        for (id, (a, b)) in self.covered {
+        for (id, &(a, b)) in self.covered.iter().enumerate().filter(|c| *c.1 != EMPTY) {
             let span = into
                 .covered
-                .entry(self.strings.names[id as usize].to_string())
+                .entry(self.strings.names[id].to_string())
                 .or_insert((a, b));
             span.0 = span.0.min(a);
             span.1 = span.1.max(b);
