@@ -2,6 +2,7 @@
 //! so memory grows with distinct keys, never with input size. Strings (interface, instance, rule)
 //! are interned to small ids so that the hot path allocates nothing for a key already seen.
 
+use crate::timeline::Timeline;
 use crate::{
     CoverageHole, Disposition, FlowKey, FlowProfile, FlowSource, FlowStats, SkippedRecord,
 };
@@ -127,10 +128,13 @@ pub(crate) struct Aggregator {
     pub sources: Vec<FlowSource>,
     max_examples: usize,
     examples_in_file: usize,
+    /// AWS records' time intervals per interned interface, and the gap that counts as a hole.
+    timelines: Vec<Timeline>,
+    max_gap: i64,
 }
 
 impl Aggregator {
-    pub fn new(max_examples: usize) -> Self {
+    pub fn new(max_examples: usize, max_gap: i64) -> Self {
         Aggregator {
             strings: Interner::default(),
             flows: FxMap::default(),
@@ -144,6 +148,8 @@ impl Aggregator {
             sources: Vec::new(),
             max_examples,
             examples_in_file: 0,
+            timelines: Vec::new(),
+            max_gap,
         }
     }
 
@@ -227,6 +233,24 @@ impl Aggregator {
         }
     }
 
+    /// For logs that write every interval (AWS): remembers when the interface was logged.
+    #[inline]
+    pub fn timeline(&mut self, seen: Seen, start: i64, end: i64) {
+        let id = if seen.iface != NONE {
+            seen.iface
+        } else {
+            seen.inst
+        };
+        if id == NONE {
+            return;
+        }
+        let id = id as usize;
+        if id >= self.timelines.len() {
+            self.timelines.resize(id + 1, Timeline::default());
+        }
+        self.timelines[id].add(start, end, self.max_gap);
+    }
+
     #[inline]
     fn cover(&mut self, id: u32, start: i64, end: i64) {
         let id = id as usize;
@@ -261,6 +285,13 @@ impl Aggregator {
             if (a, b) != EMPTY {
                 self.cover(map(id as u32), a, b);
             }
+        }
+        for (id, t) in other.timelines.iter().enumerate() {
+            let id = map(id as u32) as usize;
+            if id >= self.timelines.len() {
+                self.timelines.resize(id + 1, Timeline::default());
+            }
+            self.timelines[id].merge(t, self.max_gap);
         }
         self.holes.extend(other.holes);
         self.skipped.extend(other.skipped);
@@ -297,6 +328,16 @@ impl Aggregator {
                 .or_insert((a, b));
             span.0 = span.0.min(a);
             span.1 = span.1.max(b);
+        }
+        for (id, t) in self.timelines.iter().enumerate() {
+            for (from, to, reason) in t.gaps() {
+                into.holes.push(CoverageHole {
+                    interface_id: Some(self.strings.names[id].to_string()),
+                    from,
+                    to,
+                    reason,
+                });
+            }
         }
         into.holes.extend(self.holes);
         into.skipped.extend(self.skipped);

@@ -210,11 +210,13 @@ pub(crate) fn apply(vals: &[&[u8]; ROLES], agg: &mut Aggregator) -> Result<(), S
         b"OK" | b"-" => {}
         b"NODATA" => {
             // No traffic in the interval: the interface was logged, so it is covered.
-            agg.seen(iface, inst, start, end);
+            let seen = agg.seen(iface, inst, start, end);
+            agg.timeline(seen, start, end);
             return Ok(());
         }
         b"SKIPDATA" => {
-            agg.seen(iface, inst, start, end);
+            let seen = agg.seen(iface, inst, start, end);
+            agg.timeline(seen, start, end);
             let reason = "SKIPDATA: AWS skipped records in this interval".to_string();
             agg.hole(iface.or(inst), start, end, reason);
             return Ok(());
@@ -255,6 +257,7 @@ pub(crate) fn apply(vals: &[&[u8]; ROLES], agg: &mut Aggregator) -> Result<(), S
         }
     };
     let seen = agg.seen(iface, inst, start, end);
+    agg.timeline(seen, start, end);
     if egress {
         agg.egress(
             seen,

@@ -28,6 +28,7 @@ mod net;
 mod read;
 mod sql;
 mod time;
+mod timeline;
 
 pub use error::FlowError;
 pub use net::is_public;

@@ -21,6 +21,10 @@ pub struct ReadOptions {
     /// The field list of headerless AWS text records in a custom format (CloudWatch Logs delivery
     /// of a custom format has no header line), e.g. `version interface-id srcaddr …`.
     pub aws_format: Option<String>,
+    /// AWS writes a record (NODATA when idle) for every interval of a logged interface: a longer
+    /// stretch without any record for an interface is a coverage hole. 20 minutes by default (the
+    /// longest aggregation interval is 10 minutes, delivery adds some).
+    pub max_gap_secs: i64,
 }
 
 impl Default for ReadOptions {
@@ -29,6 +33,7 @@ impl Default for ReadOptions {
             max_skipped_examples: 20,
             threads: 0,
             aws_format: None,
+            max_gap_secs: 1200,
         }
     }
 }
@@ -62,7 +67,7 @@ pub fn read_paths<P: AsRef<Path>>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut agg = Aggregator::new(opts.max_skipped_examples);
+                let mut agg = Aggregator::new(opts.max_skipped_examples, opts.max_gap_secs);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };

@@ -185,3 +185,49 @@ fn a_day_without_files_in_the_s3_layout_is_a_hole() {
         .iter()
         .all(|h| h.interface_id.is_none() && h.to == h.from + 86_399));
 }
+
+#[test]
+fn a_stretch_without_any_aws_record_is_a_hole_for_that_interface() {
+    // eni-1 is logged every minute (traffic or NODATA) except for two hours; eni-2 throughout.
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_796_000_000;
+    let line = |eni: &str, t: i64, nodata: bool| {
+        if nodata {
+            format!(
+                "2 123456789012 {eni} - - - - - - - {t} {} - NODATA\n",
+                t + 60
+            )
+        } else {
+            format!(
+                "2 123456789012 {eni} 10.0.0.5 8.8.8.8 40000 53 17 1 80 {t} {} ACCEPT OK\n",
+                t + 60
+            )
+        }
+    };
+    let (mut early, mut late) = (format!("{DEFAULT_FORMAT}\n"), format!("{DEFAULT_FORMAT}\n"));
+    for m in 0..360 {
+        let t = t0 + m * 60;
+        let text = if m < 180 { &mut early } else { &mut late };
+        text.push_str(&line("eni-2", t, m % 2 == 0));
+        if !(60..180).contains(&m) {
+            text.push_str(&line("eni-1", t, m % 3 == 0));
+        }
+    }
+    std::fs::write(dir.path().join("a.log"), early).unwrap();
+    std::fs::write(dir.path().join("b.log"), late).unwrap();
+    let opts = ReadOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let prof = egress_audit_flows::read_paths(&[dir.path()], &opts).unwrap();
+    let holes: Vec<_> = prof
+        .holes
+        .iter()
+        .map(|h| (h.interface_id.as_deref(), h.from, h.to))
+        .collect();
+    assert_eq!(holes, vec![(Some("eni-1"), t0 + 60 * 60, t0 + 180 * 60)]);
+    assert!(prof.holes[0]
+        .reason
+        .starts_with("no AWS flow log record (not even NODATA) from "));
+    assert_eq!(prof.covered["eni-1"], (t0, t0 + 360 * 60));
+}
