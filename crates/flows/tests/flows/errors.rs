@@ -231,3 +231,68 @@ fn a_stretch_without_any_aws_record_is_a_hole_for_that_interface() {
         .starts_with("no AWS flow log record (not even NODATA) from "));
     assert_eq!(prof.covered["eni-1"], (t0, t0 + 360 * 60));
 }
+
+#[test]
+fn corrupt_json_records_are_counted_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<_> = generate::records(12, 40, 2, 1_796_000_000)
+        .into_iter()
+        .filter(|r| {
+            r.status == LogStatus::Ok && r.action == egress_audit_flows::Disposition::Accepted
+        })
+        .collect();
+    // GCP sink lines: line 3 is not JSON, line 5 lacks the connection, the last is cut short.
+    let lines = generate::gcp_vpc(&recs, true);
+    let lines = generate::corrupt_line(&lines, 3, "{not json");
+    let lines = generate::corrupt_line(&lines, 5, r#"{"jsonPayload": {"reporter": "SRC"}}"#);
+    let lines = generate::truncate_last_line(&lines);
+    let p = dir.path().join("sink.json");
+    std::fs::write(&p, &lines).unwrap();
+    let prof = read(&[&p]);
+    let got: Vec<(u64, bool)> = prof
+        .skipped
+        .iter()
+        .map(|s| (s.line, s.file == p.display().to_string()))
+        .collect();
+    let n = recs.len() as u64;
+    assert_eq!(got, vec![(3, true), (5, true), (n, true)]);
+    assert!(prof.skipped[0].reason.starts_with("invalid JSON"));
+    assert_eq!(
+        prof.skipped[1].reason,
+        "jsonPayload.connection.src_ip / dest_ip missing or not addresses"
+    );
+    assert_eq!(prof.records, n - 3);
+
+    // Azure: a tuple with a bad address and one with too few fields, in the second record.
+    let blob = generate::azure_vnet(&recs);
+    let mut doc: serde_json::Value = serde_json::from_str(&blob).unwrap();
+    let tuples = doc["records"][1]["flowRecords"]["flows"][0]["flowGroups"][0]["flowTuples"]
+        .as_array_mut()
+        .unwrap();
+    let before = tuples.len();
+    tuples.push("1796000000000,10.0.0.300,8.8.8.8,1,2,6,O,B,NX,0,0,0,0".into());
+    tuples.push("1796000000000,10.0.0.3".into());
+    let p = dir.path().join("vnet.json");
+    std::fs::write(&p, doc.to_string()).unwrap();
+    let prof = read(&[&p]);
+    let got: Vec<(u64, String)> = prof
+        .skipped
+        .iter()
+        .map(|s| (s.line, s.reason.clone()))
+        .collect();
+    let at = "records[1].flowRecords.flows[0].flowGroups[0].flowTuples";
+    assert_eq!(
+        got,
+        vec![
+            (
+                2,
+                format!("{at}[{before}]: source `10.0.0.300` is not an address")
+            ),
+            (
+                2,
+                format!("{at}[{}]: expected 13 tuple fields, found 2", before + 1)
+            ),
+        ]
+    );
+    assert_eq!(prof.records, n);
+}
