@@ -6,7 +6,7 @@ use crate::agg::Aggregator;
 use crate::aws_text::AwsLayout;
 use crate::{aggregated, aws_parquet, aws_text, json_logs, layout};
 use crate::{FlowError, FlowProfile, FlowSource};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -159,9 +159,9 @@ pub(crate) fn read_file(
     let file = std::fs::File::open(path).map_err(|e| FlowError::io(path, e))?;
     if got >= 2 && magic[..2] == GZIP_MAGIC {
         let gz = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
-        read_stream(BufReader::with_capacity(1 << 20, gz), path, custom, agg)
+        read_stream(gz, path, custom, agg)
     } else {
-        read_stream(BufReader::with_capacity(1 << 20, file), path, custom, agg)
+        read_stream(file, path, custom, agg)
     }
 }
 
@@ -176,15 +176,32 @@ fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(got)
 }
 
+/// Reads until the first line is complete (or 1 MiB, or the end): a decoder may return less than a
+/// line per read.
+fn read_head<R: Read>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(1 << 16);
+    let mut chunk = [0u8; 1 << 13];
+    while !head.contains(&b'\n') && head.len() < 1 << 20 {
+        match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(head)
+}
+
 fn read_stream<R: Read>(
-    mut r: BufReader<R>,
+    mut r: R,
     path: &Path,
     custom: Option<&AwsLayout>,
     agg: &mut Aggregator,
 ) -> Result<(), FlowError> {
-    let head = r.fill_buf().map_err(|e| FlowError::io(path, e))?;
+    let head = read_head(&mut r).map_err(|e| FlowError::io(path, e))?;
     let first_line = head.split(|&c| c == b'\n').next().unwrap_or_default();
     let first_line = String::from_utf8_lossy(first_line).trim().to_string();
+    let r = Cursor::new(head).chain(r);
     let not_flow_log = |detail: &str| FlowError::NotAFlowLog {
         path: path.to_path_buf(),
         detail: detail.to_string(),
