@@ -39,7 +39,9 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // hashbrown indexes buckets by the low bits, which a multiply leaves weak: bring the strong
+        // high bits down (as rustc-hash 2 does), or keys differing in their last bytes collide.
+        self.0.rotate_left(26)
     }
 }
 
