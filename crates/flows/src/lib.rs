@@ -14,6 +14,27 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+mod agg;
+pub mod aggregated;
+mod aws_parquet;
+pub mod aws_text;
+mod azure;
+mod error;
+mod gcp;
+pub mod generate;
+mod json_logs;
+mod layout;
+mod net;
+mod read;
+mod sql;
+mod time;
+mod timeline;
+
+pub use error::FlowError;
+pub use net::is_public;
+pub use read::{read_paths, ReadOptions};
+pub use sql::{aggregation_sql, SqlEngine};
+
 /// Which log a record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
