@@ -2,10 +2,12 @@
 
 pub mod finding;
 pub mod policy;
+pub mod scope;
 pub mod space;
 
 pub use finding::{
     Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning,
 };
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use scope::{LiveScope, Scope};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};
