@@ -9,6 +9,7 @@ pub mod azure;
 pub mod foreign;
 pub mod gcp;
 pub mod probe;
+pub mod reach;
 
 use crate::model::{Target, Warning};
 use egress_audit_snapshot::{NotScanned, Provider, Snapshot};

@@ -101,7 +101,10 @@ fn urls(text: &str) -> Vec<(usize, String)> {
                 let end = cand
                     .find(|c: char| c.is_whitespace() || "\"'<>)`]".contains(c))
                     .unwrap_or(cand.len());
-                out.push((n, cand[..end].to_string()));
+                // A bare scheme (`http://` in a sentence about URLs) links nowhere.
+                if !cand[..end].ends_with("://") {
+                    out.push((n, cand[..end].to_string()));
+                }
                 rest = &cand[end..];
             } else {
                 rest = &cand[4..];
