@@ -49,3 +49,53 @@ impl Scope {
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egress_audit_snapshot::{Document, Provider, Snapshot};
+
+    #[test]
+    fn live_scope_is_each_provider_account_and_region_once() {
+        let doc = |account: &str, region: Option<&str>, kind: &str| Document {
+            provider: Provider::Aws,
+            account: Some(account.into()),
+            region: region.map(String::from),
+            kind: kind.into(),
+            data: serde_json::json!({}),
+        };
+        let mut snap = Snapshot::new("0", "2026-12-04T00:00:00Z".into());
+        snap.documents = vec![
+            doc(
+                "222233334444",
+                Some("us-east-1"),
+                "describe-security-groups",
+            ),
+            doc("111122223333", Some("eu-west-1"), "describe-network-acls"),
+            doc(
+                "111122223333",
+                Some("eu-west-1"),
+                "describe-security-groups",
+            ),
+            doc("111122223333", None, "describe-managed-prefix-lists"),
+        ];
+        let live = Scope::live_of(&snap);
+        let shown: Vec<String> = live
+            .iter()
+            .map(|l| format!("{}/{:?}/{:?}", l.provider, l.account, l.region))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "aws/Some(\"111122223333\")/None",
+                "aws/Some(\"111122223333\")/Some(\"eu-west-1\")",
+                "aws/Some(\"222233334444\")/Some(\"us-east-1\")",
+            ]
+        );
+        let at = now_rfc3339();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(&at).is_ok() && at.ends_with('Z'),
+            "{at}"
+        );
+    }
+}
