@@ -1,5 +1,5 @@
 //! AWS review: real-shaped exports (`aws ec2 describe-* --output json`) of the cases a reviewer
-//! probed, with exact outcomes derived from CHECKS.md and the EC2 API reference.
+//! probed, with exact outcomes derived from docs/SEMANTICS.md and the EC2 API reference.
 //! Fixtures: tests/fixtures/aws/review/{protocols,attached,prefix-lists,sg-rules}.
 
 use egress_audit::model::{Finding, Warning};

@@ -1,4 +1,4 @@
-//! Every check against hand-built, provider-neutral targets: the semantics of CHECKS.md §3 without
+//! Every check against hand-built, provider-neutral targets: the semantics of docs/SEMANTICS.md §3 without
 //! any parser in the way.
 
 use egress_audit::checks::{run, Catalog};

@@ -1,4 +1,4 @@
-//! Checks review: boundary cases of every check in CHECKS.md §3, written from the contract's
+//! Checks review: boundary cases of every check in docs/SEMANTICS.md §3, written from the contract's
 //! wording, on real-shaped AWS exports (`aws ec2 describe-security-groups` /
 //! `describe-network-acls --output json`) read through the `Loader`.
 //!
@@ -664,7 +664,7 @@ fn gcp_equal_priority_deny_wins_and_is_not_shadowed() {
     assert_eq!(s.rule.as_deref(), Some("deny-smb"), "{s:#?}");
 }
 
-/// CHECKS.md says "icmp echo (type 8)"; the rule file asks for type 8 code 0 (the only code echo
+/// docs/SEMANTICS.md says "icmp echo (type 8)"; the rule file asks for type 8 code 0 (the only code echo
 /// requests use). A rule that allows type 8 with only a non-zero code is not reported; kept as a
 /// documented gap rather than changed (changing it rewrites every golden's message text).
 #[test]
@@ -673,7 +673,7 @@ fn eg007_type_8_with_a_nonzero_code_only_is_not_reported() {
     assert!(!fired(&f, "EG007"), "{f:#?}");
 }
 
-/// The same through the binary: `scan --input FILE --format json`, the report of CHECKS.md §4.
+/// The same through the binary: `scan --input FILE --format json`, the report of docs/SEMANTICS.md §4.
 #[test]
 fn binary_report_for_a_smb_only_group() {
     let dir = std::env::temp_dir().join(format!("checks-review-{}", std::process::id()));

@@ -163,3 +163,12 @@ fn probe_tls_ca_must_hold_certificates() {
         assert!(err.contains(file) && err.contains(says), "{file}: {err}");
     }
 }
+
+#[path = "cli/completions.rs"]
+mod completions;
+#[path = "cli/docs.rs"]
+mod docs;
+#[path = "cli/inputs.rs"]
+mod inputs;
+#[path = "cli/schemas.rs"]
+mod schemas;

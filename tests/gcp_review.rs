@@ -1,5 +1,5 @@
 //! GCP review: real-shaped `gcloud … --format=json` exports (tests/fixtures/gcp/review) with
-//! the tricky-but-real cases, and the exact outcome CHECKS.md and the GCP docs give for each.
+//! the tricky-but-real cases, and the exact outcome docs/SEMANTICS.md and the GCP docs give for each.
 
 use egress_audit::model::{Finding, Severity};
 use egress_audit::normalize::Inventory;

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod azure;
+pub mod completions;
 pub mod gcp;
 pub mod probe;
 pub mod scan;
@@ -37,6 +38,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Answer on every TCP port (and echo UDP) so that probes have a target of your own.
     Serve(probe::ServeArgs),
+    /// Print a shell completion script: `egress-audit completions bash > /etc/bash_completion.d/egress-audit`.
+    Completions(completions::CompletionsArgs),
 }
 
 pub fn main() -> i32 {
@@ -54,6 +57,7 @@ pub fn main() -> i32 {
         Command::Rules(a) => scan::run_rules(a),
         Command::Probe(a) => probe::run_probe(a),
         Command::Serve(a) => probe::run_serve(a),
+        Command::Completions(a) => completions::run_completions(a),
     };
     match result {
         Ok(code) => code,

@@ -144,11 +144,17 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         opts.azure_service_tags = Some(crate::normalize::azure::ServiceTags::load(p)?);
     }
     let mut loader = Loader::default();
+    let mut scope = crate::model::Scope {
+        inputs: o.input.iter().map(|p| p.display().to_string()).collect(),
+        ..Default::default()
+    };
     for p in &o.input {
         loader.add_path(p)?;
     }
+    scope.files = loader.files_read;
     if let Some(src) = &args.source {
         let snap = collect_live(src, o.quiet)?;
+        scope.live = crate::model::Scope::live_of(&snap);
         let ctx = crate::normalize::DocContext {
             source: "live snapshot".into(),
             ..Default::default()
@@ -163,6 +169,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         inventory.not_scanned,
         inventory.targets.len(),
     );
+    report.scope = scope;
     config.apply(&mut report, chrono::Local::now().date_naive());
     if let Some(b) = &o.baseline {
         crate::report::baseline::apply(b, &mut report)?;

@@ -1,5 +1,5 @@
 //! Addresses on one 128-bit axis (IPv4 as IPv4-mapped IPv6), their parsing, the public address
-//! space of CHECKS.md §1, and their display as CIDR blocks.
+//! space of docs/SEMANTICS.md §1, and their display as CIDR blocks.
 
 use super::AddrSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -85,7 +85,7 @@ fn cidrs(list: &[&str]) -> AddrSet {
         .fold(AddrSet::empty(), |acc, s| acc.union(&s))
 }
 
-/// Public IPv4: `0.0.0.0/0` minus the IANA special-purpose blocks (CHECKS.md §1).
+/// Public IPv4: `0.0.0.0/0` minus the IANA special-purpose blocks (docs/SEMANTICS.md §1).
 pub fn public4() -> &'static AddrSet {
     static S: OnceLock<AddrSet> = OnceLock::new();
     S.get_or_init(|| {

@@ -222,6 +222,9 @@ pub const NO_INTERNET_PATH: &str = "no internet path";
 pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
     f.title = check.title.clone();
     f.slug = check.slug.clone();
+    if f.observed {
+        crate::normalize::reach::scope_finding(f);
+    }
     if let Some(a) = &target.route.appliance {
         f.notes.push(format!("egress passes an appliance: {a}"));
     }

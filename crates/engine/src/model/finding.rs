@@ -1,4 +1,4 @@
-//! Findings, warnings and the report object (CHECKS.md §4).
+//! Findings, warnings and the report object (docs/SEMANTICS.md §4).
 
 use egress_audit_snapshot::NotScanned;
 use serde::{Deserialize, Serialize};
@@ -190,6 +190,8 @@ pub enum WarningKind {
     UnresolvedTarget,
     /// A suppression in the config that matched no finding.
     UnusedSuppression,
+    /// A probe reached only a loopback, private or documentation address: its results are not the public internet.
+    ProbeNonPublicTarget,
     /// A kind this version does not know (read from a newer report).
     #[serde(other)]
     Other,
@@ -216,6 +218,7 @@ impl WarningKind {
             WarningKind::UnresolvedDestination => "unresolved-destination",
             WarningKind::UnresolvedTarget => "unresolved-target",
             WarningKind::UnusedSuppression => "unused-suppression",
+            WarningKind::ProbeNonPublicTarget => "probe-non-public-target",
             WarningKind::Other => "other",
         }
     }
@@ -285,6 +288,12 @@ pub struct Summary {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub tool: ToolInfo,
+    /// When the scan ran, RFC 3339 in UTC (`2026-12-04T20:40:00Z`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scanned_at: String,
+    /// What the scan read (inputs, live accounts and regions).
+    #[serde(default)]
+    pub scope: super::Scope,
     pub findings: Vec<Finding>,
     pub warnings: Vec<Warning>,
     /// Scopes that were asked for and not read.
@@ -305,6 +314,8 @@ impl Report {
                 name: "egress-audit".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
             },
+            scanned_at: super::scope::now_rfc3339(),
+            scope: super::Scope::default(),
             findings,
             warnings,
             not_scanned,

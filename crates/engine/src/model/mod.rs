@@ -3,9 +3,11 @@
 pub mod finding;
 pub mod policy;
 pub use egress_audit_space as space;
+pub mod scope;
 
 pub use finding::{
     Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use scope::{LiveScope, Scope};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};

@@ -6,8 +6,10 @@
 
 pub mod aws;
 pub mod azure;
+pub mod foreign;
 pub mod gcp;
 pub mod probe;
+pub mod reach;
 
 use crate::model::WarningKind;
 use crate::model::{Target, Warning};
@@ -73,6 +75,10 @@ pub struct Loader {
     pub probes: probe::ProbeBundle,
     pub not_scanned: Vec<NotScanned>,
     pub warnings: Vec<Warning>,
+    /// JSON files opened (the report's `scope.files`).
+    pub files_read: usize,
+    /// Reading the files of a folder: recognisably foreign JSON is skipped, not an error.
+    in_folder: bool,
 }
 
 impl Loader {
@@ -90,10 +96,10 @@ impl Loader {
                     "the folder holds no .json files to scan",
                 ));
             }
-            for f in files {
-                self.add_file(&f)?;
-            }
-            Ok(())
+            self.in_folder = true;
+            let added = files.iter().try_for_each(|f| self.add_file(f));
+            self.in_folder = false;
+            added
         } else {
             self.add_file(path)
         }
@@ -101,6 +107,7 @@ impl Loader {
 
     pub fn add_file(&mut self, path: &Path) -> Result<(), InputError> {
         let name = path.display().to_string();
+        self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
         let value: Value = serde_json::from_str(&text).map_err(|e| {
@@ -175,9 +182,29 @@ impl Loader {
             });
             return Ok(());
         }
+        if let Some(f) = foreign::classify(&value) {
+            if self.in_folder {
+                self.warnings.push(Warning {
+                    kind: crate::model::WarningKind::SkippedFile,
+                    source: ctx.source.clone(),
+                    message: format!("{}; not read: {}", f.what, f.hint),
+                });
+                return Ok(());
+            }
+            return Err(InputError::new(
+                &ctx.source,
+                format!("{}: {}", f.what, f.hint),
+            ));
+        }
+        let in_folder = if self.in_folder {
+            " (in a folder, JSON that is recognisably not an input, such as package.json, \
+             reports or Terraform files, is skipped; this file is neither: move it out or fix it)"
+        } else {
+            ""
+        };
         Err(InputError::new(
             &ctx.source,
-            format!("not a recognised export: {EXPECTED}"),
+            format!("not a recognised export{in_folder}: {EXPECTED}"),
         ))
     }
 
@@ -189,7 +216,19 @@ impl Loader {
             )
         })?;
         self.not_scanned.extend(snap.not_scanned);
-        for (i, doc) in snap.documents.into_iter().enumerate() {
+        // A snapshot's documents are inputs by construction: none of them is skipped as foreign.
+        let in_folder = std::mem::take(&mut self.in_folder);
+        let added = self.add_snapshot_documents(snap.documents, ctx);
+        self.in_folder = in_folder;
+        added
+    }
+
+    fn add_snapshot_documents(
+        &mut self,
+        documents: Vec<egress_audit_snapshot::Document>,
+        ctx: &DocContext,
+    ) -> Result<(), InputError> {
+        for (i, doc) in documents.into_iter().enumerate() {
             let dctx = DocContext {
                 source: format!(
                     "{}#documents[{i}] ({} {})",

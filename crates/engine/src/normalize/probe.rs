@@ -11,7 +11,16 @@
 //! means udp/53 or tcp/53 leaves, and tcp/853 reaching a DoT resolver means tcp/853 leaves. A DoH
 //! answer is only taken as tcp/443 to *that resolver's* address (tcp/443 in general is measured by
 //! the sweep). Intercepted ports are not counted as open; they become a warning.
+//!
+//! **Not the internet.** When the address reached is loopback, private, documentation or another
+//! special-purpose address (not in public4/public6), the path measured is not the path to the
+//! internet. The result is still evaluated as a stand-in for that family's public plane (the host
+//! did let the traffic out, and a finding is better than a hidden one), but it is not *claimed* as
+//! the public internet: the target gets a `probe-non-public-target` warning, each such rule's
+//! destination reads `10.0.0.5 only (private address; not the public internet)`, and findings that
+//! rest only on such rules say what was really reached (`super::reach`).
 
+use super::reach::{non_public_class, reach_name, reached_text, NOT_PUBLIC};
 use super::{DocContext, Inventory, Options};
 use crate::model::space::{public4, public6, AddrSet, ICMP, ICMPV6, TCP, UDP};
 use crate::model::WarningKind;
@@ -80,6 +89,18 @@ impl ProbeBundle {
                     kind: WarningKind::ProbeIntercepted,
                     source: source.clone(),
                     message,
+                });
+            }
+            if let Some(class) = non_public_class(p.address) {
+                inv.warnings.push(Warning {
+                    kind: crate::model::WarningKind::ProbeNonPublicTarget,
+                    source: source.clone(),
+                    message: format!(
+                        "the probe from {} swept {}, a {class} address, {NOT_PUBLIC}: its open \
+                         ports show what leaves the host, and findings from them say so",
+                        p.host,
+                        reach_name(&p.target, p.address)
+                    ),
                 });
             }
             if p.partial {
@@ -218,7 +239,7 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
                 PortSet::range(lo as u32, hi as u32),
                 ports,
                 fam,
-                format!("{fam_name} (observed reaching {target} {address})"),
+                reached_text(fam_name, address, &reach_name(&target, address)),
             ));
         }
         let intercepted = ranges(tcp, "tcp.intercepted")?;
@@ -256,7 +277,7 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
                 PortSet::icmp(ty, None),
                 format!("type {ty}"),
                 set,
-                format!("{name} (observed reaching {a})"),
+                reached_text(name, a, &a.to_string()),
             ));
         }
     }
@@ -287,7 +308,7 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
                 PortSet::single(port),
                 port.to_string(),
                 set,
-                format!("{name} (observed reaching {server})"),
+                reached_text(name, a, server),
             ));
         }
     }
@@ -325,7 +346,7 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
                     PortSet::range(lo as u32, hi as u32),
                     ports,
                     fam,
-                    format!("{fam_name} (observed reaching {target} {address})"),
+                    reached_text(fam_name, address, &reach_name(&target, address)),
                 ));
             }
         }
@@ -390,8 +411,20 @@ mod tests {
         assert!(!rules[0].traffic.contains(TCP, 451, other));
         assert!(rules[3].traffic.contains(TCP, 443, google));
         assert!(!rules[3].traffic.contains(TCP, 443, other));
-        assert_eq!(inv.warnings.len(), 1);
+        // 203.0.113.9 is a documentation address: the sweep's rules say so, the echo reply
+        // from 1.1.1.1 (public) is generalised as usual.
+        assert_eq!(
+            rules[0].destination,
+            "letmeoutofyour.net 203.0.113.9 only (documentation address; not the public internet)"
+        );
+        assert_eq!(
+            rules[1].destination,
+            "public IPv4 (observed reaching 1.1.1.1)"
+        );
+        let kinds: Vec<&str> = inv.warnings.iter().map(|w| w.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["probe-intercepted", "probe-non-public-target"]);
         assert!(inv.warnings[0].message.contains("8080"));
+        assert!(inv.warnings[1].message.contains("203.0.113.9"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   of its groups, and its subnet's network ACL (explicit association, else the VPC's default ACL).
 //! - Security groups attached to no listed interface, and network ACLs of no evaluated subnet, are
 //!   also evaluated on their own (`security-group`, `network-acl`): they exist and may be attached
-//!   later, and without attachment data that is all there is (CHECKS.md §2, "Targets").
+//!   later, and without attachment data that is all there is (docs/SEMANTICS.md §2, "Targets").
 //! - An interface sends only the address families it has addresses of: without any IPv6 address
 //!   its target's `address_limit` is IPv4 (a `::/0` rule opens nothing for it), an IPv6-only
 //!   interface (`Ipv6Native`) is limited to IPv6. Lone groups and ACLs have no limit.

@@ -1,6 +1,6 @@
 //! Targets: each instance NIC with its network's chain, or, without instance data, each network
 //! once for untagged instances and once per target tag / service account / secure tag its rules
-//! name (CHECKS.md §2); plus what the routes say about a path to the internet.
+//! name (docs/SEMANTICS.md §2); plus what the routes say about a path to the internet.
 
 use super::fields::{zone_region, NetRef};
 use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Who};
@@ -414,7 +414,7 @@ fn warnings(b: &GcpBundle, inv: &mut Inventory) {
                     source: name.clone(),
                     message: format!(
                         "the destination network context {n} is judged as {}: Cloud NGFW decides it from the route a packet takes",
-                        if n == "INTERNET" { "the public address space (CHECKS.md public4 and public6)" } else { "every address outside the public address space" }
+                        if n == "INTERNET" { "the public address space (docs/SEMANTICS.md public4 and public6)" } else { "every address outside the public address space" }
                     ),
                 });
             }
