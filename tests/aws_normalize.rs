@@ -1078,13 +1078,23 @@ fn interfaces_carry_their_identity() {
     let addrs: Vec<String> = t.identity.addresses.iter().map(|a| a.to_string()).collect();
     assert_eq!(
         addrs,
-        strs(&["10.0.1.5", "198.51.100.7", "10.0.1.6", "2600:1f18:aaaa:bb01::5"])
+        strs(&[
+            "10.0.1.5",
+            "198.51.100.7",
+            "10.0.1.6",
+            "2600:1f18:aaaa:bb01::5"
+        ])
     );
     assert_eq!(t.identity.network.as_deref(), Some("vpc-0aaa"));
     let bare = target(&inv, "i-0bare");
     assert_eq!(bare.identity.instance_ids, strs(&["i-0bare"]));
     assert!(bare.identity.interface_ids.is_empty());
-    let addrs: Vec<String> = bare.identity.addresses.iter().map(|a| a.to_string()).collect();
+    let addrs: Vec<String> = bare
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(addrs, strs(&["10.0.1.9", "198.51.100.9"]));
 }
 

@@ -1152,15 +1152,17 @@ fn nics_carry_their_identity() {
     n["virtualMachine"] = json!({"id": vm_id});
     // A second configuration with an expanded public address (as `az vm list-ip-addresses` or a
     // REST `$expand` shows it).
-    n["ipConfigurations"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "ipconfig2", "privateIPAddress": "10.0.0.5",
+    n["ipConfigurations"].as_array_mut().unwrap().push(
+        json!({"name": "ipconfig2", "privateIPAddress": "10.0.0.5",
             "subnet": {"id": subnet_id("app")},
             "publicIPAddress": {"id": id("rg-test", "publicIPAddresses", "pip-web"),
-                "properties": {"ipAddress": "20.50.1.2"}}}));
+                "properties": {"ipAddress": "20.50.1.2"}}}),
+    );
     let mut loader = Loader::default();
-    for (i, d) in [vnet(&[("app", None, None)]), json!([n])].into_iter().enumerate() {
+    for (i, d) in [vnet(&[("app", None, None)]), json!([n])]
+        .into_iter()
+        .enumerate()
+    {
         let ctx = DocContext {
             source: format!("doc{i}.json"),
             ..Default::default()

@@ -1456,12 +1456,12 @@ fn instances_carry_their_identity() {
     vm["id"] = json!("4567890123456789012");
     vm["networkInterfaces"][0]["accessConfigs"] =
         json!([{"type": "ONE_TO_ONE_NAT", "name": "External NAT", "natIP": "34.1.2.3"}]);
-    vm["networkInterfaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"name": "nic1", "network": format!("{NET}backend"), "networkIP": "10.1.0.5",
-            "stackType": "IPV4_IPV6", "ipv6Address": "fd20:1:2:3::5"}));
-    let net = |n: &str| json!({"kind": "compute#network", "name": n, "selfLink": format!("{NET}{n}")});
+    vm["networkInterfaces"].as_array_mut().unwrap().push(
+        json!({"name": "nic1", "network": format!("{NET}backend"), "networkIP": "10.1.0.5",
+            "stackType": "IPV4_IPV6", "ipv6Address": "fd20:1:2:3::5"}),
+    );
+    let net =
+        |n: &str| json!({"kind": "compute#network", "name": n, "selfLink": format!("{NET}{n}")});
     let (inv, _) = scan_docs(&[
         ("instances.json", json!([vm])),
         ("networks.json", json!([net("prod"), net("backend")])),
@@ -1471,9 +1471,17 @@ fn instances_carry_their_identity() {
         .iter()
         .find(|t| t.resource_id == "my-proj-123/us-central1-a/web-1")
         .expect("nic0 target");
-    assert_eq!(nic0.identity.instance_ids, strs(&["4567890123456789012", "web-1"]));
+    assert_eq!(
+        nic0.identity.instance_ids,
+        strs(&["4567890123456789012", "web-1"])
+    );
     assert_eq!(nic0.identity.interface_ids, strs(&["web-1/nic0"]));
-    let addrs: Vec<String> = nic0.identity.addresses.iter().map(|a| a.to_string()).collect();
+    let addrs: Vec<String> = nic0
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(addrs, strs(&["10.0.0.5", "34.1.2.3"]));
     assert_eq!(nic0.identity.network.as_deref(), Some("my-proj-123/prod"));
     let nic1 = inv
@@ -1482,6 +1490,11 @@ fn instances_carry_their_identity() {
         .find(|t| t.resource_id == "my-proj-123/us-central1-a/web-1/nic1")
         .expect("nic1 target");
     assert_eq!(nic1.identity.interface_ids, strs(&["web-1/nic1"]));
-    let addrs: Vec<String> = nic1.identity.addresses.iter().map(|a| a.to_string()).collect();
+    let addrs: Vec<String> = nic1
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(addrs, strs(&["10.1.0.5", "fd20:1:2:3::5"]));
 }

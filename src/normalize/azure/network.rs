@@ -165,7 +165,10 @@ fn read_ip_configs(
 fn read_ips(nic: &mut Nic, config: &Value, what: &str) -> Result<(), String> {
     let public = field(config, "publicIPAddress");
     let found = [
-        ("privateIPAddress", opt_str(config, "privateIPAddress", what)?),
+        (
+            "privateIPAddress",
+            opt_str(config, "privateIPAddress", what)?,
+        ),
         (
             "publicIPAddress.ipAddress",
             match public {

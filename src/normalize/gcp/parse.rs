@@ -333,7 +333,11 @@ fn nic_ips(n: &Value, nw: &str) -> Result<Vec<IpAddr>, String> {
         add(c, "natIP", &format!("{nw}: `accessConfigs[{j}]`"))?;
     }
     for (j, c) in obj_list(n, "ipv6AccessConfigs", nw)?.iter().enumerate() {
-        add(c, "externalIpv6", &format!("{nw}: `ipv6AccessConfigs[{j}]`"))?;
+        add(
+            c,
+            "externalIpv6",
+            &format!("{nw}: `ipv6AccessConfigs[{j}]`"),
+        )?;
     }
     Ok(out)
 }
