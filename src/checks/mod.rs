@@ -1,7 +1,10 @@
 //! The check catalog (`rules/*.toml`, embedded in the binary, plus `--rules DIR`) and how it runs:
 //! every target is evaluated once, then every enabled check queries the result.
 
+pub mod classes;
+pub mod consistency;
 mod query;
+pub mod reconcile;
 mod rule_level;
 pub mod spec;
 
@@ -83,6 +86,10 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "EG013-risky-port-egress.toml",
         include_str!("../../rules/EG013-risky-port-egress.toml"),
+    ),
+    (
+        "EG016-declared-observed-contradiction.toml",
+        include_str!("../../rules/EG016-declared-observed-contradiction.toml"),
     ),
 ];
 

@@ -177,6 +177,12 @@ pub struct Report {
     #[serde(default)]
     pub not_scanned: Vec<NotScanned>,
     pub summary: Summary,
+    /// Declared vs observed, per workload a probe ran on (CHECKS.md §6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconciliation: Vec<super::reconciliation::Reconciliation>,
+    /// One line per egress class across all targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<super::reconciliation::ClassRow>,
 }
 
 impl Report {
@@ -195,6 +201,8 @@ impl Report {
             warnings,
             not_scanned,
             summary: Summary::default(),
+            reconciliation: Vec::new(),
+            consistency: Vec::new(),
         };
         r.summary.targets = targets;
         r.recount();

@@ -2,6 +2,7 @@
 
 pub mod finding;
 pub mod policy;
+pub mod reconciliation;
 pub mod space;
 
 pub use finding::{
