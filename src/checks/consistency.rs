@@ -31,19 +31,24 @@ pub fn matrix(inv: &Inventory, recs: &[Reconciliation]) -> Vec<ClassRow> {
     if scopes.len() < 2 && !mixed {
         return Vec::new();
     }
-    // Probe resource id → (workload provider, kind), and workload resource id → site.
-    let mut as_workload: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    // Host firewall → the site of the probe run on it (neither export format names one).
     let mut site_of: BTreeMap<&str, &str> = BTreeMap::new();
+    // Matched probe's target → its workload (the first declared target it belongs to).
+    let mut workload_of: BTreeMap<&str, &Target> = BTreeMap::new();
     for r in recs {
         let Some(rec) = inv.probes.iter().find(|p| p.source == r.probe.source) else {
             continue;
         };
-        let Some(first) = r.targets.first() else {
-            continue;
+        let declared = |id: &str| {
+            inv.targets
+                .iter()
+                .find(|t| !t.observed && t.resource_id == id)
         };
-        as_workload.insert(&rec.resource_id, (&first.provider, &first.resource_kind));
+        if let Some(first) = r.targets.first().and_then(|t| declared(&t.resource_id)) {
+            workload_of.insert(&rec.resource_id, first);
+        }
         if let Some(site) = rec.labels.get("site") {
-            for t in &r.targets {
+            for t in r.targets.iter().filter(|t| t.provider == "host") {
                 site_of.insert(&t.resource_id, site);
             }
         }
@@ -56,7 +61,13 @@ pub fn matrix(inv: &Inventory, recs: &[Reconciliation]) -> Vec<ClassRow> {
     )> = classes().iter().map(|_| Default::default()).collect();
     for t in &inv.targets {
         let allowed = cache.eval_target(t).allowed;
-        let key = key_of(t, &as_workload, &site_of, inv);
+        // A matched probe is an observation of its workload: same provider, scope and kind.
+        let seen_as = match workload_of.get(t.resource_id.as_str()) {
+            Some(w) if t.observed => w,
+            _ => t,
+        };
+        let (provider, scope, kind) = key_of(seen_as, &site_of);
+        let key = (provider, scope, kind, t.observed);
         for (class, row) in classes().iter().zip(rows.iter_mut()) {
             let bucket = if class.inverted && t.observed {
                 &mut row.2
@@ -97,29 +108,18 @@ fn groups(m: BTreeMap<Key, Vec<String>>) -> Vec<Group> {
         .collect()
 }
 
-fn key_of(
-    t: &Target,
-    as_workload: &BTreeMap<&str, (&str, &str)>,
-    site_of: &BTreeMap<&str, &str>,
-    inv: &Inventory,
-) -> Key {
-    let (provider, kind) = match as_workload.get(t.resource_id.as_str()) {
-        Some((p, k)) if t.observed => (p.to_string(), k.to_string()),
-        _ => (t.provider.as_str().to_string(), t.resource_kind.clone()),
-    };
-    let probe_site = t
-        .observed
-        .then(|| inv.probes.iter().find(|p| p.resource_id == t.resource_id))
-        .flatten()
-        .and_then(|p| p.labels.get("site").cloned());
+/// (provider, scope, kind): the scope is the `site` label, else the site of the probe run on a
+/// host firewall, else the account, else `on-prem` for a host firewall, else the network.
+fn key_of(t: &Target, site_of: &BTreeMap<&str, &str>) -> (String, String, String) {
+    let provider = t.provider.as_str().to_string();
     let scope = t
         .labels
         .get("site")
         .cloned()
-        .or(probe_site)
         .or_else(|| site_of.get(t.resource_id.as_str()).map(|s| s.to_string()))
         .or_else(|| t.account.clone())
+        .or_else(|| (provider == "host").then(|| "on-prem".to_string()))
         .or_else(|| t.identity.network.clone())
         .unwrap_or_else(|| "-".into());
-    (provider, scope, kind, t.observed)
+    (provider, scope, t.resource_kind.clone())
 }
