@@ -14,6 +14,12 @@ use crate::normalize::Inventory;
 use std::collections::BTreeMap;
 
 type Key = (String, String, String, bool);
+/// One class's targets by group: (open, blocked, not measured).
+type Buckets = (
+    BTreeMap<Key, Vec<String>>,
+    BTreeMap<Key, Vec<String>>,
+    BTreeMap<Key, Vec<String>>,
+);
 
 /// The matrix over every target of `inv`; `recs` supplies what probes tell about their workloads.
 /// Empty when there is nothing to compare: one provider and scope, no probe, no host firewall
@@ -54,11 +60,7 @@ pub fn matrix(inv: &Inventory, recs: &[Reconciliation]) -> Vec<ClassRow> {
         }
     }
     let mut cache = EvalCache::default();
-    let mut rows: Vec<(
-        BTreeMap<Key, Vec<String>>,
-        BTreeMap<Key, Vec<String>>,
-        BTreeMap<Key, Vec<String>>,
-    )> = classes().iter().map(|_| Default::default()).collect();
+    let mut rows: Vec<Buckets> = classes().iter().map(|_| Default::default()).collect();
     for t in &inv.targets {
         let allowed = cache.eval_target(t).allowed;
         // A matched probe is an observation of its workload: same provider, scope and kind.

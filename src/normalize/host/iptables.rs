@@ -7,7 +7,7 @@
 //! REJECT | RETURN | CHAIN`, `-g CHAIN`. Anything else (`-s`, `-m owner`, `-m mark`, `-m set`,
 //! `-m limit`…) is named in a warning and taken to match on accept and not on drop.
 
-use super::nft::{icmp_type, icmpv6_type};
+use super::values::{icmp_type, icmpv6_type};
 use super::{BaseChain, Family, FwChain, FwRule, FwTable, Hook, HostExport, Match, Verdict};
 use crate::model::space::{parse_addrs, parse_proto, AddrSet, PortSet, ProtoSet, ICMP, ICMPV6};
 use crate::model::{Action, TrafficSet};
@@ -187,12 +187,44 @@ fn split(line: &str) -> Result<Vec<String>, String> {
 /// Options that take no value.
 const FLAGS: &[&str] = &["--syn", "--rcheck", "--update", "--set"];
 
+/// What one option of a rule did.
+enum Step {
+    /// A condition, exactly known.
+    Cond(TrafficSet),
+    /// Handled (a verdict, `ct state`, a module name, a comment).
+    Done,
+    /// `-j`/`-g`: target options (`--reject-with …`) follow and are skipped.
+    Target,
+    /// An option that takes no value: the word after it is the next option.
+    Flag(Option<TrafficSet>),
+    /// Not understood: why.
+    Unknown(String),
+}
+
+/// A rule being read: its bounds, verdict and what it says as written.
+struct RuleBuilder<'a> {
+    fam: &'a AddrSet,
+    m: Match,
+    inexact: bool,
+    verdict: Verdict,
+    proto: Option<u8>,
+    protocol: Vec<String>,
+    ports: Vec<String>,
+    dest: Vec<String>,
+}
+
 fn rule(words: &[String], name: String, fam: &AddrSet, warnings: &mut Vec<String>) -> FwRule {
-    let mut m = Match::exact(TrafficSet::rule(None, None, fam));
-    let mut inexact = false;
-    let mut verdict = Verdict::Continue;
-    let mut proto: Option<u8> = None;
-    let (mut protocol, mut ports, mut dest) = (Vec::new(), Vec::new(), Vec::new());
+    let mut b = RuleBuilder {
+        fam,
+        m: Match::exact(TrafficSet::rule(None, None, fam)),
+        inexact: false,
+        verdict: Verdict::Continue,
+        proto: None,
+        protocol: Vec::new(),
+        ports: Vec::new(),
+        dest: Vec::new(),
+    };
+    let starts_option = |w: &String| w.starts_with('-') || w == "!";
     let mut i = 0;
     while i < words.len() {
         let neg = words[i] == "!";
@@ -204,170 +236,183 @@ fn rule(words: &[String], name: String, fam: &AddrSet, warnings: &mut Vec<String
         };
         let val = words.get(i + 1).map(String::as_str).unwrap_or("");
         i += 2;
-        let known: Result<TrafficSet, String> = match opt {
-            "-p" | "--protocol" => match parse_proto(val) {
-                Ok(p) => {
-                    proto = p;
-                    protocol.push(neg_text(neg, val));
-                    let set = match p {
-                        Some(n) => ProtoSet::single(n as u32),
-                        None => ProtoSet::range(0, 255),
-                    };
-                    let set = if neg {
-                        ProtoSet::range(0, 255).difference(&set)
-                    } else {
-                        set
-                    };
-                    Ok(TrafficSet::product(
-                        &set,
-                        &PortSet::full_ports(),
-                        &AddrSet::full(),
-                    ))
-                }
-                Err(e) => Err(e),
-            },
-            "-d" | "--destination" | "--dst" => {
-                let mut a = AddrSet::empty();
-                let mut bad = None;
-                for part in val.split(',') {
-                    match parse_addrs(part) {
-                        Ok(x) => a = a.union(&x),
-                        Err(e) => bad = Some(e),
-                    }
-                }
-                dest.push(neg_text(neg, val));
-                match bad {
-                    Some(e) => Err(e),
-                    None => {
-                        let a = if neg { fam.difference(&a) } else { a };
-                        Ok(TrafficSet::rule(None, None, &a))
-                    }
-                }
-            }
-            "-o" | "--out-interface" if val == "lo" && !neg => {
-                let lo = parse_addrs("127.0.0.0/8")
-                    .and_then(|a| Ok(a.union(&parse_addrs("::1")?)))
-                    .expect("literal addresses parse");
-                Ok(TrafficSet::rule(None, None, &lo))
-            }
-            // Modules only name where options come from; the options decide.
-            "-m" | "--match" => Ok(TrafficSet::everything()),
-            "--dport" | "--destination-port" | "--dports" | "--destination-ports" => {
-                ports.push(neg_text(neg, val));
-                port_list(val).map(|p| {
-                    let p = if neg {
-                        PortSet::full_ports().difference(&p)
-                    } else {
-                        p
-                    };
-                    with_proto(proto, &p)
-                })
-            }
-            "--ctstate" | "--state" => {
-                let admits_new = val.split(',').any(|s| s.eq_ignore_ascii_case("NEW")) != neg;
-                let m2 = if admits_new {
-                    Match::all()
-                } else {
-                    Match::exact(TrafficSet::empty())
-                };
-                m = m.and(&m2);
-                inexact = true;
-                continue;
-            }
-            "--icmp-type" | "--icmpv6-type" => {
-                let (p, table): (u8, fn(&str) -> Option<u32>) = if opt == "--icmp-type" {
-                    (ICMP, icmp_type)
-                } else {
-                    (ICMPV6, icmpv6_type)
-                };
-                let ty = val.split('/').next().unwrap_or(val);
-                protocol.push(if p == ICMP { "icmp" } else { "icmpv6" }.into());
-                ports.push(neg_text(neg, &format!("type {val}")));
-                match (table(ty), val.contains('/')) {
-                    (Some(t), false) => {
-                        let types = PortSet::range(t * 256, t * 256 + 255);
-                        let types = if neg {
-                            PortSet::full_ports().difference(&types)
-                        } else {
-                            types
-                        };
-                        Ok(TrafficSet::product(
-                            &ProtoSet::single(p as u32),
-                            &types,
-                            &AddrSet::full(),
-                        ))
-                    }
-                    _ => Err(format!("icmp type {val:?}")),
-                }
-            }
-            "--comment" => Ok(TrafficSet::everything()),
-            "-j" | "--jump" | "-g" | "--goto" => {
-                verdict = target(opt, val);
+        let cond = match b.option(opt, val, neg) {
+            Step::Cond(t) => Ok(t),
+            Step::Done => continue,
+            Step::Target => {
                 // Target options (`--reject-with …`, `--log-prefix …`) follow: skip them.
                 while words.get(i).is_some_and(|w| w.starts_with("--")) {
                     i += 1;
-                    while words
-                        .get(i)
-                        .is_some_and(|w| !w.starts_with('-') && w != "!")
-                    {
+                    while words.get(i).is_some_and(|w| !starts_option(w)) {
                         i += 1;
                     }
                 }
                 continue;
             }
-            other if FLAGS.contains(&other) => {
+            Step::Flag(t) => {
                 i -= 1;
-                if other == "--syn" {
-                    // The first packet of a TCP connection: new egress is exactly that.
-                    Ok(TrafficSet::everything())
-                } else {
-                    Err(format!("`{other}`"))
-                }
+                t.ok_or_else(|| format!("`{opt}`"))
             }
-            other => {
+            Step::Unknown(why) => {
                 // Options with several values (`--match-set NAME dst`) keep what follows.
-                while words
-                    .get(i)
-                    .is_some_and(|w| !w.starts_with('-') && w != "!")
-                {
+                while words.get(i).is_some_and(|w| !starts_option(w)) {
                     i += 1;
                 }
-                Err(format!("`{}{other} {val}`", if neg { "! " } else { "" }))
+                Err(why)
             }
         };
-        match known {
-            Ok(t) => m = m.and(&Match::exact(t)),
+        match cond {
+            Ok(t) => b.m = b.m.and(&Match::exact(t)),
             Err(why) => {
                 warnings.push(format!(
                     "{name}: {why} is not understood; the rule is taken to match when it accepts \
                      and not to when it drops"
                 ));
-                m = m.and(&Match::unknown());
-                inexact = true;
+                b.m = b.m.and(&Match::unknown());
+                b.inexact = true;
             }
         }
     }
-    if let Verdict::Unknown(t) = &verdict {
-        // Targets without a verdict of their own go on to the next rule.
-        if NO_VERDICT.contains(&t.as_str()) {
-            verdict = Verdict::Continue;
+    b.finish(name)
+}
+
+impl RuleBuilder<'_> {
+    fn option(&mut self, opt: &str, val: &str, neg: bool) -> Step {
+        match opt {
+            "-p" | "--protocol" => self.protocol(val, neg),
+            "-d" | "--destination" | "--dst" => self.destination(val, neg),
+            "-o" | "--out-interface" if val == "lo" && !neg => {
+                let lo = parse_addrs("127.0.0.0/8")
+                    .and_then(|a| Ok(a.union(&parse_addrs("::1")?)))
+                    .expect("literal addresses parse");
+                Step::Cond(TrafficSet::rule(None, None, &lo))
+            }
+            // Modules only name where options come from; the options decide.
+            "-m" | "--match" | "--comment" => Step::Done,
+            "--dport" | "--destination-port" | "--dports" | "--destination-ports" => {
+                self.ports.push(neg_text(neg, val));
+                match port_list(val) {
+                    Ok(p) => {
+                        let p = if neg {
+                            PortSet::full_ports().difference(&p)
+                        } else {
+                            p
+                        };
+                        Step::Cond(TrafficSet::rule(self.proto, Some(&p), &AddrSet::full()))
+                    }
+                    Err(e) => Step::Unknown(e),
+                }
+            }
+            "--ctstate" | "--state" => {
+                let admits_new = val.split(',').any(|s| s.eq_ignore_ascii_case("NEW")) != neg;
+                let m = if admits_new {
+                    Match::all()
+                } else {
+                    Match::exact(TrafficSet::empty())
+                };
+                self.m = self.m.and(&m);
+                self.inexact = true;
+                Step::Done
+            }
+            "--icmp-type" | "--icmpv6-type" => self.icmp(opt, val, neg),
+            "-j" | "--jump" | "-g" | "--goto" => {
+                self.verdict = target(opt, val);
+                Step::Target
+            }
+            // The first packet of a TCP connection: new egress is exactly that.
+            "--syn" => Step::Flag(Some(TrafficSet::everything())),
+            other if FLAGS.contains(&other) => Step::Flag(None),
+            other => Step::Unknown(format!("`{}{other} {val}`", if neg { "! " } else { "" })),
         }
     }
-    let join = |v: Vec<String>| {
-        if v.is_empty() {
-            "all".to_string()
-        } else {
-            v.join(" ")
+
+    fn protocol(&mut self, val: &str, neg: bool) -> Step {
+        match parse_proto(val) {
+            Ok(p) => {
+                self.proto = p;
+                self.protocol.push(neg_text(neg, val));
+                let set = match p {
+                    Some(n) => ProtoSet::single(n as u32),
+                    None => ProtoSet::range(0, 255),
+                };
+                let set = if neg {
+                    ProtoSet::range(0, 255).difference(&set)
+                } else {
+                    set
+                };
+                Step::Cond(TrafficSet::product(
+                    &set,
+                    &PortSet::full_ports(),
+                    &AddrSet::full(),
+                ))
+            }
+            Err(e) => Step::Unknown(e),
         }
-    };
-    FwRule {
-        name,
-        m,
-        verdict,
-        protocol: join(protocol),
-        ports: join(ports),
-        destination: join(dest),
-        inexact,
+    }
+
+    fn destination(&mut self, val: &str, neg: bool) -> Step {
+        self.dest.push(neg_text(neg, val));
+        let mut a = AddrSet::empty();
+        for part in val.split(',') {
+            match parse_addrs(part) {
+                Ok(x) => a = a.union(&x),
+                Err(e) => return Step::Unknown(e),
+            }
+        }
+        let a = if neg { self.fam.difference(&a) } else { a };
+        Step::Cond(TrafficSet::rule(None, None, &a))
+    }
+
+    fn icmp(&mut self, opt: &str, val: &str, neg: bool) -> Step {
+        let (p, table): (u8, fn(&str) -> Option<u32>) = if opt == "--icmp-type" {
+            (ICMP, icmp_type)
+        } else {
+            (ICMPV6, icmpv6_type)
+        };
+        self.protocol
+            .push(if p == ICMP { "icmp" } else { "icmpv6" }.into());
+        self.ports.push(neg_text(neg, &format!("type {val}")));
+        match (table(val), val.contains('/')) {
+            (Some(t), false) => {
+                let types = PortSet::range(t * 256, t * 256 + 255);
+                let types = if neg {
+                    PortSet::full_ports().difference(&types)
+                } else {
+                    types
+                };
+                Step::Cond(TrafficSet::product(
+                    &ProtoSet::single(p as u32),
+                    &types,
+                    &AddrSet::full(),
+                ))
+            }
+            _ => Step::Unknown(format!("icmp type {val:?}")),
+        }
+    }
+
+    fn finish(mut self, name: String) -> FwRule {
+        if let Verdict::Unknown(t) = &self.verdict {
+            // Targets without a verdict of their own go on to the next rule.
+            if NO_VERDICT.contains(&t.as_str()) {
+                self.verdict = Verdict::Continue;
+            }
+        }
+        let join = |v: Vec<String>| {
+            if v.is_empty() {
+                "all".to_string()
+            } else {
+                v.join(" ")
+            }
+        };
+        FwRule {
+            name,
+            m: self.m,
+            verdict: self.verdict,
+            protocol: join(self.protocol),
+            ports: join(self.ports),
+            destination: join(self.dest),
+            inexact: self.inexact,
+        }
     }
 }
 
@@ -419,10 +464,6 @@ fn target(opt: &str, val: &str) -> Verdict {
 /// Extension targets (not user chains): the ones that only log, mark or rewrite, and the queues.
 fn is_builtin_target(name: &str) -> bool {
     NO_VERDICT.contains(&name) || matches!(name, "QUEUE" | "NFQUEUE")
-}
-
-fn with_proto(proto: Option<u8>, ports: &PortSet) -> TrafficSet {
-    TrafficSet::rule(proto, Some(ports), &AddrSet::full())
 }
 
 /// `80`, `8000:8080`, `80,443,8000:8080`.

@@ -22,6 +22,7 @@
 
 pub mod iptables;
 pub mod nft;
+mod values;
 
 use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet, Chain, Layer, LayerKind, Rule, Target, TrafficSet, Warning};

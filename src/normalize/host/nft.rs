@@ -8,10 +8,13 @@
 //! `drop`, `reject`, `jump`, `goto`, `return`, `continue`. Other families (`arp`, `bridge`,
 //! `netdev`) are left out with a warning (leaving a filter out can only over-report egress).
 
+use super::values::{
+    addr_elem, compact, describe_left, icmp_type, icmpv6_type, neg_text, port_elem, words,
+};
 use super::{BaseChain, Family, FwChain, FwRule, FwTable, Hook, HostExport, Match, Verdict};
 use crate::model::space::{
-    addr, all_v4, all_v6, parse_addrs, parse_proto, AddrSet, PortSet, ProtoSet, ICMP, ICMPV6, SCTP,
-    TCP, UDP,
+    all_v4, all_v6, parse_addrs, parse_proto, AddrSet, PortSet, ProtoSet, ICMP, ICMPV6, SCTP, TCP,
+    UDP,
 };
 use crate::model::{Action, TrafficSet};
 use serde_json::Value;
@@ -360,7 +363,16 @@ impl Parser {
         } else {
             return Err(Inexact::Unknown("not a payload, meta or ct match".into()));
         };
-        let elems = self.elems(right, table, op)?;
+        let elems = match self.elems(right, table, op)? {
+            // Protocols and icmp types printed as numbers read like ports: back to words.
+            Elems::Ports(p) if !matches!(field, "dport" | "daddr") => Elems::Words(
+                p.ranges()
+                    .iter()
+                    .flat_map(|&(lo, hi)| (lo..=hi.min(lo + 255)).map(|n| n.to_string()))
+                    .collect(),
+            ),
+            e => e,
+        };
         match (proto, field, elems) {
             ("ip", "daddr", Elems::Addrs(a)) | ("ip6", "daddr", Elems::Addrs(a)) => {
                 let fam = if proto == "ip" { all_v4() } else { all_v6() };
@@ -391,64 +403,15 @@ impl Parser {
             ("meta", "l4proto", Elems::Words(w))
             | ("ip", "protocol", Elems::Words(w))
             | ("ip6", "nexthdr", Elems::Words(w)) => {
-                let mut set = ProtoSet::empty();
-                for word in &w {
-                    match parse_proto(word) {
-                        Ok(Some(n)) => set = set.union(&ProtoSet::single(n as u32)),
-                        _ => return Err(Inexact::Unknown(format!("protocol {word:?}"))),
-                    }
-                }
                 written.protocol.push(neg_text(neg, compact(right)));
-                let set = if neg {
-                    ProtoSet::range(0, 255).difference(&set)
-                } else {
-                    set
-                };
-                let fam = match proto {
-                    "ip" => all_v4(),
-                    "ip6" => all_v6(),
-                    _ => AddrSet::full(),
-                };
-                Ok(TrafficSet::product(&set, &PortSet::full_ports(), &fam))
+                protocol_cond(proto, &w, neg)
             }
-            ("meta", "nfproto", Elems::Words(w)) => {
-                let mut a = AddrSet::empty();
-                for word in &w {
-                    a = a.union(&match word.as_str() {
-                        "ipv4" => all_v4(),
-                        "ipv6" => all_v6(),
-                        _ => return Err(Inexact::Unknown(format!("nfproto {word:?}"))),
-                    });
-                }
-                let a = if neg {
-                    AddrSet::full().difference(&a)
-                } else {
-                    a
-                };
-                Ok(TrafficSet::rule(None, None, &a))
-            }
+            ("meta", "nfproto", Elems::Words(w)) => nfproto_cond(&w, neg),
             ("icmp" | "icmpv6", "type", Elems::Words(w)) => {
-                let (p, table): (u8, fn(&str) -> Option<u32>) = if proto == "icmp" {
-                    (ICMP, icmp_type)
-                } else {
-                    (ICMPV6, icmpv6_type)
-                };
-                let mut types = PortSet::empty();
-                for word in &w {
-                    let t = table(word)
-                        .ok_or_else(|| Inexact::Unknown(format!("{proto} type {word:?}")))?;
-                    types = types.union(&PortSet::range(t * 256, t * 256 + 255));
-                }
-                let types = if neg {
-                    PortSet::full_ports().difference(&types)
-                } else {
-                    types
-                };
                 written.protocol.push(proto.to_string());
-                written
-                    .ports
-                    .push(neg_text(neg, format!("type {}", compact(right))));
-                Ok(protocols(&[p], &types))
+                let types = format!("type {}", compact(right));
+                written.ports.push(neg_text(neg, types));
+                icmp_cond(proto, &w, neg)
             }
             ("meta", "oifname" | "oif", Elems::Words(w)) if !neg && w.iter().all(|x| x == "lo") => {
                 // The loopback interface carries only traffic to the host itself.
@@ -525,6 +488,66 @@ impl Parser {
     }
 }
 
+/// `meta l4proto`, `ip protocol`, `ip6 nexthdr` (the last two also name the family).
+fn protocol_cond(proto: &str, words: &[String], neg: bool) -> Result<TrafficSet, Inexact> {
+    let mut set = ProtoSet::empty();
+    for word in words {
+        match parse_proto(word) {
+            Ok(Some(n)) => set = set.union(&ProtoSet::single(n as u32)),
+            _ => return Err(Inexact::Unknown(format!("protocol {word:?}"))),
+        }
+    }
+    let set = if neg {
+        ProtoSet::range(0, 255).difference(&set)
+    } else {
+        set
+    };
+    let fam = match proto {
+        "ip" => all_v4(),
+        "ip6" => all_v6(),
+        _ => AddrSet::full(),
+    };
+    Ok(TrafficSet::product(&set, &PortSet::full_ports(), &fam))
+}
+
+/// `meta nfproto ipv4|ipv6`.
+fn nfproto_cond(words: &[String], neg: bool) -> Result<TrafficSet, Inexact> {
+    let mut a = AddrSet::empty();
+    for word in words {
+        a = a.union(&match word.as_str() {
+            "ipv4" => all_v4(),
+            "ipv6" => all_v6(),
+            _ => return Err(Inexact::Unknown(format!("nfproto {word:?}"))),
+        });
+    }
+    let a = if neg {
+        AddrSet::full().difference(&a)
+    } else {
+        a
+    };
+    Ok(TrafficSet::rule(None, None, &a))
+}
+
+/// `icmp type …`, `icmpv6 type …` by name or number.
+fn icmp_cond(proto: &str, words: &[String], neg: bool) -> Result<TrafficSet, Inexact> {
+    let (p, table): (u8, fn(&str) -> Option<u32>) = if proto == "icmp" {
+        (ICMP, icmp_type)
+    } else {
+        (ICMPV6, icmpv6_type)
+    };
+    let mut types = PortSet::empty();
+    for word in words {
+        let t = table(word).ok_or_else(|| Inexact::Unknown(format!("{proto} type {word:?}")))?;
+        types = types.union(&PortSet::range(t * 256, t * 256 + 255));
+    }
+    let types = if neg {
+        PortSet::full_ports().difference(&types)
+    } else {
+        types
+    };
+    Ok(protocols(&[p], &types))
+}
+
 enum Inexact {
     /// `ct state`: exact as to new egress, but not a packet set a rule can be shadowed by.
     CtState(Match),
@@ -537,161 +560,4 @@ fn protocols(protos: &[u8], ports: &PortSet) -> TrafficSet {
         set = set.union(&ProtoSet::single(*p as u32));
     }
     TrafficSet::product(&set, ports, &AddrSet::full())
-}
-
-fn addr_elem(v: &Value) -> Option<AddrSet> {
-    match v {
-        Value::String(s) if s.contains('.') || s.contains(':') => parse_addrs(s).ok(),
-        Value::Object(o) => {
-            if let Some(p) = o.get("prefix") {
-                let a = p.get("addr")?.as_str()?;
-                let len = p.get("len")?.as_u64()?;
-                parse_addrs(&format!("{a}/{len}")).ok()
-            } else if let Some(r) = o.get("range").and_then(Value::as_array) {
-                let lo: std::net::IpAddr = r.first()?.as_str()?.parse().ok()?;
-                let hi: std::net::IpAddr = r.get(1)?.as_str()?.parse().ok()?;
-                (lo.is_ipv4() == hi.is_ipv4()).then(|| AddrSet::range(addr(lo), addr(hi)))
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
-fn port_elem(v: &Value) -> Option<PortSet> {
-    match v {
-        Value::Number(n) => {
-            let p = n.as_u64().filter(|p| *p <= 65535)? as u32;
-            Some(PortSet::single(p))
-        }
-        Value::Object(o) => {
-            let r = o.get("range")?.as_array()?;
-            let lo = r.first()?.as_u64().filter(|p| *p <= 65535)? as u32;
-            let hi = r.get(1)?.as_u64().filter(|p| *p <= 65535)? as u32;
-            (lo <= hi).then(|| PortSet::range(lo, hi))
-        }
-        Value::String(name) => service_port(name).map(PortSet::single),
-        _ => None,
-    }
-}
-
-/// The few service names `nft -j` may print instead of numbers (`nft -S`).
-fn service_port(name: &str) -> Option<u32> {
-    Some(match name {
-        "ftp-data" => 20,
-        "ftp" => 21,
-        "ssh" => 22,
-        "telnet" => 23,
-        "smtp" => 25,
-        "domain" => 53,
-        "http" => 80,
-        "https" => 443,
-        "microsoft-ds" => 445,
-        "domain-s" => 853,
-        _ => return None,
-    })
-}
-
-pub(super) fn icmp_type(w: &str) -> Option<u32> {
-    Some(match w {
-        "echo-reply" => 0,
-        "destination-unreachable" => 3,
-        "source-quench" => 4,
-        "redirect" => 5,
-        "echo-request" => 8,
-        "router-advertisement" => 9,
-        "router-solicitation" => 10,
-        "time-exceeded" => 11,
-        "parameter-problem" => 12,
-        "timestamp-request" => 13,
-        "timestamp-reply" => 14,
-        "info-request" => 15,
-        "info-reply" => 16,
-        "address-mask-request" => 17,
-        "address-mask-reply" => 18,
-        n => n.parse().ok().filter(|t| *t <= 255)?,
-    })
-}
-
-pub(super) fn icmpv6_type(w: &str) -> Option<u32> {
-    Some(match w {
-        "destination-unreachable" => 1,
-        "packet-too-big" => 2,
-        "time-exceeded" => 3,
-        "parameter-problem" => 4,
-        "echo-request" => 128,
-        "echo-reply" => 129,
-        "mld-listener-query" => 130,
-        "mld-listener-report" => 131,
-        "mld-listener-done" | "mld-listener-reduction" => 132,
-        "nd-router-solicit" => 133,
-        "nd-router-advert" => 134,
-        "nd-neighbor-solicit" => 135,
-        "nd-neighbor-advert" => 136,
-        "nd-redirect" => 137,
-        "mld2-listener-report" => 143,
-        n => n.parse().ok().filter(|t| *t <= 255)?,
-    })
-}
-
-fn words(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().flat_map(words).collect(),
-        Value::Object(o) if o.contains_key("set") => words(&o["set"]),
-        _ => Vec::new(),
-    }
-}
-
-fn neg_text(neg: bool, s: String) -> String {
-    if neg {
-        format!("!= {s}")
-    } else {
-        s
-    }
-}
-
-fn describe_left(left: &Value) -> String {
-    if let Some(p) = left.get("payload") {
-        let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("?");
-        let field = p.get("field").and_then(Value::as_str).unwrap_or("?");
-        return format!("{proto} {field}");
-    }
-    for k in ["meta", "ct"] {
-        if let Some(m) = left.get(k) {
-            return format!(
-                "{k} {}",
-                m.get("key").and_then(Value::as_str).unwrap_or("?")
-            );
-        }
-    }
-    compact(left)
-}
-
-/// A short nft-like text of a JSON value: `{ 80, 443 }`, `10.0.0.0/8`, `@blocked`.
-fn compact(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(a) => a.iter().map(compact).collect::<Vec<_>>().join(","),
-        Value::Object(o) => {
-            if let Some(set) = o.get("set") {
-                format!("{{ {} }}", compact(set).replace(',', ", "))
-            } else if let Some(p) = o.get("prefix") {
-                format!(
-                    "{}/{}",
-                    p.get("addr").map(compact).unwrap_or_default(),
-                    p.get("len").map(compact).unwrap_or_default()
-                )
-            } else if let Some(r) = o.get("range").and_then(Value::as_array) {
-                r.iter().map(compact).collect::<Vec<_>>().join("-")
-            } else if let Some(e) = o.get("elem").and_then(|e| e.get("val")) {
-                compact(e)
-            } else {
-                v.to_string()
-            }
-        }
-        other => other.to_string(),
-    }
 }

@@ -298,3 +298,20 @@ fn host_names_come_from_the_file_name() {
     assert_eq!(host_of("gw.iptables"), "gw");
     assert_eq!(host_of("/x/y/db"), "db");
 }
+
+#[test]
+fn nft_numeric_protocols_and_icmp_types() {
+    let text = r#"{"nftables": [
+{"table": {"family": "inet", "name": "f", "handle": 1}},
+{"chain": {"family": "inet", "table": "f", "name": "out", "handle": 1, "type": "filter", "hook": "output", "prio": 0, "policy": "drop"}},
+{"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": 47}}, {"accept": null}]}},
+{"rule": {"family": "inet", "table": "f", "chain": "out", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "icmp", "field": "type"}}, "right": 8}}, {"accept": null}]}}
+]}"#;
+    let inv = nft_inv(text);
+    assert!(inv.warnings.is_empty(), "{:#?}", inv.warnings);
+    let out = "web-1:output";
+    assert!(lets(&inv, out, 47, 0, "8.8.8.8"));
+    assert!(!lets(&inv, out, 50, 0, "8.8.8.8"));
+    assert!(lets(&inv, out, ICMP, 8 * 256, "8.8.8.8"));
+    assert!(!lets(&inv, out, ICMP, 0, "8.8.8.8"));
+}
