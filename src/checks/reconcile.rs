@@ -395,3 +395,128 @@ fn move_observed_findings(rec: &ProbeRecord, t: &Target, findings: &mut [Finding
         f.fingerprint.push_str(&format!("|probe:{}", rec.host));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::observed::{ProbeIdentity, ProbeInterface};
+
+    fn target(provider: Provider, id: &str, f: impl FnOnce(&mut Target)) -> Target {
+        let mut t = Target::new(provider, id, "x");
+        f(&mut t);
+        t
+    }
+
+    fn probe(identity: Option<ProbeIdentity>, host: &str) -> ProbeRecord {
+        ProbeRecord {
+            source: "p.json".into(),
+            host: host.into(),
+            target: "t".into(),
+            address: "203.0.113.9".parse().unwrap(),
+            partial: false,
+            identity,
+            labels: Default::default(),
+            observations: Vec::new(),
+            resource_id: "probe".into(),
+        }
+    }
+
+    fn matched(rec: &ProbeRecord, targets: &[Target]) -> Option<(Vec<String>, String)> {
+        match_targets(rec, targets)
+            .map(|(ts, by)| (ts.iter().map(|t| t.resource_id.clone()).collect(), by))
+    }
+
+    #[test]
+    fn gcp_interfaces_match_by_instance_and_nic_name() {
+        let nic = |id: &str, nic: &str| {
+            target(Provider::Gcp, id, |t| {
+                t.account = Some("proj".into());
+                t.identity.instance_ids = vec!["123".into(), "web-1".into()];
+                t.identity.interface_ids = vec![format!("web-1/{nic}")];
+            })
+        };
+        let targets = vec![
+            nic("proj/z/web-1", "nic0"),
+            nic("proj/z/web-1/nic1", "nic1"),
+        ];
+        let idn = ProbeIdentity {
+            provider: "gcp".into(),
+            account: Some("proj".into()),
+            instance_id: Some("123".into()),
+            instance_name: Some("web-1".into()),
+            interfaces: vec![ProbeInterface {
+                id: Some("nic0".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            matched(&probe(Some(idn.clone()), "web-1"), &targets),
+            Some((vec!["proj/z/web-1".into()], "interface web-1/nic0".into()))
+        );
+        // Without interfaces, the instance: both of its NICs.
+        let bare = ProbeIdentity {
+            interfaces: Vec::new(),
+            ..idn.clone()
+        };
+        assert_eq!(
+            matched(&probe(Some(bare), "web-1"), &targets).map(|m| m.0.len()),
+            Some(2)
+        );
+        // Another project's instance of the same id is not this one.
+        let other = ProbeIdentity {
+            account: Some("other".into()),
+            ..idn
+        };
+        assert_eq!(matched(&probe(Some(other), "web-1"), &targets), None);
+    }
+
+    #[test]
+    fn azure_ids_match_without_case_and_addresses_need_the_same_network() {
+        let vm =
+            "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm1";
+        let targets = vec![target(Provider::Azure, "nic1", |t| {
+            t.identity.instance_ids = vec![vm.into()];
+            t.identity.addresses = vec!["10.0.0.4".parse().unwrap()];
+            t.identity.network = Some("/subscriptions/S/.../virtualNetworks/vnet-a".into());
+        })];
+        let idn = ProbeIdentity {
+            provider: "azure".into(),
+            instance_id: Some(vm.to_lowercase()),
+            ..Default::default()
+        };
+        assert_eq!(
+            matched(&probe(Some(idn), "vm1"), &targets).map(|m| m.1),
+            Some(format!("instance {}", vm.to_lowercase()))
+        );
+        let by_addr = |network: &str| ProbeIdentity {
+            provider: "azure".into(),
+            network: Some(network.into()),
+            interfaces: vec![ProbeInterface {
+                addresses: vec!["10.0.0.4".parse().unwrap()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            matched(&probe(Some(by_addr("vnet-a")), "vm1"), &targets).map(|m| m.1),
+            Some("address 10.0.0.4".into())
+        );
+        assert_eq!(
+            matched(&probe(Some(by_addr("vnet-b")), "vm1"), &targets),
+            None
+        );
+    }
+
+    #[test]
+    fn a_probe_without_identity_matches_its_host_by_short_name() {
+        let targets = vec![target(Provider::Host, "web-1:output", |t| {
+            t.identity.instance_ids = vec!["web-1".into()];
+        })];
+        assert_eq!(
+            matched(&probe(None, "web-1.example.org"), &targets).map(|m| m.1),
+            Some("host web-1.example.org".into())
+        );
+        assert_eq!(matched(&probe(None, "web-2"), &targets), None);
+    }
+}
