@@ -1050,3 +1050,63 @@ fn a_single_interface_without_groups_takes_the_instance_groups() {
         .any(|w| w.kind == "not-evaluated" && w.source == "eni-0two-a"));
     assert!(ids(&f, "eni-0two-b").contains(&"EG001".to_string()));
 }
+
+#[test]
+fn interfaces_carry_their_identity() {
+    // The instance's interface, listed by describe-instances with its public association, and an
+    // instance whose interfaces are not listed: it stands in for them with its own addresses.
+    let reservations = json!({"Reservations": [{"OwnerId": ACCT, "Instances": [{
+        "InstanceId": "i-0web", "State": {"Name": "running"},
+        "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0w", "SubnetId": "subnet-0w", "VpcId": "vpc-0aaa",
+            "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+            "Attachment": {"DeviceIndex": 0, "Status": "attached"},
+            "PrivateIpAddress": "10.0.1.5",
+            "Association": {"PublicIp": "198.51.100.7"},
+            "PrivateIpAddresses": [
+                {"PrivateIpAddress": "10.0.1.5", "Primary": true, "Association": {"PublicIp": "198.51.100.7"}},
+                {"PrivateIpAddress": "10.0.1.6", "Primary": false}],
+            "Ipv6Addresses": [{"Ipv6Address": "2600:1f18:aaaa:bb01::5"}]}]
+    }, {
+        "InstanceId": "i-0bare", "State": {"Name": "running"}, "SubnetId": "subnet-0w", "VpcId": "vpc-0aaa",
+        "PrivateIpAddress": "10.0.1.9", "PublicIpAddress": "198.51.100.9",
+        "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}]
+    }]}]});
+    let (inv, _) = scan(vec![sgs(vec![allow_all_sg("sg-0open")]), reservations]);
+    let t = target(&inv, "eni-0w");
+    assert_eq!(t.identity.instance_ids, strs(&["i-0web"]));
+    assert_eq!(t.identity.interface_ids, strs(&["eni-0w"]));
+    let addrs: Vec<String> = t.identity.addresses.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        addrs,
+        strs(&[
+            "10.0.1.5",
+            "198.51.100.7",
+            "10.0.1.6",
+            "2600:1f18:aaaa:bb01::5"
+        ])
+    );
+    assert_eq!(t.identity.network.as_deref(), Some("vpc-0aaa"));
+    let bare = target(&inv, "i-0bare");
+    assert_eq!(bare.identity.instance_ids, strs(&["i-0bare"]));
+    assert!(bare.identity.interface_ids.is_empty());
+    let addrs: Vec<String> = bare
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(addrs, strs(&["10.0.1.9", "198.51.100.9"]));
+}
+
+#[test]
+fn a_malformed_interface_address_is_named() {
+    let bad = json!({"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0bad", "SubnetId": "subnet-0w",
+        "VpcId": "vpc-0aaa", "Groups": [{"GroupId": "sg-0open"}], "PrivateIpAddress": "10.0.1.x"}]});
+    let err = load(vec![sgs(vec![allow_all_sg("sg-0open")]), bad])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("eni-0bad") && err.contains("PrivateIpAddress"),
+        "{err}"
+    );
+}

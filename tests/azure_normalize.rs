@@ -1144,3 +1144,46 @@ fn ipv6_only_where_the_nic_has_an_ipv6_address_and_0_0_0_0_slash_0_is_ipv4() {
     // The IPv4-only NIC cannot send IPv6, and its IPv4 is denied.
     assert_eq!(s.ids("nic-v4"), set(&[]));
 }
+
+#[test]
+fn nics_carry_their_identity() {
+    let vm_id = id("rg-test", "virtualMachines", "vm-web");
+    let mut n = nic("nic-web", "10.0.0.4", "app", None, &[]);
+    n["virtualMachine"] = json!({"id": vm_id});
+    // A second configuration with an expanded public address (as `az vm list-ip-addresses` or a
+    // REST `$expand` shows it).
+    n["ipConfigurations"].as_array_mut().unwrap().push(
+        json!({"name": "ipconfig2", "privateIPAddress": "10.0.0.5",
+            "subnet": {"id": subnet_id("app")},
+            "publicIPAddress": {"id": id("rg-test", "publicIPAddresses", "pip-web"),
+                "properties": {"ipAddress": "20.50.1.2"}}}),
+    );
+    let mut loader = Loader::default();
+    for (i, d) in [vnet(&[("app", None, None)]), json!([n])]
+        .into_iter()
+        .enumerate()
+    {
+        let ctx = DocContext {
+            source: format!("doc{i}.json"),
+            ..Default::default()
+        };
+        loader.add_value(d, &ctx).unwrap();
+    }
+    let inv = loader.build(&Options::default());
+    let t = inv
+        .targets
+        .iter()
+        .find(|t| t.resource_id.ends_with("/nic-web"))
+        .expect("the NIC is a target");
+    assert_eq!(t.identity.instance_ids, vec![vm_id]);
+    assert_eq!(
+        t.identity.interface_ids,
+        vec![id("rg-test", "networkInterfaces", "nic-web")]
+    );
+    let addrs: Vec<String> = t.identity.addresses.iter().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, vec!["10.0.0.4", "10.0.0.5", "20.50.1.2"]);
+    assert_eq!(
+        t.identity.network,
+        Some(id("rg-test", "virtualNetworks", "vnet-test"))
+    );
+}

@@ -1449,3 +1449,52 @@ fn effective_firewalls_without_policies_are_read() {
     let (_, findings) = scan_docs(&[("eff.json", effective)]);
     assert_eq!(ids(&findings, "n"), strs(&["EG004", "EG009"]));
 }
+
+#[test]
+fn instances_carry_their_identity() {
+    let mut vm = instance("web-1", "us-central1-a", "prod", &[], "sa@x");
+    vm["id"] = json!("4567890123456789012");
+    vm["networkInterfaces"][0]["accessConfigs"] =
+        json!([{"type": "ONE_TO_ONE_NAT", "name": "External NAT", "natIP": "34.1.2.3"}]);
+    vm["networkInterfaces"].as_array_mut().unwrap().push(
+        json!({"name": "nic1", "network": format!("{NET}backend"), "networkIP": "10.1.0.5",
+            "stackType": "IPV4_IPV6", "ipv6Address": "fd20:1:2:3::5"}),
+    );
+    let net =
+        |n: &str| json!({"kind": "compute#network", "name": n, "selfLink": format!("{NET}{n}")});
+    let (inv, _) = scan_docs(&[
+        ("instances.json", json!([vm])),
+        ("networks.json", json!([net("prod"), net("backend")])),
+    ]);
+    let nic0 = inv
+        .targets
+        .iter()
+        .find(|t| t.resource_id == "my-proj-123/us-central1-a/web-1")
+        .expect("nic0 target");
+    assert_eq!(
+        nic0.identity.instance_ids,
+        strs(&["4567890123456789012", "web-1"])
+    );
+    assert_eq!(nic0.identity.interface_ids, strs(&["web-1/nic0"]));
+    let addrs: Vec<String> = nic0
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(addrs, strs(&["10.0.0.5", "34.1.2.3"]));
+    assert_eq!(nic0.identity.network.as_deref(), Some("my-proj-123/prod"));
+    let nic1 = inv
+        .targets
+        .iter()
+        .find(|t| t.resource_id == "my-proj-123/us-central1-a/web-1/nic1")
+        .expect("nic1 target");
+    assert_eq!(nic1.identity.interface_ids, strs(&["web-1/nic1"]));
+    let addrs: Vec<String> = nic1
+        .identity
+        .addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(addrs, strs(&["10.1.0.5", "fd20:1:2:3::5"]));
+}

@@ -4,6 +4,9 @@
 
 mod lab;
 
+#[path = "lab/declared_observed.rs"]
+mod declared_observed;
+
 use lab::{Lab, INSIDE_ADDR, INSIDE_ADDR6, OUTSIDE_ADDR, OUTSIDE_ADDR6};
 use serde_json::Value;
 use std::time::Duration;

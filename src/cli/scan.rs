@@ -162,14 +162,19 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         loader.add_value(serde_json::to_value(snap)?, &ctx)?;
     }
     let inventory = loader.build(&opts);
-    let findings = crate::checks::run(&inventory, &catalog, &config)?;
+    let mut findings = crate::checks::run(&inventory, &catalog, &config)?;
+    let rec = crate::checks::reconcile::reconcile(&inventory, &catalog, &config, &mut findings);
+    let consistency = crate::checks::consistency::matrix(&inventory, &rec.reconciliations);
     let mut report = Report::new(
         findings,
         inventory.warnings,
         inventory.not_scanned,
-        inventory.targets.len(),
+        // A probe matched to its workload is part of that target, not one of its own.
+        inventory.targets.len() - rec.matched_probes,
     );
     report.scope = scope;
+    report.reconciliation = rec.reconciliations;
+    report.consistency = consistency;
     config.apply(&mut report, chrono::Local::now().date_naive());
     if let Some(b) = &o.baseline {
         crate::report::baseline::apply(b, &mut report)?;

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod consistency;
 mod csv;
 mod html;
 mod junit;
@@ -34,10 +35,10 @@ pub enum Format {
 pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Table => render_table(report, table_width()),
+        Format::Table => render_table(report, table_width()) + &consistency::table_block(report),
         Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, catalog))? + "\n",
         Format::Junit => junit::render(report, catalog),
-        Format::Markdown => markdown::render(report),
+        Format::Markdown => markdown::render(report) + &consistency::markdown_block(report),
         Format::Csv => csv::render(report),
         Format::Html => html::render(report),
     })

@@ -1,7 +1,10 @@
 //! The check catalog (`rules/*.toml`, embedded in the binary, plus `--rules DIR`) and how it runs:
 //! every target is evaluated once, then every enabled check queries the result.
 
+pub mod classes;
+pub mod consistency;
 mod query;
+pub mod reconcile;
 mod rule_level;
 pub mod spec;
 

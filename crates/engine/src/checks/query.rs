@@ -25,6 +25,9 @@ pub enum QueryKind {
     ShadowedDeny,
     RedundantRule,
     Allowlist,
+    /// EG016: found by reconciling probe results with declared targets (`checks::reconcile`),
+    /// not by a query on one target.
+    DeclaredObservedContradiction,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -250,6 +253,7 @@ pub fn run(
             Vec::new()
         }
         QueryKind::Allowlist => allowlist(check, ev, &prep.allow),
+        QueryKind::DeclaredObservedContradiction => Vec::new(),
     }
 }
 

@@ -54,6 +54,7 @@ fn kind_name(k: LayerKind) -> &'static str {
         LayerKind::VpcFirewall => "vpc-firewall",
         LayerKind::FirewallPolicy => "firewall-policy",
         LayerKind::Observed => "host",
+        LayerKind::HostFirewall => "host-firewall",
         LayerKind::Custom => "custom",
     }
 }

@@ -192,6 +192,8 @@ pub enum WarningKind {
     UnusedSuppression,
     /// A probe reached only a loopback, private or documentation address: its results are not the public internet.
     ProbeNonPublicTarget,
+    /// A host firewall statement that is not understood: treated so it can only over-report egress.
+    HostFirewallNotUnderstood,
     /// A kind this version does not know (read from a newer report).
     #[serde(other)]
     Other,
@@ -219,6 +221,7 @@ impl WarningKind {
             WarningKind::UnresolvedTarget => "unresolved-target",
             WarningKind::UnusedSuppression => "unused-suppression",
             WarningKind::ProbeNonPublicTarget => "probe-non-public-target",
+            WarningKind::HostFirewallNotUnderstood => "host-firewall-not-understood",
             WarningKind::Other => "other",
         }
     }
@@ -300,6 +303,12 @@ pub struct Report {
     #[serde(default)]
     pub not_scanned: Vec<NotScanned>,
     pub summary: Summary,
+    /// Declared vs observed, per workload a probe ran on (CHECKS.md §6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconciliation: Vec<super::reconciliation::Reconciliation>,
+    /// One line per egress class across all targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<super::reconciliation::ClassRow>,
 }
 
 impl Report {
@@ -320,6 +329,8 @@ impl Report {
             warnings,
             not_scanned,
             summary: Summary::default(),
+            reconciliation: Vec::new(),
+            consistency: Vec::new(),
         };
         r.summary.targets = targets;
         r.recount();

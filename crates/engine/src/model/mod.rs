@@ -2,8 +2,9 @@
 
 pub mod finding;
 pub mod policy;
-pub use egress_audit_space as space;
+pub mod reconciliation;
 pub mod scope;
+pub use egress_audit_space as space;
 
 pub use finding::{
     Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,

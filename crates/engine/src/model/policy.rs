@@ -65,6 +65,8 @@ pub enum LayerKind {
     FirewallPolicy,
     /// Observed by a live probe.
     Observed,
+    /// A host firewall's base chain (nftables, iptables).
+    HostFirewall,
     /// A user rule's allow-list (custom rules).
     Custom,
 }

@@ -8,6 +8,8 @@ pub mod aws;
 pub mod azure;
 pub mod foreign;
 pub mod gcp;
+pub mod host;
+pub mod observed;
 pub mod probe;
 pub mod reach;
 
@@ -39,6 +41,8 @@ pub struct Inventory {
     pub targets: Vec<Target>,
     pub warnings: Vec<Warning>,
     pub not_scanned: Vec<NotScanned>,
+    /// Probe results as measured, for reconciling them with declared targets (CHECKS.md §6).
+    pub probes: Vec<observed::ProbeRecord>,
 }
 
 /// A bad input: exit status 2, with the file and what is wrong.
@@ -64,7 +68,8 @@ describe-managed-prefix-lists | get-managed-prefix-list-entries | describe-secur
 vnet list | vnet subnet list | route-table list | firewall list | nsg rule list`, `az vm list | vmss list`, `az graph query` \
 (or one object of the matching `show`, or the ARM REST `{\"value\": [...]}` shape), `gcloud compute firewall-rules list | instances list | networks list | \
 routes list | network-firewall-policies list | firewall-policies describe` with --format=json (or the \
-REST `{\"items\": ...}` shape), an egress-audit snapshot, or an egress-audit probe result";
+REST `{\"items\": ...}` shape), `nft -j list ruleset`, `iptables-save` / `ip6tables-save` text, an \
+egress-audit snapshot, or an egress-audit probe result";
 
 /// Collects documents from every input, then builds the targets.
 #[derive(Default)]
@@ -73,6 +78,7 @@ pub struct Loader {
     pub azure: azure::AzureBundle,
     pub gcp: gcp::GcpBundle,
     pub probes: probe::ProbeBundle,
+    pub hosts: host::HostBundle,
     pub not_scanned: Vec<NotScanned>,
     pub warnings: Vec<Warning>,
     /// JSON files opened (the report's `scope.files`).
@@ -110,6 +116,13 @@ impl Loader {
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+        // The one text format: `iptables-save` output is not JSON.
+        if host::iptables::detect(&text) && serde_json::from_str::<Value>(&text).is_err() {
+            let export =
+                host::iptables::parse(&text, &name).map_err(|m| InputError::new(&name, m))?;
+            self.hosts.add(export);
+            return Ok(());
+        }
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             // `aws … > f; aws … >> f`: two documents in one file.
             let hint = if e.to_string().starts_with("trailing characters")
@@ -155,6 +168,12 @@ impl Loader {
                 .gcp
                 .add(kind, value, ctx)
                 .map_err(|m| InputError::new(&ctx.source, m));
+        }
+        if host::nft::detect(&value) {
+            let export = host::nft::parse(&value, &ctx.source)
+                .map_err(|m| InputError::new(&ctx.source, m))?;
+            self.hosts.add(export);
+            return Ok(());
         }
         if probe::ProbeBundle::detect(&value) {
             return self
@@ -247,6 +266,7 @@ impl Loader {
             targets: Vec::new(),
             warnings: self.warnings,
             not_scanned: self.not_scanned,
+            probes: Vec::new(),
         };
         let before = inv.warnings.len();
         self.aws.build(opts, &mut inv);
@@ -257,6 +277,7 @@ impl Loader {
         let before = inv.warnings.len();
         self.gcp.build(opts, &mut inv);
         not_read_pages(&mut inv, before, Provider::Gcp);
+        self.hosts.build(&mut inv);
         self.probes.build(opts, &mut inv);
         inv.warnings.sort();
         inv.warnings.dedup();
@@ -327,7 +348,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
         }
         if p.is_dir() {
             walk(&p, out, warnings)?;
-        } else if p.extension().and_then(|e| e.to_str()) == Some("json") {
+        } else if p.extension().and_then(|e| e.to_str()) == Some("json") || is_firewall_text(&p) {
             out.push(p);
         } else if p
             .extension()
@@ -344,6 +365,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
         }
     }
     Ok(())
+}
+
+/// A non-JSON file in a folder that is `iptables-save` output (read by its first 64 KiB).
+fn is_firewall_text(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read = std::fs::File::open(p).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
+    read.is_ok() && host::iptables::detect(&String::from_utf8_lossy(&head))
 }
 
 /// Reads a required string field, with an error that names the object and the field.

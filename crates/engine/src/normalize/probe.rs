@@ -21,6 +21,7 @@
 //! rest only on such rules say what was really reached (`super::reach`).
 
 use super::reach::{non_public_class, reach_name, reached_text, NOT_PUBLIC};
+use super::observed::{self, Observation, ProbeIdentity, ProbeRecord};
 use super::{DocContext, Inventory, Options};
 use crate::model::space::{public4, public6, AddrSet, ICMP, ICMPV6, TCP, UDP};
 use crate::model::WarningKind;
@@ -47,6 +48,9 @@ struct ParsedProbe {
     partial: bool,
     rules: Vec<Rule>,
     warnings: Vec<String>,
+    identity: Option<ProbeIdentity>,
+    labels: std::collections::BTreeMap<String, String>,
+    observations: Vec<Observation>,
 }
 
 impl ProbeBundle {
@@ -75,6 +79,33 @@ impl ProbeBundle {
                 t.labels.insert("probe_started".into(), s.clone());
             }
             t.labels.insert("probe_expect".into(), p.expect.clone());
+            for (k, v) in &p.labels {
+                t.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            if let Some(idn) = &p.identity {
+                t.account = idn.account.clone();
+                t.region = idn.region.clone();
+                t.identity.instance_ids = idn.instance_id.iter().cloned().collect();
+                t.identity.interface_ids =
+                    idn.interfaces.iter().filter_map(|n| n.id.clone()).collect();
+                t.identity.addresses = idn
+                    .interfaces
+                    .iter()
+                    .flat_map(|n| n.addresses.iter().copied())
+                    .collect();
+                t.identity.network = idn.network.clone();
+            }
+            inv.probes.push(ProbeRecord {
+                source: source.clone(),
+                host: p.host.clone(),
+                target: p.target.clone(),
+                address: p.address,
+                partial: p.partial,
+                identity: p.identity.clone(),
+                labels: p.labels.clone(),
+                observations: p.observations.clone(),
+                resource_id: id.clone(),
+            });
             t.chains.push(Chain {
                 layers: vec![Layer {
                     kind: LayerKind::Observed,
@@ -352,7 +383,11 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
         }
     }
 
+    let observations = observed::observations(v, address, ranges)?;
     Ok(ParsedProbe {
+        identity: observed::identity(v)?,
+        labels: observed::labels(v)?,
+        observations,
         started: v.get("started").and_then(Value::as_str).map(String::from),
         host,
         target,

@@ -9,6 +9,7 @@ use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// Where an object came from: the document's scope, else what the object itself says.
 #[derive(Clone, Debug, Default)]
@@ -266,6 +267,8 @@ pub struct Eni {
     pub tags: BTreeMap<String, String>,
     pub scope: Scope,
     pub family: Family,
+    /// Private IPv4/IPv6 and public addresses, for attributing probe results and flows to it.
+    pub addresses: Vec<IpAddr>,
 }
 
 /// Which address families an interface can send from, from the addresses it holds.
@@ -324,6 +327,43 @@ fn family(v: &Value, what: &str) -> Result<Family, String> {
     })
 }
 
+/// The addresses an interface (or an instance) holds: `PrivateIpAddress`, `PrivateIpAddresses[]`
+/// (with their `Association.PublicIp`), `Association.PublicIp`, `PublicIpAddress`, `Ipv6Address`,
+/// `Ipv6Addresses[]`. Only for attribution: they change no verdict.
+fn addresses(v: &Value, what: &str) -> Result<Vec<IpAddr>, String> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), String> {
+        if let Some(a) = opt_str(obj, key, at)?.filter(|a| !a.is_empty()) {
+            let ip = a
+                .parse()
+                .map_err(|_| format!("{at}: `{key}` {a:?} is not an IP address"))?;
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+        Ok(())
+    };
+    let assoc = |obj: &'_ Value| obj.get("Association").filter(|a| !a.is_null()).cloned();
+    add(v, "PrivateIpAddress", what)?;
+    add(v, "PublicIpAddress", what)?;
+    add(v, "Ipv6Address", what)?;
+    if let Some(a) = assoc(v) {
+        add(&a, "PublicIp", &format!("{what}: Association"))?;
+    }
+    for (j, item) in list(v, "PrivateIpAddresses", what)?.iter().enumerate() {
+        let at = format!("{what}: PrivateIpAddresses[{j}]");
+        add(item, "PrivateIpAddress", &at)?;
+        add(item, "Ipv6Address", &at)?;
+        if let Some(a) = assoc(item) {
+            add(&a, "PublicIp", &format!("{at}.Association"))?;
+        }
+    }
+    for (j, item) in list(v, "Ipv6Addresses", what)?.iter().enumerate() {
+        add(item, "Ipv6Address", &format!("{what}: Ipv6Addresses[{j}]"))?;
+    }
+    Ok(out)
+}
+
 impl Eni {
     /// Fills what `self` lacks from another listing of the same interface.
     pub fn merge(&mut self, o: Eni) {
@@ -343,6 +383,11 @@ impl Eni {
             self.groups = o.groups;
         }
         self.family.merge(o.family);
+        for a in o.addresses {
+            if !self.addresses.contains(&a) {
+                self.addresses.push(a);
+            }
+        }
         for (k, v) in o.tags {
             self.tags.entry(k).or_insert(v);
         }
@@ -373,6 +418,7 @@ pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Resu
         tags: t,
         scope: owned_scope(scope, opt_str(v, "OwnerId", &what)?, az),
         family: family(v, &what)?,
+        addresses: addresses(v, &what)?,
         id,
     })
 }
@@ -442,6 +488,7 @@ pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)
                     instance_id: Some(id.to_string()),
                     scope: iscope.clone(),
                     family: family(inst, &what)?,
+                    addresses: addresses(inst, &what)?,
                     ..Default::default()
                 });
             }

@@ -6,7 +6,7 @@ use super::routes::{combine, Routes};
 use super::rules::{nacl_layer, sg_layer, sg_rules};
 use super::AwsBundle;
 use crate::model::WarningKind;
-use crate::model::{AddrSet, Chain, Layer, Rule, Target, Warning};
+use crate::model::{AddrSet, Chain, Identity, Layer, Rule, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +122,16 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             .clone()
             .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()));
         name_and_labels(&b, eni, &mut t);
+        t.identity = Identity {
+            instance_ids: eni.instance_id.iter().cloned().collect(),
+            interface_ids: if eni.kind == "instance" {
+                Vec::new()
+            } else {
+                vec![eni.id.clone()]
+            },
+            addresses: eni.addresses.clone(),
+            network: vpc.map(str::to_string),
+        };
         // An interface without an IPv6 address sends no IPv6, whatever `::/0` rules allow.
         t.address_limit = eni.family.limit();
 

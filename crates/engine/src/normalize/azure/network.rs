@@ -8,6 +8,7 @@ use crate::model::space::{all_v4, parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 #[derive(Clone, Debug)]
 pub struct Nic {
@@ -27,6 +28,9 @@ pub struct Nic {
     /// Application security groups of its IP configurations (ids as written), without repeats.
     pub asgs: Vec<String>,
     pub addrs: Vec<AddrSet>,
+    /// Private and (where the export expands them) public addresses, for attributing probe
+    /// results and flows to the NIC.
+    pub ips: Vec<IpAddr>,
     /// Whether some IP configuration shows no address (not allocated yet, or a scale-set model):
     /// then `addrs` is not all of the NIC's addresses.
     pub addrs_incomplete: bool,
@@ -99,6 +103,7 @@ pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, St
         subnets: Vec::new(),
         asgs: Vec::new(),
         addrs: Vec::new(),
+        ips: Vec::new(),
         addrs_incomplete: false,
         ipv4_only: false,
         scale_set: None,
@@ -149,8 +154,40 @@ fn read_ip_configs(
         all_known_v4 &= v4 && !v6;
         nic.addrs_incomplete |= addr.is_none();
         nic.addrs.extend(addr);
+        read_ips(nic, c, &cwhat)?;
     }
     nic.ipv4_only = all_known_v4 && !any_v6;
+    Ok(())
+}
+
+/// The addresses of one IP configuration: `privateIPAddress`, and `publicIPAddress.ipAddress`
+/// when the export expands the public address (`az network nic list` shows only its id).
+fn read_ips(nic: &mut Nic, config: &Value, what: &str) -> Result<(), String> {
+    let public = field(config, "publicIPAddress");
+    let found = [
+        (
+            "privateIPAddress",
+            opt_str(config, "privateIPAddress", what)?,
+        ),
+        (
+            "publicIPAddress.ipAddress",
+            match public {
+                Some(p) => opt_str(p, "ipAddress", what)?,
+                None => None,
+            },
+        ),
+    ];
+    for (name, text) in found {
+        let Some(text) = text.filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        let ip: IpAddr = text
+            .parse()
+            .map_err(|_| format!("{what}: field `{name}` {text:?} is not an IP address"))?;
+        if !nic.ips.contains(&ip) {
+            nic.ips.push(ip);
+        }
+    }
     Ok(())
 }
 
@@ -205,6 +242,7 @@ pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Ni
             subnets: Vec::new(),
             asgs: Vec::new(),
             addrs: Vec::new(),
+            ips: Vec::new(),
             addrs_incomplete: false,
             ipv4_only: false,
             scale_set: Some(id_key(&id)),

@@ -9,7 +9,7 @@ use super::shape::{id_key, id_name};
 use super::{AzureBundle, ServiceTags};
 use crate::model::space::all_v4;
 use crate::model::WarningKind;
-use crate::model::{Chain, RouteInfo, Target, Warning};
+use crate::model::{Chain, Identity, RouteInfo, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 use std::collections::BTreeSet;
@@ -165,9 +165,25 @@ impl AzureBundle {
         t.account = nic.account.clone();
         t.region = nic.region.clone();
         // The VM's tags, with the NIC's own tags taking precedence.
-        if let Some(vm) = self.vm_of(nic) {
+        let vm = self.vm_of(nic);
+        if let Some(vm) = vm {
             t.labels = vm.tags.clone();
         }
+        t.identity = Identity {
+            instance_ids: nic
+                .vm
+                .clone()
+                .or_else(|| vm.map(|v| v.id.clone()))
+                .into_iter()
+                .collect(),
+            interface_ids: vec![nic.id.clone()],
+            addresses: nic.ips.clone(),
+            // The VNet is the subnet id up to `/subnets/`.
+            network: nic.subnets.first().and_then(|s| {
+                let at = s.to_ascii_lowercase().find("/subnets/")?;
+                Some(s[..at].to_string())
+            }),
+        };
         t.labels
             .extend(nic.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         t.selectors = nic.asgs.iter().map(|a| id_name(a).to_string()).collect();

@@ -9,6 +9,7 @@ use crate::model::space::{parse_addrs, parse_proto};
 use crate::model::{Action, AddrSet, PortSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// VPC firewall rules without a `priority` get this one.
 pub const DEFAULT_PRIORITY: i64 = 1000;
@@ -56,11 +57,16 @@ pub struct Nic {
     /// `ipv6AccessType: INTERNAL` and no IPv6 access config: its IPv6 address is internal (ULA),
     /// and packets from it never reach public IPv6.
     pub v6_internal_only: bool,
+    /// `networkIP`, `ipv6Address`, `accessConfigs[].natIP`, `ipv6AccessConfigs[].externalIpv6`:
+    /// for attributing probe results and flows to the instance.
+    pub ips: Vec<IpAddr>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Instance {
     pub name: String,
+    /// The numeric instance id (a string in the API's JSON), when listed.
+    pub id: Option<String>,
     pub project: Option<String>,
     pub zone: Option<String>,
     pub tags: Vec<String>,
@@ -273,6 +279,7 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
                 }
             }
         }
+        let ips = nic_ips(n, &nw)?;
         let v6_internal_only = !external6
             && opt_str(n, "ipv6AccessType", &nw)?
                 .is_some_and(|t| t.eq_ignore_ascii_case("INTERNAL"));
@@ -285,17 +292,54 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
             v6_only,
             v6_internal_only,
             addrs,
+            ips,
         });
     }
     Ok(Instance {
         labels: str_map(v, "labels", &what)?,
         zone: zone.map(|z| last_segment(z).to_string()),
+        id: match v.get("id") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
         name,
         project,
         tags,
         service_accounts,
         nics,
     })
+}
+
+/// The single addresses of a network interface, internal and external.
+fn nic_ips(n: &Value, nw: &str) -> Result<Vec<IpAddr>, String> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), String> {
+        if let Some(a) = opt_str(obj, key, at)?.filter(|a| !a.is_empty()) {
+            // `ipv6Address` may carry a prefix length in some listings.
+            let bare = a.split('/').next().unwrap_or(a);
+            let ip = bare
+                .parse()
+                .map_err(|_| format!("{at}: `{key}` {a:?} is not an IP address"))?;
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+        Ok(())
+    };
+    add(n, "networkIP", nw)?;
+    add(n, "ipv6Address", nw)?;
+    for (j, c) in obj_list(n, "accessConfigs", nw)?.iter().enumerate() {
+        add(c, "natIP", &format!("{nw}: `accessConfigs[{j}]`"))?;
+    }
+    for (j, c) in obj_list(n, "ipv6AccessConfigs", nw)?.iter().enumerate() {
+        add(
+            c,
+            "externalIpv6",
+            &format!("{nw}: `ipv6AccessConfigs[{j}]`"),
+        )?;
+    }
+    Ok(out)
 }
 
 pub fn network(v: &Value, at: &str) -> Result<Network, String> {

@@ -9,7 +9,7 @@ use super::routes::route_info;
 use super::GcpBundle;
 use crate::model::space::{all_v4, all_v6, public6};
 use crate::model::WarningKind;
-use crate::model::{AddrSet, Chain, Layer, Target, Warning};
+use crate::model::{AddrSet, Chain, Identity, Layer, Target, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 
@@ -311,6 +311,15 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 .cloned()
                 .collect();
             t.chains.push(chain(&b, &info, &who, region.as_deref()));
+            t.identity = Identity {
+                instance_ids: inst.id.iter().chain([&inst.name]).cloned().collect(),
+                interface_ids: vec![format!("{}/{}", inst.name, nic.name)],
+                addresses: nic.ips.clone(),
+                network: Some(match &nic.net.project {
+                    Some(p) => format!("{p}/{}", nic.net.name),
+                    None => nic.net.name.clone(),
+                }),
+            };
             // A NIC sends only in the address families it has an address of.
             // An internal (ULA) IPv6 address reaches no public IPv6 address.
             t.address_limit = if nic.v6_only && nic.v6_internal_only {
