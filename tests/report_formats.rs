@@ -501,7 +501,15 @@ fn html_escapes_and_is_self_contained() {
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert!(html.contains("class=\"sev high\""));
     assert!(html.contains("PARTIAL SCAN"));
-    assert_eq!(html.matches("<h3>").count(), 5, "one heading per resource");
+    // One matrix row per target, the suppressed one too (the rule-level finding is about a rule,
+    // not a target); one cause block per root cause that is not only suppressed.
+    assert_eq!(
+        html.matches("<tr id=\"t").count(),
+        5,
+        "one matrix row per target"
+    );
+    assert_eq!(html.matches("<div class=\"cause ").count(), 4);
+    assert!(html.contains("Content-Security-Policy"));
 }
 
 #[test]
@@ -521,7 +529,16 @@ fn markdown_escapes_cells_and_summarises() {
 fn json_round_trips() {
     let report = sample();
     let text = render(&report, Format::Json, &catalog()).unwrap();
-    let back: Report = serde_json::from_str(&text).unwrap();
+    let mut back: Report = serde_json::from_str(&text).unwrap();
+    // Each finding carries its root cause.
+    assert_eq!(
+        back.findings[0].cause.as_deref(),
+        Some("aws:111122223333:security-group:sg-0aaa egress #1")
+    );
+    assert_eq!(back.findings[0].cause, back.findings[1].cause);
+    for f in &mut back.findings {
+        assert!(f.cause.take().is_some());
+    }
     assert_eq!(back.findings, report.findings);
     assert_eq!(back.summary.findings, 6);
     assert_eq!(back.summary.suppressed, 1);

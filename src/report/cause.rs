@@ -116,7 +116,10 @@ impl Cause {
     }
 
     /// Findings that are not suppressed.
-    pub fn active<'r>(&self, report: &'r Report) -> impl Iterator<Item = &'r Finding> + '_ {
+    pub fn active<'s, 'r: 's>(
+        &'s self,
+        report: &'r Report,
+    ) -> impl Iterator<Item = &'r Finding> + 's {
         let findings = &report.findings;
         self.findings
             .iter()

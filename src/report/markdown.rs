@@ -44,6 +44,7 @@ pub fn render(report: &Report, ctx: &Context) -> String {
         budget.out.push_str("No findings.\n");
     } else {
         causes_table(report, ctx, &mut budget);
+        resources_table(report, &mut budget);
         match ctx.style.group_by {
             GroupBy::Cause => findings_by_cause(report, ctx, &mut budget),
             GroupBy::Target | GroupBy::Check => {
@@ -94,6 +95,24 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
             c.targets.len(),
             c.checks.iter().cloned().collect::<Vec<_>>().join(" "),
             cell(&c.remediation)
+        ));
+    }
+}
+
+/// Counts per resource, worst first.
+fn resources_table(report: &Report, b: &mut Budget) {
+    b.push("\n## Resources\n\n| Resource | Kind | Critical | High | Medium | Low | Info |\n|---|---|---:|---:|---:|---:|---:|\n");
+    for (key, findings) in by_resource(report, false) {
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        b.push(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            code(&qualified_name(findings[0])),
+            cell(&key.resource_kind),
+            count(Severity::Critical),
+            count(Severity::High),
+            count(Severity::Medium),
+            count(Severity::Low),
+            count(Severity::Info)
         ));
     }
 }

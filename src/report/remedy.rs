@@ -19,17 +19,36 @@ pub fn title(c: &Cause) -> String {
             }
             parts.join(" + ")
         }
-        CauseKind::DefaultAllow(_) => format!("no default deny in {}", c.holder),
-        CauseKind::NoFilter => format!("no filter on {}", c.holder),
-        CauseKind::Observed => format!("observed leaving {}", c.holder),
+        CauseKind::DefaultAllow(_) => format!("no default deny in {}", short_id(&c.holder)),
+        CauseKind::NoFilter => format!("no filter on {}", short_id(&c.holder)),
+        CauseKind::Observed => format!("observed leaving {}", short_id(&c.holder)),
     }
 }
 
 /// `sg-0abc egress #1 (all traffic to 0.0.0.0/0)`.
 fn rule_text(e: &Evidence) -> String {
+    let name = short_rule(&e.rule);
     match what(e) {
-        Some(w) => format!("{} ({w})", e.rule),
-        None => e.rule.clone(),
+        Some(w) => format!("{name} ({w})"),
+        None => name,
+    }
+}
+
+/// An Azure rule named by its full id as `NSG/rule`; other names as they are.
+pub fn short_rule(rule: &str) -> String {
+    match rule.strip_prefix("/subscriptions/") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.split('/').collect();
+            let nsg = parts
+                .iter()
+                .position(|p| *p == "networkSecurityGroups")
+                .and_then(|i| parts.get(i + 1));
+            match (nsg, parts.last()) {
+                (Some(nsg), Some(last)) => format!("{nsg}/{last}"),
+                _ => rule.to_string(),
+            }
+        }
+        None => rule.to_string(),
     }
 }
 
@@ -46,7 +65,7 @@ fn what(e: &Evidence) -> Option<String> {
 fn names(c: &Cause) -> String {
     c.rules
         .iter()
-        .map(|e| format!("`{}`", e.rule))
+        .map(|e| format!("`{}`", short_rule(&e.rule)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -60,7 +79,8 @@ pub fn remediation(c: &Cause) -> String {
         super::plural(c.targets.len(), "target")
     );
     let rules = names(c);
-    let holder = &c.holder;
+    let holder = short_id(&c.holder);
+    let holder = &holder;
     let text = match c.kind {
         CauseKind::Rules(LayerKindKey::SecurityGroup) => format!(
             "Security groups cannot deny: in {holder}, replace {rules} with an allow-list of \
@@ -130,7 +150,7 @@ fn default_deny(kind: LayerKindKey, holder: &str) -> String {
 
 fn rule_change(c: &Cause) -> String {
     let rule = names(c);
-    let holder = &c.holder;
+    let holder = short_id(&c.holder);
     if c.checks.contains("EG011") {
         format!(
             "The deny {rule} in {holder} never takes effect where earlier allows decide its \
@@ -163,5 +183,14 @@ pub fn short(c: &Cause) -> &'static str {
         CauseKind::Rule if c.checks.contains("EG012") => "delete the rule",
         CauseKind::Rule => "review the rule",
         CauseKind::Observed => "find the control on the path",
+    }
+}
+
+/// An Azure resource id by its name (the last segment); other ids as they are.
+pub fn short_id(id: &str) -> String {
+    if id.starts_with("/subscriptions/") {
+        id.rsplit('/').next().unwrap_or(id).to_string()
+    } else {
+        id.to_string()
     }
 }

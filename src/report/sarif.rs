@@ -35,8 +35,8 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
                     "compliance": c.compliance,
                 },
             });
-            if let Some(uri) = help_uri(c) {
-                rule["helpUri"] = json!(uri);
+            if let Some(path) = help_path(c) {
+                rule["properties"]["helpPath"] = json!(path);
             }
             rule
         })
@@ -188,6 +188,9 @@ fn security_severity(s: Severity) -> &'static str {
 
 /// Rationale, remediation and compliance, as text and Markdown.
 fn help(c: &CheckDef) -> Value {
+    let doc = help_path(c)
+        .map(|p| format!("\n\nDocumentation: {p} in the egress-audit repository."))
+        .unwrap_or_default();
     let compliance = c
         .compliance
         .iter()
@@ -208,13 +211,17 @@ fn help(c: &CheckDef) -> Value {
         text.push_str(&format!("\n\nCompliance: {compliance}"));
         markdown.push_str(&format!("\n\n**Compliance.** {compliance}"));
     }
+    text.push_str(&doc);
+    markdown.push_str(&doc);
     json!({"text": text, "markdown": markdown})
 }
 
 /// The rule file in the repository (`rules/EG001-unrestricted-egress.toml`), which holds the
-/// check's rationale, remediation and compliance: a repository-relative reference, never an
-/// outside URL. User rule files have none.
-fn help_uri(c: &CheckDef) -> Option<String> {
+/// check's rationale, remediation and compliance. SARIF's `helpUri` must be an absolute URI
+/// (§3.49.12, and the schema's `format: uri`), and nothing we write may point outside the
+/// repository, so the repository-relative path goes in `properties.helpPath` and the help text
+/// instead. User rule files have none.
+fn help_path(c: &CheckDef) -> Option<String> {
     c.origin
         .strip_prefix("builtin:")
         .map(|path| path.to_string())

@@ -86,7 +86,7 @@ fn markdown_stays_under_the_job_summary_limit_with_a_note() {
 }
 
 #[test]
-fn sarif_results_have_a_region_and_rules_have_help_and_a_relative_help_uri() {
+fn sarif_results_have_a_region_and_rules_have_help_and_a_repository_doc_path() {
     let text = render(&sample(), Format::Sarif, &catalog()).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     let errors = schema_errors(&sarif_validator(), &doc);
@@ -98,13 +98,16 @@ fn sarif_results_have_a_region_and_rules_have_help_and_a_relative_help_uri() {
         assert!(r["properties"]["cause"].is_string(), "{r}");
     }
     for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
-        let uri = rule["helpUri"].as_str().unwrap();
-        assert!(!uri.contains("://"), "links outside the repository: {uri}");
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(uri);
-        assert!(file.is_file(), "{uri} is not in the repository");
+        // helpUri must be absolute (SARIF §3.49.12): the repository path is a property instead,
+        // and nothing links outside the repository.
+        assert!(rule.get("helpUri").is_none());
+        let path = rule["properties"]["helpPath"].as_str().unwrap();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        assert!(file.is_file(), "{path} is not in the repository");
         let help = rule["help"]["text"].as_str().unwrap();
         assert!(help.contains("Remediation:"), "{help}");
         assert!(help.contains("Compliance:"), "{help}");
+        assert!(help.contains(path), "{help}");
         assert!(!rule["properties"]["tags"].as_array().unwrap().is_empty());
     }
 }
