@@ -6,6 +6,7 @@ fn run(args: &[&str], dir: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egress-audit"))
         .args(args)
         .current_dir(dir)
+        .env_remove("COLUMNS")
         .output()
         .unwrap()
 }

@@ -259,7 +259,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     for (format, path) in outputs {
         let to_terminal = path.is_none() && std::io::stdout().is_terminal();
         ctx.style.color = o.color.enabled(to_terminal);
-        ctx.style.width = if to_terminal {
+        ctx.style.width = if path.is_none() {
             crate::report::table_width()
         } else {
             100

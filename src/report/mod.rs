@@ -144,9 +144,16 @@ pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Re
     })
 }
 
-/// The terminal's width when standard output is one (at least 40), else 100.
+/// `COLUMNS` when set (at least 40), else the terminal's width when standard output is one, else
+/// 100.
 pub fn table_width() -> u16 {
     const DEFAULT: u16 = 100;
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok());
+    if let Some(c) = columns.filter(|c| *c >= 40) {
+        return c;
+    }
     if !std::io::stdout().is_terminal() {
         return DEFAULT;
     }

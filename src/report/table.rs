@@ -215,7 +215,20 @@ fn by_target(report: &Report, ctx: &Context, out: &mut Out) {
                 lines.extend(finding_lines(f));
             }
         }
-        let head = format!("{} ({})", short_name(key), key.heading());
+        let scope: Vec<&str> = [
+            Some(key.provider.as_str()),
+            key.account.as_deref(),
+            key.region.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let head = format!(
+            "{} [{}] {}",
+            short_name(key),
+            key.resource_kind,
+            scope.join(" ")
+        );
         let worst = findings.iter().map(|f| f.severity).max();
         out.entry(worst, &head, &lines);
     }
