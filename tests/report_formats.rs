@@ -638,3 +638,6 @@ mod safety;
 
 #[path = "report_formats/browser.rs"]
 mod browser;
+
+#[path = "report_formats/causes.rs"]
+mod causes;

@@ -146,9 +146,11 @@ impl Causes {
             .collect();
         let mut by_id: BTreeMap<String, Cause> = BTreeMap::new();
         let mut ids = Vec::with_capacity(report.findings.len());
+        // Rules are shared by many targets' findings: weigh each once (by address).
+        let mut weights: HashMap<*const Rule, f64> = HashMap::new();
         for (i, f) in report.findings.iter().enumerate() {
             let target = index.get(&TargetKey::of_finding(f)).copied();
-            let blamed = blame(f, target);
+            let blamed = blame(f, target, &mut weights);
             let id = blamed.id(f);
             let cause = by_id.entry(id.clone()).or_insert_with(|| Cause {
                 id: id.clone(),
@@ -264,7 +266,7 @@ fn as_written(e: &Evidence) -> Evidence {
     }
 }
 
-fn blame(f: &Finding, target: Option<&Target>) -> Blamed {
+fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule, f64>) -> Blamed {
     if let Some(rule) = &f.rule {
         let rules = f
             .evidence
@@ -302,7 +304,7 @@ fn blame(f: &Finding, target: Option<&Target>) -> Blamed {
             rules: Vec::new(),
         };
     }
-    match target.and_then(|t| blame_in_chains(t, &allows)) {
+    match target.and_then(|t| blame_in_chains(t, &allows, weights)) {
         Some(b) => b,
         None => blame_from_evidence(f, &allows),
     }
@@ -332,7 +334,11 @@ struct Located<'a> {
 const DEFAULT_ALLOW_SUFFIX: &str = " (no rule matched: default allow)";
 
 /// Picks the chain to edit and the rules to change in it (module docs).
-fn blame_in_chains(t: &Target, allows: &[&Evidence]) -> Option<Blamed> {
+fn blame_in_chains(
+    t: &Target,
+    allows: &[&Evidence],
+    weights: &mut HashMap<*const Rule, f64>,
+) -> Option<Blamed> {
     let mut best: Option<((bool, LayerKindKey, usize), Vec<Located>)> = None;
     for (ci, chain) in t.chains.iter().enumerate() {
         let mut found: Vec<Located> = Vec::new();
@@ -342,11 +348,12 @@ fn blame_in_chains(t: &Target, allows: &[&Evidence]) -> Option<Blamed> {
                 let hit = if let Some(holder) = e.rule.strip_suffix(DEFAULT_ALLOW_SUFFIX) {
                     (holder == layer.resource).then_some((true, f64::MAX))
                 } else {
-                    layer
-                        .rules
-                        .iter()
-                        .find(|r| r.name == e.rule)
-                        .map(|r| (r.synthetic, public_weight(r)))
+                    layer.rules.iter().find(|r| r.name == e.rule).map(|r| {
+                        let w = *weights
+                            .entry(r as *const Rule)
+                            .or_insert_with(|| public_weight(r));
+                        (r.synthetic, w)
+                    })
                 };
                 if let Some((synthetic, weight)) = hit {
                     found.push(Located {
