@@ -6,6 +6,7 @@ fn run(args: &[&str], dir: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_egress-audit"))
         .args(args)
         .current_dir(dir)
+        .env_remove("COLUMNS")
         .output()
         .unwrap()
 }
@@ -174,7 +175,274 @@ mod completions;
 mod docs;
 #[path = "cli/inputs.rs"]
 mod inputs;
-#[path = "cli/schemas.rs"]
-mod schemas;
 #[path = "observed/examples.rs"]
 mod observed_examples;
+#[path = "cli/schemas.rs"]
+mod schemas;
+/// `-o` several times: each file in its format (from the extension), from one scan.
+#[test]
+fn several_outputs_in_one_run_take_their_format_from_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let out = run(
+        &[
+            "scan",
+            "--quiet",
+            "--input",
+            "examples/",
+            "--fail-on",
+            "none",
+            "-o",
+            &p("report.sarif"),
+            "-o",
+            &p("report.json"),
+            "-o",
+            &p("summary.md"),
+            "-o",
+            &p("findings.csv"),
+            "-o",
+            &p("junit.xml"),
+            "-o",
+            &p("page.html"),
+        ],
+        root(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "files only, nothing on standard output"
+    );
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&read("report.sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let json: serde_json::Value = serde_json::from_str(&read("report.json")).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().all(|f| f["cause"].is_string()),
+        "every finding has a cause"
+    );
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        findings.len(),
+        "the same scan"
+    );
+    assert!(read("summary.md").starts_with("# egress-audit report"));
+    assert!(read("findings.csv").starts_with("severity,check_id"));
+    assert!(read("junit.xml").starts_with("<?xml"));
+    assert!(read("page.html").starts_with("<!DOCTYPE html>"));
+
+    // An extension that says nothing needs --format; one --format per output pairs in order.
+    let bad = run(
+        &["scan", "--input", "examples/", "-o", &p("out.bin")],
+        root(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("out.bin"));
+    let paired = run(
+        &[
+            "scan",
+            "--quiet",
+            "--input",
+            "examples/",
+            "--fail-on",
+            "none",
+            "-f",
+            "csv",
+            "-f",
+            "json",
+            "-o",
+            &p("a.out"),
+            "-o",
+            &p("b.out"),
+        ],
+        root(),
+    );
+    assert_eq!(paired.status.code(), Some(0));
+    assert!(read("a.out").starts_with("severity,"));
+    assert!(read("b.out").starts_with('{'));
+}
+
+#[test]
+fn fail_on_none_exits_0_but_a_partial_scan_still_exits_3() {
+    let clean = run(
+        &[
+            "scan",
+            "--quiet",
+            "--input",
+            "examples/",
+            "--fail-on",
+            "none",
+            "-f",
+            "json",
+        ],
+        root(),
+    );
+    assert_eq!(clean.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snapshot.json");
+    std::fs::write(
+        &snap,
+        r#"{"format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
+            "collected_at": "2026-01-01T00:00:00Z", "documents": [],
+            "not_scanned": [{"provider": "aws", "account": "111122223333",
+                             "region": "me-south-1", "scope": "region", "reason": "OptInRequired"}]}"#,
+    )
+    .unwrap();
+    let snap = snap.display().to_string();
+    let partial = run(
+        &["scan", "-q", "-i", &snap, "--fail-on", "none", "-f", "json"],
+        root(),
+    );
+    assert_eq!(partial.status.code(), Some(3));
+    let allowed = run(
+        &[
+            "scan",
+            "-q",
+            "-i",
+            &snap,
+            "--fail-on",
+            "none",
+            "--allow-partial",
+            "-f",
+            "json",
+        ],
+        root(),
+    );
+    assert_eq!(allowed.status.code(), Some(0));
+}
+
+fn findings(out: &Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"].as_array().unwrap().clone()
+}
+
+#[test]
+fn severity_and_check_filters_keep_only_what_was_asked() {
+    let base = [
+        "scan",
+        "-q",
+        "-i",
+        "examples/",
+        "--fail-on",
+        "none",
+        "-f",
+        "json",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args, root())
+    };
+    let all = findings(&with(&[]));
+    let high = findings(&with(&["--severity", "high"]));
+    assert!(!high.is_empty() && high.len() < all.len());
+    assert!(high.iter().all(|f| f["severity"] == "high"));
+    let two = findings(&with(&["--severity", "high,low"]));
+    assert!(two
+        .iter()
+        .all(|f| f["severity"] == "high" || f["severity"] == "low"));
+    assert!(two.len() > high.len());
+    let smb = findings(&with(&["--check", "EG002", "--check", "telnet-egress"]));
+    assert!(!smb.is_empty());
+    assert!(smb
+        .iter()
+        .all(|f| f["check_id"] == "EG002" || f["check_id"] == "EG003"));
+    let skipped = findings(&with(&["--skip-check", "EG002"]));
+    assert!(skipped.iter().all(|f| f["check_id"] != "EG002"));
+    assert_eq!(
+        skipped.len(),
+        all.len() - all.iter().filter(|f| f["check_id"] == "EG002").count()
+    );
+    // The gate follows the filter: only low findings, gate medium → exit 0.
+    let mut args = base.to_vec();
+    args.retain(|a| *a != "--fail-on" && *a != "none");
+    args.extend_from_slice(&["--severity", "low"]);
+    assert_eq!(run(&args, root()).status.code(), Some(0));
+    // A typo is an error, not an empty report.
+    let typo = with(&["--check", "EG999"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("EG999"));
+}
+
+/// The examples' table: summary first, a screen or two at 100 columns, fits 80 columns, colour
+/// only when asked (and never with NO_COLOR on auto).
+#[test]
+fn the_examples_table_is_short_and_colour_follows_the_flags() {
+    let table = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "-q",
+            "-i",
+            "examples/",
+            "--fail-on",
+            "none",
+            "-f",
+            "table",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args, root());
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = table(&[]);
+    let lines = text.lines().count();
+    // Two screens at most, with the consistency lines the host and probe examples add.
+    assert!(lines <= 200, "{lines} lines:\n{text}");
+    assert!(
+        text.lines().next().unwrap().starts_with("egress-audit: ")
+            && text.lines().next().unwrap().contains(" targets · "),
+        "{text}"
+    );
+    for l in text.lines() {
+        assert!(
+            l.chars().count() <= 100 || !l.trim().contains(' '),
+            "too wide: {l}"
+        );
+    }
+    assert!(!text.contains('\u{1b}'), "not a terminal: no colour");
+    let coloured = table(&["--color", "always"]);
+    assert!(coloured.contains("\u{1b}[1;31mHIGH\u{1b}[0m"));
+    let verbose = table(&["-v"]);
+    assert!(verbose.lines().count() > lines, "-v shows every finding");
+    assert!(verbose.contains("• allow"), "with its evidence");
+    for group in ["target", "check"] {
+        let t = table(&["--group-by", group]);
+        assert!(t.lines().count() < lines * 2, "--group-by {group}");
+    }
+    let no_color = Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args([
+            "scan",
+            "-q",
+            "-i",
+            "examples/",
+            "--fail-on",
+            "none",
+            "-f",
+            "table",
+            "--color",
+            "auto",
+        ])
+        .env("NO_COLOR", "1")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&no_color.stdout).contains('\u{1b}'));
+}
+
+/// A file name with an escape sequence is shown escaped in the error message.
+#[test]
+fn error_messages_escape_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J.json";
+    std::fs::write(dir.path().join(name), "{ not json").unwrap();
+    let out = run(&["scan", "-i", name], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("evil\\u{1b}]0;pwned"), "{err:?}");
+}

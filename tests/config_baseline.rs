@@ -36,6 +36,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         original_severity: None,
         suppressed: None,
         fingerprint: String::new(),
+        cause: None,
     };
     f.compute_fingerprint();
     f

@@ -39,6 +39,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         original_severity: None,
         suppressed: None,
         fingerprint: String::new(),
+        cause: None,
     };
     f.compute_fingerprint();
     f
@@ -388,12 +389,33 @@ fn csv_quotes_commas_quotes_and_newlines() {
             "message",
             "evidence",
             "notes",
-            "suppressed"
+            "suppressed",
+            "resource_name",
+            "title",
+            "remediation",
+            "compliance",
+            "fingerprint",
+            "original_severity",
+            "cause"
         ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), report.findings.len());
-    assert!(rows.iter().all(|r| r.len() == 13));
+    assert!(rows.iter().all(|r| r.len() == 20));
+    let first = &rows[0];
+    assert_eq!(&first[13], "web");
+    assert_eq!(&first[14], "unrestricted-egress title");
+    assert!(
+        first[15].contains("0.0.0.0/0"),
+        "remediation from the catalog"
+    );
+    assert!(first[16].contains("nist-800-53"), "{}", &first[16]);
+    assert_eq!(&first[17], report.findings[0].fingerprint);
+    assert!(
+        first[19].contains("sg-0aaa egress #1"),
+        "cause: {}",
+        &first[19]
+    );
     let first = &rows[0];
     assert_eq!(&first[9], "tcp/445, udp/137 to \"public\"\nsecond line");
     assert_eq!(&first[0], report.findings[0].severity.as_str());
@@ -409,59 +431,53 @@ fn csv_quotes_commas_quotes_and_newlines() {
 }
 
 #[test]
-fn table_fits_100_columns_and_groups_by_resource() {
+fn table_puts_the_summary_and_causes_first_and_fits_80_columns() {
     let report = sample();
-    let text = render_table(&report, 100);
+    let text = render_table(&report, 80);
     for line in text.lines() {
-        assert!(
-            line.chars().count() <= 100,
-            "line of {} chars: {line}",
-            line.chars().count()
-        );
+        // Only a single unbreakable id may be longer than the line.
+        if line.chars().count() > 80 {
+            assert!(
+                !line.trim().contains(' ') || line.trim_start().starts_with("/subscriptions/"),
+                "line of {} chars: {line}",
+                line.chars().count()
+            );
+        }
     }
-    // One heading per resource, and each finding under its resource's heading.
-    assert_eq!(
-        text.matches("aws / 111122223333 / us-east-1 / sg-0aaa")
-            .count(),
-        1
-    );
-    assert_eq!(
-        text.matches("aws / 111122223333 / us-east-1 / sg-0bbb")
-            .count(),
-        1
-    );
-    let aaa = text.find("/ sg-0aaa").unwrap();
-    let bbb = text.find("/ sg-0bbb").unwrap();
-    let smb = text.find("smb-egress").unwrap();
-    let ftp = text.find("ftp-egress").unwrap();
-    assert!(
-        aaa < smb && (smb < bbb || bbb < aaa),
-        "EG002 sits under sg-0aaa"
-    );
-    assert!(bbb < ftp, "EG004 sits under sg-0bbb");
-    // Evidence is wrapped, not cut: the last column's fragments, joined, hold every rule name
-    // shown in full.
-    let last_column: String = text
+    // The summary comes first, before any cause; the partial banner before everything.
+    let summary = text
+        .find("5 targets · 6 findings (3 high, 2 medium, 1 low) · 1 suppressed")
+        .unwrap();
+    assert!(text.find("PARTIAL SCAN: 1 scope not read").unwrap() < summary);
+    let causes = text.find("Root causes (").unwrap();
+    assert!(summary < causes);
+    // One entry per cause: sg-0aaa's allow-all closes its two findings, named once.
+    let entries: Vec<&str> = text[causes..]
         .lines()
-        .filter(|l| l.starts_with('│'))
-        .filter_map(|l| l.trim_end_matches('│').rsplit('┆').next())
-        .map(|frag| frag.trim().replace(' ', ""))
+        .filter(|l| l.starts_with("HIGH") || l.starts_with("MEDIUM") || l.starts_with("LOW"))
         .collect();
-    for i in 0..6 {
-        let name =
-            format!("nsg-web-tier-frontend/securityRules/allow-outbound-application-traffic-{i}");
-        assert!(last_column.contains(&name), "{name} missing in:\n{text}");
-    }
-    assert!(text.contains("… and 3 more"));
-    assert!(text.contains("PARTIAL SCAN: 1 scope not read"));
-    assert!(text.contains("OptInRequired"));
+    assert_eq!(entries.len(), 4, "{text}");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|l| l.contains("sg-0aaa egress #1"))
+            .count(),
+        1
+    );
+    assert!(
+        text.contains("2 findings on 1 target: EG001 EG002"),
+        "{text}"
+    );
+    assert!(text.contains("replace with an allow-list"), "{text}");
+    // Ids are never broken: the Azure rule names appear whole.
+    assert!(text.contains("allow-outbound-application-traffic-0"));
     assert!(text.contains("Suppressed (1):"));
     assert!(text.contains("legacy FTP partner"));
     assert!(text.contains("Warnings (1):"));
-    assert!(text.contains("note: egress"), "notes are shown");
-    assert!(text.contains("5 targets · 6 findings (3 high, 2 medium, 1 low) · 1 suppressed"));
-    // The worst resource comes first.
+    assert!(text.contains("OptInRequired"));
+    // The worst cause comes first, and there is no colour unless asked for.
     assert!(text.find("sg-0aaa").unwrap() < text.find("sg-0bbb").unwrap());
+    assert!(!text.contains('\u{1b}'));
 }
 
 #[test]
@@ -485,7 +501,15 @@ fn html_escapes_and_is_self_contained() {
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert!(html.contains("class=\"sev high\""));
     assert!(html.contains("PARTIAL SCAN"));
-    assert_eq!(html.matches("<h3>").count(), 5, "one heading per resource");
+    // One matrix row per target, the suppressed one too (the rule-level finding is about a rule,
+    // not a target); one cause block per root cause that is not only suppressed.
+    assert_eq!(
+        html.matches("<tr id=\"t").count(),
+        5,
+        "one matrix row per target"
+    );
+    assert_eq!(html.matches("<div class=\"cause ").count(), 4);
+    assert!(html.contains("Content-Security-Policy"));
 }
 
 #[test]
@@ -505,7 +529,16 @@ fn markdown_escapes_cells_and_summarises() {
 fn json_round_trips() {
     let report = sample();
     let text = render(&report, Format::Json, &catalog()).unwrap();
-    let back: Report = serde_json::from_str(&text).unwrap();
+    let mut back: Report = serde_json::from_str(&text).unwrap();
+    // Each finding carries its root cause.
+    assert_eq!(
+        back.findings[0].cause.as_deref(),
+        Some("aws:111122223333:security-group:sg-0aaa egress #1")
+    );
+    assert_eq!(back.findings[0].cause, back.findings[1].cause);
+    for f in &mut back.findings {
+        assert!(f.cause.take().is_some());
+    }
     assert_eq!(back.findings, report.findings);
     assert_eq!(back.summary.findings, 6);
     assert_eq!(back.summary.suppressed, 1);
@@ -599,3 +632,12 @@ fn cli_writes_sarif_of_a_partial_scan() {
     names.sort();
     assert_eq!(names, ["out.sarif", "snapshot.json"]);
 }
+
+#[path = "report_formats/safety.rs"]
+mod safety;
+
+#[path = "report_formats/browser.rs"]
+mod browser;
+
+#[path = "report_formats/causes.rs"]
+mod causes;

@@ -62,7 +62,10 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("egress-audit: error: {e:#}");
+            // Messages quote file contents and resource names: never send their control
+            // characters (an escape sequence in a name) to the terminal raw.
+            let msg = crate::report::text::escape_controls(&format!("{e:#}"), true);
+            eprintln!("egress-audit: error: {msg}");
             EXIT_USAGE
         }
     }

@@ -5,7 +5,7 @@ use crate::checks::Catalog;
 use crate::config::Config;
 use crate::model::{Report, Severity};
 use crate::normalize::{Loader, Options};
-use crate::report::Format;
+use crate::report::{Format, GroupBy};
 use anyhow::Context;
 use egress_audit_snapshot::Snapshot;
 use std::io::IsTerminal;
@@ -35,15 +35,36 @@ pub struct ScanOpts {
     /// An export, snapshot or probe result, or a folder of them (repeatable; all combine into one view).
     #[arg(long, short = 'i', global = true)]
     pub input: Vec<PathBuf>,
-    /// Output format [default: table on a terminal, else json].
+    /// Output format [default: table on a terminal, else json]. Repeat it once per `--output`
+    /// (same order) to set each file's format; otherwise a file's format comes from its extension.
     #[arg(long, short = 'f', value_enum, global = true)]
-    pub format: Option<Format>,
-    /// Write the report to FILE (atomically) instead of standard output.
+    pub format: Vec<Format>,
+    /// Write the report to FILE (atomically) instead of standard output; repeatable, the scan runs
+    /// once: `-o report.sarif -o report.json -o summary.md` (.sarif .json .md .csv .html .xml .txt).
     #[arg(long, short = 'o', global = true)]
-    pub output: Option<PathBuf>,
-    /// Exit 1 when a finding is at or above this severity [default: medium, or the config's].
+    pub output: Vec<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity, or `none` to never fail on findings
+    /// [default: medium, or the config's]. A partial scan still exits 3 unless --allow-partial.
     #[arg(long, global = true)]
-    pub fail_on: Option<Severity>,
+    pub fail_on: Option<FailOn>,
+    /// Group the table, Markdown and HTML by root cause, target or check.
+    #[arg(long, value_enum, global = true, default_value = "cause")]
+    pub group_by: GroupBy,
+    /// Colour the table: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, global = true, default_value = "auto")]
+    pub color: ColorChoice,
+    /// Show every finding with its deciding rules in the table.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// Keep only findings of these severities (repeatable or comma-separated).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub severity: Vec<Severity>,
+    /// Keep only these checks, by id or slug (repeatable or comma-separated).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub check: Vec<String>,
+    /// Drop these checks, by id or slug (repeatable or comma-separated).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub skip_check: Vec<String>,
     /// Config file [default: ./egress-audit.toml if present].
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -66,6 +87,48 @@ pub struct ScanOpts {
     /// No progress output.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+}
+
+/// `--fail-on`: a severity, or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Never,
+    At(Severity),
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("never") {
+            return Ok(FailOn::Never);
+        }
+        s.parse::<Severity>()
+            .map(FailOn::At)
+            .map_err(|e| format!("{e}, or none"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// `auto`: standard output is a terminal, `NO_COLOR` is unset or empty (no-color.org) and
+    /// `TERM` is not `dumb`.
+    fn enabled(self, to_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                to_terminal
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -139,6 +202,10 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     config.lower_unreachable |= o.lower_unreachable;
     let catalog = Catalog::load(&o.rules)?;
     config.validate(&catalog)?;
+    // Usage errors before the scan, which may be a slow live collection.
+    let outputs = outputs(o)?;
+    crate::report::filter::resolve(&catalog, &o.check, "--check")?;
+    crate::report::filter::resolve(&catalog, &o.skip_check, "--skip-check")?;
     let mut opts = Options::default();
     if let Some(p) = &o.service_tags {
         opts.azure_service_tags = Some(crate::normalize::azure::ServiceTags::load(p)?);
@@ -179,23 +246,51 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     if let Some(b) = &o.baseline {
         crate::report::baseline::apply(b, &mut report)?;
     }
+
+    crate::report::filter::apply(&mut report, &o.severity, &o.check, &o.skip_check, &catalog)?;
     report.recount();
 
-    let format = o
-        .format
-        .unwrap_or(if o.output.is_none() && std::io::stdout().is_terminal() {
-            Format::Table
+    let gate = match o.fail_on {
+        Some(FailOn::Never) => None,
+        Some(FailOn::At(s)) => Some(s),
+        None => Some(config.fail_on.unwrap_or(Severity::Medium)),
+    };
+    // A probe matched to its workload is shown on that workload's row, not as a target of its own.
+    let shown: Vec<crate::model::Target> = inventory
+        .targets
+        .iter()
+        .filter(|t| !(t.observed && rec.matched_probe_ids.contains(&t.resource_id)))
+        .cloned()
+        .collect();
+    let mut ctx = crate::report::Context::new(&report, &catalog, &shown);
+    ctx.causes.apply(&mut report);
+    ctx.gate = gate;
+    ctx.checked = crate::report::filter::checks_run(
+        &catalog,
+        &config.disabled,
+        &o.severity,
+        &o.check,
+        &o.skip_check,
+    );
+    ctx.generated = Some(chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string());
+    ctx.style.group_by = o.group_by;
+    ctx.style.verbose = o.verbose;
+    for (format, path) in outputs {
+        let to_terminal = path.is_none() && std::io::stdout().is_terminal();
+        ctx.style.color = o.color.enabled(to_terminal);
+        ctx.style.width = if path.is_none() {
+            crate::report::table_width()
         } else {
-            Format::Json
-        });
-    let text = crate::report::render(&report, format, &catalog)?;
-    match &o.output {
-        Some(path) => crate::report::write_atomic(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?,
-        None => write_stdout(&text)?,
+            100
+        };
+        let text = crate::report::render_with(&report, format, &ctx)?;
+        match path {
+            Some(path) => crate::report::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => write_stdout(&text)?,
+        }
     }
-    let gate = o.fail_on.or(config.fail_on).unwrap_or(Severity::Medium);
-    let failing = report.worst().is_some_and(|w| w >= gate);
+    let failing = gate.is_some_and(|g| report.worst().is_some_and(|w| w >= g));
     // A partial scan says so in its exit status even when it has findings: what was not read may
     // hold worse. `--allow-partial` exits by findings alone.
     if report.summary.partial {
@@ -208,6 +303,53 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// Each output's format and file (`None`: standard output). A file's format is the `--format`
+/// given in the same position when there is one per file, else its extension's, else the single
+/// `--format`.
+fn outputs(o: &ScanOpts) -> anyhow::Result<Vec<(Format, Option<PathBuf>)>> {
+    if o.output.is_empty() {
+        let format = match o.format.as_slice() {
+            [] if std::io::stdout().is_terminal() => Format::Table,
+            [] => Format::Json,
+            [f] => *f,
+            _ => anyhow::bail!(
+                "{} formats for standard output: give one --format, or one --output FILE per format",
+                o.format.len()
+            ),
+        };
+        return Ok(vec![(format, None)]);
+    }
+    if o.format.len() > 1 && o.format.len() != o.output.len() {
+        anyhow::bail!(
+            "{} --format for {} --output: give one --format per output, in the same order, or one for all",
+            o.format.len(),
+            o.output.len()
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    o.output
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            if !seen.insert(path) {
+                anyhow::bail!("{}: given twice as --output", path.display());
+            }
+            let format = if o.format.len() == o.output.len() {
+                o.format[i]
+            } else {
+                match (Format::from_path(path), o.format.first()) {
+                    (Some(f), _) | (None, Some(&f)) => f,
+                    (None, None) => anyhow::bail!(
+                        "{}: cannot tell the format from the extension; use .sarif, .json, .md, .csv, .html, .xml (JUnit) or .txt, or give --format",
+                        path.display()
+                    ),
+                }
+            };
+            Ok((format, Some(path.clone())))
+        })
+        .collect()
 }
 
 /// Writes to standard output; a reader that went away (`| head`) is not an error.

@@ -1,10 +1,14 @@
 //! CSV (RFC 4180: CRLF line ends; fields with a comma, quote or line break are quoted, quotes
-//! doubled), one row per finding, suppressed ones included with their reason.
+//! doubled), one row per finding, suppressed ones included with their reason. A cell that a
+//! spreadsheet would run as a formula is neutralised ([`super::text::csv_safe`]).
 
 use super::evidence_line;
-use egress_audit_engine::model::Report;
+use super::text::csv_safe;
+use egress_audit_engine::checks::Catalog;
+use egress_audit_engine::model::{Finding, Report};
 
-const HEADER: [&str; 13] = [
+/// The first 13 columns are the original ones, in their order; new columns are appended.
+const HEADER: [&str; 20] = [
     "severity",
     "check_id",
     "slug",
@@ -18,35 +22,68 @@ const HEADER: [&str; 13] = [
     "evidence",
     "notes",
     "suppressed",
+    "resource_name",
+    "title",
+    "remediation",
+    "compliance",
+    "fingerprint",
+    "original_severity",
+    "cause",
 ];
 
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, catalog: &Catalog) -> String {
     let mut out = row(HEADER.iter().map(|s| s.to_string()));
     for f in &report.findings {
-        let evidence: Vec<String> = f.evidence.iter().map(evidence_line).collect();
-        out.push_str(&row([
-            f.severity.to_string(),
-            f.check_id.clone(),
-            f.slug.clone(),
-            f.provider.clone(),
-            f.account.clone().unwrap_or_default(),
-            f.region.clone().unwrap_or_default(),
-            f.resource_id.clone(),
-            f.resource_kind.clone(),
-            f.rule.clone().unwrap_or_default(),
-            f.message.clone(),
-            evidence.join("; "),
-            f.notes.join("; "),
-            f.suppressed.clone().unwrap_or_default(),
-        ]));
+        out.push_str(&row(fields(f, catalog)));
     }
     out
+}
+
+/// One finding's cells, in [`HEADER`] order.
+pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
+    let check = catalog.get(&f.check_id);
+    let evidence: Vec<String> = f.evidence.iter().map(evidence_line).collect();
+    let compliance = check
+        .map(|c| {
+            c.compliance
+                .iter()
+                .map(|(framework, controls)| format!("{framework}: {}", controls.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    [
+        f.severity.to_string(),
+        f.check_id.clone(),
+        f.slug.clone(),
+        f.provider.clone(),
+        f.account.clone().unwrap_or_default(),
+        f.region.clone().unwrap_or_default(),
+        f.resource_id.clone(),
+        f.resource_kind.clone(),
+        f.rule.clone().unwrap_or_default(),
+        f.message.clone(),
+        evidence.join("; "),
+        f.notes.join("; "),
+        f.suppressed.clone().unwrap_or_default(),
+        f.resource_name.clone().unwrap_or_default(),
+        f.title.clone(),
+        check
+            .map(|c| c.remediation.trim().to_string())
+            .unwrap_or_default(),
+        compliance,
+        f.fingerprint.clone(),
+        f.original_severity
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        f.cause.clone().unwrap_or_default(),
+    ]
 }
 
 fn row(fields: impl IntoIterator<Item = String>) -> String {
     let mut line = fields
         .into_iter()
-        .map(|f| quote(&f))
+        .map(|f| quote(&csv_safe(&f)))
         .collect::<Vec<_>>()
         .join(",");
     line.push_str("\r\n");

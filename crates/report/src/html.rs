@@ -1,108 +1,300 @@
-//! One self-contained HTML page: inline style, no scripts, no external assets; every value is
-//! escaped. Findings are grouped by resource and coloured by severity.
+//! One self-contained HTML page: inline style, no script, no external asset (a Content Security
+//! Policy forbids both), every value escaped. It shows the scan's date and scope (partial scopes
+//! in red), the severity counts, a matrix of targets × egress classes ([`super::matrix`]), the
+//! root causes with their fix and compliance references, each linking to its targets' rows, and
+//! the findings under their cause, collapsed.
 
-use super::{by_resource, evidence_line, not_scanned_line, qualified_name, summary_line};
+use super::cause::Cause;
+use super::matrix::{self, Cell, CLASSES};
+use super::{
+    by_resource, evidence_line, not_scanned_line, plural, qualified_name, remedy, summary_line,
+    Context, ResourceKey,
+};
 use egress_audit_engine::model::{Report, Severity};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1d1d1f}\
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}\
-h3{font-size:1em;margin:1.6em 0 .4em;font-family:ui-monospace,monospace;word-break:break-all}\
-table{border-collapse:collapse;width:100%;margin:.4em 0}\
-th,td{border:1px solid #d0d0d5;padding:4px 8px;text-align:left;vertical-align:top}\
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:1.5em 2em;color:#1d1d1f}\
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em}\
+nav a{margin-right:1em}.meta{color:#555}\
+table{border-collapse:collapse;margin:.4em 0}\
+th,td{border:1px solid #d0d0d5;padding:3px 7px;text-align:left;vertical-align:top}\
 th{background:#f2f2f5}td.ev{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}\
+code,.id{font-family:ui-monospace,monospace;font-size:12px}\
 .sev{font-weight:600;text-transform:uppercase;white-space:nowrap}\
 .critical{background:#7a0019;color:#fff}.high{background:#d1242f;color:#fff}\
 .medium{background:#f0a020}.low{background:#fff3b0}.info{background:#e8eef8}\
-.partial{border:3px solid #d1242f;background:#fff0f0;padding:.6em 1em;font-weight:600}\
-.note{color:#555;font-style:italic}.kind{color:#555;font-weight:normal}";
+.counts td{min-width:4em;text-align:center;font-size:1.1em}\
+.partial{border:3px solid #d1242f;background:#fff0f0;color:#a00;padding:.6em 1em;font-weight:600}\
+table.matrix th.c{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:500;font-size:12px}\
+table.matrix td.m{text-align:center;font-size:12px;min-width:2.2em}\
+td.open{background:#f4b6b0}td.observed{background:#a4161a;color:#fff;font-weight:600}\
+td.closed{background:#d8f0d8;color:#2a6a2a}td.suppressed{background:#e6e6e6}td.na{background:#fff;color:#aaa}\
+tr:target td{outline:2px solid #1f6feb}\
+.cause{border-left:4px solid #d0d0d5;padding:.2em .8em;margin:.8em 0}\
+.cause.w-critical,.cause.w-high{border-color:#d1242f}.cause.w-medium{border-color:#f0a020}\
+.note{color:#555;font-style:italic}.kind{color:#555;font-weight:normal}\
+details{margin:.3em 0}summary{cursor:pointer}";
 
-pub fn render(report: &Report) -> String {
+/// Root causes shown in full; the rest are listed in a collapsed block.
+const TOP_CAUSES: usize = 10;
+
+pub fn render(report: &Report, ctx: &Context) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>egress-audit report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>egress-audit report</h1>\n<p>{} {}</p>\n",
+         <h1>egress-audit report</h1>\n"
+    );
+    header(report, ctx, &mut out);
+    let rows = matrix::rows(report, &ctx.targets, &ctx.checked);
+    let anchors: BTreeMap<&ResourceKey, usize> =
+        rows.iter().enumerate().map(|(i, r)| (&r.key, i)).collect();
+    severity_counts(report, &mut out);
+    matrix_table(&rows, &mut out);
+    causes(report, ctx, &anchors, &mut out);
+    rest(report, &mut out);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn header(report: &Report, ctx: &Context, out: &mut String) {
+    let mut scope: BTreeSet<String> = BTreeSet::new();
+    for k in &ctx.targets {
+        let mut s = k.provider.clone();
+        for part in [&k.account, &k.region].into_iter().flatten() {
+            s.push(' ');
+            s.push_str(part);
+        }
+        scope.insert(s);
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">{} {} · generated {} · scope: {}</p>",
         esc(&report.tool.name),
-        esc(&report.tool.version)
+        esc(&report.tool.version),
+        esc(ctx.generated.as_deref().unwrap_or("(date not recorded)")),
+        if scope.is_empty() {
+            "the findings below".to_string()
+        } else {
+            esc(&scope.into_iter().collect::<Vec<_>>().join(", "))
+        }
+    );
+    out.push_str(
+        "<nav id=\"toc\"><a href=\"#summary\">Summary</a><a href=\"#matrix\">Egress matrix</a>\
+         <a href=\"#causes\">Root causes</a><a href=\"#warnings\">Warnings</a></nav>\n",
     );
     if !report.not_scanned.is_empty() {
         let _ = write!(
             out,
-            "<div class=\"partial\">PARTIAL SCAN: {} scope(s) not read; the results are incomplete.<ul>",
-            report.not_scanned.len()
+            "<div class=\"partial\" id=\"partial\">PARTIAL SCAN: {} not read; the results are incomplete.<ul>",
+            plural(report.not_scanned.len(), "scope")
         );
         for ns in &report.not_scanned {
             let _ = write!(out, "<li>{}</li>", esc(&not_scanned_line(ns)));
         }
         out.push_str("</ul></div>\n");
     }
-    let _ = writeln!(
+}
+
+fn severity_counts(report: &Report, out: &mut String) {
+    let _ = write!(
         out,
-        "<p><strong>{}</strong></p>",
+        "<h2 id=\"summary\">Summary</h2>\n<p><strong>{}</strong></p>\n<table class=\"counts\"><tr>",
         esc(&summary_line(report))
     );
-    out.push_str("<table style=\"width:auto\"><tr><th>Severity</th><th>Findings</th></tr>");
     for sev in Severity::ALL {
-        let n = report
-            .summary
-            .by_severity
-            .get(sev.as_str())
-            .copied()
-            .unwrap_or(0);
+        let _ = write!(out, "<th class=\"sev {sev}\">{sev}</th>");
+    }
+    out.push_str("</tr><tr>");
+    for sev in Severity::ALL {
+        let n = report.summary.by_severity.get(sev.as_str()).unwrap_or(&0);
+        let _ = write!(out, "<td>{n}</td>");
+    }
+    out.push_str("</tr></table>\n");
+}
+
+fn matrix_table(rows: &[matrix::Row], out: &mut String) {
+    out.push_str(
+        "<h2 id=\"matrix\">Egress matrix</h2>\n<p class=\"meta\">What each target may send to \
+         public addresses, per class. <b>open</b>: its declared rules allow it (a finding); \
+         <b>seen</b>: a probe or flow log saw it leave; <b>closed</b>: the check ran and did not \
+         fire; <b>supp.</b>: suppressed by the config; <b>–</b>: not checked. Default deny: \
+         <b>open</b> means the target has none.</p>\n<table class=\"matrix\"><thead><tr><th>Target</th>",
+    );
+    for c in &CLASSES {
         let _ = write!(
             out,
-            "<tr><td class=\"sev {sev}\">{sev}</td><td>{n}</td></tr>"
+            "<th class=\"c\" title=\"{}\">{}</th>",
+            c.check,
+            esc(c.label)
         );
     }
-    out.push_str("</table>\n");
-
-    let groups = by_resource(report, false);
-    out.push_str("<h2>Findings</h2>\n");
-    if groups.is_empty() {
-        out.push_str("<p>No findings.</p>\n");
-    }
-    for (key, findings) in &groups {
-        let _ = writeln!(
+    out.push_str("<th>Findings</th></tr></thead>\n<tbody>\n");
+    for (i, row) in rows.iter().enumerate() {
+        let _ = write!(
             out,
-            "<h3>{} <span class=\"kind\">{}{}</span></h3>",
-            esc(&qualified_name(findings[0])),
-            esc(&key.resource_kind),
-            key.resource_name
-                .as_deref()
-                .map(|n| format!(" “{}”", esc(n)))
-                .unwrap_or_default()
+            "<tr id=\"t{i}\" class=\"target\"><td><span class=\"id\">{}</span> <span class=\"kind\">{}</span></td>",
+            esc(&target_label(&row.key)),
+            esc(&row.key.resource_kind)
         );
-        out.push_str("<table><tr><th>Severity</th><th>Check</th><th>Finding</th><th>Deciding rules</th></tr>\n");
-        for f in findings {
-            let mut msg = esc(&f.message);
-            if let Some(r) = &f.rule {
-                let _ = write!(msg, "<br>rule: <code>{}</code>", esc(r));
-            }
-            if let Some(o) = f.original_severity.filter(|o| *o != f.severity) {
-                let _ = write!(msg, "<br><span class=\"note\">severity was {o}</span>");
-            }
-            for n in &f.notes {
-                let _ = write!(msg, "<br><span class=\"note\">{}</span>", esc(n));
-            }
-            let ev: Vec<String> = f.evidence.iter().map(|e| esc(&evidence_line(e))).collect();
-            let _ = writeln!(
+        for (c, cell) in CLASSES.iter().zip(&row.cells) {
+            let (class, text) = match cell {
+                Cell::Open => ("open", "open"),
+                Cell::Observed => ("observed", "seen"),
+                Cell::Suppressed => ("suppressed", "supp."),
+                Cell::Closed => ("closed", "closed"),
+                Cell::NotChecked => ("na", "–"),
+            };
+            let _ = write!(
                 out,
-                "<tr><td class=\"sev {sev}\">{sev}</td><td>{}<br><code>{}</code></td><td>{msg}</td><td class=\"ev\">{}</td></tr>",
-                esc(&f.check_id),
-                esc(&f.slug),
-                ev.join("<br>"),
-                sev = f.severity
+                "<td class=\"m {class}\" title=\"{}: {text}\">{text}</td>",
+                esc(c.label)
             );
         }
-        out.push_str("</table>\n");
+        let _ = writeln!(out, "<td>{}</td></tr>", row.findings);
     }
+    out.push_str("</tbody></table>\n");
+}
 
+/// `sg-0abc "web" (aws 111122223333 us-east-1)`; Azure ids by their last segment.
+fn target_label(k: &ResourceKey) -> String {
+    let id = k.resource_id.as_str();
+    let short = if id.starts_with("/subscriptions/") {
+        id.rsplit('/').next().unwrap_or(id)
+    } else {
+        id
+    };
+    let mut s = short.to_string();
+    if let Some(n) = k
+        .resource_name
+        .as_deref()
+        .filter(|n| *n != short && *n != id)
+    {
+        s.push_str(&format!(" “{n}”"));
+    }
+    let scope: Vec<&str> = [
+        Some(k.provider.as_str()),
+        k.account.as_deref(),
+        k.region.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!("{s} ({})", scope.join(" "))
+}
+
+fn causes(
+    report: &Report,
+    ctx: &Context,
+    anchors: &BTreeMap<&ResourceKey, usize>,
+    out: &mut String,
+) {
+    let all: Vec<&Cause> = ctx.causes.active().collect();
+    let _ = writeln!(
+        out,
+        "<h2 id=\"causes\">Root causes</h2>\n<p>{} close the {}, worst first.</p>",
+        plural(all.len(), "change"),
+        plural(report.summary.findings, "finding")
+    );
+    for (i, c) in all.iter().enumerate() {
+        if i == TOP_CAUSES {
+            let _ = writeln!(
+                out,
+                "<details><summary>{} more</summary>",
+                plural(all.len() - TOP_CAUSES, "cause")
+            );
+        }
+        cause(report, ctx, c, anchors, out);
+    }
+    if all.len() > TOP_CAUSES {
+        out.push_str("</details>\n");
+    }
+}
+
+fn cause(
+    report: &Report,
+    ctx: &Context,
+    c: &Cause,
+    anchors: &BTreeMap<&ResourceKey, usize>,
+    out: &mut String,
+) {
+    let sev = c.worst.unwrap_or(Severity::Info);
+    let _ = write!(
+        out,
+        "<div class=\"cause w-{sev}\"><p><span class=\"sev {sev}\">{sev}</span> <b class=\"id\">{}</b></p>\
+         <p><b>Fix:</b> {}</p>",
+        esc(&c.title()),
+        esc(&c.remediation)
+    );
+    let compliance: BTreeSet<String> = c
+        .checks
+        .iter()
+        .filter_map(|id| ctx.catalog.get(id))
+        .flat_map(|d| {
+            d.compliance
+                .iter()
+                .flat_map(|(fw, ids)| ids.iter().map(move |id| format!("{fw} {id}")))
+        })
+        .collect();
+    if !compliance.is_empty() {
+        let list: Vec<String> = compliance.iter().map(|s| esc(s)).collect();
+        let _ = write!(out, "<p class=\"meta\">Compliance: {}</p>", list.join(", "));
+    }
+    let links: Vec<String> = c
+        .targets
+        .iter()
+        .map(|k| match anchors.get(k) {
+            Some(i) => format!(
+                "<a class=\"target-link\" href=\"#t{i}\">{}</a>",
+                esc(&target_label(k))
+            ),
+            None => format!("<span class=\"id\">{}</span>", esc(&target_label(k))),
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<p>Checks: {} · targets: {}</p>",
+        esc(&c.checks.iter().cloned().collect::<Vec<_>>().join(" ")),
+        links.join(", ")
+    );
+    let active: Vec<_> = c.active(report).collect();
+    let _ = write!(
+        out,
+        "<details><summary>{} ({})</summary><table><tr><th>Severity</th><th>Check</th><th>Resource</th><th>Finding</th><th>Deciding rules</th></tr>",
+        plural(active.len(), "finding"),
+        esc(remedy::short(c))
+    );
+    for f in active {
+        let mut msg = esc(&f.message);
+        if let Some(r) = &f.rule {
+            let _ = write!(msg, "<br>rule: <code>{}</code>", esc(r));
+        }
+        for n in &f.notes {
+            let _ = write!(msg, "<br><span class=\"note\">{}</span>", esc(n));
+        }
+        let ev: Vec<String> = f.evidence.iter().map(|e| esc(&evidence_line(e))).collect();
+        let _ = write!(
+            out,
+            "<tr><td class=\"sev {s}\">{s}</td><td>{} <code>{}</code></td><td class=\"id\">{}</td><td>{msg}</td><td class=\"ev\">{}</td></tr>",
+            esc(&f.check_id),
+            esc(&f.slug),
+            esc(&qualified_name(f)),
+            ev.join("<br>"),
+            s = f.severity
+        );
+    }
+    out.push_str("</table></details></div>\n");
+}
+
+fn rest(report: &Report, out: &mut String) {
     let suppressed = by_resource(report, true);
     if !suppressed.is_empty() {
         out.push_str(
-            "<h2>Suppressed</h2>\n<table><tr><th>Check</th><th>Resource</th><th>Reason</th></tr>\n",
+            "<h2 id=\"suppressed\">Suppressed</h2>\n<table><tr><th>Check</th><th>Resource</th><th>Reason</th></tr>\n",
         );
         for f in suppressed.iter().flat_map(|(_, fs)| fs) {
             let _ = writeln!(
@@ -116,23 +308,26 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("</table>\n");
     }
-    if !report.warnings.is_empty() {
-        out.push_str(
-            "<h2>Warnings</h2>\n<table><tr><th>Kind</th><th>Source</th><th>Message</th></tr>\n",
-        );
-        for w in &report.warnings {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(w.kind.as_str()),
-                esc(&w.source),
-                esc(&w.message)
-            );
-        }
-        out.push_str("</table>\n");
+    let _ = writeln!(
+        out,
+        "<h2 id=\"warnings\">Warnings ({})</h2>",
+        report.warnings.len()
+    );
+    if report.warnings.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
     }
-    out.push_str("</body>\n</html>\n");
-    out
+    out.push_str("<table><tr><th>Kind</th><th>Source</th><th>Message</th></tr>\n");
+    for w in &report.warnings {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(w.kind.as_str()),
+            esc(&w.source),
+            esc(&w.message)
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn esc(s: &str) -> String {
@@ -144,6 +339,7 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' => out.push_str(&format!("&#{};", u32::from(c))),
             c => out.push(c),
         }
     }

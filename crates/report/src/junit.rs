@@ -1,14 +1,16 @@
-//! JUnit XML for CI dashboards: a testsuite per check, a failing testcase per finding, a skipped
-//! one per suppressed finding, a passing one for a check without findings, and an erroring suite
-//! for scopes that were not read (a partial scan must not look green).
+//! JUnit XML for CI dashboards: a testsuite per check, a failing testcase per finding at or above
+//! the `--fail-on` gate (below it the testcase passes and says what was found, so the CI status
+//! and the exit code agree), a skipped one per suppressed finding, a passing one for a check
+//! without findings, and an erroring suite for scopes that were not read (a partial scan must not
+//! look green).
 
 use super::{evidence_line, not_scanned_line, qualified_name};
 use egress_audit_engine::checks::Catalog;
-use egress_audit_engine::model::{Finding, Report};
+use egress_audit_engine::model::{Finding, Report, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-pub fn render(report: &Report, catalog: &Catalog) -> String {
+pub fn render(report: &Report, catalog: &Catalog, gate: Option<Severity>) -> String {
     let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for c in &catalog.checks {
         by_check.entry(c.id.as_str()).or_default();
@@ -27,8 +29,8 @@ pub fn render(report: &Report, catalog: &Catalog) -> String {
             .unwrap_or("");
         let suite_name = format!("{id} {slug}");
         let classname = format!("egress-audit.{id}");
-        let fail = findings.iter().filter(|f| f.suppressed.is_none()).count();
-        let skip = findings.len() - fail;
+        let fail = findings.iter().filter(|f| fails(f, gate)).count();
+        let skip = findings.iter().filter(|f| f.suppressed.is_some()).count();
         let n = findings.len().max(1);
         tests += n;
         failures += fail;
@@ -47,7 +49,7 @@ pub fn render(report: &Report, catalog: &Catalog) -> String {
             );
         }
         for f in findings {
-            testcase(&mut suites, &classname, f);
+            testcase(&mut suites, &classname, f, fails(f, gate));
         }
         suites.push_str("  </testsuite>\n");
     }
@@ -83,7 +85,12 @@ pub fn render(report: &Report, catalog: &Catalog) -> String {
     out
 }
 
-fn testcase(out: &mut String, classname: &str, f: &Finding) {
+/// A finding fails its testcase when it is not suppressed and at or above the gate.
+fn fails(f: &Finding, gate: Option<Severity>) -> bool {
+    f.suppressed.is_none() && gate.is_some_and(|g| f.severity >= g)
+}
+
+fn testcase(out: &mut String, classname: &str, f: &Finding, failing: bool) {
     let mut name = qualified_name(f);
     if let Some(r) = &f.rule {
         name.push_str(&format!(" [{r}]"));
@@ -104,6 +111,16 @@ fn testcase(out: &mut String, classname: &str, f: &Finding) {
         }
         None => {
             let mut body = format!("{} ({})\n", f.message, f.resource_kind);
+            if !failing {
+                let _ = writeln!(
+                    out,
+                    "      <system-out>{}</system-out>",
+                    esc(&format!("{} below the --fail-on gate: {body}", f.severity))
+                        .replace("&#10;", "\n")
+                );
+                out.push_str("    </testcase>\n");
+                return;
+            }
             for e in &f.evidence {
                 body.push_str(&evidence_line(e));
                 body.push('\n');

@@ -4,13 +4,18 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod cause;
 pub mod consistency;
 mod csv;
+pub mod filter;
 mod html;
 mod junit;
 mod markdown;
+pub mod matrix;
+mod remedy;
 mod sarif;
 mod table;
+pub mod text;
 
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Evidence, Finding, Report, Severity};
@@ -30,22 +35,130 @@ pub enum Format {
     Html,
 }
 
-/// Renders `report` in `format`. The table is as wide as the terminal when standard output is
-/// one, else 100 columns (use [`render_table`] for another width).
+impl Format {
+    /// The format a file name asks for: `.sarif`, `.json`, `.md`, `.csv`, `.html`, `.xml`
+    /// (JUnit), `.txt` (table).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let ext = name.rsplit_once('.')?.1;
+        Some(match ext {
+            "sarif" => Format::Sarif,
+            "json" => Format::Json,
+            "md" | "markdown" => Format::Markdown,
+            "csv" => Format::Csv,
+            "html" | "htm" => Format::Html,
+            "xml" | "junit" => Format::Junit,
+            "txt" | "table" => Format::Table,
+            _ => return None,
+        })
+    }
+}
+
+/// How the table, Markdown and HTML group findings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    /// One entry per root cause: the rules whose change closes the findings.
+    #[default]
+    Cause,
+    /// One entry per target (ENI, NIC, instance, group).
+    Target,
+    /// One entry per check.
+    Check,
+}
+
+/// Presentation choices for the human formats.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub group_by: GroupBy,
+    /// ANSI colours in the table.
+    pub color: bool,
+    /// Evidence under every line of the table.
+    pub verbose: bool,
+    /// Table width in columns.
+    pub width: u16,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            group_by: GroupBy::Cause,
+            color: false,
+            verbose: false,
+            width: 100,
+        }
+    }
+}
+
+/// What renderers read besides the report: the catalog, the root causes and the evaluated
+/// targets (for the HTML matrix: targets without findings are rows too).
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub causes: cause::Causes,
+    /// Every evaluated target, findings or not.
+    pub targets: Vec<ResourceKey>,
+    pub style: Style,
+    /// Findings at or above this severity fail the run (JUnit failures); `None`: none do.
+    pub gate: Option<Severity>,
+    /// The check ids that ran (not disabled, not filtered out): the matrix says "closed" only
+    /// for these.
+    pub checked: std::collections::BTreeSet<String>,
+    /// When the scan ran, as shown in the HTML page.
+    pub generated: Option<String>,
+}
+
+impl<'a> Context<'a> {
+    /// Causes from the evaluated `targets` (precise), or from the evidence alone when empty.
+    pub fn new(
+        report: &Report,
+        catalog: &'a Catalog,
+        targets: &[egress_audit_engine::model::Target],
+    ) -> Self {
+        let mut keys: Vec<ResourceKey> = targets.iter().map(ResourceKey::of_target).collect();
+        keys.sort();
+        keys.dedup();
+        Context {
+            catalog,
+            causes: cause::Causes::build(report, targets),
+            targets: keys,
+            style: Style::default(),
+            gate: Some(Severity::Info),
+            checked: catalog.checks.iter().map(|c| c.id.clone()).collect(),
+            generated: None,
+        }
+    }
+}
+
+/// Renders `report` in `format` with causes read from the evidence and the default style (the
+/// table at 100 columns, no colour). `scan` uses [`render_with`].
 pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Result<String> {
+    let ctx = Context::new(report, catalog, &[]);
+    let mut report = report.clone();
+    ctx.causes.apply(&mut report);
+    render_with(&report, format, &ctx)
+}
+
+pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Table => render_table(report, table_width()) + &consistency::table_block(report),
-        Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, catalog))? + "\n",
-        Format::Junit => junit::render(report, catalog),
-        Format::Markdown => markdown::render(report) + &consistency::markdown_block(report),
-        Format::Csv => csv::render(report),
-        Format::Html => html::render(report),
+        Format::Table => table::render(report, ctx) + &consistency::table_block(report),
+        Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, ctx.catalog))? + "\n",
+        Format::Junit => junit::render(report, ctx.catalog, ctx.gate),
+        Format::Markdown => markdown::render(report, ctx) + &consistency::markdown_block(report),
+        Format::Csv => csv::render(report, ctx.catalog),
+        Format::Html => html::render(report, ctx),
     })
 }
 
-fn table_width() -> u16 {
+/// `COLUMNS` when set (at least 40), else the terminal's width when standard output is one, else
+/// 100.
+pub fn table_width() -> u16 {
     const DEFAULT: u16 = 100;
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok());
+    if let Some(c) = columns.filter(|c| *c >= 40) {
+        return c;
+    }
     if !std::io::stdout().is_terminal() {
         return DEFAULT;
     }
@@ -55,8 +168,12 @@ fn table_width() -> u16 {
         .unwrap_or(DEFAULT)
 }
 
-/// Writes to a temporary file beside `path`, then renames it over `path`.
+/// Writes to a temporary file beside `path`, then renames it over `path`. The temporary file is
+/// created exclusively (`O_CREAT|O_EXCL`: a planted file or symlink is never written through)
+/// under an unpredictable name, takes the mode of the file it replaces, and is removed on every
+/// failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -65,11 +182,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("report");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let (tmp, mut file) = create_temp(dir, name)?;
+    let result = (|| {
+        file.write_all(bytes)?;
+        if let Some(perm) = existing_mode {
+            file.set_permissions(perm)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    result
+}
+
+/// `.NAME.RANDOM.tmp` in `dir`, created with `create_new` (O_EXCL); a few tries on a collision.
+fn create_temp(dir: &Path, name: &str) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(16)
+            .collect();
+        let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
 }
 
 /// `provider/account/region/resource_id`, `-` for a missing account or region. SARIF's
@@ -118,6 +266,17 @@ pub struct ResourceKey {
 }
 
 impl ResourceKey {
+    fn of_target(t: &egress_audit_engine::model::Target) -> Self {
+        ResourceKey {
+            provider: t.provider.as_str().to_string(),
+            account: t.account.clone(),
+            region: t.region.clone(),
+            resource_id: t.resource_id.clone(),
+            resource_kind: t.resource_kind.clone(),
+            resource_name: t.name.clone(),
+        }
+    }
+
     fn of(f: &Finding) -> Self {
         ResourceKey {
             provider: f.provider.clone(),

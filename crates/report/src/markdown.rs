@@ -1,11 +1,19 @@
-//! Markdown for pull-request comments and job summaries: counts per severity and per resource,
-//! then the findings of each resource.
+//! Markdown for pull-request comments and job summaries: the summary, the root causes with their
+//! fix, then the findings grouped by cause, target or check. It stays under GitHub's 1 MiB
+//! job-summary limit: past [`LIMIT`] the remaining findings are left out with a note and a count.
+//! Text from inputs cannot inject links, images, mentions or HTML ([`cell`]).
 
-use super::{by_resource, evidence_line, not_scanned_line, qualified_name, summary_line};
-use egress_audit_engine::model::{Report, Severity};
+use super::{
+    by_resource, evidence_line, not_scanned_line, plural, qualified_name, remedy, summary_line,
+    Context, GroupBy,
+};
+use egress_audit_engine::model::{Finding, Report, Severity};
 use std::fmt::Write;
 
-pub fn render(report: &Report) -> String {
+/// GitHub refuses job summaries over 1 MiB; keep a margin for the closing note.
+pub const LIMIT: usize = 1024 * 1024 - 16 * 1024;
+
+pub fn render(report: &Report, ctx: &Context) -> String {
     let mut out = String::from("# egress-audit report\n\n");
     if !report.not_scanned.is_empty() {
         let _ = writeln!(
@@ -19,7 +27,6 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{}\n", cell(&summary_line(report)));
-
     out.push_str("| Severity | Findings |\n|---|---:|\n");
     for sev in Severity::ALL {
         let n = report
@@ -32,94 +39,206 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
 
-    let groups = by_resource(report, false);
-    if groups.is_empty() {
-        out.push_str("No findings.\n");
+    let mut budget = Budget { out, omitted: 0 };
+    if report.summary.findings == 0 {
+        budget.out.push_str("No findings.\n");
     } else {
-        out.push_str("| Resource | Kind | Critical | High | Medium | Low | Info |\n");
-        out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
-        for (key, findings) in &groups {
-            let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} | {} |",
-                code(&qualified_name(findings[0])),
-                cell(&key.resource_kind),
-                count(Severity::Critical),
-                count(Severity::High),
-                count(Severity::Medium),
-                count(Severity::Low),
-                count(Severity::Info)
-            );
-        }
-        out.push_str("\n## Findings\n");
-        for (key, findings) in &groups {
-            let _ = writeln!(out, "\n### {}\n", cell(&key.heading()));
-            out.push_str("| Severity | Check | Finding | Deciding rules |\n|---|---|---|---|\n");
-            for f in findings {
-                let mut msg = cell(&f.message);
-                if let Some(r) = &f.rule {
-                    let _ = write!(msg, "<br>rule: `{}`", code(r));
-                }
-                for n in &f.notes {
-                    let _ = write!(msg, "<br>_note: {}_", cell(n));
-                }
-                let ev: Vec<String> = f.evidence.iter().map(|e| cell(&evidence_line(e))).collect();
-                let _ = writeln!(
-                    out,
-                    "| {} | {} `{}` | {} | {} |",
-                    f.severity,
-                    f.check_id,
-                    code(&f.slug),
-                    msg,
-                    ev.join("<br>")
-                );
+        causes_table(report, ctx, &mut budget);
+        resources_table(report, &mut budget);
+        match ctx.style.group_by {
+            GroupBy::Cause => findings_by_cause(report, ctx, &mut budget),
+            GroupBy::Target | GroupBy::Check => {
+                findings_by(report, ctx.style.group_by, &mut budget)
             }
         }
     }
-
-    let suppressed = by_resource(report, true);
-    if !suppressed.is_empty() {
-        out.push_str("\n## Suppressed\n\n| Check | Resource | Reason |\n|---|---|---|\n");
-        for (_, findings) in &suppressed {
-            for f in findings {
-                let _ = writeln!(
-                    out,
-                    "| {} `{}` | `{}` | {} |",
-                    f.check_id,
-                    code(&f.slug),
-                    code(&qualified_name(f)),
-                    cell(f.suppressed.as_deref().unwrap_or(""))
-                );
-            }
-        }
-    }
-    if !report.warnings.is_empty() {
-        out.push_str("\n## Warnings\n\n| Kind | Source | Message |\n|---|---|---|\n");
-        for w in &report.warnings {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                cell(w.kind.as_str()),
-                cell(&w.source),
-                cell(&w.message)
-            );
-        }
+    suppressed_and_warnings(report, &mut budget);
+    let Budget { mut out, omitted } = budget;
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "\n> **Truncated:** {} left out to stay under the 1 MiB limit of a job summary; the JSON or SARIF report has them all.",
+            plural(omitted, "row")
+        );
     }
     out
 }
 
-/// Text for a table cell: no pipes, no line breaks, no HTML.
-fn cell(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace("\r\n", "<br>")
-        .replace('\n', "<br>")
+/// Appends rows while the text stays under [`LIMIT`]; counts the rest.
+struct Budget {
+    out: String,
+    omitted: usize,
 }
 
-/// Text inside backticks in a table cell.
+impl Budget {
+    fn push(&mut self, text: &str) {
+        if self.omitted > 0 || self.out.len() + text.len() > LIMIT {
+            self.omitted += 1;
+        } else {
+            self.out.push_str(text);
+        }
+    }
+}
+
+fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
+    let n = ctx.causes.active().count();
+    b.push(&format!(
+        "## Root causes\n\n{} close these findings, worst first.\n\n| Severity | Change | Findings | Targets | Checks | Fix |\n|---|---|---:|---:|---|---|\n",
+        plural(n, "change")
+    ));
+    for c in ctx.causes.active() {
+        b.push(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            c.worst.map(|s| s.as_str()).unwrap_or(""),
+            cell(&c.title()),
+            c.active(report).count(),
+            c.targets.len(),
+            c.checks.iter().cloned().collect::<Vec<_>>().join(" "),
+            cell(&c.remediation)
+        ));
+    }
+}
+
+/// Counts per resource, worst first.
+fn resources_table(report: &Report, b: &mut Budget) {
+    b.push("\n## Resources\n\n| Resource | Kind | Critical | High | Medium | Low | Info |\n|---|---|---:|---:|---:|---:|---:|\n");
+    for (key, findings) in by_resource(report, false) {
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        b.push(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            code(&qualified_name(findings[0])),
+            cell(&key.resource_kind),
+            count(Severity::Critical),
+            count(Severity::High),
+            count(Severity::Medium),
+            count(Severity::Low),
+            count(Severity::Info)
+        ));
+    }
+}
+
+fn findings_by_cause(report: &Report, ctx: &Context, b: &mut Budget) {
+    b.push("\n## Findings by root cause\n");
+    for c in ctx.causes.active() {
+        b.push(&format!(
+            "\n### {}\n\n**Fix:** {}\n\n",
+            cell(&c.title()),
+            cell(remedy::short(c))
+        ));
+        findings_table(c.active(report), b);
+    }
+}
+
+fn findings_by(report: &Report, group: GroupBy, b: &mut Budget) {
+    let groups: Vec<(String, Vec<&Finding>)> = if group == GroupBy::Target {
+        by_resource(report, false)
+            .into_iter()
+            .map(|(k, fs)| (k.heading(), fs))
+            .collect()
+    } else {
+        let mut m: std::collections::BTreeMap<String, Vec<&Finding>> = Default::default();
+        for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
+            m.entry(format!("{} {}", f.check_id, f.slug))
+                .or_default()
+                .push(f);
+        }
+        m.into_iter().collect()
+    };
+    b.push("\n## Findings\n");
+    for (heading, findings) in groups {
+        b.push(&format!("\n### {}\n\n", cell(&heading)));
+        findings_table(findings.into_iter(), b);
+    }
+}
+
+fn findings_table<'r>(findings: impl Iterator<Item = &'r Finding>, b: &mut Budget) {
+    b.push("| Severity | Check | Resource | Finding | Deciding rules |\n|---|---|---|---|---|\n");
+    for f in findings {
+        let mut msg = cell(&f.message);
+        if let Some(r) = &f.rule {
+            let _ = write!(msg, "<br>rule: `{}`", code(r));
+        }
+        for n in &f.notes {
+            let _ = write!(msg, "<br>_note: {}_", cell(n));
+        }
+        let ev: Vec<String> = f.evidence.iter().map(|e| cell(&evidence_line(e))).collect();
+        b.push(&format!(
+            "| {} | {} `{}` | `{}` | {} | {} |\n",
+            f.severity,
+            f.check_id,
+            code(&f.slug),
+            code(&qualified_name(f)),
+            msg,
+            ev.join("<br>")
+        ));
+    }
+}
+
+fn suppressed_and_warnings(report: &Report, b: &mut Budget) {
+    let suppressed = by_resource(report, true);
+    if !suppressed.is_empty() {
+        b.push("\n## Suppressed\n\n| Check | Resource | Reason |\n|---|---|---|\n");
+        for f in suppressed.iter().flat_map(|(_, fs)| fs) {
+            b.push(&format!(
+                "| {} `{}` | `{}` | {} |\n",
+                f.check_id,
+                code(&f.slug),
+                code(&qualified_name(f)),
+                cell(f.suppressed.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    if !report.warnings.is_empty() {
+        b.push("\n## Warnings\n\n| Kind | Source | Message |\n|---|---|---|\n");
+        for w in &report.warnings {
+            b.push(&format!(
+                "| {} | {} | {} |\n",
+                cell(w.kind.as_str()),
+                cell(&w.source),
+                cell(&w.message)
+            ));
+        }
+    }
+}
+
+/// Text for a table cell, from inputs: no pipes, no line breaks (CR, LF and CRLF alike), no HTML,
+/// and nothing GitHub would turn into a link, an image or a mention: `[`, `]`, `!`, `(`, `)`,
+/// `@`, `:` of `://` and `www.` are written as character references, which display the same.
+pub(crate) fn cell(s: &str) -> String {
+    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            '\n' => out.push_str("<br>"),
+            '[' => out.push_str("&#91;"),
+            ']' => out.push_str("&#93;"),
+            '!' => out.push_str("&#33;"),
+            '(' => out.push_str("&#40;"),
+            ')' => out.push_str("&#41;"),
+            '@' => out.push_str("&#64;"),
+            '`' => out.push_str("&#96;"),
+            '*' | '_' | '~' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("&#{};", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    // Autolinks (a scheme followed by `://`, or `www.`) need the literal text.
+    out.replace("://", "&#58;//").replace("www.", "www&#46;")
+}
+
+/// Text inside backticks in a table cell: a code span shows links and HTML as text.
 fn code(s: &str) -> String {
-    s.replace('`', "'").replace('|', "\\|").replace('\n', " ")
+    s.replace('`', "'")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -3,7 +3,7 @@
 //! `cloud/provider/account/region/resource_id` (cloud resources have no file and line).
 
 use super::{evidence_summary, not_scanned_line, qualified_name};
-use egress_audit_engine::checks::Catalog;
+use egress_audit_engine::checks::{Catalog, CheckDef};
 use egress_audit_engine::model::{Finding, Report, Severity};
 use serde_json::{json, Map, Value};
 
@@ -21,12 +21,12 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
                     tags.push(json!(format!("{framework}/{control}")));
                 }
             }
-            json!({
+            let mut rule = json!({
                 "id": c.id,
                 "name": c.slug,
                 "shortDescription": {"text": c.title},
                 "fullDescription": {"text": c.rationale.trim()},
-                "help": {"text": c.remediation.trim()},
+                "help": help(c),
                 "defaultConfiguration": {"level": level(c.severity)},
                 "properties": {
                     "tags": tags,
@@ -34,7 +34,11 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
                     "severity": c.severity,
                     "compliance": c.compliance,
                 },
-            })
+            });
+            if let Some(path) = help_path(c) {
+                rule["properties"]["helpPath"] = json!(path);
+            }
+            rule
         })
         .collect();
 
@@ -103,6 +107,9 @@ fn result(f: &Finding, catalog: &Catalog) -> Value {
     props.insert("notes".into(), json!(f.notes));
     props.insert("observed".into(), json!(f.observed));
     props.insert("resourceKind".into(), json!(f.resource_kind));
+    if let Some(c) = &f.cause {
+        props.insert("cause".into(), json!(c));
+    }
 
     let mut logical = json!({
         "fullyQualifiedName": qualified_name(f),
@@ -118,7 +125,11 @@ fn result(f: &Finding, catalog: &Catalog) -> Value {
         "level": level(f.severity),
         "message": {"text": text},
         "locations": [{
-            "physicalLocation": {"artifactLocation": {"uri": resource_uri(f)}},
+            // Code scanning needs a region; a cloud resource's "file" has one line.
+            "physicalLocation": {
+                "artifactLocation": {"uri": resource_uri(f)},
+                "region": {"startLine": 1},
+            },
             "logicalLocations": [logical],
         }],
         "partialFingerprints": {"egressAudit/v1": f.fingerprint},
@@ -173,4 +184,45 @@ fn security_severity(s: Severity) -> &'static str {
         Severity::Low => "3.0",
         Severity::Info => "0.0",
     }
+}
+
+/// Rationale, remediation and compliance, as text and Markdown.
+fn help(c: &CheckDef) -> Value {
+    let doc = help_path(c)
+        .map(|p| format!("\n\nDocumentation: {p} in the egress-audit repository."))
+        .unwrap_or_default();
+    let compliance = c
+        .compliance
+        .iter()
+        .map(|(framework, controls)| format!("{framework}: {}", controls.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut text = format!(
+        "{}\n\nRemediation: {}",
+        c.rationale.trim(),
+        c.remediation.trim()
+    );
+    let mut markdown = format!(
+        "{}\n\n**Remediation.** {}",
+        c.rationale.trim(),
+        c.remediation.trim()
+    );
+    if !compliance.is_empty() {
+        text.push_str(&format!("\n\nCompliance: {compliance}"));
+        markdown.push_str(&format!("\n\n**Compliance.** {compliance}"));
+    }
+    text.push_str(&doc);
+    markdown.push_str(&doc);
+    json!({"text": text, "markdown": markdown})
+}
+
+/// The rule file in the repository (`rules/EG001-unrestricted-egress.toml`), which holds the
+/// check's rationale, remediation and compliance. SARIF's `helpUri` must be an absolute URI
+/// (§3.49.12, and the schema's `format: uri`), and nothing we write may point outside the
+/// repository, so the repository-relative path goes in `properties.helpPath` and the help text
+/// instead. User rule files have none.
+fn help_path(c: &CheckDef) -> Option<String> {
+    c.origin
+        .strip_prefix("builtin:")
+        .map(|path| path.to_string())
 }

@@ -279,6 +279,7 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
         original_severity: None,
         suppressed: None,
         fingerprint: String::new(),
+        cause: None,
     }
 }
 

@@ -35,6 +35,8 @@ use egress_audit_snapshot::Provider;
 pub struct Outcome {
     pub reconciliations: Vec<Reconciliation>,
     pub matched_probes: usize,
+    /// The observed targets of those probes (`resource_id`), which reports leave out as targets.
+    pub matched_probe_ids: Vec<String>,
 }
 
 /// Reconciles every probe with its declared target(s), adds EG016 findings (unless disabled in
@@ -51,12 +53,14 @@ pub fn reconcile(
     let mut out = Outcome {
         reconciliations: Vec::new(),
         matched_probes: 0,
+        matched_probe_ids: Vec::new(),
     };
     for rec in &inv.probes {
         let Some((matched, by)) = match_targets(rec, &inv.targets) else {
             continue;
         };
         out.matched_probes += 1;
+        out.matched_probe_ids.push(rec.resource_id.clone());
         let outcomes: Vec<TargetOutcome> = matched.iter().map(|t| eval_target(t)).collect();
         let allowed = outcomes
             .iter()

@@ -122,6 +122,10 @@ pub struct Finding {
     pub suppressed: Option<String>,
     /// Stable identity for baselines: check, provider, account, region, resource (and rule).
     pub fingerprint: String,
+    /// The root cause this finding is grouped under (`report::cause`): the rules whose change
+    /// closes it, e.g. `aws:111122223333:security-group:sg-0abc egress #1`. Set by `scan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 impl Finding {

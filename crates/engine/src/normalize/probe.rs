@@ -20,8 +20,8 @@
 //! destination reads `10.0.0.5 only (private address; not the public internet)`, and findings that
 //! rest only on such rules say what was really reached (`super::reach`).
 
-use super::reach::{non_public_class, reach_name, reached_text, NOT_PUBLIC};
 use super::observed::{self, Observation, ProbeIdentity, ProbeRecord};
+use super::reach::{non_public_class, reach_name, reached_text, NOT_PUBLIC};
 use super::{DocContext, Inventory, Options};
 use crate::model::space::{public4, public6, AddrSet, ICMP, ICMPV6, TCP, UDP};
 use crate::model::WarningKind;

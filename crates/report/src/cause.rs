@@ -1,0 +1,472 @@
+//! Root causes: findings grouped by the change that closes them.
+//!
+//! A finding is open because some allow rules let its traffic out. A target must pass every one of
+//! its chains (security groups *and* the NACL; the NIC's NSG *and* the subnet's), so closing the
+//! finding in any one chain closes it. We blame one chain, the one a person is expected to edit:
+//! a chain whose deciding rules were written by someone before one that only has provider defaults,
+//! then the workload's own layer (security group, NSG, VPC firewall) before the subnet-wide NACL.
+//! In that chain the blamed rules are those that decide most of the finding's traffic (at least 1%
+//! of the public traffic of the broadest one), so a narrow partner rule beside an allow-all is not
+//! blamed. When the blamed rules are provider defaults (Azure `AllowInternetOutBound`, GCP's
+//! implied allow) the cause is the missing default deny of the layer that holds them.
+//! Rule-level findings (a shadowed deny, a rule that decides nothing) are their own cause: the
+//! rule itself. The id is readable and stable across runs: `provider:account:kind:subject`.
+
+use super::{remedy, ResourceKey};
+use egress_audit_engine::model::space::public;
+use egress_audit_engine::model::{Evidence, Finding, LayerKind, Report, Rule, Severity, Target};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Share of the broadest deciding rule's public traffic below which a rule is not blamed.
+const MINOR_SHARE: f64 = 0.01;
+
+/// What kind of change closes a cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CauseKind {
+    /// Allow rules to narrow or delete, in a layer of this kind.
+    Rules(LayerKindKey),
+    /// The layer allows what its rules do not name (provider default or `no_match` allow).
+    DefaultAllow(LayerKindKey),
+    /// Nothing filters the target at all.
+    NoFilter,
+    /// A rule judged on its own (EG011 shadowed deny, EG012 redundant rule, flows' unused rules).
+    Rule,
+    /// Seen leaving by a probe or in flows: the control on the path is unknown.
+    Observed,
+}
+
+/// [`LayerKind`] with an order: the layer people should edit first sorts first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LayerKindKey {
+    SecurityGroup,
+    Nsg,
+    VpcFirewall,
+    FirewallPolicy,
+    Custom,
+    NetworkAcl,
+    HostFirewall,
+    Host,
+    Unknown,
+}
+
+impl LayerKindKey {
+    fn of(k: LayerKind) -> Self {
+        match k {
+            LayerKind::SecurityGroup => Self::SecurityGroup,
+            LayerKind::Nsg => Self::Nsg,
+            LayerKind::VpcFirewall => Self::VpcFirewall,
+            LayerKind::FirewallPolicy => Self::FirewallPolicy,
+            LayerKind::Custom => Self::Custom,
+            LayerKind::NetworkAcl => Self::NetworkAcl,
+            LayerKind::HostFirewall => Self::HostFirewall,
+            LayerKind::Observed => Self::Host,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecurityGroup => "security-group",
+            Self::Nsg => "nsg",
+            Self::VpcFirewall => "vpc-firewall",
+            Self::FirewallPolicy => "firewall-policy",
+            Self::Custom => "custom",
+            Self::NetworkAcl => "network-acl",
+            Self::HostFirewall => "host-firewall",
+            Self::Host => "host",
+            Self::Unknown => "rules",
+        }
+    }
+}
+
+impl CauseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CauseKind::Rules(k) => k.as_str(),
+            CauseKind::DefaultAllow(_) => "no-default-deny",
+            CauseKind::NoFilter => "no-filter",
+            CauseKind::Rule => "rule",
+            CauseKind::Observed => "observed",
+        }
+    }
+}
+
+/// One root cause and what it opens.
+#[derive(Clone, Debug)]
+pub struct Cause {
+    /// `aws:111122223333:security-group:sg-0abc egress #1`.
+    pub id: String,
+    pub kind: CauseKind,
+    pub provider: String,
+    pub account: Option<String>,
+    /// The resource that holds the rules: security group, NACL, NSG, network, policy.
+    pub holder: String,
+    /// The blamed rules as written (evidence without `decides`); empty for a missing filter.
+    pub rules: Vec<Evidence>,
+    /// Indices into `report.findings`.
+    pub findings: Vec<usize>,
+    pub targets: Vec<ResourceKey>,
+    pub checks: BTreeSet<String>,
+    /// Of the findings that are not suppressed (`None` when all are suppressed).
+    pub worst: Option<Severity>,
+    /// The change, in the provider's terms.
+    pub remediation: String,
+}
+
+impl Cause {
+    /// `sg-0abc egress #1 (all traffic to 0.0.0.0/0)`, or `no default deny in nsg-web`.
+    pub fn title(&self) -> String {
+        remedy::title(self)
+    }
+
+    /// Findings that are not suppressed.
+    pub fn active<'s, 'r: 's>(
+        &'s self,
+        report: &'r Report,
+    ) -> impl Iterator<Item = &'r Finding> + 's {
+        let findings = &report.findings;
+        self.findings
+            .iter()
+            .map(move |&i| &findings[i])
+            .filter(|f| f.suppressed.is_none())
+    }
+}
+
+/// The causes of a report, worst first, and which cause each finding belongs to.
+#[derive(Clone, Debug, Default)]
+pub struct Causes {
+    pub list: Vec<Cause>,
+    /// For each finding (by index), its cause's index in `list`.
+    pub of_finding: Vec<usize>,
+}
+
+impl Causes {
+    /// Groups the report's findings; `targets` are the evaluated targets (empty when only the
+    /// report is at hand: then the deciding rules are read from the evidence alone).
+    pub fn build(report: &Report, targets: &[Target]) -> Causes {
+        let index: HashMap<TargetKey, &Target> = targets
+            .iter()
+            .map(|t| (TargetKey::of_target(t), t))
+            .collect();
+        let mut by_id: BTreeMap<String, Cause> = BTreeMap::new();
+        let mut ids = Vec::with_capacity(report.findings.len());
+        // Rules are shared by many targets' findings: weigh each once (by address).
+        let mut weights: HashMap<*const Rule, f64> = HashMap::new();
+        for (i, f) in report.findings.iter().enumerate() {
+            let target = index.get(&TargetKey::of_finding(f)).copied();
+            let blamed = blame(f, target, &mut weights);
+            let id = blamed.id(f);
+            let cause = by_id.entry(id.clone()).or_insert_with(|| Cause {
+                id: id.clone(),
+                kind: blamed.kind,
+                provider: f.provider.clone(),
+                account: f.account.clone(),
+                holder: blamed.holder.clone(),
+                rules: blamed.rules.clone(),
+                findings: Vec::new(),
+                targets: Vec::new(),
+                checks: BTreeSet::new(),
+                worst: None,
+                remediation: String::new(),
+            });
+            cause.findings.push(i);
+            cause.checks.insert(f.check_id.clone());
+            let key = ResourceKey::of(f);
+            if !cause.targets.contains(&key) {
+                cause.targets.push(key);
+            }
+            if f.suppressed.is_none() {
+                cause.worst = cause.worst.max(Some(f.severity));
+            }
+            ids.push(id);
+        }
+        let mut list: Vec<Cause> = by_id.into_values().collect();
+        for c in &mut list {
+            c.targets.sort();
+            c.remediation = remedy::remediation(c);
+        }
+        // Worst first, then the cause that closes the most findings.
+        list.sort_by(|a, b| {
+            (b.worst, b.findings.len())
+                .cmp(&(a.worst, a.findings.len()))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let pos: HashMap<&str, usize> = list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
+        let of_finding = ids.iter().map(|id| pos[id.as_str()]).collect();
+        Causes { list, of_finding }
+    }
+
+    /// The cause id of finding `i`.
+    pub fn id_of(&self, i: usize) -> Option<&str> {
+        let c = self.of_finding.get(i)?;
+        Some(self.list[*c].id.as_str())
+    }
+
+    /// Causes with at least one finding that is not suppressed.
+    pub fn active(&self) -> impl Iterator<Item = &Cause> {
+        self.list.iter().filter(|c| c.worst.is_some())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct TargetKey(String, Option<String>, Option<String>, String);
+
+impl TargetKey {
+    fn of_target(t: &Target) -> Self {
+        TargetKey(
+            t.provider.as_str().to_string(),
+            t.account.clone(),
+            t.region.clone(),
+            t.resource_id.clone(),
+        )
+    }
+    fn of_finding(f: &Finding) -> Self {
+        TargetKey(
+            f.provider.clone(),
+            f.account.clone(),
+            f.region.clone(),
+            f.resource_id.clone(),
+        )
+    }
+}
+
+/// What one finding is blamed on.
+struct Blamed {
+    kind: CauseKind,
+    holder: String,
+    rules: Vec<Evidence>,
+}
+
+impl Blamed {
+    fn id(&self, f: &Finding) -> String {
+        let subject = match self.kind {
+            CauseKind::Rules(_) | CauseKind::Rule if !self.rules.is_empty() => self
+                .rules
+                .iter()
+                .map(|e| e.rule.as_str())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            _ => self.holder.clone(),
+        };
+        format!(
+            "{}:{}:{}:{}",
+            f.provider,
+            f.account.as_deref().unwrap_or("-"),
+            self.kind.as_str(),
+            subject
+        )
+    }
+}
+
+/// The evidence of a rule as written, without the finding-specific `decides`.
+fn as_written(e: &Evidence) -> Evidence {
+    Evidence {
+        decides: None,
+        ..e.clone()
+    }
+}
+
+fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule, f64>) -> Blamed {
+    if let Some(rule) = &f.rule {
+        let rules = f
+            .evidence
+            .iter()
+            .filter(|e| &e.rule == rule)
+            .take(1)
+            .map(as_written)
+            .collect::<Vec<_>>();
+        let rules = if rules.is_empty() {
+            vec![named(rule)]
+        } else {
+            rules
+        };
+        return Blamed {
+            kind: CauseKind::Rule,
+            holder: f.resource_id.clone(),
+            rules,
+        };
+    }
+    if f.observed {
+        return Blamed {
+            kind: CauseKind::Observed,
+            holder: f.resource_id.clone(),
+            rules: Vec::new(),
+        };
+    }
+    let allows: Vec<&Evidence> = f.evidence.iter().filter(|e| e.action == "allow").collect();
+    if allows.iter().any(|e| {
+        e.rule
+            .ends_with("(no filter: no security group, NSG or firewall applies)")
+    }) {
+        return Blamed {
+            kind: CauseKind::NoFilter,
+            holder: f.resource_id.clone(),
+            rules: Vec::new(),
+        };
+    }
+    match target.and_then(|t| blame_in_chains(t, &allows, weights)) {
+        Some(b) => b,
+        None => blame_from_evidence(f, &allows),
+    }
+}
+
+fn named(rule: &str) -> Evidence {
+    Evidence {
+        rule: rule.to_string(),
+        action: String::new(),
+        priority: None,
+        protocol: String::new(),
+        ports: String::new(),
+        destination: String::new(),
+        decides: None,
+    }
+}
+
+/// A deciding rule located in its target's chains.
+struct Located<'a> {
+    evidence: &'a Evidence,
+    kind: LayerKindKey,
+    holder: &'a str,
+    synthetic: bool,
+    weight: f64,
+}
+
+const DEFAULT_ALLOW_SUFFIX: &str = " (no rule matched: default allow)";
+
+/// Picks the chain to edit and the rules to change in it (module docs).
+fn blame_in_chains(
+    t: &Target,
+    allows: &[&Evidence],
+    weights: &mut HashMap<*const Rule, f64>,
+) -> Option<Blamed> {
+    let mut best: Option<((bool, LayerKindKey, usize), Vec<Located>)> = None;
+    for (ci, chain) in t.chains.iter().enumerate() {
+        let mut found: Vec<Located> = Vec::new();
+        for e in allows {
+            for layer in &chain.layers {
+                let kind = LayerKindKey::of(layer.kind);
+                let hit = if let Some(holder) = e.rule.strip_suffix(DEFAULT_ALLOW_SUFFIX) {
+                    (holder == layer.resource).then_some((true, f64::MAX))
+                } else {
+                    layer.rules.iter().find(|r| r.name == e.rule).map(|r| {
+                        let w = *weights
+                            .entry(r as *const Rule)
+                            .or_insert_with(|| public_weight(r));
+                        (r.synthetic, w)
+                    })
+                };
+                if let Some((synthetic, weight)) = hit {
+                    found.push(Located {
+                        evidence: e,
+                        kind,
+                        holder: &layer.resource,
+                        synthetic,
+                        weight,
+                    });
+                    break;
+                }
+            }
+        }
+        if found.is_empty() {
+            continue;
+        }
+        let max = found.iter().map(|l| l.weight).fold(0.0, f64::max);
+        found.retain(|l| l.weight >= max * MINOR_SHARE);
+        let all_defaults = found.iter().all(|l| l.synthetic);
+        let rank = (all_defaults, found[0].kind, ci);
+        if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+            best = Some((rank, found));
+        }
+    }
+    let ((all_defaults, kind, _), found) = best?;
+    let holder = found[0].holder.to_string();
+    if all_defaults {
+        return Some(Blamed {
+            kind: CauseKind::DefaultAllow(kind),
+            holder,
+            rules: found.iter().map(|l| as_written(l.evidence)).collect(),
+        });
+    }
+    let mut rules: Vec<Evidence> = found
+        .iter()
+        .filter(|l| !l.synthetic)
+        .map(|l| as_written(l.evidence))
+        .collect();
+    rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    rules.dedup_by(|a, b| a.rule == b.rule);
+    Some(Blamed {
+        kind: CauseKind::Rules(kind),
+        holder,
+        rules,
+    })
+}
+
+/// Without the target (a report read back): every allow rule in the evidence is blamed.
+fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
+    if let Some(holder) = allows
+        .iter()
+        .find_map(|e| e.rule.strip_suffix(DEFAULT_ALLOW_SUFFIX))
+    {
+        return Blamed {
+            kind: CauseKind::DefaultAllow(LayerKindKey::Unknown),
+            holder: holder.to_string(),
+            rules: Vec::new(),
+        };
+    }
+    let mut rules: Vec<Evidence> = allows.iter().map(|e| as_written(e)).collect();
+    rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    rules.dedup_by(|a, b| a.rule == b.rule);
+    let (kind, holder) = guess_layer(f, &rules);
+    Blamed {
+        kind: CauseKind::Rules(kind),
+        holder,
+        rules,
+    }
+}
+
+/// The layer and holder of rules known only by name, as the normalizers name them: AWS
+/// `sg-… egress #N` and `acl-… rule N`, Azure `NSG/rule`, GCP rule names.
+fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, String) {
+    let first = rules.first().map(|e| e.rule.as_str()).unwrap_or("");
+    let all = |prefix: &str| !rules.is_empty() && rules.iter().all(|e| e.rule.starts_with(prefix));
+    let token = first.split(' ').next().unwrap_or(first).to_string();
+    match f.provider.as_str() {
+        "aws" if all("sg-") => (LayerKindKey::SecurityGroup, token),
+        "aws" if all("acl-") => (LayerKindKey::NetworkAcl, token),
+        "azure" => {
+            let nsg = first.rsplit_once('/').map(|(n, _)| n).unwrap_or(first);
+            let nsg = nsg.trim_end_matches("/securityRules");
+            (LayerKindKey::Nsg, nsg.to_string())
+        }
+        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.clone()),
+        _ => (LayerKindKey::Unknown, f.resource_id.clone()),
+    }
+}
+
+/// The number of public (protocol, port, address) points a rule matches, as a float.
+fn public_weight(r: &Rule) -> f64 {
+    r.traffic
+        .restrict_addrs(public())
+        .pieces()
+        .map(|((p0, p1), (q0, q1), addrs)| {
+            let addrs: f64 = addrs
+                .ranges()
+                .iter()
+                .map(|(a, b)| (b - a) as f64 + 1.0)
+                .sum();
+            f64::from(p1 - p0 + 1) * f64::from(q1 - q0 + 1) * addrs
+        })
+        .sum()
+}
+
+impl Causes {
+    /// Writes each finding's cause id into the report (`Finding.cause`), for JSON, SARIF and CSV.
+    pub fn apply(&self, report: &mut Report) {
+        for (i, f) in report.findings.iter_mut().enumerate() {
+            f.cause = self.id_of(i).map(str::to_string);
+        }
+    }
+}
