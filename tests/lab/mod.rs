@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod abuse;
 pub mod resolvers;
 
 use std::io::{BufRead, BufReader, Read, Write};
