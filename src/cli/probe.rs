@@ -82,6 +82,14 @@ pub struct ProbeArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Do not ask the cloud instance metadata service (169.254.169.254) which instance, account
+    /// and interfaces this host is (asked by default; off-cloud it costs nothing).
+    #[arg(long)]
+    pub no_metadata: bool,
+    /// A label for the result, e.g. `--label site=dc1 --label role=web` (repeatable): names a
+    /// host that no metadata service names, for `scan` to match and group.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = probe::metadata::parse_label)]
+    pub labels: Vec<(String, String)>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -191,6 +199,8 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
         },
         udp_ports,
         progress: !a.quiet && std::io::stderr().is_terminal(),
+        metadata: !a.no_metadata,
+        labels: a.labels.iter().cloned().collect(),
     };
     let rt = super::runtime()?;
     let report = rt.block_on(probe::run(cfg))?;

@@ -8,12 +8,14 @@
 pub mod dns;
 pub mod doh;
 pub mod icmp;
+pub mod metadata;
 pub mod output;
 pub mod ranges;
 pub mod tcp;
 pub mod udp;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -39,6 +41,13 @@ pub struct ProbeReport {
     pub host: String,
     pub target: String,
     pub address: String,
+    /// The cloud instance the probe ran on, from its metadata service (absent off-cloud or
+    /// with `--no-metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<metadata::CloudIdentity>,
+    /// `--label KEY=VALUE` (site, network, host role), for hosts that no metadata names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub started: String,
     pub elapsed_ms: u64,
     /// True when the run was interrupted: what is listed was tested, `tcp.untested` was not.
@@ -135,6 +144,9 @@ pub struct ProbeConfig {
     pub tls_ca: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
     pub udp_ports: Vec<u16>,
     pub progress: bool,
+    /// Ask the instance metadata service who this host is.
+    pub metadata: bool,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Raises the open-file soft limit to the hard limit; returns the new soft limit.
@@ -267,6 +279,10 @@ pub fn host_name() -> String {
 pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
+    // Asked beside the sweep: it costs the sweep nothing, and off-cloud it ends at once.
+    let identity = cfg
+        .metadata
+        .then(|| tokio::spawn(metadata::identity(metadata::METADATA_ADDR)));
     let address = resolve_target(&cfg.target, cfg.family).await?;
     let mut partial = false;
     let mut settings = Settings {
@@ -333,6 +349,10 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     } else {
         None
     };
+    let identity = match identity {
+        Some(task) => task.await.ok().flatten(),
+        None => None,
+    };
     Ok(ProbeReport {
         format: FORMAT.into(),
         tool: ToolVersion {
@@ -342,6 +362,8 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         host: host_name(),
         target: cfg.target.clone(),
         address: address.to_string(),
+        identity,
+        labels: cfg.labels.clone(),
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         elapsed_ms: clock.elapsed().as_millis() as u64,
         partial,

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod abuse;
+pub mod metadata;
 pub mod resolvers;
 
 use std::io::{BufRead, BufReader, Read, Write};
