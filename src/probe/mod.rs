@@ -104,6 +104,28 @@ pub struct TcpResult {
     /// unreachable, a local policy), by error: the rest of the filtered ports timed out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filtered_detail: Vec<FilteredBy>,
+    /// Ports that connected but stayed silent, tried again at the end with fewer connections in
+    /// flight and a longer wait for the answer before they were called intercepted.
+    #[serde(default)]
+    pub silent_retest: SilentRetest,
+}
+
+/// The re-test of ports that connected and then gave no answer: a responder slowed down by the
+/// sweep itself is not an interceptor.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SilentRetest {
+    /// Ports re-tested.
+    pub ports: u32,
+    /// Of those, how many answered with the token this time (now open).
+    pub open: u32,
+    /// Silent ports not re-tested, because the first round of the re-test stayed silent too
+    /// (a tarpit or an interceptor that holds connections): they stay intercepted.
+    pub skipped: u32,
+    /// Connections in flight during the re-test, and how long an answer was waited for.
+    pub concurrency: u32,
+    pub answer_timeout_ms: u64,
+    /// How long the re-test took.
+    pub ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

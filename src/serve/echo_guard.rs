@@ -106,13 +106,14 @@ impl EchoGuard {
         }
     }
 
-    /// Whether `payload`, from `from`, received on `local_port`, may be echoed now; when it may,
-    /// the echo is counted against the source and remembered.
+    /// Whether a datagram from `from`, received on `local_port`, may be echoed now; `payload`
+    /// is what was read of it and its whole length. When it may, the echo is counted against
+    /// the source and remembered.
     pub fn admit(
         &mut self,
         from: SocketAddr,
         local_port: u16,
-        payload: &[u8],
+        payload: (&[u8], usize),
         now: Instant,
     ) -> Result<(), Refusal> {
         if self.own_ports.contains(&from.port()) {
@@ -165,9 +166,10 @@ impl EchoGuard {
     }
 }
 
-fn digest(payload: &[u8]) -> u64 {
+fn digest((bytes, whole): (&[u8], usize)) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    payload.hash(&mut h);
+    bytes.hash(&mut h);
+    whole.hash(&mut h);
     h.finish()
 }
 
@@ -179,27 +181,31 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn d(b: &[u8]) -> (&[u8], usize) {
+        (b, b.len())
+    }
+
     #[test]
     fn own_and_service_ports_are_never_echoed_to() {
         let mut g = EchoGuard::new(&[18001, 18002], 100);
         let now = Instant::now();
         assert_eq!(
-            g.admit(at("127.0.0.1:18001"), 18002, b"x", now),
+            g.admit(at("127.0.0.1:18001"), 18002, d(b"x"), now),
             Err(Refusal::OwnPort)
         );
         assert_eq!(
-            g.admit(at("127.0.0.1:18002"), 18002, b"x", now),
+            g.admit(at("127.0.0.1:18002"), 18002, d(b"x"), now),
             Err(Refusal::OwnPort)
         );
         for port in [7, 19, 53, 123, 161, 1023, 1900, 5353, 8421, 11211] {
             let from = SocketAddr::new("192.0.2.9".parse().unwrap(), port);
             assert_eq!(
-                g.admit(from, 18002, b"x", now),
+                g.admit(from, 18002, d(b"x"), now),
                 Err(Refusal::ServicePort),
                 "{port}"
             );
         }
-        assert_eq!(g.admit(at("192.0.2.9:40000"), 18002, b"x", now), Ok(()));
+        assert_eq!(g.admit(at("192.0.2.9:40000"), 18002, d(b"x"), now), Ok(()));
         assert!(SERVICE_PORTS.iter().all(|&p| (1024..32768).contains(&p)));
     }
 
@@ -208,13 +214,24 @@ mod tests {
         let mut g = EchoGuard::new(&[8421], 100);
         let t0 = Instant::now();
         let peer = at("198.51.100.7:40000");
-        assert_eq!(g.admit(peer, 5000, b"probe", t0), Ok(()));
+        assert_eq!(g.admit(peer, 5000, d(b"probe"), t0), Ok(()));
         let soon = t0 + Duration::from_millis(5);
-        assert_eq!(g.admit(peer, 5000, b"probe", soon), Err(Refusal::Loop));
+        assert_eq!(g.admit(peer, 5000, d(b"probe"), soon), Err(Refusal::Loop));
         // Other bytes, another port of ours, or after the window: echoed.
-        assert_eq!(g.admit(peer, 5000, b"probe, try 2", soon), Ok(()));
-        assert_eq!(g.admit(peer, 5001, b"probe", soon), Ok(()));
-        assert_eq!(g.admit(peer, 5000, b"probe", t0 + LOOP_WINDOW * 2), Ok(()));
+        assert_eq!(g.admit(peer, 5000, d(b"probe, try 2"), soon), Ok(()));
+        assert_eq!(g.admit(peer, 5001, d(b"probe"), soon), Ok(()));
+        assert_eq!(
+            g.admit(peer, 5000, d(b"probe"), t0 + LOOP_WINDOW * 2),
+            Ok(())
+        );
+        // Datagrams larger than the buffer that agree in what fits are still different.
+        let long = [7u8; 2048];
+        assert_eq!(g.admit(peer, 5002, (&long, 4000), soon), Ok(()));
+        assert_eq!(g.admit(peer, 5002, (&long, 60000), soon), Ok(()));
+        assert_eq!(
+            g.admit(peer, 5002, (&long, 60000), soon),
+            Err(Refusal::Loop)
+        );
     }
 
     #[test]
@@ -224,24 +241,24 @@ mod tests {
         let echoed = (0..50u16)
             .filter(|i| {
                 let from = SocketAddr::new("203.0.113.5".parse().unwrap(), 40000 + i);
-                g.admit(from, 5000, &i.to_be_bytes(), t0).is_ok()
+                g.admit(from, 5000, d(&i.to_be_bytes()), t0).is_ok()
             })
             .count();
         assert_eq!(echoed, 10);
-        assert_eq!(g.admit(at("203.0.113.6:40000"), 5000, b"a", t0), Ok(()));
+        assert_eq!(g.admit(at("203.0.113.6:40000"), 5000, d(b"a"), t0), Ok(()));
         // An IPv6 /64 is one source.
         let v6: Vec<_> = (0..20u16)
             .map(|i| at(&format!("[2001:db8:1:2::{i:x}]:40000")))
             .collect();
         let ok = v6
             .iter()
-            .filter(|&&p| g.admit(p, 5000, b"v6", t0).is_ok())
+            .filter(|&&p| g.admit(p, 5000, d(b"v6"), t0).is_ok())
             .count();
         assert_eq!(ok, 10);
         // A second later the bucket is full again.
         let later = t0 + Duration::from_secs(1);
         assert_eq!(
-            g.admit(at("203.0.113.5:41000"), 5000, b"again", later),
+            g.admit(at("203.0.113.5:41000"), 5000, d(b"again"), later),
             Ok(())
         );
     }
@@ -252,11 +269,11 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..(3 * MAX_TRACKED as u32) {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
-            let _ = g.admit(SocketAddr::new(ip.into(), 40000), 5000, b"x", t0);
+            let _ = g.admit(SocketAddr::new(ip.into(), 40000), 5000, d(b"x"), t0);
         }
         assert!(g.sources.len() <= MAX_TRACKED && g.recent.len() <= MAX_TRACKED);
         // Once the buckets are full again, new sources are taken.
         let later = t0 + Duration::from_secs(2);
-        assert_eq!(g.admit(at("192.0.2.1:40000"), 5000, b"x", later), Ok(()));
+        assert_eq!(g.admit(at("192.0.2.1:40000"), 5000, d(b"x"), later), Ok(()));
     }
 }

@@ -85,7 +85,10 @@ pub async fn echo_loop(
             continue;
         }
         let port = dialled.map(|d| d.port()).unwrap_or(own_port);
-        if let Err(why) = lock(&guard).admit(from, port, &buf[..n], Instant::now()) {
+        // `n` is the datagram's real length (MSG_TRUNC): two datagrams that agree only in the
+        // part that fits the buffer are not the same.
+        let (whole, n) = (n, n.min(buf.len()));
+        if let Err(why) = lock(&guard).admit(from, port, (&buf[..n], whole), Instant::now()) {
             stats.udp_refused.fetch_add(1, Ordering::Relaxed);
             if hits.enabled() && why != Refusal::SourceRate {
                 hits.note(&format!(
@@ -110,7 +113,8 @@ pub async fn echo_loop(
     }
 }
 
-/// One datagram, its sender, and where it was going (IP_ORIGDSTADDR / IPV6_ORIGDSTADDR).
+/// One datagram's real length (however much of it fit in `buf`), its sender, and where it was
+/// going (IP_ORIGDSTADDR / IPV6_ORIGDSTADDR).
 fn recv_with_destination(
     sock: &UdpSocket,
     buf: &mut [u8],
@@ -131,7 +135,11 @@ fn recv_with_destination(
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
+        let n = libc::recvmsg(
+            sock.as_raw_fd(),
+            &mut msg,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        );
         if n < 0 {
             return Err(io::Error::last_os_error());
         }

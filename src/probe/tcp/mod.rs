@@ -6,12 +6,13 @@
 
 mod answer;
 mod pool;
+mod silent;
 
-use super::{FilteredBy, Interception, PortRanges, TcpResult};
+use super::{FilteredBy, Interception, PortRanges, SilentRetest, TcpResult};
 use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
 pub use answer::judge;
 use answer::{attempt, host_header};
-use pool::Pass;
+use pool::{Pass, Phase};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -62,6 +63,11 @@ enum Attempt {
         verdict: Verdict,
         reason: Option<String>,
         rtt: Option<Duration>,
+    },
+    /// Connected, but no answer came within `waited`.
+    Silent {
+        rtt: Option<Duration>,
+        waited: Duration,
     },
     /// Out of sockets: try the port again later, with fewer in flight.
     Backpressure,
@@ -130,6 +136,11 @@ struct Shared {
     warm: tokio::sync::watch::Sender<bool>,
     sweep_ms: AtomicUsize,
     retest_ms: AtomicUsize,
+    /// Ports that connected and stayed silent, for the re-test at the end; what it found; and
+    /// how many of its ports got any answer.
+    silent: Mutex<Vec<u16>>,
+    silent_retest: Mutex<SilentRetest>,
+    silent_answered: AtomicUsize,
 }
 
 impl Shared {
@@ -161,8 +172,11 @@ pub struct Scanner {
     attempt: AttemptFn,
 }
 
+/// One attempt: the address, the connect timeout, and the answer timeout when not the default.
 type AttemptFn = Arc<
-    dyn Fn(SocketAddr, Duration) -> Pin<Box<dyn Future<Output = Attempt> + Send>> + Send + Sync,
+    dyn Fn(SocketAddr, Duration, Option<Duration>) -> Pin<Box<dyn Future<Output = Attempt> + Send>>
+        + Send
+        + Sync,
 >;
 
 impl Scanner {
@@ -182,6 +196,9 @@ impl Scanner {
             warm: tokio::sync::watch::Sender::new(opts.timeout.is_some()),
             sweep_ms: AtomicUsize::new(0),
             retest_ms: AtomicUsize::new(0),
+            silent: Mutex::new(Vec::new()),
+            silent_retest: Mutex::new(SilentRetest::default()),
+            silent_answered: AtomicUsize::new(0),
         });
         // Built once: a sweep makes tens of thousands of attempts.
         let expect: Arc<str> = opts.expect.as_str().into();
@@ -191,9 +208,9 @@ impl Scanner {
         )
         .into_bytes()
         .into();
-        let attempt: AttemptFn = Arc::new(move |addr, timeout| {
+        let attempt: AttemptFn = Arc::new(move |addr, timeout, answer| {
             let (expect, request) = (expect.clone(), request.clone());
-            Box::pin(async move { attempt(addr, timeout, &expect, &request).await })
+            Box::pin(async move { attempt(addr, (timeout, answer), &expect, &request).await })
         });
         Scanner {
             opts,
@@ -212,7 +229,7 @@ impl Scanner {
         self.shared.states[port as usize].load(Ordering::Relaxed)
     }
 
-    /// The sweep, then the re-test of the filtered ports.
+    /// The sweep, then the re-test of the filtered ports, then that of the silent ones.
     pub async fn run(&self) -> ScanOutcome {
         let bar = self.progress_bar(self.opts.ports.len() as u64);
         let conc = self.shared.concurrency.load(Ordering::Relaxed);
@@ -221,7 +238,7 @@ impl Scanner {
         let mut order = self.opts.ports.clone();
         fastrand::shuffle(&mut order);
         let clock = Instant::now();
-        self.pass(order, conc, None, bar.as_ref()).await;
+        self.pass(order, conc, Phase::Sweep, bar.as_ref()).await;
         self.shared
             .sweep_ms
             .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
@@ -255,12 +272,18 @@ impl Scanner {
             // re-test runs wider than the sweep (within the socket budget) to stay cheap.
             let budget = fd_budget();
             let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
-            self.pass(filtered, wide, Some(retest_timeout), bar.as_ref())
-                .await;
+            self.pass(
+                filtered,
+                wide,
+                Phase::Filtered(retest_timeout),
+                bar.as_ref(),
+            )
+            .await;
             self.shared
                 .retest_ms
                 .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         }
+        self.retest_silent(conc, retest_timeout, bar.as_ref()).await;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -309,6 +332,7 @@ impl Scanner {
             untested: pick(0),
             intercepted_detail: details,
             filtered_detail,
+            silent_retest: lock(&self.shared.silent_retest).clone(),
         };
         let timeout = self.current_timeout();
         let retest = self.shared.retest_timeout_ms.load(Ordering::Relaxed) as u64;
@@ -343,7 +367,7 @@ impl Scanner {
         &self,
         mut ports: Vec<u16>,
         cap: usize,
-        fixed: Option<Duration>,
+        phase: Phase,
         bar: Option<&indicatif::ProgressBar>,
     ) {
         let mut cap = cap.max(1);
@@ -352,8 +376,8 @@ impl Scanner {
                 shared: self.shared.clone(),
                 attempt: self.attempt.clone(),
                 address: self.opts.address,
-                timeout: fixed.or(self.opts.timeout),
-                sweep: fixed.is_none(),
+                timeout: phase.connect_timeout().or(self.opts.timeout),
+                phase,
                 next: AtomicUsize::new(0),
                 given_back: Mutex::new(Vec::new()),
                 cap: AtomicUsize::new(cap),
@@ -407,7 +431,7 @@ mod tests {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let refusals = Arc::new(AtomicUsize::new(0));
         let (f, r) = (in_flight.clone(), refusals.clone());
-        scan.attempt = Arc::new(move |addr, _| {
+        scan.attempt = Arc::new(move |addr, _, _| {
             let (f, r) = (f.clone(), r.clone());
             Box::pin(async move {
                 // A host that has sockets for 50 connects at a time.
@@ -474,7 +498,7 @@ mod tests {
             peak.clone(),
             answered.clone(),
         );
-        scan.attempt = Arc::new(move |_, _| {
+        scan.attempt = Arc::new(move |_, _, _| {
             let (f, pc, pk, a) = (f.clone(), pc.clone(), pk.clone(), a.clone());
             Box::pin(async move {
                 let now = f.fetch_add(1, Ordering::SeqCst) + 1;
@@ -512,7 +536,7 @@ mod tests {
         let mut scan = lab_scanner(300, 200, None);
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        scan.attempt = Arc::new(move |_, _| {
+        scan.attempt = Arc::new(move |_, _, _| {
             let c = c.clone();
             Box::pin(async move {
                 if c.fetch_add(1, Ordering::SeqCst) < 400 {
@@ -539,7 +563,7 @@ mod tests {
         let mut scan = lab_scanner(400, 100, None);
         let tries: Arc<Mutex<Vec<(u16, Duration)>>> = Arc::default();
         let t = tries.clone();
-        scan.attempt = Arc::new(move |addr, timeout| {
+        scan.attempt = Arc::new(move |addr, timeout, _| {
             let t = t.clone();
             Box::pin(async move {
                 lock(&t).push((addr.port(), timeout));

@@ -16,15 +16,44 @@ pub(super) struct Pass {
     pub(super) address: IpAddr,
     /// None: adaptive, read at each hand-out.
     pub(super) timeout: Option<Duration>,
-    /// The sweep (not the re-test): it samples round trips (the re-test's longer timeout would
-    /// skew the estimate) and notes each port's first timeout.
-    pub(super) sweep: bool,
+    pub(super) phase: Phase,
     pub(super) ports: Vec<u16>,
     pub(super) next: AtomicUsize,
     pub(super) given_back: Mutex<Vec<u16>>,
     /// Workers whose id is at or above this stop (back-pressure lowers it).
     pub(super) cap: AtomicUsize,
     pub(super) bar: Option<indicatif::ProgressBar>,
+}
+
+/// Which pass: only the sweep samples round trips (the re-tests' longer timeouts would skew the
+/// estimate) and notes each port's first timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Sweep,
+    /// The re-test of filtered ports, with this connect timeout.
+    Filtered(Duration),
+    /// The re-test of ports that connected and stayed silent.
+    Silent {
+        connect: Duration,
+        answer: Duration,
+    },
+}
+
+impl Phase {
+    pub(super) fn connect_timeout(self) -> Option<Duration> {
+        match self {
+            Phase::Sweep => None,
+            Phase::Filtered(t) => Some(t),
+            Phase::Silent { connect, .. } => Some(connect),
+        }
+    }
+
+    fn answer_timeout(self) -> Option<Duration> {
+        match self {
+            Phase::Silent { answer, .. } => Some(answer),
+            _ => None,
+        }
+    }
 }
 
 impl Pass {
@@ -48,7 +77,7 @@ impl Pass {
                 .timeout
                 .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
             let first = &self.shared.first_timeout_ms[port as usize];
-            if self.sweep {
+            if self.phase == Phase::Sweep {
                 first.store(
                     timeout.as_millis().min(u16::MAX.into()) as u16,
                     Ordering::Relaxed,
@@ -58,7 +87,9 @@ impl Pass {
                 // the re-test's twice-the-estimate.
                 timeout = timeout.max(Duration::from_millis(first.load(Ordering::Relaxed).into()));
             }
-            match (self.attempt)(SocketAddr::new(self.address, port), timeout).await {
+            let addr = SocketAddr::new(self.address, port);
+            let answer = self.phase.answer_timeout();
+            match (self.attempt)(addr, timeout, answer).await {
                 Attempt::Backpressure => {
                     lock(&self.given_back).push(port);
                     let lower = |c: usize| Some((c - c / 10).max(MIN_CONCURRENCY.min(c)));
@@ -69,16 +100,29 @@ impl Pass {
                     self.shared.concurrency.fetch_min(now, Ordering::Relaxed);
                 }
                 Attempt::Done {
+                    verdict, reason, ..
+                } if matches!(self.phase, Phase::Silent { .. }) => {
+                    self.settle(port, Some((verdict, reason)))
+                }
+                Attempt::Silent { .. } if matches!(self.phase, Phase::Silent { .. }) => {
+                    self.settle(port, None)
+                }
+                Attempt::Done {
                     verdict,
                     reason,
                     rtt,
                 } => self.record(port, verdict, reason, rtt),
+                Attempt::Silent { rtt, waited } => {
+                    lock(&self.shared.silent).push(port);
+                    let why = format!("connected, but no answer within {} ms", waited.as_millis());
+                    self.record(port, Verdict::Intercepted, Some(why), rtt);
+                }
             }
         }
     }
 
     fn record(&self, port: u16, verdict: Verdict, reason: Option<String>, rtt: Option<Duration>) {
-        if let (Some(r), true) = (rtt, self.sweep) {
+        if let (Some(r), Phase::Sweep) = (rtt, self.phase) {
             lock(&self.shared.rtt).sample(r);
         }
         let sampled = self
