@@ -7,6 +7,7 @@
 pub mod abuse;
 pub mod metadata;
 pub mod resolvers;
+pub mod slow;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
