@@ -413,3 +413,98 @@ fn off_cloud_metadata_lookup_is_quick() {
         "dropped: {dropped:?} vs {baseline:?} without the look-up"
     );
 }
+
+/// The host firewall of the example instance web-1 (examples/aws/default-open): its security
+/// groups and NACL allow all egress, but the host itself drops telnet, SMTP, SMB and RDP and
+/// rejects NetBIOS, so those ports are "blocked elsewhere" (by a control outside the cloud rules).
+pub const EXAMPLE_HOST_FIREWALL: &str = r#"
+table inet host_egress {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "lo" accept
+    tcp dport { 23, 25, 445, 3389 } drop
+    tcp dport 135-139 reject with tcp reset
+  }
+}
+"#;
+
+/// Regenerates examples/aws/default-open/probe/probe.json: a full probe run in the lab on the
+/// example instance web-1, its identity from the AWS stand-in, behind EXAMPLE_HOST_FIREWALL,
+/// against serve answering on every port. Run by hand (root):
+/// `cargo test --all-features --test probe_lab -- --ignored generate_example_aws_probe`.
+#[test]
+#[ignore]
+fn generate_example_aws_probe() {
+    if let Some(why) = unavailable() {
+        panic!("the probe lab cannot run here: {why}");
+    }
+    let mut lab = Lab::new();
+    let _stand_in = lab.metadata_stand_in(Provider::Aws);
+    lab.nft(&lab.inside, EXAMPLE_HOST_FIREWALL);
+    lab.nft(
+        &lab.outside,
+        "table ip example_tproxy {\n chain pre {\n type filter hook prerouting priority mangle; \
+         policy accept;\n ip daddr 10.213.0.2 tcp dport != 8421 tproxy to :8421\n \
+         ip daddr 10.213.0.2 udp dport != 8421 tproxy to :8421\n }\n}\n",
+    );
+    lab.serve(&["--port", "8421", "--quiet"]);
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/aws/default-open/probe/probe.json");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    // The instance's own host name, in a UTS namespace of its own.
+    let script = format!(
+        "hostname ip-10-20-1-37.ec2.internal && exec ip netns exec {} {} probe --target {} \
+         --udp-ports 53,123,443,500,4500 --no-dns --no-doh --ping-extra none -q -f json -o {}",
+        lab.inside,
+        env!("CARGO_BIN_EXE_egress-audit"),
+        OUTSIDE_ADDR,
+        out.display()
+    );
+    let status = std::process::Command::new("unshare")
+        .args(["--uts", "sh", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["identity"]["instance_id"], "i-0a5c7e9b1d3f5a701", "{v}");
+}
+
+/// The committed example probe result is what the stand-in and the example's exports say.
+#[test]
+fn example_aws_probe_names_the_example_instance() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/aws/default-open/probe/probe.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["format"], "egress-audit-probe/1");
+    assert_eq!(v["host"], "ip-10-20-1-37.ec2.internal");
+    assert_eq!(
+        v["identity"],
+        json!({"provider": "aws", "account": "111122223333", "region": "us-east-1",
+               "instance_id": "i-0a5c7e9b1d3f5a701", "instance_name": "web-1",
+               "network": "vpc-0a1f4e2b7c3d5e601",
+               "interfaces": [{"id": "eni-0a9c1e3f5b7d9a601", "mac": "0a:1b:2c:3d:4e:5f",
+                               "addresses": ["10.20.1.37"]}]})
+    );
+    let tcp = &v["tcp"];
+    assert_eq!(tcp["ports_tested"], 65535);
+    assert_eq!(
+        tcp["filtered"],
+        json!([[23, 23], [25, 25], [445, 445], [3389, 3389]])
+    );
+    assert_eq!(tcp["closed"], json!([[135, 139]]));
+    assert_eq!(tcp["intercepted"], json!([]));
+    // The example instance's exports name the same instance, interface and address.
+    let exports = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/aws/default-open/network-interfaces.json"),
+    )
+    .unwrap();
+    for id in [
+        "i-0a5c7e9b1d3f5a701",
+        "eni-0a9c1e3f5b7d9a601",
+        "0a:1b:2c:3d:4e:5f",
+        "10.20.1.37",
+    ] {
+        assert!(exports.contains(id), "{id}");
+    }
+}
