@@ -41,7 +41,11 @@ fn the_main_job_scans_every_example_and_gates_on_medium() {
         .iter()
         .map(|f| f["provider"].as_str().unwrap())
         .collect();
-    assert_eq!(providers, ["aws", "azure", "gcp"].into_iter().collect());
+    // `probe`: the probe result bundled with examples/aws/default-open.
+    assert_eq!(
+        providers,
+        ["aws", "azure", "gcp", "probe"].into_iter().collect()
+    );
     // The permission files beside the exports are named as skipped, not read and not an error.
     let skipped: Vec<&str> = report["warnings"]
         .as_array()
