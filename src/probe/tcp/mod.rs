@@ -2,9 +2,12 @@
 //!
 //! OS sockets, not raw packets, so the host's own firewall is part of what is measured. Running out
 //! of sockets (EMFILE and friends) lowers the concurrency and re-queues the port; it never becomes a
-//! verdict. Ports that time out are re-tested once at the end with a longer timeout.
+//! verdict. Ports that time out are re-tested once with a longer timeout: at once, beside the
+//! sweep, with the sockets it leaves unused (early.rs), or after it. Ports that connected but
+//! stayed silent are re-tested last, with fewer in flight and a longer wait (silent.rs).
 
 mod answer;
+mod early;
 mod pool;
 mod silent;
 
@@ -16,7 +19,7 @@ use pool::{Pass, Phase};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -27,6 +30,8 @@ const ANSWER_CAP: usize = 4096;
 const MIN_CONCURRENCY: usize = 16;
 /// How much wider than the sweep the re-test of filtered ports runs (socket budget permitting).
 const RETEST_WIDEN: usize = 32;
+/// File descriptors left to everything else while the early re-test runs beside the sweep.
+const EARLY_RETEST_MARGIN: usize = 256;
 /// How many interceptions are explained in the output.
 const DETAIL_CAP: usize = 50;
 /// With an adaptive timeout, only this many connects go out before the round-trip time is known
@@ -141,6 +146,10 @@ struct Shared {
     silent: Mutex<Vec<u16>>,
     silent_retest: Mutex<SilentRetest>,
     silent_answered: AtomicUsize,
+    /// Filtered ports found by the sweep go here to be re-tested beside it (None: not now);
+    /// and which ports have had their re-test.
+    retest_queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<u16>>>,
+    retested: Vec<AtomicBool>,
 }
 
 impl Shared {
@@ -199,6 +208,8 @@ impl Scanner {
             silent: Mutex::new(Vec::new()),
             silent_retest: Mutex::new(SilentRetest::default()),
             silent_answered: AtomicUsize::new(0),
+            retest_queue: Mutex::new(None),
+            retested: (0..65536).map(|_| AtomicBool::new(false)).collect(),
         });
         // Built once: a sweep makes tens of thousands of attempts.
         let expect: Arc<str> = opts.expect.as_str().into();
@@ -238,17 +249,36 @@ impl Scanner {
         let mut order = self.opts.ports.clone();
         fastrand::shuffle(&mut order);
         let clock = Instant::now();
-        self.pass(order, conc, Phase::Sweep, bar.as_ref()).await;
-        self.shared
-            .sweep_ms
-            .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
-        let clock = Instant::now();
+        // Filtered ports are re-tested as soon as the sweep finds them, with the sockets the
+        // sweep does not use, so that most of the re-test's waits overlap the sweep.
+        let spare = fd_budget().saturating_sub(conc + EARLY_RETEST_MARGIN);
+        let (queue, found) = tokio::sync::mpsc::unbounded_channel();
+        if spare >= MIN_CONCURRENCY {
+            *lock(&self.shared.retest_queue) = Some(queue);
+        } else {
+            // No sockets to spare: the queue closes at once, the re-test waits for the sweep.
+            drop(queue);
+        }
+        let sweep = async {
+            self.pass(order, conc, Phase::Sweep, bar.as_ref()).await;
+            // No more ports: the early re-test ends once it has tried those it got.
+            lock(&self.shared.retest_queue).take();
+            self.shared
+                .sweep_ms
+                .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+        };
+        tokio::join!(sweep, self.retest_early(found, spare, bar.as_ref()));
+        let sweep_ms = self.shared.sweep_ms.load(Ordering::Relaxed) as u64;
+        let sweep_end = clock + Duration::from_millis(sweep_ms);
         let mut filtered: Vec<u16> = self
             .opts
             .ports
             .iter()
             .copied()
-            .filter(|&p| self.state(p) == Verdict::Filtered as u8)
+            .filter(|&p| {
+                self.state(p) == Verdict::Filtered as u8
+                    && !self.shared.retested[p as usize].load(Ordering::Relaxed)
+            })
             .collect();
         // The longest waits first, so that none of them starts late when the re-test needs
         // more than one round of sockets.
@@ -279,10 +309,10 @@ impl Scanner {
                 bar.as_ref(),
             )
             .await;
-            self.shared
-                .retest_ms
-                .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
         }
+        self.shared
+            .retest_ms
+            .store(sweep_end.elapsed().as_millis() as usize, Ordering::Relaxed);
         self.retest_silent(conc, retest_timeout, bar.as_ref()).await;
         if let Some(b) = bar {
             b.finish_and_clear();

@@ -73,9 +73,17 @@ impl Pass {
             let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
                 return;
             };
-            let mut timeout = self
+            let timeout = self
                 .timeout
                 .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
+            self.try_port(port, timeout).await;
+        }
+    }
+
+    /// One port: the attempt and its record (or, out of sockets, the port given back).
+    pub(super) async fn try_port(&self, port: u16, timeout: Duration) {
+        let mut timeout = timeout;
+        {
             let first = &self.shared.first_timeout_ms[port as usize];
             if self.phase == Phase::Sweep {
                 first.store(
@@ -133,6 +141,14 @@ impl Pass {
             self.shared.mark_warm();
         }
         self.shared.states[port as usize].store(verdict as u8, Ordering::Relaxed);
+        if let Phase::Filtered(_) = self.phase {
+            self.shared.retested[port as usize].store(true, Ordering::Relaxed);
+        } else if verdict == Verdict::Filtered && self.phase == Phase::Sweep {
+            // Re-tested at once, beside the sweep, if there are sockets to spare (early.rs).
+            if let Some(queue) = lock(&self.shared.retest_queue).as_ref() {
+                let _ = queue.send(port);
+            }
+        }
         if verdict == Verdict::Filtered {
             let index = reason.as_deref().map_or(0, |r| self.shared.error_index(r));
             self.shared.error_of[port as usize].store(index, Ordering::Relaxed);
