@@ -150,7 +150,7 @@ done
 want ea && for n in $(seq "$RUNS"); do
   run_ea "egress-audit defaults" "$n"
   DEF+=("$LAST")
-  jq -r '"    adaptive timeout \(.settings.timeout_ms) ms, re-test \(.settings.retest_timeout_ms) ms, concurrency \(.settings.concurrency); sweep \(.settings.sweep_ms) ms + re-test \(.settings.retest_ms) ms"' "$WORK/ea.json"
+  jq -r '"    adaptive timeout \(.settings.timeout_ms) ms, re-test \(.settings.retest_timeout_ms) ms, concurrency \(.settings.concurrency); sweep \(.settings.sweep_ms) ms + re-test \(.settings.retest_ms) ms; silent re-test \(.tcp.silent_retest.ports // 0) ports (\(.tcp.silent_retest.open // 0) open, \(.tcp.silent_retest.ms // 0) ms)"' "$WORK/ea.json"
 done
 
 want nmap && for n in $(seq "$RUNS"); do

@@ -117,6 +117,8 @@ fn example_default_open() {
     let web = "eni-0a9c1e3f5b7d9a601";
     let jump = "eni-0b0d2f4a6c8e0b702";
     let lone_default = "sg-0b8c0d2e4f6a8b902";
+    // The probe result generated in the lab on web-1 (probe/probe.json): an observed target.
+    let probed = "ip-10-20-1-37.ec2.internal → 10.213.0.2";
     // Two workload interfaces (listed by both describe-instances and describe-network-interfaces,
     // merged), the unattached default group of the default VPC; the NAT gateway's interface is skipped.
     let mut kinds: Vec<(String, String)> = inv
@@ -130,6 +132,7 @@ fn example_default_open() {
         vec![
             (web.to_string(), "network-interface".to_string()),
             (jump.to_string(), "network-interface".to_string()),
+            (probed.to_string(), "host".to_string()),
             (lone_default.to_string(), "security-group".to_string()),
         ]
     );
@@ -147,7 +150,12 @@ fn example_default_open() {
         ids(&f, jump),
         strs(&["EG001", "EG002", "EG003", "EG004", "EG006", "EG008", "EG013"])
     );
-    assert_eq!(f.len(), 25);
+    // web-1's host firewall drops 23 and 445, so the probe observes neither EG002 nor EG003.
+    assert_eq!(
+        ids(&f, probed),
+        strs(&["EG001", "EG004", "EG006", "EG007", "EG008", "EG013"])
+    );
+    assert_eq!(f.len(), 25 + 6);
 
     let t = target(&inv, web);
     assert_eq!(t.name.as_deref(), Some("web-1 (i-0a5c7e9b1d3f5a701)"));

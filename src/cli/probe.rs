@@ -82,6 +82,14 @@ pub struct ProbeArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Do not ask the cloud instance metadata service (169.254.169.254) which instance, account
+    /// and interfaces this host is (asked by default; off-cloud it costs nothing).
+    #[arg(long)]
+    pub no_metadata: bool,
+    /// A label for the result, e.g. `--label site=dc1 --label role=web` (repeatable): names a
+    /// host that no metadata service names, for `scan` to match and group.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = probe::metadata::parse_label)]
+    pub labels: Vec<(String, String)>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -101,6 +109,10 @@ pub struct ServeArgs {
     /// Connections served at once; more are closed at once.
     #[arg(long, default_value_t = 16384)]
     pub max_conns: usize,
+    /// Connections one source (an IPv4 address or an IPv6 /64) may hold at once; more from it
+    /// are closed at once [default: half of --max-conns].
+    #[arg(long)]
+    pub max_conns_per_source: Option<usize>,
     /// Time limit per connection, e.g. `10s`.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub conn_timeout: Duration,
@@ -110,6 +122,10 @@ pub struct ServeArgs {
     /// UDP echoes per second and port, at most.
     #[arg(long, default_value_t = 2000)]
     pub udp_rate: u32,
+    /// UDP echoes per second to one source (an IPv4 address or an IPv6 /64), at most. No echo
+    /// ever goes to serve's own ports, to ports below 1024 or to well-known UDP services.
+    #[arg(long, default_value_t = 1000)]
+    pub udp_source_rate: u32,
     /// Do not log hits.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -183,6 +199,8 @@ pub fn run_probe(a: ProbeArgs) -> anyhow::Result<i32> {
         },
         udp_ports,
         progress: !a.quiet && std::io::stderr().is_terminal(),
+        metadata: !a.no_metadata,
+        labels: a.labels.iter().cloned().collect(),
     };
     let rt = super::runtime()?;
     let report = rt.block_on(probe::run(cfg))?;
@@ -232,25 +250,28 @@ pub fn run_serve(a: ServeArgs) -> anyhow::Result<i32> {
         ports,
         token: a.token,
         max_conns: a.max_conns.max(1),
+        max_conns_per_source: a.max_conns_per_source.unwrap_or(a.max_conns / 2).max(1),
         conn_timeout: a.conn_timeout,
         udp: !a.no_udp,
         udp_rate: a.udp_rate,
+        udp_source_rate: a.udp_source_rate,
         quiet: a.quiet,
         log_rate: a.log_rate,
     };
+    use std::sync::atomic::Ordering::Relaxed;
     let rt = super::runtime()?;
     let stats = rt.block_on(serve::run(cfg, async {
         let _ = tokio::signal::ctrl_c().await;
     }))?;
     eprintln!(
-        "egress-audit serve: stopped after {} tcp hits ({} refused while full), {} udp echoes \
-         ({} over the rate limit)",
-        stats.tcp_hits.load(std::sync::atomic::Ordering::Relaxed),
-        stats
-            .tcp_refused_busy
-            .load(std::sync::atomic::Ordering::Relaxed),
-        stats.udp_echoes.load(std::sync::atomic::Ordering::Relaxed),
-        stats.udp_dropped.load(std::sync::atomic::Ordering::Relaxed),
+        "egress-audit serve: stopped after {} tcp hits ({} refused while full, {} over their \
+         source's share), {} udp echoes ({} over the rate limit, {} refused by the echo guard)",
+        stats.tcp_hits.load(Relaxed),
+        stats.tcp_refused_busy.load(Relaxed),
+        stats.tcp_refused_source.load(Relaxed),
+        stats.udp_echoes.load(Relaxed),
+        stats.udp_dropped.load(Relaxed),
+        stats.udp_refused.load(Relaxed),
     );
     Ok(super::EXIT_OK)
 }

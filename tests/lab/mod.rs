@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod abuse;
+pub mod metadata;
 pub mod resolvers;
+pub mod slow;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;

@@ -8,12 +8,14 @@
 pub mod dns;
 pub mod doh;
 pub mod icmp;
+pub mod metadata;
 pub mod output;
 pub mod ranges;
 pub mod tcp;
 pub mod udp;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -39,6 +41,13 @@ pub struct ProbeReport {
     pub host: String,
     pub target: String,
     pub address: String,
+    /// The cloud instance the probe ran on, from its metadata service (absent off-cloud or
+    /// with `--no-metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<metadata::CloudIdentity>,
+    /// `--label KEY=VALUE` (site, network, host role), for hosts that no metadata names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub started: String,
     pub elapsed_ms: u64,
     /// True when the run was interrupted: what is listed was tested, `tcp.untested` was not.
@@ -95,6 +104,28 @@ pub struct TcpResult {
     /// unreachable, a local policy), by error: the rest of the filtered ports timed out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filtered_detail: Vec<FilteredBy>,
+    /// Ports that connected but stayed silent, tried again at the end with fewer connections in
+    /// flight and a longer wait for the answer before they were called intercepted.
+    #[serde(default)]
+    pub silent_retest: SilentRetest,
+}
+
+/// The re-test of ports that connected and then gave no answer: a responder slowed down by the
+/// sweep itself is not an interceptor.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SilentRetest {
+    /// Ports re-tested.
+    pub ports: u32,
+    /// Of those, how many answered with the token this time (now open).
+    pub open: u32,
+    /// Silent ports not re-tested, because the first round of the re-test stayed silent too
+    /// (a tarpit or an interceptor that holds connections): they stay intercepted.
+    pub skipped: u32,
+    /// Connections in flight during the re-test, and how long an answer was waited for.
+    pub concurrency: u32,
+    pub answer_timeout_ms: u64,
+    /// How long the re-test took.
+    pub ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -135,6 +166,9 @@ pub struct ProbeConfig {
     pub tls_ca: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
     pub udp_ports: Vec<u16>,
     pub progress: bool,
+    /// Ask the instance metadata service who this host is.
+    pub metadata: bool,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Raises the open-file soft limit to the hard limit; returns the new soft limit.
@@ -267,6 +301,10 @@ pub fn host_name() -> String {
 pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
+    // Asked beside the sweep: it costs the sweep nothing, and off-cloud it ends at once.
+    let identity = cfg
+        .metadata
+        .then(|| tokio::spawn(metadata::identity(metadata::METADATA_ADDR)));
     let address = resolve_target(&cfg.target, cfg.family).await?;
     let mut partial = false;
     let mut settings = Settings {
@@ -333,6 +371,10 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
     } else {
         None
     };
+    let identity = match identity {
+        Some(task) => task.await.ok().flatten(),
+        None => None,
+    };
     Ok(ProbeReport {
         format: FORMAT.into(),
         tool: ToolVersion {
@@ -342,6 +384,8 @@ pub async fn run(cfg: ProbeConfig) -> anyhow::Result<ProbeReport> {
         host: host_name(),
         target: cfg.target.clone(),
         address: address.to_string(),
+        identity,
+        labels: cfg.labels.clone(),
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         elapsed_ms: clock.elapsed().as_millis() as u64,
         partial,

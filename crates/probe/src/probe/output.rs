@@ -76,6 +76,28 @@ pub fn table(r: &ProbeReport) -> String {
         r.settings.retest_timeout_ms,
         r.settings.concurrency,
     );
+    if let Some(id) = &r.identity {
+        out.push_str(&format!(
+            "ran on {} instance {}{} (account {}, region {}{})\n",
+            id.provider,
+            id.instance_id,
+            if id.instance_name.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", id.instance_name)
+            },
+            id.account,
+            id.region,
+            id.interfaces
+                .iter()
+                .map(|i| format!(", {} {}", i.id, i.addresses.join(" ")))
+                .collect::<String>(),
+        ));
+    }
+    if !r.labels.is_empty() {
+        let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push_str(&format!("labels: {}\n", labels.join(", ")));
+    }
     let mut t = Table::new();
     t.set_header(vec!["check", "verdict", "count", "ports / detail"]);
     if let Some(tcp) = &r.tcp {

@@ -84,17 +84,24 @@ async fn one(to: SocketAddr, timeout: Duration) -> UdpVerdict {
     if let Err(e) = sock.connect(to).await {
         return error_verdict(&e);
     }
-    let payload = format!("egress-audit udp probe to port {}", to.port());
+    // Each try says which it is: serve does not echo the very bytes it has just echoed to the
+    // same sender (that is how it breaks echo loops), and a late echo of the first try still
+    // counts.
+    let payloads: Vec<String> = (1..=2)
+        .map(|t| format!("egress-audit udp probe to port {}, try {t}", to.port()))
+        .collect();
     let mut buf = [0u8; 2048];
     // Two tries: one lost datagram should not make a port look silent.
-    for _ in 0..2 {
+    for payload in &payloads {
         if let Err(e) = sock.send(payload.as_bytes()).await {
             return error_verdict(&e);
         }
         match tokio::time::timeout(timeout, sock.recv(&mut buf)).await {
             Err(_) => continue,
             Ok(Err(e)) => return error_verdict(&e),
-            Ok(Ok(n)) if &buf[..n] == payload.as_bytes() => return UdpVerdict::Echoed,
+            Ok(Ok(n)) if payloads.iter().any(|p| &buf[..n] == p.as_bytes()) => {
+                return UdpVerdict::Echoed
+            }
             Ok(Ok(_)) => return UdpVerdict::Answered,
         }
     }

@@ -3,9 +3,13 @@
 //! The answer is letmeoutofyour.net's (an HTTP 200 whose body is the token, `w00tw00t`), plus
 //! headers that name the port the client really dialled (`X-Egress-Port`, from SO_ORIGINAL_DST
 //! behind an nftables/iptables redirect) and the address it came from (`X-Egress-Source`), so a
-//! probe can tell port rewriting and NAT. UDP datagrams are echoed, never larger than they came.
-//! Connections, memory (a read cap) and time per connection are bounded.
+//! probe can tell port rewriting and NAT. UDP datagrams are echoed, never larger than they came,
+//! and only where an echo cannot start a loop or a reflection ([`echo_guard`]). Connections (in
+//! all and per source), memory (a read cap) and time per connection are bounded, and a request
+//! head that is not complete within [`HEAD_DEADLINE`] is answered anyway ([`limits`]).
 
+pub mod echo_guard;
+pub mod limits;
 mod log;
 mod sock;
 mod udp;
@@ -13,7 +17,7 @@ mod udp;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +29,13 @@ pub use log::HitLog;
 pub const READ_CAP: usize = 8 * 1024;
 /// How long a client that sends nothing is waited for before it gets the answer anyway.
 const GREETING_WAIT: Duration = Duration::from_millis(500);
+/// How long a request head may take in all, from the accept: then it is answered anyway (the
+/// answer does not depend on it), so a client that trickles bytes holds its slot no longer.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(1);
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
@@ -39,6 +50,10 @@ pub struct ServeConfig {
     pub udp: bool,
     /// UDP echoes per second, at most (a reflector must not be a flood).
     pub udp_rate: u32,
+    /// UDP echoes per second to one source (an IPv4 address or an IPv6 /64), at most.
+    pub udp_source_rate: u32,
+    /// Connections one source (an IPv4 address or an IPv6 /64) may hold at once.
+    pub max_conns_per_source: usize,
     pub quiet: bool,
     /// Hit log lines per second, at most.
     pub log_rate: u32,
@@ -51,6 +66,11 @@ pub struct Stats {
     pub tcp_refused_busy: AtomicU64,
     pub udp_echoes: AtomicU64,
     pub udp_dropped: AtomicU64,
+    /// Datagrams not echoed by the [`echo_guard`]: to an own or service port, a loop, or over
+    /// the per-source rate.
+    pub udp_refused: AtomicU64,
+    /// Connections closed at once because their source held its share already.
+    pub tcp_refused_source: AtomicU64,
 }
 
 /// The nftables rules that send every TCP and UDP port (but ssh) to `port` on `bind`: IPv4
@@ -141,8 +161,13 @@ pub async fn run(
     let stats = Arc::new(Stats::default());
     let hits = Arc::new(HitLog::new(cfg.log_rate, cfg.quiet));
     let sem = Arc::new(Semaphore::new(cfg.max_conns));
+    let slots = limits::SourceSlots::new(cfg.max_conns_per_source);
     let mut ports = vec![cfg.port];
     ports.extend(cfg.ports.iter().copied().filter(|&p| p != cfg.port));
+    let guard = Arc::new(Mutex::new(echo_guard::EchoGuard::new(
+        &ports,
+        cfg.udp_source_rate,
+    )));
     let mut tasks = tokio::task::JoinSet::new();
     for &p in &ports {
         let addr = SocketAddr::new(cfg.bind, p);
@@ -157,7 +182,7 @@ pub async fn run(
         tasks.spawn(accept_loop(
             listener,
             cfg.clone(),
-            sem.clone(),
+            (sem.clone(), slots.clone()),
             stats.clone(),
             hits.clone(),
         ));
@@ -167,14 +192,21 @@ pub async fn run(
                     if p == cfg.port {
                         udp::want_original_destination(&s);
                     }
-                    tasks.spawn(udp::echo_loop(s, cfg.clone(), stats.clone(), hits.clone()));
+                    tasks.spawn(udp::echo_loop(
+                        s,
+                        cfg.clone(),
+                        stats.clone(),
+                        hits.clone(),
+                        guard.clone(),
+                    ));
                 }
                 Err(e) => eprintln!("egress-audit serve: no udp echo on {addr}: {e}"),
             }
         }
     }
     eprintln!(
-        "egress-audit serve: answering {:?} on tcp{} port {}{} (at most {} connections, {} s each)",
+        "egress-audit serve: answering {:?} on tcp{} port {}{} (at most {} connections, {} per \
+         source, {} s each)",
         cfg.token,
         if cfg.udp { "+udp" } else { "" },
         cfg.port,
@@ -184,6 +216,7 @@ pub async fn run(
             format!(" and {} bound ports", cfg.ports.len())
         },
         cfg.max_conns,
+        cfg.max_conns_per_source,
         cfg.conn_timeout.as_secs_f64(),
     );
     eprintln!(
@@ -200,7 +233,7 @@ pub async fn run(
 async fn accept_loop(
     listener: TcpListener,
     cfg: Arc<ServeConfig>,
-    sem: Arc<Semaphore>,
+    (sem, slots): (Arc<Semaphore>, Arc<limits::SourceSlots>),
     stats: Arc<Stats>,
     hits: Arc<HitLog>,
 ) {
@@ -215,6 +248,13 @@ async fn accept_loop(
                 continue;
             }
         };
+        // A source that holds its share already is refused before it takes a global slot, so
+        // that one busy (or hostile) host cannot keep the others out.
+        let Some(slot) = slots.take(peer.ip()) else {
+            stats.tcp_refused_source.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = sem.clone().try_acquire_owned() else {
             // Full: close at once rather than queue without bound.
             stats.tcp_refused_busy.fetch_add(1, Ordering::Relaxed);
@@ -223,7 +263,7 @@ async fn accept_loop(
         };
         let (cfg, stats, hits) = (cfg.clone(), stats.clone(), hits.clone());
         tokio::spawn(async move {
-            let _permit = permit;
+            let _held = (permit, slot);
             let _ = tokio::time::timeout(
                 cfg.conn_timeout,
                 handle(stream, peer, own_port, &cfg, &stats, &hits),
@@ -255,28 +295,8 @@ async fn handle(
     if hits.enabled() {
         hits.hit(&format!("tcp {} → port {dialled}", peer));
     }
-    let mut buf = [0u8; 1024];
-    let mut seen = 0usize;
-    let mut first = true;
-    // Read the request (bounded) so that the answer does not race it; a silent client still
-    // gets the answer after GREETING_WAIT, as with a banner.
-    while seen < READ_CAP {
-        let wait = if first {
-            GREETING_WAIT
-        } else {
-            Duration::from_secs(2)
-        };
-        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Err(_) => break,
-            Ok(Ok(n)) => {
-                seen += n;
-                first = false;
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || buf[..n].ends_with(b"\n\n") {
-                    break;
-                }
-            }
-            Ok(Err(_)) => return,
-        }
+    if read_head(&mut stream).await.is_err() {
+        return;
     }
     let body = &cfg.token;
     let response = format!(
@@ -289,6 +309,34 @@ async fn handle(
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// Reads the request head (bounded) so that the answer does not race it: until its end, however
+/// it is split across reads, or GREETING_WAIT of silence (a silent client gets the answer, as
+/// with a banner), or HEAD_DEADLINE from the start (a client that trickles), or READ_CAP bytes.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
+    let deadline = tokio::time::Instant::now() + HEAD_DEADLINE;
+    let mut buf = [0u8; 1024];
+    let mut end = limits::HeadEnd::default();
+    let mut seen = 0usize;
+    while seen < READ_CAP {
+        let wait = if seen == 0 {
+            (tokio::time::Instant::now() + GREETING_WAIT).min(deadline)
+        } else {
+            deadline
+        };
+        match tokio::time::timeout_at(wait, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => {
+                seen += n;
+                if end.feed(&buf[..n]) {
+                    break;
+                }
+            }
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The destination the client dialled before a NAT redirect (SO_ORIGINAL_DST), if any; `local`

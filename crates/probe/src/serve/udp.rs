@@ -1,18 +1,21 @@
 //! UDP echo without amplification: a reply is the request's own bytes, never more, and replies
-//! are capped per second so a spoofed source cannot turn the server into a flood.
+//! are capped per second so a spoofed source cannot turn the server into a flood; who may get
+//! an echo at all (never serve's own ports, service ports, a loop, too much to one source) is
+//! decided by the [`EchoGuard`](super::echo_guard::EchoGuard) all ports share.
 //!
 //! Behind TPROXY the datagram keeps the port it was sent to, which the kernel hands over with
 //! it (IP_ORIGDSTADDR); the echo then goes out from that very address and port, as the client
 //! expects. Behind a plain redirect conntrack rewrites the reply itself, but it maps every port
 //! onto one, so a client that reuses a source port for several destination ports clashes.
 
+use super::echo_guard::{EchoGuard, Refusal};
 use super::sock::{dual_stack, set_int, sockaddr, udp_bound_to};
-use super::{HitLog, ServeConfig, Stats};
+use super::{lock, HitLog, ServeConfig, Stats};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -56,6 +59,7 @@ pub async fn echo_loop(
     cfg: Arc<ServeConfig>,
     stats: Arc<Stats>,
     hits: Arc<HitLog>,
+    guard: Arc<Mutex<EchoGuard>>,
 ) {
     let own = sock.local_addr().ok();
     let own_port = own.map(|a| a.port()).unwrap_or(0);
@@ -80,8 +84,20 @@ pub async fn echo_loop(
             stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        sent_in_window += 1;
         let port = dialled.map(|d| d.port()).unwrap_or(own_port);
+        // `n` is the datagram's real length (MSG_TRUNC): two datagrams that agree only in the
+        // part that fits the buffer are not the same.
+        let (whole, n) = (n, n.min(buf.len()));
+        if let Err(why) = lock(&guard).admit(from, port, (&buf[..n], whole), Instant::now()) {
+            stats.udp_refused.fetch_add(1, Ordering::Relaxed);
+            if hits.enabled() && why != Refusal::SourceRate {
+                hits.note(&format!(
+                    "udp from {from} to port {port} not echoed: {why:?}"
+                ));
+            }
+            continue;
+        }
+        sent_in_window += 1;
         if hits.enabled() {
             let who = SocketAddr::new(from.ip().to_canonical(), from.port());
             hits.hit(&format!("udp {who} → port {port} ({n} bytes)"));
@@ -97,7 +113,8 @@ pub async fn echo_loop(
     }
 }
 
-/// One datagram, its sender, and where it was going (IP_ORIGDSTADDR / IPV6_ORIGDSTADDR).
+/// One datagram's real length (however much of it fit in `buf`), its sender, and where it was
+/// going (IP_ORIGDSTADDR / IPV6_ORIGDSTADDR).
 fn recv_with_destination(
     sock: &UdpSocket,
     buf: &mut [u8],
@@ -118,7 +135,11 @@ fn recv_with_destination(
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
+        let n = libc::recvmsg(
+            sock.as_raw_fd(),
+            &mut msg,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        );
         if n < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -8,9 +8,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How long an answer is waited for after a connect with `timeout`, by default.
+pub(super) fn answer_timeout(timeout: Duration) -> Duration {
+    (timeout * 2).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
+
+/// Connects within `timeout`, then waits `answer` (or [`answer_timeout`]) for the answer.
 pub(super) async fn attempt(
     addr: SocketAddr,
-    timeout: Duration,
+    (timeout, answer): (Duration, Option<Duration>),
     expect: &str,
     request: &[u8],
 ) -> Attempt {
@@ -46,7 +52,7 @@ pub(super) async fn attempt(
         Ok(Ok(s)) => s,
     };
     let rtt = kernel_rtt(&stream).unwrap_or_else(|| start.elapsed());
-    let answer_timeout = (timeout * 2).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    let answer_timeout = answer.unwrap_or_else(|| answer_timeout(timeout));
     let (verdict, reason) = match tokio::time::timeout(
         answer_timeout,
         read_answer(stream, addr.port(), expect, request),
@@ -54,13 +60,13 @@ pub(super) async fn attempt(
     .await
     {
         Ok(v) => v,
-        Err(_) => (
-            Verdict::Intercepted,
-            Some(format!(
-                "connected, but no answer within {} ms",
-                answer_timeout.as_millis()
-            )),
-        ),
+        // Not a verdict yet: a responder slowed by the sweep itself is tried again at the end.
+        Err(_) => {
+            return Attempt::Silent {
+                rtt: Some(rtt),
+                waited: answer_timeout,
+            }
+        }
     };
     Attempt::Done {
         verdict,

@@ -2,20 +2,24 @@
 //!
 //! OS sockets, not raw packets, so the host's own firewall is part of what is measured. Running out
 //! of sockets (EMFILE and friends) lowers the concurrency and re-queues the port; it never becomes a
-//! verdict. Ports that time out are re-tested once at the end with a longer timeout.
+//! verdict. Ports that time out are re-tested once with a longer timeout: at once, beside the
+//! sweep, with the sockets it leaves unused (early.rs), or after it. Ports that connected but
+//! stayed silent are re-tested last, with fewer in flight and a longer wait (silent.rs).
 
 mod answer;
+mod early;
 mod pool;
+mod silent;
 
-use super::{FilteredBy, Interception, PortRanges, TcpResult};
+use super::{FilteredBy, Interception, PortRanges, SilentRetest, TcpResult};
 use super::{TIMEOUT_CEILING, TIMEOUT_FLOOR, TIMEOUT_INITIAL};
 pub use answer::judge;
 use answer::{attempt, host_header};
-use pool::Pass;
+use pool::{Pass, Phase};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -26,6 +30,8 @@ const ANSWER_CAP: usize = 4096;
 const MIN_CONCURRENCY: usize = 16;
 /// How much wider than the sweep the re-test of filtered ports runs (socket budget permitting).
 const RETEST_WIDEN: usize = 32;
+/// File descriptors left to everything else while the early re-test runs beside the sweep.
+const EARLY_RETEST_MARGIN: usize = 256;
 /// How many interceptions are explained in the output.
 const DETAIL_CAP: usize = 50;
 /// With an adaptive timeout, only this many connects go out before the round-trip time is known
@@ -62,6 +68,11 @@ enum Attempt {
         verdict: Verdict,
         reason: Option<String>,
         rtt: Option<Duration>,
+    },
+    /// Connected, but no answer came within `waited`.
+    Silent {
+        rtt: Option<Duration>,
+        waited: Duration,
     },
     /// Out of sockets: try the port again later, with fewer in flight.
     Backpressure,
@@ -130,6 +141,15 @@ struct Shared {
     warm: tokio::sync::watch::Sender<bool>,
     sweep_ms: AtomicUsize,
     retest_ms: AtomicUsize,
+    /// Ports that connected and stayed silent, for the re-test at the end; what it found; and
+    /// how many of its ports got any answer.
+    silent: Mutex<Vec<u16>>,
+    silent_retest: Mutex<SilentRetest>,
+    silent_answered: AtomicUsize,
+    /// Filtered ports found by the sweep go here to be re-tested beside it (None: not now);
+    /// and which ports have had their re-test.
+    retest_queue: Mutex<Option<tokio::sync::mpsc::UnboundedSender<u16>>>,
+    retested: Vec<AtomicBool>,
 }
 
 impl Shared {
@@ -161,8 +181,11 @@ pub struct Scanner {
     attempt: AttemptFn,
 }
 
+/// One attempt: the address, the connect timeout, and the answer timeout when not the default.
 type AttemptFn = Arc<
-    dyn Fn(SocketAddr, Duration) -> Pin<Box<dyn Future<Output = Attempt> + Send>> + Send + Sync,
+    dyn Fn(SocketAddr, Duration, Option<Duration>) -> Pin<Box<dyn Future<Output = Attempt> + Send>>
+        + Send
+        + Sync,
 >;
 
 impl Scanner {
@@ -182,6 +205,11 @@ impl Scanner {
             warm: tokio::sync::watch::Sender::new(opts.timeout.is_some()),
             sweep_ms: AtomicUsize::new(0),
             retest_ms: AtomicUsize::new(0),
+            silent: Mutex::new(Vec::new()),
+            silent_retest: Mutex::new(SilentRetest::default()),
+            silent_answered: AtomicUsize::new(0),
+            retest_queue: Mutex::new(None),
+            retested: (0..65536).map(|_| AtomicBool::new(false)).collect(),
         });
         // Built once: a sweep makes tens of thousands of attempts.
         let expect: Arc<str> = opts.expect.as_str().into();
@@ -191,9 +219,9 @@ impl Scanner {
         )
         .into_bytes()
         .into();
-        let attempt: AttemptFn = Arc::new(move |addr, timeout| {
+        let attempt: AttemptFn = Arc::new(move |addr, timeout, answer| {
             let (expect, request) = (expect.clone(), request.clone());
-            Box::pin(async move { attempt(addr, timeout, &expect, &request).await })
+            Box::pin(async move { attempt(addr, (timeout, answer), &expect, &request).await })
         });
         Scanner {
             opts,
@@ -212,7 +240,7 @@ impl Scanner {
         self.shared.states[port as usize].load(Ordering::Relaxed)
     }
 
-    /// The sweep, then the re-test of the filtered ports.
+    /// The sweep, then the re-test of the filtered ports, then that of the silent ones.
     pub async fn run(&self) -> ScanOutcome {
         let bar = self.progress_bar(self.opts.ports.len() as u64);
         let conc = self.shared.concurrency.load(Ordering::Relaxed);
@@ -221,17 +249,36 @@ impl Scanner {
         let mut order = self.opts.ports.clone();
         fastrand::shuffle(&mut order);
         let clock = Instant::now();
-        self.pass(order, conc, None, bar.as_ref()).await;
-        self.shared
-            .sweep_ms
-            .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
-        let clock = Instant::now();
+        // Filtered ports are re-tested as soon as the sweep finds them, with the sockets the
+        // sweep does not use, so that most of the re-test's waits overlap the sweep.
+        let spare = fd_budget().saturating_sub(conc + EARLY_RETEST_MARGIN);
+        let (queue, found) = tokio::sync::mpsc::unbounded_channel();
+        if spare >= MIN_CONCURRENCY {
+            *lock(&self.shared.retest_queue) = Some(queue);
+        } else {
+            // No sockets to spare: the queue closes at once, the re-test waits for the sweep.
+            drop(queue);
+        }
+        let sweep = async {
+            self.pass(order, conc, Phase::Sweep, bar.as_ref()).await;
+            // No more ports: the early re-test ends once it has tried those it got.
+            lock(&self.shared.retest_queue).take();
+            self.shared
+                .sweep_ms
+                .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+        };
+        tokio::join!(sweep, self.retest_early(found, spare, bar.as_ref()));
+        let sweep_ms = self.shared.sweep_ms.load(Ordering::Relaxed) as u64;
+        let sweep_end = clock + Duration::from_millis(sweep_ms);
         let mut filtered: Vec<u16> = self
             .opts
             .ports
             .iter()
             .copied()
-            .filter(|&p| self.state(p) == Verdict::Filtered as u8)
+            .filter(|&p| {
+                self.state(p) == Verdict::Filtered as u8
+                    && !self.shared.retested[p as usize].load(Ordering::Relaxed)
+            })
             .collect();
         // The longest waits first, so that none of them starts late when the re-test needs
         // more than one round of sockets.
@@ -255,12 +302,18 @@ impl Scanner {
             // re-test runs wider than the sweep (within the socket budget) to stay cheap.
             let budget = fd_budget();
             let wide = (conc * RETEST_WIDEN).min(budget).min(filtered.len()).max(1);
-            self.pass(filtered, wide, Some(retest_timeout), bar.as_ref())
-                .await;
-            self.shared
-                .retest_ms
-                .store(clock.elapsed().as_millis() as usize, Ordering::Relaxed);
+            self.pass(
+                filtered,
+                wide,
+                Phase::Filtered(retest_timeout),
+                bar.as_ref(),
+            )
+            .await;
         }
+        self.shared
+            .retest_ms
+            .store(sweep_end.elapsed().as_millis() as usize, Ordering::Relaxed);
+        self.retest_silent(conc, retest_timeout, bar.as_ref()).await;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -309,6 +362,7 @@ impl Scanner {
             untested: pick(0),
             intercepted_detail: details,
             filtered_detail,
+            silent_retest: lock(&self.shared.silent_retest).clone(),
         };
         let timeout = self.current_timeout();
         let retest = self.shared.retest_timeout_ms.load(Ordering::Relaxed) as u64;
@@ -343,7 +397,7 @@ impl Scanner {
         &self,
         mut ports: Vec<u16>,
         cap: usize,
-        fixed: Option<Duration>,
+        phase: Phase,
         bar: Option<&indicatif::ProgressBar>,
     ) {
         let mut cap = cap.max(1);
@@ -352,8 +406,8 @@ impl Scanner {
                 shared: self.shared.clone(),
                 attempt: self.attempt.clone(),
                 address: self.opts.address,
-                timeout: fixed.or(self.opts.timeout),
-                sweep: fixed.is_none(),
+                timeout: phase.connect_timeout().or(self.opts.timeout),
+                phase,
                 next: AtomicUsize::new(0),
                 given_back: Mutex::new(Vec::new()),
                 cap: AtomicUsize::new(cap),
@@ -407,7 +461,7 @@ mod tests {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let refusals = Arc::new(AtomicUsize::new(0));
         let (f, r) = (in_flight.clone(), refusals.clone());
-        scan.attempt = Arc::new(move |addr, _| {
+        scan.attempt = Arc::new(move |addr, _, _| {
             let (f, r) = (f.clone(), r.clone());
             Box::pin(async move {
                 // A host that has sockets for 50 connects at a time.
@@ -474,7 +528,7 @@ mod tests {
             peak.clone(),
             answered.clone(),
         );
-        scan.attempt = Arc::new(move |_, _| {
+        scan.attempt = Arc::new(move |_, _, _| {
             let (f, pc, pk, a) = (f.clone(), pc.clone(), pk.clone(), a.clone());
             Box::pin(async move {
                 let now = f.fetch_add(1, Ordering::SeqCst) + 1;
@@ -512,7 +566,7 @@ mod tests {
         let mut scan = lab_scanner(300, 200, None);
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        scan.attempt = Arc::new(move |_, _| {
+        scan.attempt = Arc::new(move |_, _, _| {
             let c = c.clone();
             Box::pin(async move {
                 if c.fetch_add(1, Ordering::SeqCst) < 400 {
@@ -539,7 +593,7 @@ mod tests {
         let mut scan = lab_scanner(400, 100, None);
         let tries: Arc<Mutex<Vec<(u16, Duration)>>> = Arc::default();
         let t = tries.clone();
-        scan.attempt = Arc::new(move |addr, timeout| {
+        scan.attempt = Arc::new(move |addr, timeout, _| {
             let t = t.clone();
             Box::pin(async move {
                 lock(&t).push((addr.port(), timeout));

@@ -16,15 +16,44 @@ pub(super) struct Pass {
     pub(super) address: IpAddr,
     /// None: adaptive, read at each hand-out.
     pub(super) timeout: Option<Duration>,
-    /// The sweep (not the re-test): it samples round trips (the re-test's longer timeout would
-    /// skew the estimate) and notes each port's first timeout.
-    pub(super) sweep: bool,
+    pub(super) phase: Phase,
     pub(super) ports: Vec<u16>,
     pub(super) next: AtomicUsize,
     pub(super) given_back: Mutex<Vec<u16>>,
     /// Workers whose id is at or above this stop (back-pressure lowers it).
     pub(super) cap: AtomicUsize,
     pub(super) bar: Option<indicatif::ProgressBar>,
+}
+
+/// Which pass: only the sweep samples round trips (the re-tests' longer timeouts would skew the
+/// estimate) and notes each port's first timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Sweep,
+    /// The re-test of filtered ports, with this connect timeout.
+    Filtered(Duration),
+    /// The re-test of ports that connected and stayed silent.
+    Silent {
+        connect: Duration,
+        answer: Duration,
+    },
+}
+
+impl Phase {
+    pub(super) fn connect_timeout(self) -> Option<Duration> {
+        match self {
+            Phase::Sweep => None,
+            Phase::Filtered(t) => Some(t),
+            Phase::Silent { connect, .. } => Some(connect),
+        }
+    }
+
+    fn answer_timeout(self) -> Option<Duration> {
+        match self {
+            Phase::Silent { answer, .. } => Some(answer),
+            _ => None,
+        }
+    }
 }
 
 impl Pass {
@@ -44,11 +73,19 @@ impl Pass {
             let Some(&port) = self.ports.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
                 return;
             };
-            let mut timeout = self
+            let timeout = self
                 .timeout
                 .unwrap_or_else(|| lock(&self.shared.rtt).timeout());
+            self.try_port(port, timeout).await;
+        }
+    }
+
+    /// One port: the attempt and its record (or, out of sockets, the port given back).
+    pub(super) async fn try_port(&self, port: u16, timeout: Duration) {
+        let mut timeout = timeout;
+        {
             let first = &self.shared.first_timeout_ms[port as usize];
-            if self.sweep {
+            if self.phase == Phase::Sweep {
                 first.store(
                     timeout.as_millis().min(u16::MAX.into()) as u16,
                     Ordering::Relaxed,
@@ -58,7 +95,9 @@ impl Pass {
                 // the re-test's twice-the-estimate.
                 timeout = timeout.max(Duration::from_millis(first.load(Ordering::Relaxed).into()));
             }
-            match (self.attempt)(SocketAddr::new(self.address, port), timeout).await {
+            let addr = SocketAddr::new(self.address, port);
+            let answer = self.phase.answer_timeout();
+            match (self.attempt)(addr, timeout, answer).await {
                 Attempt::Backpressure => {
                     lock(&self.given_back).push(port);
                     let lower = |c: usize| Some((c - c / 10).max(MIN_CONCURRENCY.min(c)));
@@ -69,16 +108,29 @@ impl Pass {
                     self.shared.concurrency.fetch_min(now, Ordering::Relaxed);
                 }
                 Attempt::Done {
+                    verdict, reason, ..
+                } if matches!(self.phase, Phase::Silent { .. }) => {
+                    self.settle(port, Some((verdict, reason)))
+                }
+                Attempt::Silent { .. } if matches!(self.phase, Phase::Silent { .. }) => {
+                    self.settle(port, None)
+                }
+                Attempt::Done {
                     verdict,
                     reason,
                     rtt,
                 } => self.record(port, verdict, reason, rtt),
+                Attempt::Silent { rtt, waited } => {
+                    lock(&self.shared.silent).push(port);
+                    let why = format!("connected, but no answer within {} ms", waited.as_millis());
+                    self.record(port, Verdict::Intercepted, Some(why), rtt);
+                }
             }
         }
     }
 
     fn record(&self, port: u16, verdict: Verdict, reason: Option<String>, rtt: Option<Duration>) {
-        if let (Some(r), true) = (rtt, self.sweep) {
+        if let (Some(r), Phase::Sweep) = (rtt, self.phase) {
             lock(&self.shared.rtt).sample(r);
         }
         let sampled = self
@@ -89,6 +141,14 @@ impl Pass {
             self.shared.mark_warm();
         }
         self.shared.states[port as usize].store(verdict as u8, Ordering::Relaxed);
+        if let Phase::Filtered(_) = self.phase {
+            self.shared.retested[port as usize].store(true, Ordering::Relaxed);
+        } else if verdict == Verdict::Filtered && self.phase == Phase::Sweep {
+            // Re-tested at once, beside the sweep, if there are sockets to spare (early.rs).
+            if let Some(queue) = lock(&self.shared.retest_queue).as_ref() {
+                let _ = queue.send(port);
+            }
+        }
         if verdict == Verdict::Filtered {
             let index = reason.as_deref().map_or(0, |r| self.shared.error_index(r));
             self.shared.error_of[port as usize].store(index, Ordering::Relaxed);
