@@ -780,3 +780,54 @@ fn a_proposal_the_engine_cannot_verify_says_so() {
         "unverified commands are not printed"
     );
 }
+
+/// The worked example of README-flows.md through the binary. Until the flow-log readers are
+/// merged, `--flows` must stop with a clear error (exit 2) rather than scan without the logs; once
+/// they are, the example must give the observed SMB finding and the unused jump-host rule.
+#[test]
+fn scan_with_the_example_flow_logs() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--input",
+            "examples/aws/default-open",
+            "--flows",
+            "examples/aws/default-open/flows",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("flow-log reader not built in") {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(out.stdout.is_empty());
+        return;
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&stderr);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["check_id"] == "EG002"
+        && f["resource_id"] == WEB_ENI
+        && f["source"] == "flows"));
+    assert!(findings
+        .iter()
+        .any(|f| f["check_id"] == "EG014" && f["rule"] == format!("{JUMP_SG} egress #1")));
+}
+
+#[test]
+fn flow_folders_inside_an_input_folder_are_not_read_as_exports() {
+    // examples/azure/defaults-only/flows holds a VNet flow-log blob (JSON): the exports walk must
+    // leave it to --flows instead of failing on it.
+    let mut loader = Loader::default();
+    loader
+        .add_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/azure/defaults-only"))
+        .unwrap();
+    let inv = loader.build(&Options::default());
+    assert_eq!(inv.targets.len(), 2);
+    assert!(
+        inv.warnings.iter().all(|w| !w.source.contains("flows")),
+        "{:?}",
+        inv.warnings
+    );
+}

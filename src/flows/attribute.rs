@@ -99,7 +99,7 @@ fn decide_chain(ci: usize, chain: &Chain, p: Point, d: &mut Decision) -> bool {
             layer
                 .rules
                 .iter()
-                .position(|r| matches(r))
+                .position(&matches)
                 .map(|i| (layer.rules[i].action, vec![i]))
         };
         match verdict {

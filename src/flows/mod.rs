@@ -184,6 +184,9 @@ pub fn analyze(
     Ok(a)
 }
 
+/// Attempts a deny rule blocked: flows, a few examples, first and last time.
+type DenyHits = (u64, Vec<String>, i64, i64);
+
 /// Warnings gathered while attributing, merged by what they say.
 #[derive(Default)]
 struct Notes {
@@ -193,7 +196,7 @@ struct Notes {
     /// (target, traffic) → flows the engine denies although the log accepted them.
     engine_denies: BTreeMap<(String, String), u64>,
     /// deny rule (resource, name) → (flows, traffic examples, first, last).
-    deny_hits: BTreeMap<(String, String), (u64, Vec<String>, i64, i64)>,
+    deny_hits: BTreeMap<(String, String), DenyHits>,
 }
 
 fn key_traffic(key: &FlowKey) -> String {

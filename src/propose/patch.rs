@@ -96,8 +96,11 @@ fn kept_priority(inv: &Inventory, targets: &[usize], resource: &str) -> i64 {
 }
 
 /// Splits a set into rules one protocol each, as the provider can write them.
-fn pieces(t: &TrafficSet, kind: UnitKind) -> Vec<(Option<u8>, Vec<(u32, u32)>, AddrSet)> {
-    let mut out: Vec<(Option<u8>, Vec<(u32, u32)>, AddrSet)> = Vec::new();
+/// One rule as a provider writes it: a protocol (None = all), port ranges, destinations.
+type Piece = (Option<u8>, Vec<(u32, u32)>, AddrSet);
+
+fn pieces(t: &TrafficSet, kind: UnitKind) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
     for ((plo, phi), (lo, hi), addrs) in t.pieces() {
         let protos: Vec<Option<u8>> = if plo == 0 && phi == 255 {
             vec![None]
@@ -108,9 +111,8 @@ fn pieces(t: &TrafficSet, kind: UnitKind) -> Vec<(Option<u8>, Vec<(u32, u32)>, A
             let ported = matches!(p, Some(6 | 17 | 132));
             let icmp = matches!(p, Some(ICMP | ICMPV6));
             // NSG and GCP rules cannot name ICMP types: such a rule allows every type.
-            let ports = if (lo == 0 && hi == 65535) || !(ported || icmp) {
-                Vec::new()
-            } else if icmp && kind != UnitKind::SecurityGroup {
+            let whole = (lo == 0 && hi == 65535) || !(ported || icmp);
+            let ports = if whole || (icmp && kind != UnitKind::SecurityGroup) {
                 Vec::new()
             } else {
                 vec![(lo, hi)]
