@@ -95,6 +95,9 @@ fn port_text(proto: u8, port: u32) -> String {
     }
 }
 
+/// Destination addresses (as ranges of one) per (protocol, port).
+type PointsByPort = BTreeMap<(u8, u32), Vec<(u128, u128)>>;
+
 /// The rules that allowed the classes' flows, once each, with the part they decided.
 fn deciding_evidence(
     a: &Analysis,
@@ -102,7 +105,8 @@ fn deciding_evidence(
     ti: usize,
     classes: &[&&super::Class],
 ) -> Vec<Evidence> {
-    let mut parts: BTreeMap<RuleKey, (&Rule, TrafficSet)> = BTreeMap::new();
+    // Points per rule, made into sets once per (protocol, port): a union per flow is quadratic.
+    let mut parts: BTreeMap<RuleKey, (&Rule, PointsByPort)> = BTreeMap::new();
     for o in a.observed.iter().filter(|o| o.in_window && o.target == ti) {
         let hit = classes.iter().any(|c| {
             c.protocol == o.point.proto
@@ -112,18 +116,24 @@ fn deciding_evidence(
         if !hit {
             continue;
         }
-        let t = point_traffic(o.point.proto, o.point.port, &AddrSet::single(o.point.addr));
         for pos in &o.decision.allows {
             let r = rule_at(target, *pos);
-            let e = parts
-                .entry(RuleKey::of(r))
-                .or_insert((r, TrafficSet::empty()));
-            e.1 = e.1.union(&t);
+            let e = parts.entry(RuleKey::of(r)).or_insert((r, BTreeMap::new()));
+            e.1.entry((o.point.proto, o.point.port))
+                .or_default()
+                .push((o.point.addr, o.point.addr));
         }
     }
     parts
         .into_values()
-        .map(|(r, t)| rule_evidence(r, Some(&t)))
+        .map(|(r, by_port)| {
+            let t = by_port
+                .into_iter()
+                .fold(TrafficSet::empty(), |acc, ((proto, port), addrs)| {
+                    acc.union(&point_traffic(proto, port, &AddrSet::from_ranges(addrs)))
+                });
+            rule_evidence(r, Some(&t))
+        })
         .collect()
 }
 

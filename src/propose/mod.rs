@@ -289,13 +289,14 @@ pub fn widen_addrs(addrs: &AddrSet) -> AddrSet {
         // A range counts as at least two addresses when it spans more than one.
         e.0 += if hi > lo { 2 } else { 1 };
     }
-    let mut out = addrs.clone();
-    for (base, (n, mask)) in blocks {
-        if n >= 2 {
-            let block = AddrSet::range(base, base | !mask);
-            // Never widen into non-public space: the block is cut to public addresses.
-            out = out.union(&block.intersect(public()));
-        }
-    }
-    out
+    // One set operation for all blocks: a union per block would be quadratic.
+    let wide = AddrSet::from_ranges(
+        blocks
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= 2)
+            .map(|(base, (_, mask))| (base, base | !mask))
+            .collect(),
+    );
+    // Never widen into non-public space: the blocks are cut to public addresses.
+    addrs.union(&wide.intersect(public()))
 }
