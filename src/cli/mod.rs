@@ -5,6 +5,7 @@ pub mod azure;
 pub mod completions;
 pub mod gcp;
 pub mod probe;
+pub mod propose;
 pub mod scan;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Fetch a cloud's network controls into a snapshot file for a later `scan --input`.
     Collect(scan::CollectArgs),
+    /// Propose verified least-privilege egress rules from flow logs.
+    Propose(propose::ProposeArgs),
     /// Print the check catalog.
     Rules(scan::RulesArgs),
     /// Test from this host which ports and protocols actually leave the network.
@@ -55,6 +58,7 @@ pub fn main() -> i32 {
         Command::Scan(a) => scan::run_scan(a),
         Command::Collect(a) => scan::run_collect(a),
         Command::Rules(a) => scan::run_rules(a),
+        Command::Propose(a) => propose::run_propose(a),
         Command::Probe(a) => probe::run_probe(a),
         Command::Serve(a) => probe::run_serve(a),
         Command::Completions(a) => completions::run_completions(a),

@@ -87,6 +87,14 @@ pub struct ScanOpts {
     /// No progress output.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Flow logs (AWS VPC, Azure VNet/NSG, GCP VPC/firewall), files or folders (repeatable):
+    /// observed findings, EG014 unused-rule and EG015 unused-attributes.
+    #[arg(long, global = true)]
+    pub flows: Vec<PathBuf>,
+    /// The flow observation window in days, ending at the newest record [default: 90, or the
+    /// config's `window_days`].
+    #[arg(long, global = true, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: Option<u32>,
 }
 
 /// `--fail-on`: a severity, or `none`.
@@ -228,8 +236,15 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         };
         loader.add_value(serde_json::to_value(snap)?, &ctx)?;
     }
-    let inventory = loader.build(&opts);
+    let mut inventory = loader.build(&opts);
     let mut findings = crate::checks::run(&inventory, &catalog, &config)?;
+    if !o.flows.is_empty() {
+        let profile = crate::flows::read_flows(&o.flows)?;
+        let days = crate::flows::window_days(&config, o.window);
+        let observed = crate::flows::analyze(&inventory, &profile, &catalog, &config, days)?;
+        findings.extend(observed.findings);
+        inventory.warnings.extend(observed.warnings);
+    }
     let rec = crate::checks::reconcile::reconcile(&inventory, &catalog, &config, &mut findings);
     let consistency = crate::checks::consistency::matrix(&inventory, &rec.reconciliations);
     let mut report = Report::new(

@@ -33,6 +33,14 @@ pub struct Config {
     /// and the finding carries a "no internet path" note.
     #[serde(default)]
     pub lower_unreachable: bool,
+    /// Observed traffic that is expected (CHECKS.md §5 classes): a flow that matches an entry, and is
+    /// not a check's traffic, is `authorized`; anything else not a check's traffic is `ambiguous`.
+    #[serde(default)]
+    pub authorized: Vec<Authorized>,
+    /// The flow-log observation window for EG014 / EG015, in days ending at the newest record
+    /// (default 90; `--window` overrides).
+    #[serde(default)]
+    pub window_days: Option<u32>,
     /// The file it was read from, for messages (`None` for the defaults).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
@@ -52,6 +60,23 @@ pub struct Suppression {
     #[serde(default)]
     pub expires: Option<String>,
 }
+
+/// One `[[authorized]]` entry: `traffic = "tcp/443 to 52.94.0.0/16"`, optionally only for
+/// `targets = { tags = ["web"] }` (the rule files' target selector).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorized {
+    /// A traffic spec (`tcp/443 to 52.94.0.0/16`, `udp/123`); destinations default to public.
+    pub traffic: String,
+    #[serde(default)]
+    pub targets: Option<crate::checks::TargetSelector>,
+    /// Why it is expected, for the proposal's output.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The default observation window (CHECKS.md §5).
+pub const DEFAULT_WINDOW_DAYS: u32 = 90;
 
 impl Config {
     /// Reads `path`, or `./egress-audit.toml` when it exists, or the defaults.
@@ -76,6 +101,26 @@ impl Config {
         let mut cfg: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", path.display()))?;
         cfg.source = Some(path.to_path_buf());
+        for (i, a) in cfg.authorized.iter().enumerate() {
+            let spec = crate::checks::spec::parse_spec(&a.traffic).map_err(|e| {
+                anyhow::anyhow!("{}: [[authorized]] entry {}: {e}", path.display(), i + 1)
+            })?;
+            // Only public egress is classified: an entry with no public address would
+            // authorize nothing, silently.
+            if spec.traffic.is_empty() {
+                anyhow::bail!(
+                    "{}: [[authorized]] entry {} (traffic {:?}) names no public address \
+                     (private, documentation and benchmark ranges such as 198.18.0.0/15 are not \
+                     internet egress), so it would authorize nothing",
+                    path.display(),
+                    i + 1,
+                    a.traffic
+                );
+            }
+        }
+        if cfg.window_days == Some(0) {
+            anyhow::bail!("{}: window_days must be at least 1", path.display());
+        }
         for (i, s) in cfg.suppressions.iter().enumerate() {
             if let Some(e) = &s.expires {
                 parse_date(e).map_err(|err| {

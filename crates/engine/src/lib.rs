@@ -9,5 +9,7 @@
 pub mod checks;
 pub mod config;
 pub mod eval;
+pub mod flows;
 pub mod model;
 pub mod normalize;
+pub mod propose;

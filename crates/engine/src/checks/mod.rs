@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::eval::{EvalCache, TargetOutcome};
 use crate::model::{AddrSet, Finding, Severity, Target};
 use crate::normalize::Inventory;
-pub use query::{Query, QueryKind, TargetSelector};
+pub use query::{finding, Query, QueryKind, TargetSelector};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -113,6 +113,31 @@ fn parse_check(text: &str, origin: &str) -> anyhow::Result<CheckDef> {
 pub struct Evaluated<'a> {
     pub target: &'a Target,
     pub outcome: TargetOutcome,
+}
+
+/// The traffic of every enabled `reachable` check (EG002–EG004, EG006–EG008, EG013 and users'
+/// own), public and after the config's exclusions (resolver allow-list, risky ports): what makes an
+/// observed flow `unauthorized` (CHECKS.md §5).
+pub fn observed_traffic<'c>(
+    catalog: &'c Catalog,
+    cfg: &Config,
+) -> anyhow::Result<Vec<(&'c CheckDef, crate::model::TrafficSet)>> {
+    let ctx = query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    Ok(enabled(catalog, cfg)
+        .into_iter()
+        .filter(|c| c.query.kind == QueryKind::Reachable && c.query.targets.is_none())
+        .map(|c| (c, query::Prepared::new(c, &ctx).traffic()))
+        .collect())
+}
+
+/// The checks the config does not disable.
+pub fn enabled<'c>(catalog: &'c Catalog, cfg: &Config) -> Vec<&'c CheckDef> {
+    let disabled: HashSet<&str> = cfg.disabled.iter().map(String::as_str).collect();
+    catalog
+        .checks
+        .iter()
+        .filter(|c| !disabled.contains(c.id.as_str()) && !disabled.contains(c.slug.as_str()))
+        .collect()
 }
 
 /// Runs every enabled check on every target.

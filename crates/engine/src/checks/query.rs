@@ -6,6 +6,8 @@
 //! - `broad-destination`: a tcp/udp port open to a wide public range (EG009).
 //! - `shadowed-deny`, `redundant-rule`: rule-level checks (EG011, EG012), see `rule_level`.
 //! - `allowlist`: public egress outside the listed traffic (users' own rules).
+//! - `unused-rule`, `unused-attributes`: judged from flow logs (EG014, EG015), see `crate::flows`;
+//!   they find nothing on declared rules alone.
 
 use super::spec::{parse_dests, parse_spec, Spec};
 use super::{rule_level, CheckDef, Evaluated};
@@ -28,6 +30,10 @@ pub enum QueryKind {
     /// EG016: found by reconciling probe results with declared targets (`checks::reconcile`),
     /// not by a query on one target.
     DeclaredObservedContradiction,
+    /// EG014: judged from observed flows by `crate::flows`, not per target here.
+    UnusedRule,
+    /// EG015: judged from observed flows by `crate::flows`, not per target here.
+    UnusedAttributes,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -218,6 +224,13 @@ impl Prepared {
             .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic));
         Prepared { specs, allow }
     }
+
+    /// Everything the check's traffic specs name (public, after the config's exclusions).
+    pub fn traffic(&self) -> TrafficSet {
+        self.specs
+            .iter()
+            .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic))
+    }
 }
 
 /// Runs one check on one evaluated target.
@@ -254,6 +267,7 @@ pub fn run(
         }
         QueryKind::Allowlist => allowlist(check, ev, &prep.allow),
         QueryKind::DeclaredObservedContradiction => Vec::new(),
+        QueryKind::UnusedRule | QueryKind::UnusedAttributes => Vec::new(),
     }
 }
 

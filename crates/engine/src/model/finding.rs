@@ -198,6 +198,18 @@ pub enum WarningKind {
     ProbeNonPublicTarget,
     /// A host firewall statement that is not understood: treated so it can only over-report egress.
     HostFirewallNotUnderstood,
+    /// A rule not judged for EG014/EG015: flow data does not cover all its targets for the whole window.
+    FlowsNotJudged,
+    /// Accepted egress flows that match no target of the inventory.
+    FlowsUnattributed,
+    /// The rule a flow log names differs from the rule the engine says decides the flow.
+    FlowsRuleDisagreement,
+    /// Flows the logs show accepted that the engine says are denied (stale or incomplete inventory).
+    FlowsEngineDenies,
+    /// Deny rules with hits in the flow logs: blocked attempts, worth a look.
+    DenyRuleHits,
+    /// Flow-log records that could not be read (counted, with file and line).
+    FlowsSkippedRecords,
     /// A kind this version does not know (read from a newer report).
     #[serde(other)]
     Other,
@@ -226,6 +238,12 @@ impl WarningKind {
             WarningKind::UnusedSuppression => "unused-suppression",
             WarningKind::ProbeNonPublicTarget => "probe-non-public-target",
             WarningKind::HostFirewallNotUnderstood => "host-firewall-not-understood",
+            WarningKind::FlowsNotJudged => "flows-not-judged",
+            WarningKind::FlowsUnattributed => "flows-unattributed",
+            WarningKind::FlowsRuleDisagreement => "flows-rule-disagreement",
+            WarningKind::FlowsEngineDenies => "flows-engine-denies",
+            WarningKind::DenyRuleHits => "deny-rule-hits",
+            WarningKind::FlowsSkippedRecords => "flows-skipped-records",
             WarningKind::Other => "other",
         }
     }

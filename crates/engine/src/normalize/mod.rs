@@ -327,6 +327,10 @@ fn is_empty_listing(v: &Value) -> bool {
     }
 }
 
+/// A folder of this name inside an input folder holds flow logs (`scan --flows DIR/flows`); the
+/// exports walk leaves it out.
+pub const FLOWS_FOLDER: &str = "flows";
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Result<(), InputError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| {
@@ -344,6 +348,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with('.'));
         if hidden {
+            continue;
+        }
+        if p.is_dir() && p.file_name().is_some_and(|n| n == FLOWS_FOLDER) {
+            // Flow logs beside the exports are read by `--flows`, not `--input`.
             continue;
         }
         if p.is_dir() {
