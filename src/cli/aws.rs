@@ -53,6 +53,8 @@ pub fn collect(args: &AwsArgs, quiet: bool) -> anyhow::Result<Snapshot> {
             progress: !quiet && std::io::stderr().is_terminal(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        super::runtime()?.block_on(egress_audit_aws::collect(&opts))
+        super::runtime()?
+            .block_on(egress_audit_snapshot::Collector::collect(&opts))
+            .map_err(|e| anyhow::anyhow!(e))
     }
 }

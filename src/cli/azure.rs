@@ -82,7 +82,9 @@ mod live {
             progress: !quiet && std::io::stderr().is_terminal(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        let snap = crate::cli::runtime()?.block_on(egress_audit_azure::collect(cfg))?;
+        let snap = crate::cli::runtime()?
+            .block_on(egress_audit_snapshot::Collector::collect(&cfg))
+            .map_err(|e| anyhow::anyhow!(e))?;
         if !quiet {
             for gap in &snap.not_scanned {
                 eprintln!(

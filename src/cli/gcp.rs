@@ -62,7 +62,9 @@ pub fn collect(args: &GcpArgs, quiet: bool) -> anyhow::Result<Snapshot> {
             concurrency: usize::from(args.concurrency),
             progress: !quiet && std::io::stderr().is_terminal(),
         };
-        let mut snapshot = super::runtime()?.block_on(egress_audit_gcp::collect(&config))?;
+        let mut snapshot = super::runtime()?
+            .block_on(egress_audit_snapshot::Collector::collect(&config))
+            .map_err(|e| anyhow::anyhow!(e))?;
         snapshot.tool_version = env!("CARGO_PKG_VERSION").to_string();
         snapshot.collected_at =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

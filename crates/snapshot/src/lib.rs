@@ -176,3 +176,14 @@ pub mod probe_result {
     /// The token the all-ports responder answers with, unless the probe was told another.
     pub const DEFAULT_EXPECT: &str = "w00tw00t";
 }
+
+/// Why a collection produced nothing usable (no credentials, no readable scope at all). Scopes
+/// that fail one by one are not errors: they are listed in [`Snapshot::not_scanned`].
+pub type CollectError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The one shape of a live collector, which every provider crate implements on its options:
+/// it reads every scope it was given into a [`Snapshot`] of the provider's own listings, and never
+/// drops a scope silently (what it could not read goes in `not_scanned`, so the scan is partial).
+pub trait Collector {
+    fn collect(&self) -> impl std::future::Future<Output = Result<Snapshot, CollectError>>;
+}

@@ -67,3 +67,11 @@ impl Default for CollectOptions {
         }
     }
 }
+
+impl egress_audit_snapshot::Collector for CollectOptions {
+    async fn collect(
+        &self,
+    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
+        collect::collect(self).await.map_err(Into::into)
+    }
+}

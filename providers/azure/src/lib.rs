@@ -86,3 +86,11 @@ mod tests {
         assert!(validate_subscription_id("my-subscription").is_err());
     }
 }
+
+impl egress_audit_snapshot::Collector for Config {
+    async fn collect(
+        &self,
+    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
+        collect::collect(self.clone()).await.map_err(Into::into)
+    }
+}

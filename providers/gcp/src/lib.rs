@@ -122,3 +122,11 @@ mod tests {
         );
     }
 }
+
+impl egress_audit_snapshot::Collector for Config {
+    async fn collect(
+        &self,
+    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
+        collect(self).await.map_err(Into::into)
+    }
+}

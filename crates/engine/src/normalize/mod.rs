@@ -12,10 +12,12 @@ pub mod host;
 pub mod observed;
 pub mod probe;
 pub mod reach;
+pub mod registry;
 
 use crate::model::WarningKind;
 use crate::model::{Target, Warning};
 use egress_audit_snapshot::{NotScanned, Provider, Snapshot};
+pub use registry::{registry, Normalizer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -72,19 +74,27 @@ REST `{\"items\": ...}` shape), `nft -j list ruleset`, `iptables-save` / `ip6tab
 egress-audit snapshot, or an egress-audit probe result";
 
 /// Collects documents from every input, then builds the targets.
-#[derive(Default)]
 pub struct Loader {
-    pub aws: aws::AwsBundle,
-    pub azure: azure::AzureBundle,
-    pub gcp: gcp::GcpBundle,
-    pub probes: probe::ProbeBundle,
-    pub hosts: host::HostBundle,
+    /// Every input kind ([`registry::registry`]), offered each document in turn.
+    normalizers: Vec<Box<dyn Normalizer>>,
     pub not_scanned: Vec<NotScanned>,
     pub warnings: Vec<Warning>,
     /// JSON files opened (the report's `scope.files`).
     pub files_read: usize,
     /// Reading the files of a folder: recognisably foreign JSON is skipped, not an error.
     in_folder: bool,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Loader {
+            normalizers: registry(),
+            not_scanned: Vec::new(),
+            warnings: Vec::new(),
+            files_read: 0,
+            in_folder: false,
+        }
+    }
 }
 
 impl Loader {
@@ -116,12 +126,15 @@ impl Loader {
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-        // The one text format: `iptables-save` output is not JSON.
-        if host::iptables::detect(&text) && serde_json::from_str::<Value>(&text).is_err() {
-            let export =
-                host::iptables::parse(&text, &name).map_err(|m| InputError::new(&name, m))?;
-            self.hosts.add(export);
-            return Ok(());
+        // Text inputs (`iptables-save`) are not JSON; a normalizer recognises them by content.
+        if serde_json::from_str::<Value>(&text).is_err() {
+            let ctx = DocContext {
+                source: name.clone(),
+                ..Default::default()
+            };
+            if let Some(n) = self.normalizers.iter_mut().find(|n| n.detects_text(&text)) {
+                return n.add_text(&text, &ctx);
+            }
         }
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             // `aws … > f; aws … >> f`: two documents in one file.
@@ -151,35 +164,8 @@ impl Loader {
         if value.get("format").and_then(Value::as_str) == Some(egress_audit_snapshot::FORMAT) {
             return self.add_snapshot(value, ctx);
         }
-        if let Some(kind) = aws::AwsBundle::detect(&value) {
-            return self
-                .aws
-                .add(kind, value, ctx)
-                .map_err(|m| InputError::new(&ctx.source, m));
-        }
-        if let Some(kind) = azure::AzureBundle::detect(&value) {
-            return self
-                .azure
-                .add(kind, value, ctx)
-                .map_err(|m| InputError::new(&ctx.source, m));
-        }
-        if let Some(kind) = gcp::GcpBundle::detect(&value) {
-            return self
-                .gcp
-                .add(kind, value, ctx)
-                .map_err(|m| InputError::new(&ctx.source, m));
-        }
-        if host::nft::detect(&value) {
-            let export = host::nft::parse(&value, &ctx.source)
-                .map_err(|m| InputError::new(&ctx.source, m))?;
-            self.hosts.add(export);
-            return Ok(());
-        }
-        if probe::ProbeBundle::detect(&value) {
-            return self
-                .probes
-                .add(value, ctx)
-                .map_err(|m| InputError::new(&ctx.source, m));
+        if let Some(n) = self.normalizers.iter_mut().find(|n| n.detects(&value)) {
+            return n.add(value, ctx);
         }
         if let Some(what) = permission_document(&value) {
             // Permission files (least-privilege policies) often sit beside the exports they allow.
@@ -268,17 +254,14 @@ impl Loader {
             not_scanned: self.not_scanned,
             probes: Vec::new(),
         };
-        let before = inv.warnings.len();
-        self.aws.build(opts, &mut inv);
-        not_read_pages(&mut inv, before, Provider::Aws);
-        let before = inv.warnings.len();
-        self.azure.build(opts, &mut inv);
-        not_read_pages(&mut inv, before, Provider::Azure);
-        let before = inv.warnings.len();
-        self.gcp.build(opts, &mut inv);
-        not_read_pages(&mut inv, before, Provider::Gcp);
-        self.hosts.build(&mut inv);
-        self.probes.build(opts, &mut inv);
+        for n in self.normalizers {
+            let before = inv.warnings.len();
+            let provider = n.provider();
+            n.build(opts, &mut inv);
+            if let Some(p) = provider {
+                not_read_pages(&mut inv, before, p);
+            }
+        }
         inv.warnings.sort();
         inv.warnings.dedup();
         inv

@@ -60,7 +60,7 @@ impl ProbeBundle {
             .is_some_and(|f| f.starts_with(FORMAT_PREFIX))
     }
 
-    pub fn add(&mut self, v: Value, ctx: &DocContext) -> Result<(), String> {
+    pub fn add_probe(&mut self, v: Value, ctx: &DocContext) -> Result<(), String> {
         let p = parse(&v)?;
         self.probes.push((ctx.source.clone(), p));
         Ok(())
@@ -423,7 +423,7 @@ mod tests {
     fn probe_becomes_observed_rules() {
         let mut b = ProbeBundle::default();
         assert!(ProbeBundle::detect(&sample()));
-        b.add(sample(), &DocContext::default()).unwrap();
+        b.add_probe(sample(), &DocContext::default()).unwrap();
         let mut inv = Inventory::default();
         b.build(&Options::default(), &mut inv);
         let t = &inv.targets[0];

@@ -150,7 +150,12 @@ impl AwsBundle {
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
     /// A document that holds several listings (`{"SecurityGroups": [...], "NetworkAcls": [...]}`,
     /// as a script may merge them) has each of them read, none silently dropped.
-    pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+    pub fn add_kind(
+        &mut self,
+        kind: &'static str,
+        v: Value,
+        ctx: &DocContext,
+    ) -> Result<(), String> {
         // `--query SecurityGroups` prints the bare list: read it as the listing it came from.
         let v = match v {
             Value::Array(items) => match bare_list_kind(&items) {

@@ -134,7 +134,12 @@ impl AzureBundle {
     }
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
-    pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+    pub fn add_kind(
+        &mut self,
+        kind: &'static str,
+        v: Value,
+        ctx: &DocContext,
+    ) -> Result<(), String> {
         let doc_kind = Kind::from_str(kind).ok_or_else(|| format!("unknown Azure kind {kind}"))?;
         if doc_kind == Kind::ServiceTags {
             let tags = ServiceTags::from_value(&v)?;

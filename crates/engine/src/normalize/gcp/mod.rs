@@ -170,7 +170,12 @@ impl GcpBundle {
     }
 
     /// Parses one document of a detected kind; an error names the object and field that is wrong.
-    pub fn add(&mut self, kind: &'static str, v: Value, ctx: &DocContext) -> Result<(), String> {
+    pub fn add_kind(
+        &mut self,
+        kind: &'static str,
+        v: Value,
+        ctx: &DocContext,
+    ) -> Result<(), String> {
         if kind == EFFECTIVE {
             return self.add_effective(&v, ctx);
         }

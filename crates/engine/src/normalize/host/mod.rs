@@ -196,7 +196,7 @@ pub fn host_of(source: &str) -> String {
 }
 
 impl HostBundle {
-    pub fn add(&mut self, export: HostExport) {
+    pub fn add_export(&mut self, export: HostExport) {
         self.exports.push(export);
     }
 

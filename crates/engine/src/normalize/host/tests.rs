@@ -52,7 +52,7 @@ const NFT: &str = r#"{"nftables": [
 
 fn build(export: HostExport) -> Inventory {
     let mut b = HostBundle::default();
-    b.add(export);
+    b.add_export(export);
     let mut inv = Inventory::default();
     b.build(&mut inv);
     inv
