@@ -188,6 +188,11 @@ impl Loader {
             )
         })?;
         self.not_scanned.extend(snap.not_scanned);
+        self.warnings.extend(snap.skipped.iter().map(|n| Warning {
+            kind: "skipped-scope".into(),
+            source: ctx.source.clone(),
+            message: crate::report::not_scanned_line(n),
+        }));
         for (i, doc) in snap.documents.into_iter().enumerate() {
             let dctx = DocContext {
                 source: format!(
