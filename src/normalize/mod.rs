@@ -8,6 +8,7 @@ pub mod aws;
 pub mod azure;
 pub mod gcp;
 pub mod probe;
+mod sniff;
 
 use crate::model::{Target, Warning};
 use egress_audit_snapshot::{NotScanned, Provider, Snapshot};
@@ -100,6 +101,7 @@ impl Loader {
 
     pub fn add_file(&mut self, path: &Path) -> Result<(), InputError> {
         let name = path.display().to_string();
+        sniff::check(path, &name)?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
         let value: Value = serde_json::from_str(&text).map_err(|e| {

@@ -43,6 +43,22 @@ pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Res
     })
 }
 
+/// Writes `report` in `format` to `w`. JSON and SARIF are streamed (serialized as they are
+/// written, never held as one string); the other formats are rendered, then written.
+pub fn write_report(
+    report: &Report,
+    format: Format,
+    catalog: &Catalog,
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => serde_json::to_writer_pretty(&mut *w, report)?,
+        Format::Sarif => sarif::write(report, catalog, &mut *w)?,
+        other => return Ok(w.write_all(render(report, other, catalog)?.as_bytes())?),
+    }
+    Ok(w.write_all(b"\n")?)
+}
+
 fn table_width() -> u16 {
     const DEFAULT: u16 = 100;
     if !std::io::stdout().is_terminal() {
@@ -56,6 +72,15 @@ fn table_width() -> u16 {
 
 /// Writes to a temporary file beside `path`, then renames it over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for content written as it is produced (a streamed report).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -65,10 +90,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+        fill(&mut w)?;
+        w.flush()
+    });
+    written
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 /// `provider/account/region/resource_id`, `-` for a missing account or region. SARIF's
