@@ -120,6 +120,8 @@ impl Loader {
             };
             InputError::new(&name, format!("not valid JSON: {e}{hint}"))
         })?;
+        // The text is as large as the file: not kept while the document is read.
+        drop(text);
         let ctx = DocContext {
             source: name,
             ..Default::default()
