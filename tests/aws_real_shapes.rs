@@ -1146,7 +1146,7 @@ fn damaged_egress_fields_fail_closed() {
         fail_closed::Provider::Aws,
         &scenarios,
         rounds(),
-        0xA35_FA11_C105_ED00,
+        0x0A35_FA11_C105_ED00,
     );
     eprintln!("AWS fail-closed sweep: {tally}");
     assert!(

@@ -1008,7 +1008,7 @@ fn damaged_egress_fields_fail_closed() {
         fail_closed::Provider::Azure,
         &scenarios,
         rounds,
-        0xA2_FA11_C105_ED00,
+        0x00A2_FA11_C105_ED00,
     );
     eprintln!("Azure fail-closed sweep: {tally}");
     assert!(

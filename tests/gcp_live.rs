@@ -776,21 +776,19 @@ fn the_token_is_never_sent_over_plain_http_to_another_host() {
     };
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
-    for flag in ["--compute-endpoint"] {
-        let run = egress_audit(&[
-            "scan",
-            "gcp",
-            "--project",
-            "p1",
-            flag,
-            &format!("http://127.0.0.2:{port}"),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
-        let err = String::from_utf8_lossy(&run.stderr);
-        assert!(err.contains("must use https"), "{err}");
-    }
+    let run = egress_audit(&[
+        "scan",
+        "gcp",
+        "--project",
+        "p1",
+        "--compute-endpoint",
+        &format!("http://127.0.0.2:{port}"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("must use https"), "{err}");
     assert!(
         listener.accept().is_err(),
         "a connection reached the non-local endpoint"

@@ -686,7 +686,7 @@ fn damaged_egress_fields_fail_closed() {
         fail_closed::Provider::Gcp,
         &scenarios,
         rounds(),
-        0x6C9_0FA1_1C10_5ED,
+        0x006C_90FA_11C1_05ED,
     );
     eprintln!("GCP fail-closed sweep: {tally}");
     assert!(
