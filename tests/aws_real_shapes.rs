@@ -1062,3 +1062,97 @@ fn bare_lists_from_query_are_read_as_their_listing() {
         err.message
     );
 }
+
+// ---------- fail closed (issue 12 §1) ----------
+
+#[path = "support/fail_closed.rs"]
+mod fail_closed;
+
+fn sg_with(perm: Value) -> Value {
+    json!({"SecurityGroups": [{"GroupId": "sg-0f1", "GroupName": "g", "VpcId": "vpc-1",
+        "OwnerId": "111122223333", "Description": "d", "IpPermissions": [],
+        "IpPermissionsEgress": [perm]}]})
+}
+
+fn refused(docs: Vec<Value>) -> String {
+    load(docs)
+        .map(|inv| format!("loaded: {} targets, {:?}", inv.targets.len(), inv.warnings))
+        .expect_err("the damaged input must be refused")
+        .to_string()
+}
+
+#[test]
+fn from_port_without_to_port_is_refused_not_read_as_one_port() {
+    for (from, to) in [(Some(0), None), (None, Some(65535))] {
+        let mut perm = json!({"IpProtocol": "tcp", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]});
+        if let Some(f) = from {
+            perm["FromPort"] = json!(f);
+        }
+        if let Some(t) = to {
+            perm["ToPort"] = json!(t);
+        }
+        let e = refused(vec![sg_with(perm)]);
+        assert!(
+            e.contains("sg-0f1") && e.contains("is set but") && e.contains("Port` is missing"),
+            "{e}"
+        );
+    }
+    // Both ends, or neither (every port), still read.
+    let both = json!({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]});
+    let (_, f) = inputs::scan(vec![sg_with(both)]);
+    assert!(ids(&f, "sg-0f1").contains(&"EG001".to_string()));
+}
+
+#[test]
+fn nacl_rule_numbers_outside_1_to_32768_are_refused() {
+    for n in [0, -1, 32769, 70000] {
+        let acl = json!({"NetworkAcls": [{"NetworkAclId": "acl-0f1", "VpcId": "vpc-1", "IsDefault": false,
+            "OwnerId": "111122223333", "Associations": [], "Entries": [
+                {"RuleNumber": n, "Protocol": "-1", "Egress": true, "CidrBlock": "0.0.0.0/0", "RuleAction": "allow"},
+                {"RuleNumber": 32767, "Protocol": "-1", "Egress": true, "CidrBlock": "0.0.0.0/0", "RuleAction": "deny"}]}]});
+        let e = refused(vec![acl]);
+        assert!(
+            e.contains("acl-0f1") && e.contains("`RuleNumber`") && e.contains("1–32768"),
+            "{n}: {e}"
+        );
+    }
+}
+
+#[test]
+fn ipv4_mapped_ipv6_in_cidr_ip_is_refused() {
+    for cidr in ["::ffff:0.0.0.0/96", "::ffff:8.8.8.0/120"] {
+        let perm = json!({"IpProtocol": "-1", "IpRanges": [{"CidrIp": cidr}]});
+        let e = refused(vec![sg_with(perm)]);
+        assert!(
+            e.contains("CidrIp") && e.contains("IPv4-mapped"),
+            "{cidr}: {e}"
+        );
+    }
+    // `::/0` in the IPv4 field stays refused, and in `CidrIpv6` is read.
+    let e = refused(vec![sg_with(
+        json!({"IpProtocol": "-1", "IpRanges": [{"CidrIp": "::/0"}]}),
+    )]);
+    assert!(e.contains("not an IPv4 CIDR block"), "{e}");
+}
+
+#[test]
+fn damaged_egress_fields_fail_closed() {
+    let dirs = [
+        root().join("examples/aws"),
+        root().join("tests/fixtures/aws"),
+    ];
+    let scenarios = fail_closed::scenarios(&dirs);
+    let tally = fail_closed::sweep(
+        fail_closed::Provider::Aws,
+        &scenarios,
+        rounds(),
+        0x0A35_FA11_C105_ED00,
+    );
+    eprintln!("AWS fail-closed sweep: {tally}");
+    assert!(
+        tally.defects.is_empty(),
+        "{tally}:\n{}",
+        tally.defects.join("\n")
+    );
+    assert!(tally.tried > 300 && tally.refused > 50, "{tally}");
+}

@@ -584,3 +584,62 @@ fn custom_role_example_covers_every_list() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn warned_and_past_due_subscriptions_are_scanned_and_disabled_ones_listed_as_skipped() {
+    // A is `Warned`, B `PastDue` (both still run resources), C `Disabled`.
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = arm_routes();
+    routes.insert(
+        "/subscriptions?api-version=2022-12-01".to_string(),
+        ok("subscriptions-states.json"),
+    );
+    let server = Replay::start(routes);
+    let out = run(
+        &server.base,
+        &["collect", "azure", "--out", "snap.json", "--quiet"],
+        dir.path(),
+    );
+    // B answers 403: partial (exit 3), not "no subscription to scan" (exit 2).
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let snap = read_json(&dir.path().join("snap.json"));
+    let accounts: BTreeSet<&str> = snap["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, BTreeSet::from([SUB_A]));
+    assert_eq!(snap["not_scanned"][0]["account"], SUB_B);
+    assert_eq!(snap["skipped"].as_array().unwrap().len(), 1, "{snap}");
+    assert_eq!(snap["skipped"][0]["account"], SUB_C);
+    assert!(snap["skipped"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Disabled"));
+    let seen = server.seen();
+    assert!(seen.iter().any(|s| s.target.contains(SUB_B)), "{seen:?}");
+    assert!(!seen.iter().any(|s| s.target.contains(SUB_C)), "{seen:?}");
+    // The scan of that snapshot lists the disabled subscription in its warnings.
+    let scan = run(
+        &server.base,
+        &[
+            "scan",
+            "--input",
+            "snap.json",
+            "--format",
+            "json",
+            "--allow-partial",
+        ],
+        dir.path(),
+    );
+    let report: Value = serde_json::from_slice(&scan.stdout).expect("a JSON report");
+    let skipped: Vec<&Value> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "skipped-scope")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{}", describe(&scan));
+    assert!(skipped[0]["message"].as_str().unwrap().contains(SUB_C));
+}

@@ -897,3 +897,124 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
         .unwrap_err();
     assert!(err.to_string().contains("not a recognised export"), "{err}");
 }
+
+// ------------------------------------------------------------ fail closed (issue 12 §1)
+
+#[path = "support/fail_closed.rs"]
+mod fail_closed;
+
+fn default_rule(name: &str, priority: i64, access: &str, dst: &str) -> Value {
+    json!({"name": name, "priority": priority, "access": access, "protocol": "*",
+           "direction": "Outbound", "sourceAddressPrefix": "*", "destinationAddressPrefix": dst,
+           "destinationPortRange": "*"})
+}
+
+#[test]
+fn default_rules_keep_their_fixed_priority_and_a_wrong_one_is_warned() {
+    for p in [-1, 0, 65536] {
+        let mut item = nsg("nsg-def", vec![]);
+        item["defaultSecurityRules"] = json!([
+            default_rule("AllowVnetOutBound", 65000, "Allow", "VirtualNetwork"),
+            default_rule("AllowInternetOutBound", 65001, "Allow", "Internet"),
+            default_rule("DenyAllOutBound", p, "Deny", "*"),
+        ]);
+        let inv = load_docs(vec![json!([item])]);
+        let w: Vec<&str> = inv
+            .warnings
+            .iter()
+            .filter(|w| w.kind == "invalid-priority")
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(w.len(), 1, "{p}: {:?}", inv.warnings);
+        assert!(
+            w[0].contains("nsg-def")
+                && w[0].contains("DenyAllOutBound")
+                && w[0].contains(&p.to_string()),
+            "{}",
+            w[0]
+        );
+        // DenyAllOutBound stays last: the internet is still reachable through 65001.
+        assert!(pairs(&findings(&inv)).contains(&"EG001 nsg-def".to_string()));
+    }
+}
+
+#[test]
+fn empty_or_unknown_source_prefixes_are_refused_or_warned() {
+    let mut r = rule("allow-smb", 100, "Allow", "Internet", "445");
+    r["sourceAddressPrefix"] = json!("");
+    let mut loader = Loader::default();
+    let ctx = DocContext {
+        source: "nsgs.json".into(),
+        ..Default::default()
+    };
+    let e = loader
+        .add_value(json!([nsg("nsg-src", vec![r])]), &ctx)
+        .expect_err("a rule without a source is refused")
+        .to_string();
+    assert!(
+        e.starts_with("nsgs.json: ")
+            && e.contains("allow-smb")
+            && e.contains("sourceAddressPrefix"),
+        "{e}"
+    );
+    let mut r = rule("allow-smb", 100, "Allow", "Internet", "445");
+    r["sourceAddressPrefix"] = json!("not-a-cidr");
+    let inv = load_docs(vec![json!([nsg("nsg-src", vec![r])])]);
+    let w: Vec<&str> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "unresolved-source")
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", inv.warnings);
+    assert!(
+        w[0].contains("nsg-src rule allow-smb") && w[0].contains("`not-a-cidr`"),
+        "{}",
+        w[0]
+    );
+    // The rule is taken to apply: the finding stays.
+    assert!(pairs(&findings(&inv)).contains(&"EG002 nsg-src".to_string()));
+}
+
+#[test]
+fn ipv4_mapped_ipv6_prefixes_are_refused() {
+    let mut loader = Loader::default();
+    let e = loader
+        .add_value(
+            json!([nsg(
+                "nsg-map",
+                vec![rule("deny", 100, "Deny", "::ffff:0.0.0.0/96", "*")]
+            )]),
+            &DocContext::default(),
+        )
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("rule deny") && e.contains("IPv4-mapped"), "{e}");
+}
+
+#[test]
+fn damaged_egress_fields_fail_closed() {
+    let dirs = [
+        root().join("examples/azure"),
+        root().join("tests/fixtures/azure"),
+        root().join("tests/fixtures/azure-arm"),
+    ];
+    let scenarios = fail_closed::scenarios(&dirs);
+    let rounds = std::env::var("FAIL_CLOSED_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let tally = fail_closed::sweep(
+        fail_closed::Provider::Azure,
+        &scenarios,
+        rounds,
+        0x00A2_FA11_C105_ED00,
+    );
+    eprintln!("Azure fail-closed sweep: {tally}");
+    assert!(
+        tally.defects.is_empty(),
+        "{tally}:\n{}",
+        tally.defects.join("\n")
+    );
+    assert!(tally.tried > 300 && tally.refused > 50, "{tally}");
+}

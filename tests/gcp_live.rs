@@ -146,6 +146,9 @@ fn route(path: &str, token: Option<&str>, faults: &Faults) -> (u16, Value, bool)
     if let Some(rest) = path.strip_prefix("/compute/v1/projects/p3") {
         return project_without_effective_firewalls(rest);
     }
+    if let Some(rest) = path.strip_prefix("/compute/v1/projects/p4") {
+        return project_without_instances(rest);
+    }
     let Some(rest) = path.strip_prefix(P1) else {
         return (404, not_found(path), false);
     };
@@ -210,6 +213,49 @@ fn project_without_effective_firewalls(rest: &str) -> (u16, Value, bool) {
             json!({"kind": "compute#instanceAggregatedList", "items": {
                 "zones/us-central1-a": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}},
                 "zones/us-east1-b": {"warning": {"code": "UNREACHABLE", "message": "The zone 'projects/p3/zones/us-east1-b' is unavailable"}}}}),
+            false,
+        ),
+        "/global/routes" => (200, json!({"kind": "compute#routeList"}), false),
+        _ => (404, not_found(rest), false),
+    }
+}
+
+/// p4 has firewall rules (an untagged deny tcp:445 and a tagged allow-all) but, at scan time, no
+/// instance: its network is judged on its own, once untagged and once for the tag.
+fn project_without_instances(rest: &str) -> (u16, Value, bool) {
+    let base = "https://www.googleapis.com/compute/v1/projects/p4";
+    let net = format!("{base}/global/networks/net-4");
+    let empty_scope = json!({"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}});
+    match rest {
+        "/global/firewalls" => (
+            200,
+            json!({"kind": "compute#firewallList", "items": [
+                {"kind": "compute#firewall", "id": "7001", "name": "deny-smb", "network": net,
+                 "direction": "EGRESS", "priority": 100, "denied": [{"IPProtocol": "tcp", "ports": ["445"]}],
+                 "destinationRanges": ["0.0.0.0/0"], "selfLink": format!("{base}/global/firewalls/deny-smb")},
+                {"kind": "compute#firewall", "id": "7002", "name": "web-any", "network": net,
+                 "direction": "EGRESS", "priority": 1000, "allowed": [{"IPProtocol": "all"}],
+                 "destinationRanges": ["0.0.0.0/0"], "targetTags": ["web"],
+                 "selfLink": format!("{base}/global/firewalls/web-any")}]}),
+            false,
+        ),
+        "/global/networks" => (
+            200,
+            json!({"kind": "compute#networkList", "items": [{"kind": "compute#network", "id": "6004",
+                   "name": "net-4", "selfLink": net, "autoCreateSubnetworks": true}]}),
+            false,
+        ),
+        "/global/networks/net-4/getEffectiveFirewalls" => {
+            (200, json!({"firewallPolicys": []}), false)
+        }
+        "/aggregated/firewallPolicies" => (
+            200,
+            json!({"kind": "compute#networkFirewallPolicyAggregatedList", "items": {"global": empty_scope}}),
+            false,
+        ),
+        "/aggregated/instances" => (
+            200,
+            json!({"kind": "compute#instanceAggregatedList", "items": {"zones/us-central1-a": empty_scope}}),
             false,
         ),
         "/global/routes" => (200, json!({"kind": "compute#routeList"}), false),
@@ -684,5 +730,67 @@ fn a_later_listing_that_is_refused_is_noted_and_the_rest_kept() {
     assert!(
         reason.contains("compute.networks.getEffectiveFirewalls"),
         "{reason}"
+    );
+}
+
+#[test]
+fn a_project_without_instances_has_its_networks_judged() {
+    let server = Replay::start();
+    let run = egress_audit(&[
+        "scan",
+        "gcp",
+        "--project",
+        "p4",
+        "--compute-endpoint",
+        &server.url(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    // The network untagged (the deny only: the implied allow decides the rest) and with `web`.
+    assert_eq!(report["summary"]["targets"], 2, "{report}");
+    let found: BTreeSet<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["check_id"].as_str().unwrap().to_string(),
+                f["resource_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let on =
+        |check: &str, needle: &str| found.iter().any(|(c, r)| c == check && r.contains(needle));
+    assert!(on("EG001", "web"), "{found:?}");
+    assert!(on("EG001", "net-4"), "{found:?}");
+}
+
+#[test]
+fn the_token_is_never_sent_over_plain_http_to_another_host() {
+    // A listener on another loopback address stands for a remote host: it must see nothing.
+    let Ok(listener) = TcpListener::bind("127.0.0.2:0") else {
+        eprintln!("skipped: 127.0.0.2 cannot be bound here");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let run = egress_audit(&[
+        "scan",
+        "gcp",
+        "--project",
+        "p1",
+        "--compute-endpoint",
+        &format!("http://127.0.0.2:{port}"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", describe(&run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("must use https"), "{err}");
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the non-local endpoint"
     );
 }

@@ -568,3 +568,139 @@ fn the_same_resources_read_twice_count_once() {
     let (_, findings) = scan(&[fixture("gcloud"), fixture("rest")]);
     assert_eq!(lines(&findings), EXPECTED);
 }
+
+// ---- fail closed (issue 12 §1) -------------------------------------------------------------------
+
+#[path = "support/fail_closed.rs"]
+mod fail_closed;
+
+const NET: &str = "https://www.googleapis.com/compute/v1/projects/my-proj/global/networks/net1";
+
+fn vm(interfaces: Option<Value>) -> Value {
+    let mut v = serde_json::json!({"kind": "compute#instance", "id": "77", "name": "vm-1",
+        "zone": "https://www.googleapis.com/compute/v1/projects/my-proj/zones/us-central1-a",
+        "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj/zones/us-central1-a/instances/vm-1",
+        "status": "RUNNING"});
+    if let Some(i) = interfaces {
+        v["networkInterfaces"] = i;
+    }
+    v
+}
+
+fn allow_all(priority: Value) -> Value {
+    serde_json::json!({"kind": "compute#firewall", "name": "allow-all", "network": NET,
+        "direction": "EGRESS", "priority": priority, "allowed": [{"IPProtocol": "all"}],
+        "destinationRanges": ["0.0.0.0/0"]})
+}
+
+fn refused(docs: Vec<Value>) -> String {
+    inputs::load(docs)
+        .map(|inv| format!("loaded: {} targets, {:?}", inv.targets.len(), inv.warnings))
+        .expect_err("the damaged input must be refused")
+        .to_string()
+}
+
+#[test]
+fn an_instance_without_network_interfaces_is_refused_not_dropped() {
+    let nic = serde_json::json!([{"name": "nic0", "network": NET, "networkIP": "10.128.0.2"}]);
+    // The same instance with its interface gives a target (and findings).
+    let inv = inputs::load(vec![Value::Array(vec![vm(Some(nic.clone()))])]).unwrap();
+    assert_eq!(inv.targets.len(), 1);
+    for (case, doc) in [
+        ("missing", vm(None)),
+        ("null", vm(Some(Value::Null))),
+        ("empty", vm(Some(serde_json::json!([])))),
+    ] {
+        let e = refused(vec![Value::Array(vec![doc])]);
+        assert!(
+            e.starts_with("doc-0.json: ")
+                && e.contains("vm-1")
+                && e.contains("`networkInterfaces`"),
+            "{case}: {e}"
+        );
+    }
+    let mut recased = vm(None);
+    recased["NetworkInterfaces"] = nic;
+    let e = refused(vec![Value::Array(vec![recased])]);
+    assert!(
+        e.contains("`NetworkInterfaces`") && e.contains("case-sensitive"),
+        "{e}"
+    );
+}
+
+#[test]
+fn firewall_priorities_outside_0_to_65535_are_refused() {
+    for p in [
+        serde_json::json!(-1),
+        serde_json::json!("-5"),
+        serde_json::json!(65536),
+    ] {
+        let e = refused(vec![Value::Array(vec![allow_all(p.clone())])]);
+        assert!(
+            e.contains("allow-all") && e.contains("`priority`") && e.contains("0–65535"),
+            "{p}: {e}"
+        );
+    }
+    // The bounds themselves are valid.
+    for p in [0, 65535] {
+        inputs::load(vec![Value::Array(vec![allow_all(serde_json::json!(p))])]).unwrap();
+    }
+}
+
+#[test]
+fn items_as_an_object_on_a_plain_list_is_refused() {
+    let doc = serde_json::json!({"kind": "compute#firewallList", "items": {}});
+    let e = refused(vec![doc]);
+    assert!(
+        e.contains("`items` must be a list in a compute#firewallList"),
+        "{e}"
+    );
+    // An aggregated list's scopes are still read.
+    let agg = serde_json::json!({"kind": "compute#instanceAggregatedList", "items": {
+        "zones/us-central1-a": {"instances": [vm(Some(serde_json::json!(
+            [{"name": "nic0", "network": NET, "networkIP": "10.128.0.2"}])))]}}});
+    assert_eq!(inputs::load(vec![agg]).unwrap().targets.len(), 1);
+}
+
+#[test]
+fn ipv4_mapped_ipv6_destinations_are_refused() {
+    let mut fw = allow_all(serde_json::json!(1000));
+    fw["destinationRanges"] = serde_json::json!(["::ffff:0.0.0.0/96"]);
+    let e = refused(vec![Value::Array(vec![fw])]);
+    assert!(
+        e.contains("destinationRanges[0]") && e.contains("IPv4-mapped"),
+        "{e}"
+    );
+}
+
+#[test]
+fn damaged_egress_fields_fail_closed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = [
+        root.join("tests/fixtures/gcp"),
+        root.join("tests/fixtures/gcp-compute"),
+        root.join("examples/gcp"),
+    ];
+    let scenarios = fail_closed::scenarios(&dirs);
+    let tally = fail_closed::sweep(
+        fail_closed::Provider::Gcp,
+        &scenarios,
+        rounds(),
+        0x006C_90FA_11C1_05ED,
+    );
+    eprintln!("GCP fail-closed sweep: {tally}");
+    assert!(
+        tally.defects.is_empty(),
+        "{tally}:\n{}",
+        tally.defects.join("\n")
+    );
+    assert!(tally.tried > 300 && tally.refused > 50, "{tally}");
+}
+
+/// Rounds per scenario (`FAIL_CLOSED_ROUNDS` for a longer sweep).
+fn rounds() -> usize {
+    std::env::var("FAIL_CLOSED_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60)
+}

@@ -298,11 +298,14 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         } else {
             100
         };
-        let text = crate::report::render_with(&report, format, &ctx)?;
+        // Streamed to its destination: a large estate's report is never held as one string.
+        let write = |w: &mut dyn std::io::Write| {
+            crate::report::write_report(&report, format, &ctx, w).map_err(std::io::Error::other)
+        };
         match path {
-            Some(path) => crate::report::write_atomic(&path, text.as_bytes())
+            Some(path) => crate::report::write_atomic_with(&path, write)
                 .with_context(|| format!("writing {}", path.display()))?,
-            None => write_stdout(&text)?,
+            None => write_stdout_with(write)?,
         }
     }
     let failing = gate.is_some_and(|g| report.worst().is_some_and(|w| w >= g));
@@ -365,6 +368,37 @@ fn outputs(o: &ScanOpts) -> anyhow::Result<Vec<(Format, Option<PathBuf>)>> {
             Ok((format, Some(path.clone())))
         })
         .collect()
+}
+
+/// [`write_stdout`] for content written as it is produced.
+fn write_stdout_with(
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match fill(&mut out).and_then(|_| out.flush()) {
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// A broken pipe, also when it comes wrapped (serde_json's and anyhow's errors carry the io one).
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        if let Some(j) = err.downcast_ref::<serde_json::Error>() {
+            if j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Writes to standard output; a reader that went away (`| head`) is not an error.

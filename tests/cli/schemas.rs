@@ -76,7 +76,11 @@ fn walk_json(dir: &std::path::Path) -> usize {
         .flatten()
         .map(|e| {
             let p = e.path();
-            if p.is_dir() {
+            // Flow logs sit in `flows/` folders beside the exports; `--flows` reads them, the
+            // export walk does not.
+            if p.is_dir() && p.file_name().is_some_and(|n| n == "flows") {
+                0
+            } else if p.is_dir() {
                 walk_json(&p)
             } else {
                 usize::from(p.extension().is_some_and(|x| x == "json"))

@@ -176,10 +176,10 @@ fn consistency_lines_group_by_scope() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("Declared vs observed:"), "{text}");
+    assert!(text.contains("Declared vs observed ("), "{text}");
     assert!(
         text.contains(
-            "contradiction:     icmp type 8 to 1.1.1.1 (reply); udp 53 to 8.8.8.8 (answered)"
+            "contradiction: icmp type 8 to 1.1.1.1 (reply); udp 53 to 8.8.8.8 (answered)"
         ),
         "{text}"
     );

@@ -52,7 +52,7 @@ fn heading(r: &Reconciliation) -> String {
         })
         .collect();
     format!(
-        "{} ← probe {} → {} (matched by {}){}",
+        "{}\n    ← probe {} → {} (matched by {}){}",
         targets.join(" + "),
         r.probe.host,
         r.probe.target,
@@ -101,10 +101,38 @@ pub fn class_line(row: &ClassRow) -> String {
 }
 
 /// The block under the table report.
-pub fn table_block(report: &Report) -> String {
+pub fn table_block(report: &Report, width: usize) -> String {
+    let raw = table_lines(report);
+    // Wrapped at spaces like the rest of the table, continuation lines indented under their text.
+    let mut out = String::new();
+    for line in raw.lines() {
+        if line.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let lead = " ".repeat(line.len() - line.trim_start().len());
+        let indent = format!("{lead}    ");
+        let mut wrapped = crate::table::wrap(line, width.saturating_sub(lead.len() + 2), &indent);
+        // A screen, not an inventory: two lines per entry here, every target in JSON and Markdown.
+        if wrapped.len() > 2 {
+            wrapped.truncate(2);
+            wrapped[1].push_str(" …");
+        }
+        for (i, l) in wrapped.iter().enumerate() {
+            if i == 0 {
+                out.push_str(&lead);
+            }
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn table_lines(report: &Report) -> String {
     let mut out = String::new();
     if !report.reconciliation.is_empty() {
-        out.push_str("\nDeclared vs observed:\n");
+        out.push_str("\nDeclared vs observed (every port in the JSON and Markdown reports):\n");
         for r in &report.reconciliation {
             out.push_str(&format!("  {}\n", heading(r)));
             for (name, list) in [
@@ -117,7 +145,9 @@ pub fn table_block(report: &Report) -> String {
         }
     }
     if !report.consistency.is_empty() {
-        out.push_str("\nAcross targets:\n");
+        out.push_str(
+            "\nAcross targets (every target of each line in the JSON and Markdown reports):\n",
+        );
         for row in &report.consistency {
             out.push_str(&format!("  {}\n", class_line(row)));
         }

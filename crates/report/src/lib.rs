@@ -140,13 +140,32 @@ pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Res
 pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Table => table::render(report, ctx) + &consistency::table_block(report),
+        Format::Table => {
+            table::render(report, ctx)
+                + &consistency::table_block(report, usize::from(ctx.style.width))
+        }
         Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, ctx.catalog))? + "\n",
         Format::Junit => junit::render(report, ctx.catalog, ctx.gate),
         Format::Markdown => markdown::render(report, ctx) + &consistency::markdown_block(report),
         Format::Csv => csv::render(report, ctx.catalog),
         Format::Html => html::render(report, ctx),
     })
+}
+
+/// Writes `report` in `format` to `w`. JSON and SARIF are streamed (serialized as they are
+/// written, never held as one string); the other formats are rendered, then written.
+pub fn write_report(
+    report: &Report,
+    format: Format,
+    ctx: &Context,
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => serde_json::to_writer_pretty(&mut *w, report)?,
+        Format::Sarif => sarif::write(report, ctx.catalog, &mut *w)?,
+        other => return Ok(w.write_all(render_with(report, other, ctx)?.as_bytes())?),
+    }
+    Ok(w.write_all(b"\n")?)
 }
 
 /// `COLUMNS` when set (at least 40), else the terminal's width when standard output is one, else
@@ -173,6 +192,14 @@ pub fn table_width() -> u16 {
 /// under an unpredictable name, takes the mode of the file it replaces, and is removed on every
 /// failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for content written as it is produced (a streamed report).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -183,9 +210,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
-    let (tmp, mut file) = create_temp(dir, name)?;
+    let (tmp, file) = create_temp(dir, name)?;
     let result = (|| {
-        file.write_all(bytes)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+        fill(&mut w)?;
+        w.flush()?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
         if let Some(perm) = existing_mode {
             file.set_permissions(perm)?;
         }

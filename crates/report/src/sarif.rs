@@ -11,6 +11,84 @@ const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
+    let mut doc = shell(report, catalog);
+    doc["runs"][0]["results"] = report.findings.iter().map(|f| result(f, catalog)).collect();
+    doc
+}
+
+/// Writes [`sarif`]'s document to `w` with its results built one at a time, so memory does not
+/// grow with the number of findings (a large estate's SARIF held as one `Value` took 24 GB).
+pub fn write(
+    report: &Report,
+    catalog: &Catalog,
+    w: &mut dyn std::io::Write,
+) -> serde_json::Result<()> {
+    let doc = shell(report, catalog);
+    serde_json::to_writer_pretty(
+        w,
+        &Streamed {
+            doc: &doc,
+            report,
+            catalog,
+        },
+    )
+}
+
+/// The document, whose `runs[0].results` is written from the findings as it goes.
+struct Streamed<'a> {
+    doc: &'a Value,
+    report: &'a Report,
+    catalog: &'a Catalog,
+}
+
+impl serde::Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let results = Results(self.report, self.catalog);
+        let fill = |v: &Value| -> Option<Vec<(String, Value)>> {
+            v.as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        };
+        let mut top = s.serialize_map(None)?;
+        for (k, v) in self.doc.as_object().into_iter().flatten() {
+            if k != "runs" {
+                top.serialize_entry(k, v)?;
+                continue;
+            }
+            let run = v.get(0).and_then(fill).unwrap_or_default();
+            top.serialize_entry(k, &[Run(&run, &results)])?;
+        }
+        top.end()
+    }
+}
+
+struct Run<'a>(&'a [(String, Value)], &'a Results<'a>);
+
+impl serde::Serialize for Run<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut run = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            if k == "results" {
+                run.serialize_entry(k, self.1)?;
+            } else {
+                run.serialize_entry(k, v)?;
+            }
+        }
+        run.end()
+    }
+}
+
+struct Results<'a>(&'a Report, &'a Catalog);
+
+impl serde::Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.findings.iter().map(|f| result(f, self.1)))
+    }
+}
+
+/// The document without its results (`"results": []`).
+fn shell(report: &Report, catalog: &Catalog) -> Value {
     let rules: Vec<Value> = catalog
         .checks
         .iter()
@@ -41,8 +119,6 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
             rule
         })
         .collect();
-
-    let results: Vec<Value> = report.findings.iter().map(|f| result(f, catalog)).collect();
 
     let mut notifications: Vec<Value> = report
         .warnings
@@ -80,7 +156,7 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
                 "rules": rules,
             }},
             "invocations": [invocation],
-            "results": results,
+            "results": [],
             "properties": {"summary": report.summary},
         }],
     })

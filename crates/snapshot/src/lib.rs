@@ -27,6 +27,10 @@ pub struct Snapshot {
     /// A scan of a snapshot with entries here is partial and must say so.
     #[serde(default)]
     pub not_scanned: Vec<NotScanned>,
+    /// Scopes deliberately not read because nothing runs in them (an Azure subscription that is
+    /// `Disabled`): listed in the report, but they do not make the scan partial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<NotScanned>,
     /// Collector statistics (API calls, retries, throttles), for the report and benchmarks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CollectStats>,
@@ -40,6 +44,7 @@ impl Snapshot {
             collected_at,
             documents: Vec::new(),
             not_scanned: Vec::new(),
+            skipped: Vec::new(),
             stats: None,
         }
     }
@@ -48,6 +53,7 @@ impl Snapshot {
     pub fn merge(&mut self, other: Snapshot) {
         self.documents.extend(other.documents);
         self.not_scanned.extend(other.not_scanned);
+        self.skipped.extend(other.skipped);
         match (&mut self.stats, other.stats) {
             (Some(mine), Some(theirs)) => mine.add(&theirs),
             (mine @ None, theirs) => *mine = theirs,

@@ -74,7 +74,16 @@ pub fn parse_addrs(s: &str) -> Result<AddrSet, String> {
         IpAddr::V6(a) => {
             let host = u128::MAX.checked_shr(len).unwrap_or(0);
             let lo = u128::from(a) & !host;
-            AddrSet::range(lo, lo | host).difference(&all_v4())
+            let set = AddrSet::range(lo, lo | host).difference(&all_v4());
+            // `::ffff:0.0.0.0/96` and its sub-blocks are IPv4 written as IPv6: no provider field
+            // takes them, and read as IPv6 they would stand for no address at all.
+            if set.is_empty() {
+                return Err(format!(
+                    "{s:?} is an IPv4-mapped IPv6 block (inside ::ffff:0.0.0.0/96), which no \
+                     provider accepts; write IPv4 addresses as IPv4"
+                ));
+            }
+            set
         }
     })
 }

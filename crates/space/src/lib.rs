@@ -242,6 +242,20 @@ pub fn parse_proto(s: &str) -> Result<Option<u8>, String> {
     }))
 }
 
+/// [`parse_proto`] limited to the names a provider documents (`names`, lower case) and protocol
+/// numbers: a name another provider uses (`*` in a GCP rule, `all` in an AWS one) is an error,
+/// not read as whatever it means elsewhere.
+pub fn parse_proto_named(s: &str, names: &[&str]) -> Result<Option<u8>, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t.parse::<u8>().is_err() && !names.contains(&t.as_str()) {
+        return Err(format!(
+            "{s:?} is not a protocol number 0–255 or one of: {}",
+            names.join(", ")
+        ));
+    }
+    parse_proto(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,26 @@ impl<K: Key> RangeSet<K> {
             .iter()
             .fold(0u128, |acc, &(lo, hi)| acc.saturating_add(K::span(lo, hi)))
     }
+    /// `self.intersect(o).len()`, without building the intersection (the checks measure shares
+    /// of every target's egress: that allocation was most of their time).
+    pub fn overlap_len(&self, o: &Self) -> u128 {
+        let (a, b) = (&self.ranges, &o.ranges);
+        let (mut i, mut j) = (0, 0);
+        let mut n = 0u128;
+        while i < a.len() && j < b.len() {
+            let lo = a[i].0.max(b[j].0);
+            let hi = a[i].1.min(b[j].1);
+            if lo <= hi {
+                n = n.saturating_add(K::span(lo, hi));
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        n
+    }
     pub fn union(&self, o: &Self) -> Self {
         if o.ranges.is_empty() {
             return self.clone();

@@ -89,13 +89,13 @@ pub async fn collect(cfg: Config) -> anyhow::Result<Snapshot> {
     // A credential that cannot give a token is a usage error, not a partial scan: ask once up front.
     arm.tokens.bearer(&arm.setup).await?;
 
-    let subscriptions = if cfg.subscriptions.is_empty() {
-        enabled_subscriptions(&arm).await?
+    let (subscriptions, skipped) = if cfg.subscriptions.is_empty() {
+        running_subscriptions(&arm).await?
     } else {
         let mut subs = cfg.subscriptions.clone();
         let mut seen = std::collections::HashSet::new();
         subs.retain(|s| seen.insert(s.to_ascii_lowercase()));
-        subs
+        (subs, Vec::new())
     };
 
     let progress = progress_bar(cfg.progress, subscriptions.len() * LISTS.len());
@@ -118,6 +118,7 @@ pub async fn collect(cfg: Config) -> anyhow::Result<Snapshot> {
     results.sort_by_key(|(i, _)| *i);
 
     let mut snap = Snapshot::new(&cfg.tool_version, now_rfc3339());
+    snap.skipped = skipped;
     for (_, (docs, gaps)) in results {
         snap.documents.extend(docs);
         snap.not_scanned.extend(gaps);
@@ -158,7 +159,11 @@ fn endpoint(cfg: &Config) -> anyhow::Result<Url> {
     Ok(url)
 }
 
-async fn enabled_subscriptions(arm: &Arm) -> anyhow::Result<Vec<String>> {
+/// The subscriptions to scan, and those skipped. `Warned` and `PastDue` subscriptions still run
+/// their resources, so they are scanned like `Enabled` ones (and so is a state this code does not
+/// know: reading it costs nothing, skipping it could hide egress); `Disabled` and `Deleted` ones
+/// run nothing and are listed as skipped.
+async fn running_subscriptions(arm: &Arm) -> anyhow::Result<(Vec<String>, Vec<NotScanned>)> {
     let items = arm
         .list(&format!(
             "subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
@@ -166,20 +171,41 @@ async fn enabled_subscriptions(arm: &Arm) -> anyhow::Result<Vec<String>> {
         .await
         .map_err(|e| anyhow::anyhow!("listing subscriptions: {e}"))?;
     let mut subs = Vec::new();
+    let mut skipped = Vec::new();
     for item in items {
         let Ok(sub) = serde_json::from_value::<SubscriptionItem>(item) else {
             continue;
         };
-        if let (Some(id), Some("Enabled")) = (sub.subscription_id, sub.state.as_deref()) {
+        let Some(id) = sub.subscription_id else {
+            continue;
+        };
+        let state = sub.state.unwrap_or_default();
+        if ["Disabled", "Deleted"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&state))
+        {
+            skipped.push(NotScanned {
+                provider: Provider::Azure,
+                account: Some(id),
+                region: None,
+                scope: "subscription".into(),
+                reason: format!("the subscription is {state}: nothing runs in it"),
+            });
+        } else {
             subs.push(id);
         }
     }
     if subs.is_empty() {
         anyhow::bail!(
-            "the credential sees no enabled subscription; give --subscription ID, or grant it Reader on one"
+            "the credential sees no subscription that runs resources{}; give --subscription ID, or grant it Reader on one",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} disabled or deleted)", skipped.len())
+            }
         );
     }
-    Ok(subs)
+    Ok((subs, skipped))
 }
 
 /// Every list of one subscription: its documents, or why (part of) it was not read.

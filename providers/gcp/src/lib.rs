@@ -43,6 +43,15 @@ pub struct Config {
 /// an error is returned only when nothing can be read at all (no credentials, no projects).
 pub async fn collect(config: &Config) -> anyhow::Result<Snapshot> {
     let started = Instant::now();
+    // Before any credential is read: a bearer token must never go out in plain text.
+    for (endpoint, what) in [
+        (&config.compute_endpoint, "Compute"),
+        (&config.resource_manager_endpoint, "Resource Manager"),
+    ] {
+        if let Some(e) = endpoint {
+            check_endpoint(e, what)?;
+        }
+    }
     let credentials = auth::credentials(config.impersonate_service_account.as_deref())?;
     let caller = Arc::new(retry::Caller::default());
     let projects = if config.projects.is_empty() {
@@ -91,6 +100,28 @@ fn not_scanned(project: &str, region: Option<String>, scope: &str, reason: Strin
     }
 }
 
+/// An API endpoint must use https; plain http is allowed only to this machine (the tests' replay
+/// server), as for the Azure collector, so that the bearer token never crosses a network
+/// unencrypted.
+fn check_endpoint(raw: &str, what: &str) -> anyhow::Result<()> {
+    let uri: http::Uri = raw
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{what} endpoint `{raw}` is not a URL: {e}"))?;
+    let loopback = matches!(
+        uri.host(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback => Ok(()),
+        _ => anyhow::bail!(
+            "{what} endpoint `{raw}` must use https (plain http is allowed only to localhost, so \
+             that the access token is never sent unencrypted)"
+        ),
+    }
+}
+
 /// An API root without the version path that the client library adds itself.
 fn api_root(endpoint: &str, version_paths: &[&str]) -> String {
     let mut root = endpoint.trim().trim_end_matches('/').to_string();
@@ -105,6 +136,33 @@ fn api_root(endpoint: &str, version_paths: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_http_only_to_localhost() {
+        for ok in [
+            "https://compute.googleapis.com/compute/v1/",
+            "http://127.0.0.1:8080",
+            "http://localhost:9/",
+            "http://[::1]:8080/",
+        ] {
+            super::check_endpoint(ok, "Compute").unwrap();
+        }
+        for bad in [
+            "http://compute.example.com/",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1.example.com/",
+            "ftp://127.0.0.1/",
+            "compute.googleapis.com",
+        ] {
+            let e = super::check_endpoint(bad, "Compute")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("must use https") || e.contains("not a URL"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
     #[test]
     fn api_root_drops_the_version_path() {
         let roots = ["/compute/v1", "/compute/beta"];

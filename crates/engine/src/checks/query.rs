@@ -300,10 +300,11 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
 /// The number of packets (protocol × port × address) in `t` toward `family`, as a float:
 /// IPv6 planes overflow every integer type.
 pub fn measure(t: &TrafficSet, family: &AddrSet) -> f64 {
-    t.restrict_addrs(family)
-        .pieces()
+    // Counted piece by piece, without building `t` restricted to `family` (protocols are
+    // 0–255 and ports 0–65535 on every piece, so only the addresses narrow).
+    t.pieces()
         .map(|((plo, phi), (lo, hi), a)| {
-            (phi - plo + 1) as f64 * (hi - lo + 1) as f64 * a.len() as f64
+            (phi - plo + 1) as f64 * (hi - lo + 1) as f64 * a.overlap_len(family) as f64
         })
         .sum()
 }
@@ -524,5 +525,28 @@ mod tests {
         assert!(!wildcard_match("a*b*c", "axxbyy"));
         assert!(!wildcard_match("sg-1", "sg-12"));
         assert!(!wildcard_match("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn measure_counts_what_the_restricted_set_holds() {
+        use super::measure;
+        use crate::model::space::{parse_addrs, public4, public6, PortSet};
+        use crate::model::TrafficSet;
+        let cidr = |c: &str| parse_addrs(c).unwrap();
+        let t = TrafficSet::rule(Some(6), Some(&PortSet::range(400, 500)), &cidr("0.0.0.0/1"))
+            .union(&TrafficSet::rule(Some(17), None, &cidr("8.8.8.0/24")))
+            .union(&TrafficSet::rule(None, None, &cidr("10.0.0.0/8")))
+            .union(&TrafficSet::rule(Some(6), None, &cidr("2000::/4")));
+        for fam in [public4(), public6()] {
+            let slow: f64 = t
+                .restrict_addrs(fam)
+                .pieces()
+                .map(|((plo, phi), (lo, hi), a)| {
+                    (phi - plo + 1) as f64 * (hi - lo + 1) as f64 * a.len() as f64
+                })
+                .sum();
+            assert_eq!(measure(&t, fam), slow);
+            assert!(slow > 0.0);
+        }
     }
 }

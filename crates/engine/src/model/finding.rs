@@ -210,6 +210,10 @@ pub enum WarningKind {
     DenyRuleHits,
     /// Flow-log records that could not be read (counted, with file and line).
     FlowsSkippedRecords,
+    /// A scope a collector skipped on purpose (a disabled subscription): named, not scanned.
+    SkippedScope,
+    /// A rule's source that reads as an unknown service tag or name: the rule may apply more widely than shown.
+    UnresolvedSource,
     /// A kind this version does not know (read from a newer report).
     #[serde(other)]
     Other,
@@ -244,6 +248,8 @@ impl WarningKind {
             WarningKind::FlowsEngineDenies => "flows-engine-denies",
             WarningKind::DenyRuleHits => "deny-rule-hits",
             WarningKind::FlowsSkippedRecords => "flows-skipped-records",
+            WarningKind::SkippedScope => "skipped-scope",
+            WarningKind::UnresolvedSource => "unresolved-source",
             WarningKind::Other => "other",
         }
     }

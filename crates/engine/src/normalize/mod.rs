@@ -13,6 +13,7 @@ pub mod observed;
 pub mod probe;
 pub mod reach;
 pub mod registry;
+mod sniff;
 
 use crate::model::WarningKind;
 use crate::model::{Target, Warning};
@@ -123,6 +124,7 @@ impl Loader {
 
     pub fn add_file(&mut self, path: &Path) -> Result<(), InputError> {
         let name = path.display().to_string();
+        sniff::check(path, &name)?;
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
@@ -152,6 +154,8 @@ impl Loader {
             };
             InputError::new(&name, format!("not valid JSON: {e}{hint}"))
         })?;
+        // The text is as large as the file: not kept while the document is read.
+        drop(text);
         let ctx = DocContext {
             source: name,
             ..Default::default()
@@ -221,6 +225,12 @@ impl Loader {
             )
         })?;
         self.not_scanned.extend(snap.not_scanned);
+        // Scopes a collector skipped on purpose (a disabled subscription) are named, never silent.
+        self.warnings.extend(snap.skipped.iter().map(|n| Warning {
+            kind: WarningKind::SkippedScope,
+            source: ctx.source.clone(),
+            message: format!("{} {} was not read: {}", n.provider, n.scope, n.reason),
+        }));
         // A snapshot's documents are inputs by construction: none of them is skipped as foreign.
         let in_folder = std::mem::take(&mut self.in_folder);
         let added = self.add_snapshot_documents(snap.documents, ctx);

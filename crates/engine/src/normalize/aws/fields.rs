@@ -3,7 +3,9 @@
 //! Missing optional fields read as absent; a field of the wrong type is an error, because a
 //! silently skipped permission would make the scan look cleaner than the account is.
 
-use crate::model::space::{all_v4, parse_addrs, parse_proto, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
+use crate::model::space::{
+    all_v4, parse_addrs, parse_proto_named, ICMP, ICMPV6, PORT_MAX, TCP, UDP,
+};
 use crate::model::{AddrSet, PortSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -174,7 +176,14 @@ pub fn parse_protocol(raw: &Value, field: &str, what: &str) -> Result<Option<u8>
             ))
         }
     };
-    parse_proto(&text).map_err(|e| format!("{what}: `{field}` {e}"))
+    // `-1` is AWS's "all"; names other providers use for "all" (`all`, `*`) are not AWS's.
+    parse_proto_named(
+        &text,
+        &[
+            "-1", "tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "sctp", "ipip",
+        ],
+    )
+    .map_err(|e| format!("{what}: `{field}` {e}"))
 }
 
 /// Builds the port restriction from AWS's pair of numbers: `FromPort`/`ToPort` for tcp/udp (`-1`
@@ -196,13 +205,35 @@ pub fn proto_ports(
         proto_text,
         ports_text: "all".into(),
     };
+    // AWS always prints both ends (or neither); one alone is a damaged export, and reading it as
+    // a single port (or any icmp code) would hide the rest of the range.
+    match (from, to) {
+        (Some(_), None) => {
+            return Err(format!(
+                "{what}: `{}` is set but `{}` is missing",
+                names.0, names.1
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(format!(
+                "{what}: `{}` is set but `{}` is missing",
+                names.1, names.0
+            ))
+        }
+        _ => {}
+    }
+    for (v, name) in [(from, names.0), (to, names.1)] {
+        if let Some(v) = v.filter(|v| !(-1..=PORT_MAX as i64).contains(v)) {
+            return Err(format!(
+                "{what}: `{name}` {v} is not -1 (all) or a port or icmp value"
+            ));
+        }
+    }
     match proto {
         Some(TCP) | Some(UDP) => {
             let (lo, hi) = match (from, to) {
-                (None | Some(-1), None | Some(-1)) => return Ok(all(proto_text)),
-                (Some(f), None) => (f, f),
-                (None, Some(t)) => (t, t),
-                (Some(f), Some(t)) => (f, t),
+                (Some(f), Some(t)) if f != -1 || t != -1 => (f, t),
+                _ => return Ok(all(proto_text)),
             };
             for (v, name) in [(lo, names.0), (hi, names.1)] {
                 if !(0..=PORT_MAX as i64).contains(&v) {

@@ -208,6 +208,13 @@ pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
 fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
     let number = opt_int(e, "RuleNumber", what)?
         .ok_or_else(|| format!("{what} has no field `RuleNumber`"))?;
+    // 1–32766 for the ACL's own entries; 32767 and 32768 are the final `*` entries (IPv4, IPv6)
+    // AWS prints.
+    if !(1..=32768).contains(&number) {
+        return Err(format!(
+            "{what}: `RuleNumber` {number} is outside 1–32768, the rule numbers AWS allows"
+        ));
+    }
     let what = &format!("{what} (rule {number})");
     let action = match req(e, "RuleAction", what)?.to_ascii_lowercase().as_str() {
         "allow" => Action::Allow,

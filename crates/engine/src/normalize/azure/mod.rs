@@ -78,15 +78,31 @@ fn tie_warnings(n: &Nsg) -> Vec<Warning> {
     let out_of_range = n
         .rules
         .iter()
-        .filter(|r| !r.synthetic && !(100..=4096).contains(&r.priority))
+        .filter(|r| {
+            // Listed default rules other than Azure's three (unknown names) keep their priority.
+            let range = if r.synthetic {
+                65000..=65500
+            } else {
+                100..=4096
+            };
+            !range.contains(&r.priority)
+        })
         .map(|r| Warning {
             kind: WarningKind::InvalidPriority,
             source: n.id.clone(),
             message: format!(
-                "NSG {}: outbound rule {} has priority {}, outside the 100–4096 Azure allows for \
-                 security rules; it is evaluated at that priority, so the result may differ from \
+                "NSG {}: outbound rule {} has priority {}, outside the {} Azure allows for \
+                 {} rules; it is evaluated at that priority, so the result may differ from \
                  what Azure enforces",
-                n.name, r.name, r.priority
+                n.name,
+                r.name,
+                r.priority,
+                if r.synthetic {
+                    "65000–65500"
+                } else {
+                    "100–4096"
+                },
+                if r.synthetic { "default" } else { "security" },
             ),
         });
     n.priority_ties
@@ -103,6 +119,19 @@ fn tie_warnings(n: &Nsg) -> Vec<Warning> {
             ),
         })
         .chain(out_of_range)
+        .chain(
+            n.default_priorities_ignored
+                .iter()
+                .map(|(rule, written)| Warning {
+                    kind: crate::model::WarningKind::InvalidPriority,
+                    source: n.id.clone(),
+                    message: format!(
+                "NSG {}: default rule {rule} has priority {written} in the input, but Azure's \
+                 default rules have fixed priorities; it is evaluated at its fixed one",
+                n.name
+            ),
+                }),
+        )
         .collect()
 }
 

@@ -5,7 +5,7 @@
 use super::service_tags::ServiceTags;
 use super::shape::{array_field, field, id_key, id_name, json_kind, opt_str, ref_ids, req_str};
 use crate::model::space::{
-    all_v4, all_v6, parse_addrs, parse_proto, public, PortSet, ICMP, ICMPV6,
+    all_v4, all_v6, parse_addrs, parse_proto_named, public, PortSet, ICMP, ICMPV6,
 };
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
@@ -27,8 +27,11 @@ pub struct Nsg {
     /// Outbound rules that share a priority (Azure refuses this, so the export is damaged or
     /// hand-made): `(priority, rule names in the order they are evaluated)`.
     pub priority_ties: Vec<(i64, Vec<String>)>,
-    /// Whether the item has a `securityRules` or `defaultSecurityRules` field at all (even `null`
-    /// or empty): summary listings (`az resource list`) leave both out, so its rules are unknown.
+    /// Listed default rules whose priority is not Azure's fixed one: `(rule, priority as
+    /// written)`. Azure's own default rules are evaluated at their fixed priority regardless.
+    pub default_priorities_ignored: Vec<(String, i64)>,
+    /// Whether the item has a `securityRules` field at all (even `null` or empty): summary
+    /// listings (`az resource list`) leave it out, so its rules are unknown.
     pub rules_listed: bool,
 }
 
@@ -94,9 +97,11 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         o.as_object()
             .is_some_and(|m| m.keys().any(|x| x.eq_ignore_ascii_case(k)))
     };
-    let rules_listed = ["securityRules", "defaultSecurityRules"]
-        .iter()
-        .any(|k| has_key(item, k) || item.get("properties").is_some_and(|p| has_key(p, k)));
+    // The default rules alone do not say what the NSG's own rules are.
+    let rules_listed = has_key(item, "securityRules")
+        || item
+            .get("properties")
+            .is_some_and(|p| has_key(p, "securityRules"));
     let mut rules = Vec::new();
     for r in array_field(item, "securityRules", &what)? {
         if let Some(rule) = parse_rule(r, &name, false)? {
@@ -109,13 +114,20 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
             defaults.push(rule);
         }
     }
-    // The input's defaults are used when present, but their absence never changes semantics.
+    // The input's defaults are used when present, but their absence never changes semantics;
+    // nor does a priority written differently: Azure's default rules cannot be changed.
+    let mut default_priorities_ignored = Vec::new();
     for d in default_rules() {
-        if !defaults
-            .iter()
-            .any(|x| x.name.eq_ignore_ascii_case(&d.name))
+        match defaults
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(&d.name))
         {
-            defaults.push(d);
+            Some(listed) if listed.priority != d.priority => {
+                default_priorities_ignored.push((listed.name.clone(), listed.priority));
+                listed.priority = d.priority;
+            }
+            Some(_) => {}
+            None => defaults.push(d),
         }
     }
     rules.extend(defaults);
@@ -148,6 +160,7 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
         name,
         rules,
         priority_ties,
+        default_priorities_ignored,
         rules_listed,
     })
 }
@@ -182,8 +195,12 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
         _ => None,
     }
     .ok_or_else(|| format!("{what}: field `priority` is missing or not an integer"))?;
-    let protocol = parse_proto(req_str(r, "protocol", &what)?)
-        .map_err(|e| format!("{what}: field `protocol`: {e}"))?;
+    let protocol = parse_proto_named(
+        req_str(r, "protocol", &what)?,
+        // `Any` is how the portal shows `*`.
+        &["*", "any", "tcp", "udp", "icmp", "esp", "ah"],
+    )
+    .map_err(|e| format!("{what}: field `protocol`: {e}"))?;
     let ports = parse_ports(r, &what)?;
     let destinations = strings(
         r,
@@ -208,10 +225,18 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
     for s in &sources {
         check_prefix(s).map_err(|e| format!("{what}: source {s:?}: {e}"))?;
     }
-    let source_asgs = ref_ids(r, "sourceApplicationSecurityGroups", &what)?
+    let source_asgs: Vec<String> = ref_ids(r, "sourceApplicationSecurityGroups", &what)?
         .into_iter()
         .map(str::to_string)
         .collect();
+    // Azure requires a source on every rule (`*` for any); without one the rule's reach is
+    // unknown, and taking it to apply everywhere or nowhere would both be a guess.
+    if sources.is_empty() && source_asgs.is_empty() {
+        return Err(format!(
+            "{what}: none of `sourceAddressPrefix`, `sourceAddressPrefixes`, \
+             `sourceApplicationSecurityGroups` is set (an empty string is not a source)"
+        ));
+    }
     Ok(Some(RawRule {
         name: rule_name.to_string(),
         priority,
@@ -259,7 +284,11 @@ fn strings(r: &Value, one: &str, many: &str, what: &str) -> Result<Vec<String>, 
     for (i, v) in array_field(r, many, what)?.iter().enumerate() {
         match v {
             Value::String(s) if !s.trim().is_empty() => out.push(s.trim().to_string()),
-            Value::String(_) => {}
+            // An empty singular beside a set plural is how the CLI prints; an empty entry
+            // inside the list is damage.
+            Value::String(_) => {
+                return Err(format!("{what}: field `{many}[{i}]` is an empty string"))
+            }
             other => {
                 return Err(format!(
                     "{what}: field `{many}[{i}]` is not a string (found {})",
@@ -393,6 +422,7 @@ pub fn layer(
     nic: Option<&SourceView>,
     warnings: &mut Vec<Warning>,
 ) -> Layer {
+    source_tag_warnings(nsg, tags, warnings);
     let rules = nsg
         .rules
         .iter()
@@ -406,6 +436,38 @@ pub fn layer(
         // DenyAllOutBound (65500) decides everything before this would apply.
         no_match: Action::Deny,
         unordered: false,
+    }
+}
+
+/// A source that reads as a service tag (`Storage`, or a typo such as `not-a-cidr`) cannot be
+/// matched against a NIC's address without the service-tags file: the rule is taken to apply, and
+/// the user is told, naming the NSG, rule and field.
+fn source_tag_warnings(nsg: &Nsg, tags: Option<&ServiceTags>, warnings: &mut Vec<Warning>) {
+    for r in &nsg.rules {
+        for s in &r.sources {
+            if !matches!(classify(s), Ok(Prefix::ServiceTag)) {
+                continue;
+            }
+            if tags.and_then(|t| t.resolve(s)).is_some() {
+                continue;
+            }
+            warnings.push(Warning {
+                kind: crate::model::WarningKind::UnresolvedSource,
+                source: nsg.id.clone(),
+                message: format!(
+                    "NSG {} rule {} (priority {}): `sourceAddressPrefix` `{s}` is not an address \
+                     and not a known service tag{}; the rule is taken to apply to every NIC",
+                    nsg.name,
+                    r.name,
+                    r.priority,
+                    if tags.is_some() {
+                        " (not in the service-tags file)"
+                    } else {
+                        " (pass Microsoft's service-tags JSON with --service-tags FILE)"
+                    }
+                ),
+            });
+        }
     }
 }
 

@@ -94,11 +94,8 @@ impl GcpBundle {
                 // NETWORK_REGIONAL (instance and regional effective firewalls) names no region,
                 // SYSTEM_* policies are Google's: neither is placed in a chain, so say so when
                 // it has egress rules rather than drop them unseen.
-                let egress = fields::obj_list(e, "rules", &at)?.iter().any(|r| {
-                    r.get("direction")
-                        .and_then(Value::as_str)
-                        .is_some_and(|d| d.eq_ignore_ascii_case("EGRESS"))
-                });
+                // Read (and so validated) like any policy, so a damaged rule is not hidden here.
+                let egress = policy::policy(e, &at)?.rules.iter().any(|r| r.egress);
                 if egress {
                     let name = fields::opt_str(e, "name", &at)?.unwrap_or("?");
                     self.warnings.push(Warning {

@@ -43,6 +43,22 @@ pub fn opt_int(obj: &Value, field: &str, what: &str) -> Result<Option<i64>, Stri
     }
 }
 
+/// Like [`opt_int`], for a field whose documented domain is `lo..=hi` (priorities): a value
+/// outside it is an error, never clamped or read as a default.
+pub fn opt_int_in(
+    obj: &Value,
+    field: &str,
+    what: &str,
+    (lo, hi): (i64, i64),
+) -> Result<Option<i64>, String> {
+    match opt_int(obj, field, what)? {
+        Some(n) if !(lo..=hi).contains(&n) => Err(format!(
+            "{what}: `{field}` {n} is outside {lo}–{hi}, the values Compute allows"
+        )),
+        other => Ok(other),
+    }
+}
+
 /// An optional array of strings (`targetTags`, `destinationRanges`, `ports`).
 pub fn str_list(obj: &Value, field: &str, what: &str) -> Result<Vec<String>, String> {
     match obj.get(field) {

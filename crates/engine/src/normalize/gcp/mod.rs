@@ -129,6 +129,34 @@ fn scope_lists(
     })
 }
 
+/// `items` as an object is the aggregated-list shape only: on a plain list (`compute#firewallList`)
+/// or with keys that are not scopes (`zones/…`, `regions/…`, `global`) it is a damaged export,
+/// and reading it as empty would pass for a project without resources.
+fn check_scopes(
+    doc: &serde_json::Map<String, Value>,
+    m: &serde_json::Map<String, Value>,
+) -> Result<(), String> {
+    if let Some(kind) = doc.get("kind").and_then(Value::as_str) {
+        if !kind.ends_with("AggregatedList") {
+            return Err(format!(
+                "`items` must be a list in a {kind}, found an object (only aggregated lists group \
+                 their items by scope)"
+            ));
+        }
+    }
+    let is_scope = |k: &str| k == "global" || k.starts_with("zones/") || k.starts_with("regions/");
+    match m.keys().find(|k| !is_scope(k)) {
+        Some(k) => Err(format!(
+            "`items` has the key {k:?}, which is not a scope of an aggregated list (zones/…, \
+             regions/…, global)"
+        )),
+        None if m.is_empty() && doc.get("kind").is_none() => {
+            Err("`items` is an empty object: neither a list nor an aggregated list's scopes".into())
+        }
+        None => Ok(()),
+    }
+}
+
 impl GcpBundle {
     /// The kind of document, if this provider recognises it.
     pub fn detect(v: &Value) -> Option<&'static str> {
@@ -228,6 +256,7 @@ impl GcpBundle {
                         .map(|(i, x)| (format!("items[{i}]"), x)),
                 ),
                 Some(Value::Object(m)) => {
+                    check_scopes(o, m)?;
                     for (scope, sv) in m {
                         self.scope_warning(scope, sv, ctx);
                     }

@@ -2,17 +2,22 @@
 //! their JSON, with errors that name the resource and the field.
 
 use super::fields::{
-    last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, str_map,
-    NetRef,
+    last_segment, obj_list, opt_bool, opt_int_in, opt_str, req_str, segment_after, str_list,
+    str_map, NetRef,
 };
-use crate::model::space::{parse_addrs, parse_proto};
+use crate::model::space::{parse_addrs, parse_proto_named};
 use crate::model::{Action, AddrSet, PortSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// The protocol names Compute documents for firewall rules and policies (else a number).
+const GCP_PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "esp", "ah", "sctp", "ipip", "all"];
+
 /// VPC firewall rules without a `priority` get this one.
 pub const DEFAULT_PRIORITY: i64 = 1000;
+/// VPC firewall rule and route priorities: 0 (first) to 65535.
+pub const PRIORITY_RANGE: (i64, i64) = (0, 65535);
 
 /// One protocol entry: `{IPProtocol, ports}` (VPC rules) or `{ipProtocol, ports}` (policies).
 #[derive(Clone, Debug)]
@@ -119,7 +124,8 @@ pub(super) fn parse_l4(entry: &Value, field: &str, alt: &str, what: &str) -> Res
         None => opt_str(entry, alt, what)?
             .ok_or_else(|| format!("{what}: the string field `{field}` is missing"))?,
     };
-    let proto = parse_proto(proto_text).map_err(|e| format!("{what}: `{field}`: {e}"))?;
+    let proto = parse_proto_named(proto_text, GCP_PROTOCOLS)
+        .map_err(|e| format!("{what}: `{field}`: {e}"))?;
     let mut ports: Option<PortSet> = None;
     for (i, p) in str_list(entry, "ports", what)?.iter().enumerate() {
         let set = PortSet::parse_ports(p).map_err(|e| format!("{what}: `ports[{i}]`: {e}"))?;
@@ -209,7 +215,7 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         project: project_of(v, &what)?
             .or_else(|| segment_after(net_url, "projects").map(str::to_string)),
         net: NetRef::parse(net_url),
-        priority: opt_int(v, "priority", &what)?.unwrap_or(DEFAULT_PRIORITY),
+        priority: opt_int_in(v, "priority", &what, PRIORITY_RANGE)?.unwrap_or(DEFAULT_PRIORITY),
         egress,
         disabled: opt_bool(v, "disabled", &what)?,
         action,
@@ -244,7 +250,24 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut nics = Vec::new();
-    for (i, n) in obj_list(v, "networkInterfaces", &what)?.iter().enumerate() {
+    let interfaces = obj_list(v, "networkInterfaces", &what)?;
+    if interfaces.is_empty() {
+        // Every Compute instance has at least one interface; without it the instance's egress
+        // cannot be placed on a network, and dropping it would hide it.
+        let recased = v.as_object().and_then(|o| {
+            o.keys()
+                .find(|k| k.eq_ignore_ascii_case("networkInterfaces") && *k != "networkInterfaces")
+        });
+        return Err(match recased {
+            Some(k) => format!(
+                "{what}: has `{k}` but no `networkInterfaces` (field names are case-sensitive)"
+            ),
+            None => format!(
+                "{what}: `networkInterfaces` is missing or empty; every instance has at least one"
+            ),
+        });
+    }
+    for (i, n) in interfaces.iter().enumerate() {
         let nw = format!("{what}: `networkInterfaces[{i}]`");
         let stack = opt_str(n, "stackType", &nw)?.unwrap_or("IPV4_ONLY");
         let stack = stack.to_ascii_uppercase();
@@ -422,7 +445,7 @@ pub fn route(v: &Value, at: &str) -> Result<Route, String> {
     Ok(Route {
         net: NetRef::parse(req_str(v, "network", &what)?),
         dest_range: req_str(v, "destRange", &what)?.to_string(),
-        priority: opt_int(v, "priority", &what)?.unwrap_or(DEFAULT_PRIORITY),
+        priority: opt_int_in(v, "priority", &what, PRIORITY_RANGE)?.unwrap_or(DEFAULT_PRIORITY),
         tags: str_list(v, "tags", &what)?,
         next_hop,
         name,

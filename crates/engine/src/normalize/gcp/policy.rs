@@ -3,7 +3,7 @@
 //! `gcloud compute network-firewall-policies list | describe`.
 
 use super::fields::{
-    last_segment, obj_list, opt_bool, opt_int, opt_str, req_str, segment_after, str_list, NetRef,
+    last_segment, obj_list, opt_bool, opt_int_in, opt_str, req_str, segment_after, str_list, NetRef,
 };
 use super::parse::{parse_l4, parse_ranges, L4};
 use crate::model::space::public;
@@ -161,8 +161,9 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
 }
 
 fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
-    let priority =
-        opt_int(v, "priority", what)?.ok_or_else(|| format!("{what}: `priority` is missing"))?;
+    // Policy rule priorities are non-negative 32-bit integers.
+    let priority = opt_int_in(v, "priority", what, (0, i32::MAX as i64))?
+        .ok_or_else(|| format!("{what}: `priority` is missing"))?;
     let what = &format!("{what} (priority {priority})");
     let action_text = req_str(v, "action", what)?;
     let action_lower = action_text.to_ascii_lowercase();
@@ -186,6 +187,14 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         }
     };
     let direction = opt_str(v, "direction", what)?.unwrap_or("INGRESS");
+    if !["INGRESS", "EGRESS"]
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(direction))
+    {
+        return Err(format!(
+            "{what}: `direction` is {direction:?}, expected INGRESS or EGRESS"
+        ));
+    }
     let m = match v.get("match") {
         Some(m @ Value::Object(_)) => m,
         _ => return Err(format!("{what}: the object `match` is missing")),

@@ -259,7 +259,10 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
 }
 
 /// Whether the instance data speaks for `net`: one of its instances is on it, or its project's
-/// instances were listed (then a network without instances has no workload to judge).
+/// instances were listed and it has some (then a network without instances has no workload to
+/// judge). A project whose listing holds no instance at all (a live scan between deployments)
+/// has its networks judged on their own, as CHECKS.md §2 "Targets" says for data without
+/// attachments: the rules are there, and the next instance gets them.
 fn covered_by_instances(b: &GcpBundle, net: &NetRef) -> bool {
     if !b.instances_loaded {
         return false;
@@ -268,9 +271,14 @@ fn covered_by_instances(b: &GcpBundle, net: &NetRef) -> bool {
         .instances
         .iter()
         .any(|i| i.nics.iter().any(|n| n.net.matches(net)));
+    let has_instances = |project: Option<&String>| {
+        b.instances
+            .iter()
+            .any(|i| project.is_none_or(|p| i.project.as_ref() == Some(p)))
+    };
     used || match &net.project {
-        Some(p) => b.instance_projects.contains(p),
-        None => true,
+        Some(p) => b.instance_projects.contains(p) && has_instances(Some(p)),
+        None => has_instances(None),
     }
 }
 
