@@ -31,6 +31,8 @@ fn causes(report: &Value, resource: &str, check: Option<&str>) -> BTreeSet<Strin
         .iter()
         .filter(|f| f["resource_id"].as_str().unwrap().ends_with(resource))
         .filter(|f| check.is_none_or(|c| f["check_id"] == c))
+        // Declared findings: what a probe saw leave has its own cause (`observed`).
+        .filter(|f| f["observed"] != true)
         .map(|f| f["cause"].as_str().unwrap().to_string())
         .collect()
 }

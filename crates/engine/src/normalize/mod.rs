@@ -124,7 +124,10 @@ impl Loader {
 
     pub fn add_file(&mut self, path: &Path) -> Result<(), InputError> {
         let name = path.display().to_string();
-        sniff::check(path, &name)?;
+        let normalizers = &self.normalizers;
+        sniff::check(path, &name, |head| {
+            normalizers.iter().any(|n| n.detects_text(head))
+        })?;
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
@@ -229,7 +232,13 @@ impl Loader {
         self.warnings.extend(snap.skipped.iter().map(|n| Warning {
             kind: WarningKind::SkippedScope,
             source: ctx.source.clone(),
-            message: format!("{} {} was not read: {}", n.provider, n.scope, n.reason),
+            message: format!(
+                "{} {}{} was not read: {}",
+                n.provider,
+                n.account.as_deref().map(|a| format!("{a} ")).unwrap_or_default(),
+                n.scope,
+                n.reason
+            ),
         }));
         // A snapshot's documents are inputs by construction: none of them is skipped as foreign.
         let in_folder = std::mem::take(&mut self.in_folder);

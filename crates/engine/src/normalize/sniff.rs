@@ -14,7 +14,11 @@ pub const PREFIX: usize = 1 << 20;
 
 /// Refuses `path` when its first bytes show it is no input; `Ok` when they do not tell (a list
 /// whose first item is longer than [`PREFIX`], an object: its kind shows only once parsed).
-pub fn check(path: &Path, name: &str) -> Result<(), InputError> {
+pub fn check(
+    path: &Path,
+    name: &str,
+    is_text_input: impl Fn(&str) -> bool,
+) -> Result<(), InputError> {
     let mut file = std::fs::File::open(path)
         .map_err(|e| InputError::new(name, format!("cannot read: {e}")))?;
     let mut prefix = Vec::with_capacity(64 << 10);
@@ -22,6 +26,10 @@ pub fn check(path: &Path, name: &str) -> Result<(), InputError> {
         .take(PREFIX as u64)
         .read_to_end(&mut prefix)
         .map_err(|e| InputError::new(name, format!("cannot read: {e}")))?;
+    // A text input (`iptables-save`) is recognised by its content, like every other input.
+    if is_text_input(&String::from_utf8_lossy(&prefix)) {
+        return Ok(());
+    }
     judge(&prefix).map_err(|m| InputError::new(name, m))
 }
 
