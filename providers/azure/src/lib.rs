@@ -74,6 +74,14 @@ pub fn validate_subscription_id(id: &str) -> Result<(), String> {
     }
 }
 
+impl egress_audit_snapshot::Collector for Config {
+    async fn collect(
+        &self,
+    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
+        collect::collect(self.clone()).await.map_err(Into::into)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,13 +92,5 @@ mod tests {
         assert!(validate_subscription_id("6f1c0e4e-2a5b-4c1d-9e3f-0a1b2c3d4e5").is_err());
         assert!(validate_subscription_id("../../providers").is_err());
         assert!(validate_subscription_id("my-subscription").is_err());
-    }
-}
-
-impl egress_audit_snapshot::Collector for Config {
-    async fn collect(
-        &self,
-    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
-        collect::collect(self.clone()).await.map_err(Into::into)
     }
 }

@@ -134,6 +134,14 @@ fn api_root(endpoint: &str, version_paths: &[&str]) -> String {
     root
 }
 
+impl egress_audit_snapshot::Collector for Config {
+    async fn collect(
+        &self,
+    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
+        collect(self).await.map_err(Into::into)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -178,13 +186,5 @@ mod tests {
             super::api_root("http://127.0.0.1:8080/", &roots),
             "http://127.0.0.1:8080"
         );
-    }
-}
-
-impl egress_audit_snapshot::Collector for Config {
-    async fn collect(
-        &self,
-    ) -> Result<egress_audit_snapshot::Snapshot, egress_audit_snapshot::CollectError> {
-        collect(self).await.map_err(Into::into)
     }
 }

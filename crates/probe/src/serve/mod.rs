@@ -349,10 +349,11 @@ pub fn original_dst(stream: &TcpStream, local: SocketAddr) -> Option<SocketAddr>
         IpAddr::V6(a) if a.to_ipv4_mapped().is_none() => libc::SOL_IPV6,
         _ => libc::SOL_IP,
     };
-    // SAFETY: zeroed storage is a valid sockaddr_storage, and getsockopt writes at most `len`
-    // bytes into it.
+    // SAFETY: sockaddr_storage is plain old data, for which all-zero bytes are a valid value.
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the fd is the stream's open socket for the whole call; `ss` is a live, writable
+    // sockaddr_storage of `len` bytes, and getsockopt writes at most `len` bytes into it.
     let rc = unsafe {
         libc::getsockopt(
             stream.as_raw_fd(),

@@ -81,9 +81,11 @@ pub(super) async fn attempt(
 #[cfg(target_os = "linux")]
 fn kernel_rtt(stream: &TcpStream) -> Option<Duration> {
     use std::os::fd::AsRawFd;
-    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    // SAFETY: tcp_info is plain old data, for which all-zero bytes are a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the fd is the stream's open socket for the whole call; `info` is a live, writable
+    // tcp_info of `len` bytes, and getsockopt writes at most `len` bytes into it.
     let rc = unsafe {
         libc::getsockopt(
             stream.as_raw_fd(),
