@@ -446,3 +446,30 @@ fn error_messages_escape_control_characters() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("evil\\u{1b}]0;pwned"), "{err:?}");
 }
+
+/// `flows sql` prints, for each engine, exactly the aggregation the flows crate runs through DuckDB
+/// in its own tests, so what a user runs on Athena or BigQuery is the tested query's dialect.
+#[test]
+fn flows_sql_prints_each_engines_aggregation() {
+    use egress_audit_flows::{aggregation_sql, SqlEngine};
+    for (name, engine) in [
+        ("athena", SqlEngine::Athena),
+        ("bigquery", SqlEngine::BigQuery),
+        ("duckdb", SqlEngine::DuckDb),
+    ] {
+        let out = run(&["flows", "sql", "--engine", name], root());
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            printed.trim_end(),
+            aggregation_sql(engine).trim_end(),
+            "{name}"
+        );
+    }
+    let bad = run(&["flows", "sql", "--engine", "sqlite"], root());
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown engine is a usage error"
+    );
+}

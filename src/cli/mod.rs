@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod azure;
 pub mod completions;
+pub mod flows;
 pub mod gcp;
 pub mod probe;
 pub mod propose;
@@ -33,6 +34,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Fetch a cloud's network controls into a snapshot file for a later `scan --input`.
     Collect(scan::CollectArgs),
+    /// Flow-log helpers: `flows sql --engine athena|bigquery|duckdb` prints the aggregation to run
+    /// where the logs live; its result is a `--flows` input.
+    Flows(flows::FlowsArgs),
     /// Propose verified least-privilege egress rules from flow logs.
     Propose(propose::ProposeArgs),
     /// Print the check catalog.
@@ -58,6 +62,7 @@ pub fn main() -> i32 {
         Command::Scan(a) => scan::run_scan(a),
         Command::Collect(a) => scan::run_collect(a),
         Command::Rules(a) => scan::run_rules(a),
+        Command::Flows(a) => flows::run_flows(a),
         Command::Propose(a) => propose::run_propose(a),
         Command::Probe(a) => probe::run_probe(a),
         Command::Serve(a) => probe::run_serve(a),
