@@ -270,14 +270,12 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         Some(FailOn::At(s)) => Some(s),
         None => Some(config.fail_on.unwrap_or(Severity::Medium)),
     };
+    let mut ctx = crate::report::Context::new(&report, &catalog, &inventory.targets);
     // A probe matched to its workload is shown on that workload's row, not as a target of its own.
-    let shown: Vec<crate::model::Target> = inventory
-        .targets
-        .iter()
-        .filter(|t| !(t.observed && rec.matched_probe_ids.contains(&t.resource_id)))
-        .cloned()
-        .collect();
-    let mut ctx = crate::report::Context::new(&report, &catalog, &shown);
+    ctx.targets.retain(|k| {
+        !(k.provider == egress_audit_snapshot::Provider::Probe.as_str()
+            && rec.matched_probe_ids.contains(&k.resource_id))
+    });
     ctx.causes.apply(&mut report);
     ctx.gate = gate;
     ctx.checked = crate::report::filter::checks_run(

@@ -131,17 +131,19 @@ impl Loader {
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
-        // Text inputs (`iptables-save`) are not JSON; a normalizer recognises them by content.
-        if serde_json::from_str::<Value>(&text).is_err() {
-            let ctx = DocContext {
-                source: name.clone(),
-                ..Default::default()
-            };
+        // Parsed once; a file that is not JSON may still be a text input (`iptables-save`) that a
+        // normalizer recognises by content.
+        let parsed = serde_json::from_str::<Value>(&text);
+        if parsed.is_err() {
             if let Some(n) = self.normalizers.iter_mut().find(|n| n.detects_text(&text)) {
+                let ctx = DocContext {
+                    source: name.clone(),
+                    ..Default::default()
+                };
                 return n.add_text(&text, &ctx);
             }
         }
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
+        let value: Value = parsed.map_err(|e| {
             // `aws … > f; aws … >> f`: two documents in one file.
             let hint = if e.to_string().starts_with("trailing characters")
                 && serde_json::Deserializer::from_str(&text)
