@@ -1118,3 +1118,109 @@ fn a_malformed_interface_address_is_named() {
         "{err}"
     );
 }
+
+/// Every AWS example and fixture folder read with listings in slices of `slice` items: the report
+/// as JSON (findings, warnings, unread scopes) and how many files were split into several slices.
+fn sliced_reading(dir: &Path, slice: usize) -> (String, usize) {
+    let mut loader = Loader::default();
+    loader.slice_items = slice;
+    let mut split = 0;
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).expect("file");
+            split += usize::from(
+                egress_audit::normalize::chunked::Listing::split(&text, slice).is_some(),
+            );
+        }
+    }
+    loader.add_path(dir).unwrap_or_else(|e| panic!("{e}"));
+    let inv = loader.build(&Default::default());
+    let findings = inputs::check(&inv);
+    let report = serde_json::json!({
+        "findings": findings,
+        "warnings": inv.warnings,
+        "not_scanned": inv.not_scanned,
+        "targets": inv.targets.iter().map(|t| &t.resource_id).collect::<Vec<_>>(),
+    });
+    (report.to_string(), split)
+}
+
+/// A large listing is read a slice of items at a time (`normalize::chunked`); what comes out
+/// must be what reading it whole gives, for every AWS example and fixture, in slices of one item.
+#[test]
+fn listings_read_in_slices_give_what_whole_files_give() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = Vec::new();
+    let mut todo = vec![root.join("examples/aws"), root.join("tests/fixtures/aws")];
+    while let Some(dir) = todo.pop() {
+        let entries: Vec<_> = std::fs::read_dir(&dir)
+            .expect("folder")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        if entries
+            .iter()
+            .any(|p| p.extension().is_some_and(|x| x == "json"))
+        {
+            dirs.push(dir);
+        }
+        todo.extend(entries.into_iter().filter(|p| p.is_dir()));
+    }
+    let mut split = 0;
+    for dir in &dirs {
+        let (whole, _) = sliced_reading(dir, usize::MAX);
+        let (sliced, n) = sliced_reading(dir, 1);
+        assert_eq!(whole, sliced, "{}", dir.display());
+        split += n;
+    }
+    assert!(
+        split >= 5,
+        "only {split} files were read in slices: the test proves little"
+    );
+}
+
+/// In slices, an error still names the item's position in the whole file, and a listing with a
+/// `NextToken` is reported truncated once.
+#[test]
+fn sliced_listings_name_whole_file_positions_and_warn_once() {
+    let groups: Vec<Value> = (0..5)
+        .map(|i| {
+            let mut g = json!({
+                "GroupId": format!("sg-{i:017x}"), "GroupName": format!("g{i}"), "OwnerId": ACCT,
+                "VpcId": "vpc-1", "IpPermissions": [],
+                "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+            });
+            if i == 3 {
+                g.as_object_mut().unwrap().remove("GroupId");
+            }
+            g
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("sgs.json");
+    std::fs::write(&bad, json!({"SecurityGroups": groups}).to_string()).unwrap();
+    let mut loader = Loader::default();
+    loader.slice_items = 2;
+    let err = loader
+        .add_path(&bad)
+        .expect_err("item 3 has no GroupId")
+        .to_string();
+    assert!(err.contains("SecurityGroups[3]"), "{err}");
+
+    let good: Vec<Value> = groups.into_iter().take(3).collect();
+    std::fs::write(
+        &bad,
+        json!({"SecurityGroups": good, "NextToken": "abc"}).to_string(),
+    )
+    .unwrap();
+    let mut loader = Loader::default();
+    loader.slice_items = 1;
+    loader.add_path(&bad).unwrap_or_else(|e| panic!("{e}"));
+    let inv = loader.build(&Default::default());
+    let truncated = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "truncated-listing")
+        .count();
+    assert_eq!(truncated, 1, "{:#?}", inv.warnings);
+}

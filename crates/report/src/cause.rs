@@ -15,7 +15,7 @@
 use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
 use egress_audit_engine::model::{Evidence, Finding, LayerKind, Report, Rule, Severity, Target};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// Share of the broadest deciding rule's public traffic below which a rule is not blamed.
 const MINOR_SHARE: f64 = 0.01;
@@ -143,59 +143,78 @@ impl Causes {
     /// Groups the report's findings; `targets` are the evaluated targets (empty when only the
     /// report is at hand: then the deciding rules are read from the evidence alone).
     pub fn build(report: &Report, targets: &[Target]) -> Causes {
+        // Looked up by borrowed fields: a million findings allocate no keys.
         let index: HashMap<TargetKey, &Target> = targets
             .iter()
             .map(|t| (TargetKey::of_target(t), t))
             .collect();
-        let mut by_id: BTreeMap<String, Cause> = BTreeMap::new();
-        let mut ids = Vec::with_capacity(report.findings.len());
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut list: Vec<Cause> = Vec::new();
+        let mut of_finding = Vec::with_capacity(report.findings.len());
         // Rules are shared by many targets' findings: weigh each once (by address).
         let mut weights: HashMap<*const Rule, f64> = HashMap::new();
         for (i, f) in report.findings.iter().enumerate() {
             let target = index.get(&TargetKey::of_finding(f)).copied();
             let blamed = blame(f, target, &mut weights);
             let id = blamed.id(f);
-            let cause = by_id.entry(id.clone()).or_insert_with(|| Cause {
-                id: id.clone(),
-                kind: blamed.kind,
-                provider: f.provider.clone(),
-                account: f.account.clone(),
-                holder: blamed.holder.clone(),
-                rules: blamed.rules.clone(),
-                findings: Vec::new(),
-                targets: Vec::new(),
-                checks: BTreeSet::new(),
-                worst: None,
-                remediation: String::new(),
-            });
+            let at = match by_id.get(&id) {
+                Some(&at) => at,
+                None => {
+                    by_id.insert(id.clone(), list.len());
+                    list.push(Cause {
+                        id,
+                        kind: blamed.kind,
+                        provider: f.provider.clone(),
+                        account: f.account.clone(),
+                        holder: blamed.holder,
+                        rules: blamed.rules,
+                        // Most causes (a rule-level finding) hold one finding on one target.
+                        findings: Vec::with_capacity(1),
+                        targets: Vec::with_capacity(1),
+                        checks: BTreeSet::new(),
+                        worst: None,
+                        remediation: String::new(),
+                    });
+                    list.len() - 1
+                }
+            };
+            let cause = &mut list[at];
             cause.findings.push(i);
-            cause.checks.insert(f.check_id.clone());
-            let key = ResourceKey::of(f);
-            if !cause.targets.contains(&key) {
-                cause.targets.push(key);
+            if !cause.checks.contains(&f.check_id) {
+                cause.checks.insert(f.check_id.clone());
+            }
+            // Sorted and deduplicated below; a run of one resource's findings is pushed once.
+            if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
+                cause.targets.push(ResourceKey::of(f));
             }
             if f.suppressed.is_none() {
                 cause.worst = cause.worst.max(Some(f.severity));
             }
-            ids.push(id);
+            of_finding.push(at);
         }
-        let mut list: Vec<Cause> = by_id.into_values().collect();
+        drop(by_id);
         for c in &mut list {
             c.targets.sort();
+            c.targets.dedup();
+            c.targets.shrink_to_fit();
+            c.findings.shrink_to_fit();
             c.remediation = remedy::remediation(c);
         }
         // Worst first, then the cause that closes the most findings.
-        list.sort_by(|a, b| {
+        let mut order: Vec<usize> = (0..list.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&list[a], &list[b]);
             (b.worst, b.findings.len())
                 .cmp(&(a.worst, a.findings.len()))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        let pos: HashMap<&str, usize> = list
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.as_str(), i))
-            .collect();
-        let of_finding = ids.iter().map(|id| pos[id.as_str()]).collect();
+        let mut pos = vec![0; list.len()];
+        for (new, &old) in order.iter().enumerate() {
+            pos[old] = new;
+        }
+        let mut slots: Vec<Option<Cause>> = list.into_iter().map(Some).collect();
+        let list = order.iter().filter_map(|&old| slots[old].take()).collect();
+        let of_finding = of_finding.into_iter().map(|old| pos[old]).collect();
         Causes { list, of_finding }
     }
 
@@ -212,23 +231,23 @@ impl Causes {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct TargetKey(String, Option<String>, Option<String>, String);
+struct TargetKey<'a>(&'a str, Option<&'a str>, Option<&'a str>, &'a str);
 
-impl TargetKey {
-    fn of_target(t: &Target) -> Self {
+impl<'a> TargetKey<'a> {
+    fn of_target(t: &'a Target) -> Self {
         TargetKey(
-            t.provider.as_str().to_string(),
-            t.account.clone(),
-            t.region.clone(),
-            t.resource_id.clone(),
+            t.provider.as_str(),
+            t.account.as_deref(),
+            t.region.as_deref(),
+            &t.resource_id,
         )
     }
-    fn of_finding(f: &Finding) -> Self {
+    fn of_finding(f: &'a Finding) -> Self {
         TargetKey(
-            f.provider.clone(),
-            f.account.clone(),
-            f.region.clone(),
-            f.resource_id.clone(),
+            &f.provider,
+            f.account.as_deref(),
+            f.region.as_deref(),
+            &f.resource_id,
         )
     }
 }

@@ -1,11 +1,13 @@
 //! Turns inputs (CLI exports, REST listings, snapshots, probe results) into [`Inventory`] targets.
 //!
-//! Every file is read whole and its kind is detected from its content, never from its name. Each
+//! Every file's kind is detected from its content, never from its name; a large cloud listing is
+//! read a slice of items at a time ([`chunked`]). Each
 //! provider module keeps a *bundle* of everything it was given (security groups from one file,
 //! ENIs from another) and builds targets only once all inputs are in, so files combine into one view.
 
 pub mod aws;
 pub mod azure;
+pub mod chunked;
 pub mod foreign;
 pub mod gcp;
 pub mod host;
@@ -84,6 +86,8 @@ pub struct Loader {
     pub files_read: usize,
     /// Reading the files of a folder: recognisably foreign JSON is skipped, not an error.
     in_folder: bool,
+    /// A listing with more items than this is read in slices of this many ([`chunked`]).
+    pub slice_items: usize,
 }
 
 impl Default for Loader {
@@ -94,6 +98,7 @@ impl Default for Loader {
             warnings: Vec::new(),
             files_read: 0,
             in_folder: false,
+            slice_items: chunked::DEFAULT_SLICE,
         }
     }
 }
@@ -131,6 +136,9 @@ impl Loader {
         self.files_read += 1;
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(&name, format!("cannot read: {e}")))?;
+        if let Some(added) = self.add_sliced(&text, &name) {
+            return added;
+        }
         // Parsed once; a file that is not JSON may still be a text input (`iptables-save`) that a
         // normalizer recognises by content.
         let parsed = serde_json::from_str::<Value>(&text);
@@ -166,6 +174,32 @@ impl Loader {
             ..Default::default()
         };
         self.add_value(value, &ctx)
+    }
+
+    /// Reads a large listing a slice at a time, when its normalizer allows it; `None` when the
+    /// file is to be read whole (not a listing, not that large, or not sliceable).
+    fn add_sliced(&mut self, text: &str, name: &str) -> Option<Result<(), InputError>> {
+        let listing = chunked::Listing::split(text, self.slice_items)?;
+        let mut slices = listing.slices(self.slice_items).peekable();
+        let (_, first) = slices.peek()?;
+        if first.get("format").and_then(Value::as_str) == Some(egress_audit_snapshot::FORMAT) {
+            return None;
+        }
+        // The normalizer that would read the whole file, in registry order.
+        let n = self.normalizers.iter().position(|n| n.detects(first))?;
+        if !self.normalizers[n].sliceable(first) {
+            return None;
+        }
+        let ctx = DocContext {
+            source: name.to_string(),
+            ..Default::default()
+        };
+        for (at, doc) in slices {
+            if let Err(e) = self.normalizers[n].add_slice(doc, at, &ctx) {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(()))
     }
 
     /// Adds one parsed document; its kind is detected from its content.

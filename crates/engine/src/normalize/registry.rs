@@ -18,6 +18,15 @@ pub trait Normalizer {
     fn detects(&self, doc: &Value) -> bool;
     /// Reads one document that [`Normalizer::detects`] accepted.
     fn add(&mut self, doc: Value, ctx: &DocContext) -> Result<(), InputError>;
+    /// Whether a large listing of this input ([`super::chunked`], judged from its first slice)
+    /// may be read a slice at a time: only when its items are read independently of each other.
+    fn sliceable(&self, _first: &Value) -> bool {
+        false
+    }
+    /// Reads one slice of a large listing; `first` is the position of its first item in the file.
+    fn add_slice(&mut self, doc: Value, _first: usize, ctx: &DocContext) -> Result<(), InputError> {
+        self.add(doc, ctx)
+    }
     /// Whether a file that is not JSON is one of this normalizer's inputs (`iptables-save`).
     fn detects_text(&self, _text: &str) -> bool {
         false
@@ -55,6 +64,12 @@ impl Normalizer for aws::AwsBundle {
     fn add(&mut self, doc: Value, ctx: &DocContext) -> Result<(), InputError> {
         let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not an AWS listing".into()))?;
         self.add_kind(kind, doc, ctx).map_err(named(ctx))
+    }
+    fn sliceable(&self, first: &Value) -> bool {
+        Self::detect(first).is_some_and(|k| aws::SLICEABLE.contains(&k))
+    }
+    fn add_slice(&mut self, doc: Value, first: usize, ctx: &DocContext) -> Result<(), InputError> {
+        aws::AwsBundle::add_slice(self, doc, first, ctx).map_err(named(ctx))
     }
     fn build(self: Box<Self>, opts: &Options, inv: &mut Inventory) {
         aws::AwsBundle::build(*self, opts, inv)

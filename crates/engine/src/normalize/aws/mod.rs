@@ -125,13 +125,46 @@ pub struct AwsBundle {
     pl_entries: BTreeMap<String, AddrSet>,
     /// A `get-managed-prefix-list-entries` output without its id: (file, entries).
     anonymous_entries: Option<(String, AddrSet)>,
+    /// The position of the document's first item in its file, when a large listing is read in
+    /// slices (`normalize::chunked`).
+    item_offset: usize,
     /// Which kinds of document were given (even empty ones): absent data is not "none exist".
     loaded: BTreeSet<&'static str>,
     /// Found while adding (a listing that is one page of several), reported by `build`.
     warnings: Vec<Warning>,
 }
 
+/// Items with their position in the whole listing.
+fn numbered(items: &[Value], first: usize) -> impl Iterator<Item = (usize, &Value)> {
+    items
+        .iter()
+        .enumerate()
+        .map(move |(i, item)| (first + i, item))
+}
+
+/// Listings whose items are read one by one, with no item depending on another, so a large file
+/// may be read in slices (`describe-instances` nests instances in reservations and
+/// `describe-security-group-rules` builds groups from rules: both are read whole).
+pub const SLICEABLE: [&str; 7] = [
+    "security-groups",
+    "network-acls",
+    "network-interfaces",
+    "subnets",
+    "vpcs",
+    "route-tables",
+    "prefix-lists",
+];
+
 impl AwsBundle {
+    /// Reads one slice of a large listing whose first item is item `first` of the file.
+    pub fn add_slice(&mut self, v: Value, first: usize, ctx: &DocContext) -> Result<(), String> {
+        let kind = Self::detect(&v).ok_or("not an AWS listing")?;
+        self.item_offset = first;
+        let added = self.add_kind(kind, v, ctx);
+        self.item_offset = 0;
+        added
+    }
+
     /// The kind of document, if this provider recognises it.
     pub fn detect(v: &Value) -> Option<&'static str> {
         if let Some(items) = v.as_array() {
@@ -196,7 +229,10 @@ impl AwsBundle {
             return Err(format!("`{key}` is not a list"));
         }
         self.loaded.insert(kind);
-        if v.get("NextToken").is_some_and(|t| !t.is_null()) {
+        let already = |w: &Warning| {
+            w.kind == crate::model::WarningKind::TruncatedListing && w.source == ctx.source
+        };
+        if v.get("NextToken").is_some_and(|t| !t.is_null()) && !self.warnings.iter().any(already) {
             // `--max-items` / `--no-paginate` output: the resources on later pages are missing.
             self.warnings.push(Warning {
                 kind: crate::model::WarningKind::TruncatedListing,
@@ -208,9 +244,11 @@ impl AwsBundle {
             });
         }
         let items = fields::list(v, key, key)?;
+        // Positions in messages are those of the whole file when it is read in slices.
+        let first = self.item_offset;
         match kind {
             "security-groups" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let mut sg = parse::security_group(item, i, &scope)?;
                     // A listing without the rules does not replace one with them.
                     if let Some(known) = self.sgs.get_mut(&sg.id) {
@@ -224,7 +262,7 @@ impl AwsBundle {
             }
             "security-group-rules" => sg_rules::add(v, &scope, &mut self.rule_groups)?,
             "network-acls" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let mut n = parse::nacl(item, i, &scope)?;
                     if let Some(known) = self.nacls.get_mut(&n.id) {
                         if n.entries_unknown && !known.entries_unknown {
@@ -236,7 +274,7 @@ impl AwsBundle {
                 }
             }
             "network-interfaces" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let e = parse::eni(item, &format!("NetworkInterfaces[{i}]"), &scope, None)?;
                     self.add_eni(e);
                 }
@@ -250,13 +288,13 @@ impl AwsBundle {
                 }
             }
             "subnets" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let s = network::subnet(item, i, &scope)?;
                     self.subnets.insert(s.id.clone(), s);
                 }
             }
             "vpcs" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let id = fields::req(item, "VpcId", &format!("Vpcs[{i}]"))?;
                     let owner = fields::opt_str(item, "OwnerId", &format!("vpc {id}"))?;
                     let mut s = scope.clone();
@@ -265,13 +303,13 @@ impl AwsBundle {
                 }
             }
             "route-tables" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let t = network::route_table(item, i)?;
                     self.route_tables.insert(t.id.clone(), t);
                 }
             }
             "prefix-lists" => {
-                for (i, item) in items.iter().enumerate() {
+                for (i, item) in numbered(items, first) {
                     let p = network::prefix_list(item, i)?;
                     // describe-prefix-lists (with `Cidrs`) and describe-managed-prefix-lists
                     // (with `OwnerId`) list the same AWS-managed lists: keep what each knows.
