@@ -13,10 +13,8 @@ use egress_audit::normalize::{DocContext, Loader, Options};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-#[path = "support/azure.rs"]
-mod azure;
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::azure;
+use crate::inputs;
 use azure::{evidence, find, load_docs, pairs, short};
 use inputs::check as findings;
 

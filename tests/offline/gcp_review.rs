@@ -5,8 +5,7 @@ use egress_audit::model::{Finding, Severity};
 use egress_audit::normalize::Inventory;
 use std::path::{Path, PathBuf};
 
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::inputs;
 
 fn fixture(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,8 +11,7 @@ use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::inputs;
 
 const P: &str = "acme-prod-4821";
 
@@ -571,8 +570,7 @@ fn the_same_resources_read_twice_count_once() {
 
 // ---- fail closed (issue 12 §1) -------------------------------------------------------------------
 
-#[path = "support/fail_closed.rs"]
-mod fail_closed;
+use crate::fail_closed;
 
 const NET: &str = "https://www.googleapis.com/compute/v1/projects/my-proj/global/networks/net1";
 

@@ -1,14 +1,12 @@
 //! `scan aws` / `collect aws` against a real emulator: a moto server seeded with the real SDK in
 //! two regions, read through `AWS_ENDPOINT_URL` by the egress-audit binary.
 //!
-//! Run: `cargo test --features aws --test aws_live` (needs `moto_server` or `python3 -m moto.server`;
+//! Run: `cargo test --features aws --test live aws_live::` (needs `moto_server` or `python3 -m moto.server`;
 //! the setup pip-installs `moto[server]` when neither is there).
 #![cfg(feature = "aws")]
 
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/moto.rs"]
-mod moto;
+use crate::fault_proxy;
+use crate::moto;
 
 use ec2::types::{
     AddPrefixListEntry, Filter, InstanceType, IpPermission, IpRange, PortRange, PrefixListId,

@@ -6,10 +6,9 @@
 //! 403 `AuthorizationFailed` for a second subscription. The real binary talks to it through
 //! `AZURE_RESOURCE_MANAGER_ENDPOINT` with the static test token.
 //!
-//! Run: `cargo test --features azure --test azure_live`
+//! Run: `cargo test --features azure --test live azure_live::`
 #![cfg(feature = "azure")]
 
-#[path = "azure_live/replay.rs"]
 mod replay;
 
 use replay::{fixture, ok, Answer, Replay};

@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::inputs;
 use inputs::{scan, scan_paths};
 
 fn root() -> &'static Path {

@@ -12,10 +12,8 @@ use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-#[path = "support/azure.rs"]
-mod azure;
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::azure;
+use crate::inputs;
 use azure::{evidence, find, load_docs, pairs, short};
 use inputs::check as findings;
 
@@ -866,7 +864,7 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
     let inv = load_docs(vec![
         json!([pip("pip-a"), pip("pip-b")]),
         json!({"value": [pip("pip-c")]}),
-        // (A rule listing, `az network nsg rule list`, is read: see tests/azure_review.rs.)
+        // (A rule listing, `az network nsg rule list`, is read: see tests/offline/azure_review.rs.)
     ]);
     assert!(inv.targets.is_empty());
     let msgs: Vec<&str> = inv
@@ -900,8 +898,7 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
 
 // ------------------------------------------------------------ fail closed (issue 12 §1)
 
-#[path = "support/fail_closed.rs"]
-mod fail_closed;
+use crate::fail_closed;
 
 fn default_rule(name: &str, priority: i64, access: &str, dst: &str) -> Value {
     json!({"name": name, "priority": priority, "access": access, "protocol": "*",

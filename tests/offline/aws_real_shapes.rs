@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::inputs;
 use inputs::{check, load, scan_paths};
 
 const DIR: &str = "tests/fixtures/aws/real-shapes";
@@ -1065,8 +1064,7 @@ fn bare_lists_from_query_are_read_as_their_listing() {
 
 // ---------- fail closed (issue 12 §1) ----------
 
-#[path = "support/fail_closed.rs"]
-mod fail_closed;
+use crate::fail_closed;
 
 fn sg_with(perm: Value) -> Value {
     json!({"SecurityGroups": [{"GroupId": "sg-0f1", "GroupName": "g", "VpcId": "vpc-1",
