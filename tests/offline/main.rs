@@ -33,3 +33,4 @@ mod gcp_review;
 mod golden;
 mod proptest_providers;
 mod report_formats;
+mod rule_fixtures;
