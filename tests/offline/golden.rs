@@ -1,6 +1,6 @@
 //! Golden reports: every bundled example scenario, scanned end to end, must give exactly the JSON
 //! report stored in tests/golden/. After a deliberate change, regenerate with
-//! `EGRESS_AUDIT_BLESS=1 cargo test --test golden` and review the diff.
+//! `EGRESS_AUDIT_BLESS=1 cargo test --workspace --all-features --test offline golden::` and review the diff.
 
 use std::path::Path;
 use std::process::Command;

@@ -633,11 +633,8 @@ fn cli_writes_sarif_of_a_partial_scan() {
     assert_eq!(names, ["out.sarif", "snapshot.json"]);
 }
 
-#[path = "report_formats/safety.rs"]
 mod safety;
 
-#[path = "report_formats/browser.rs"]
 mod browser;
 
-#[path = "report_formats/causes.rs"]
 mod causes;

@@ -1,6 +1,6 @@
 //! Azure normalizer: CLI and REST listings → targets → the real check catalog.
 
-use egress_audit::checks::{run, Catalog};
+use egress_audit::checks::run;
 use egress_audit::config::Config;
 use egress_audit::model::{Finding, Severity};
 use egress_audit::normalize::azure::ServiceTags;
@@ -108,8 +108,8 @@ struct Scan {
     findings: Vec<Finding>,
 }
 
-fn scan_inventory(inv: Inventory) -> Scan {
-    let catalog = Catalog::load(&[]).unwrap();
+fn scan_inventory(inv: Inventory, ids: &[&str]) -> Scan {
+    let catalog = crate::inputs::catalog_of(ids).unwrap();
     let findings = run(&inv, &catalog, &Config::default()).unwrap();
     Scan {
         inv_targets: inv
@@ -129,7 +129,7 @@ fn scan_inventory(inv: Inventory) -> Scan {
     }
 }
 
-fn scan_docs(docs: Vec<Value>, tags: Option<ServiceTags>) -> Scan {
+fn scan_docs(docs: Vec<Value>, tags: Option<ServiceTags>, ids: &[&str]) -> Scan {
     let mut loader = Loader::default();
     for (i, d) in docs.into_iter().enumerate() {
         let ctx = DocContext {
@@ -138,17 +138,23 @@ fn scan_docs(docs: Vec<Value>, tags: Option<ServiceTags>) -> Scan {
         };
         loader.add_value(d, &ctx).unwrap();
     }
-    scan_inventory(loader.build(&Options {
-        azure_service_tags: tags,
-    }))
+    scan_inventory(
+        loader.build(&Options {
+            azure_service_tags: tags,
+        }),
+        ids,
+    )
 }
 
-fn scan_path(path: &Path, tags: Option<ServiceTags>) -> Scan {
+fn scan_path(path: &Path, tags: Option<ServiceTags>, ids: &[&str]) -> Scan {
     let mut loader = Loader::default();
     loader.add_path(path).unwrap();
-    scan_inventory(loader.build(&Options {
-        azure_service_tags: tags,
-    }))
+    scan_inventory(
+        loader.build(&Options {
+            azure_service_tags: tags,
+        }),
+        ids,
+    )
 }
 
 impl Scan {
@@ -186,7 +192,13 @@ const WIDE_OPEN: &[&str] = &[
 
 #[test]
 fn defaults_only_example_reports_every_nic_with_the_default_rule_as_evidence() {
-    let s = scan_path(&example("defaults-only"), None);
+    let s = scan_path(
+        &example("defaults-only"),
+        None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     for nic in ["vm-web-01-nic", "vm-web-02-nic"] {
         assert_eq!(s.ids(nic), set(WIDE_OPEN), "{nic}");
         let f = s.finding(nic, "EG001");
@@ -210,7 +222,13 @@ fn defaults_only_example_reports_every_nic_with_the_default_rule_as_evidence() {
 
 #[test]
 fn default_rules_apply_when_the_input_omits_them() {
-    let s = scan_docs(vec![json!([nsg("nsg-empty", vec![])])], None);
+    let s = scan_docs(
+        vec![json!([nsg("nsg-empty", vec![])])],
+        None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(s.ids("nsg-empty"), set(WIDE_OPEN));
     let f = s.finding("nsg-empty", "EG001");
     assert_eq!(f.resource_kind, "nsg");
@@ -231,7 +249,13 @@ fn default_rules_apply_when_the_input_omits_them() {
             json!("*"),
         )],
     );
-    let s = scan_docs(vec![json!([closed])], None);
+    let s = scan_docs(
+        vec![json!([closed])],
+        None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert!(s.findings.is_empty(), "{:#?}", s.findings);
 }
 
@@ -271,6 +295,7 @@ fn nic_nsg_and_subnet_nsg_must_both_allow() {
                 vnet(&[("snet-a", Some(on_subnet), None)]),
             ],
             None,
+            &["EG001", "EG002", "EG003"],
         );
         let ids = s.ids("nic-a");
         assert!(!ids.contains("EG002"), "{on_nic} then {on_subnet}: {ids:?}");
@@ -292,6 +317,7 @@ fn nic_nsg_and_subnet_nsg_must_both_allow() {
             vnet(&[("snet-a", None, None)]),
         ],
         None,
+        &["EG001", "EG002", "EG003"],
     );
     assert!(s.ids("nic-a").contains("EG002"));
     assert!(s.ids("nsg-allow-smb").is_empty());
@@ -307,6 +333,9 @@ fn nic_without_any_nsg_is_unfiltered() {
             vnet(&[("snet-a", None, None)]),
         ],
         None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
     );
     assert_eq!(s.target("nic-bare").2, 0);
     assert_eq!(s.ids("nic-bare"), set(WIDE_OPEN));
@@ -326,7 +355,7 @@ fn rules_are_evaluated_by_priority_not_input_order() {
             rule("Deny-SMB", 100, "Deny", "Tcp", json!("*"), json!("445")),
         ],
     );
-    let s = scan_docs(vec![json!([n])], None);
+    let s = scan_docs(vec![json!([n])], None, &["EG001", "EG002", "EG011"]);
     let ids = s.ids("nsg-order");
     assert!(!ids.contains("EG002") && !ids.contains("EG011"), "{ids:?}");
     assert!(ids.contains("EG001"));
@@ -339,7 +368,7 @@ fn rules_are_evaluated_by_priority_not_input_order() {
             rule("Deny-SMB", 200, "Deny", "Tcp", json!("*"), json!("445")),
         ],
     );
-    let s = scan_docs(vec![json!([n])], None);
+    let s = scan_docs(vec![json!([n])], None, &["EG001", "EG002", "EG011"]);
     let ids = s.ids("nsg-order");
     assert!(ids.contains("EG002") && ids.contains("EG011"), "{ids:?}");
     let f = s.finding("nsg-order", "EG011");
@@ -350,7 +379,13 @@ fn rules_are_evaluated_by_priority_not_input_order() {
 
 #[test]
 fn shadowed_deny_example() {
-    let s = scan_path(&example("shadowed-deny"), None);
+    let s = scan_path(
+        &example("shadowed-deny"),
+        None,
+        &[
+            "EG001", "EG004", "EG005", "EG006", "EG007", "EG008", "EG011", "EG013",
+        ],
+    );
     let f = s.finding("nsg-app-nic", "EG011");
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.resource_kind, "nsg");
@@ -409,7 +444,7 @@ fn service_tags_resolve_from_a_tags_file_and_warn_without_one() {
             ],
         )
     };
-    let s = scan_docs(vec![json!([n("Storage")])], None);
+    let s = scan_docs(vec![json!([n("Storage")])], None, &["EG009", "EG013"]);
     assert!(s.findings.is_empty(), "{:#?}", s.findings);
     assert_eq!(s.warnings.len(), 1);
     assert_eq!(s.warnings[0].kind, "unresolved-destination");
@@ -420,14 +455,22 @@ fn service_tags_resolve_from_a_tags_file_and_warn_without_one() {
         ("Storage", set(&["EG009", "EG013"])),
         ("storage.westeurope", set(&["EG013"])),
     ] {
-        let s = scan_docs(vec![json!([n(tag)])], Some(sample_tags()));
+        let s = scan_docs(
+            vec![json!([n(tag)])],
+            Some(sample_tags()),
+            &["EG009", "EG013"],
+        );
         assert_eq!(s.ids("nsg-tags"), ids, "{tag}");
         let e = &s.finding("nsg-tags", "EG013").evidence[0];
         assert_eq!(e.destination, tag);
         assert!(s.warnings.is_empty(), "{:#?}", s.warnings);
     }
     // A tag the file does not hold still warns.
-    let s = scan_docs(vec![json!([n("Sql.EastUS")])], Some(sample_tags()));
+    let s = scan_docs(
+        vec![json!([n("Sql.EastUS")])],
+        Some(sample_tags()),
+        &["EG009", "EG013"],
+    );
     assert!(s.findings.is_empty());
     assert!(s.warnings[0]
         .message
@@ -436,7 +479,7 @@ fn service_tags_resolve_from_a_tags_file_and_warn_without_one() {
 
 #[test]
 fn a_service_tags_file_among_the_inputs_is_used() {
-    let s = scan_path(&example("."), None);
+    let s = scan_path(&example("."), None, crate::inputs::EVERY);
     assert!(
         !s.warnings
             .iter()
@@ -469,7 +512,7 @@ fn split_halves_are_everything() {
             ),
         ],
     );
-    let s = scan_docs(vec![json!([n])], None);
+    let s = scan_docs(vec![json!([n])], None, &["EG001", "EG002", "EG007"]);
     let ids = s.ids("nsg-halves");
     assert!(ids.contains("EG001") && ids.contains("EG002"), "{ids:?}");
     assert!(!ids.contains("EG007"), "tcp only: {ids:?}");
@@ -493,13 +536,25 @@ fn port_ranges_union_and_cover() {
             ],
         )
     };
-    let s = scan_docs(vec![json!([n(json!("400-500"))])], None);
+    let s = scan_docs(
+        vec![json!([n(json!("400-500"))])],
+        None,
+        &["EG002", "EG003", "EG004", "EG009"],
+    );
     assert!(s.ids("nsg-ports").contains("EG002"));
     assert_eq!(s.finding("nsg-ports", "EG002").evidence[0].ports, "400-500");
-    let s = scan_docs(vec![json!([n(json!(["80", "443"]))])], None);
+    let s = scan_docs(
+        vec![json!([n(json!(["80", "443"]))])],
+        None,
+        &["EG002", "EG003", "EG004", "EG009"],
+    );
     assert!(s.ids("nsg-ports").contains("EG009"));
     assert!(!s.ids("nsg-ports").contains("EG002"));
-    let s = scan_docs(vec![json!([n(json!(["80", "20-23"]))])], None);
+    let s = scan_docs(
+        vec![json!([n(json!(["80", "20-23"]))])],
+        None,
+        &["EG002", "EG003", "EG004", "EG009"],
+    );
     let ids = s.ids("nsg-ports");
     assert!(ids.contains("EG003") && ids.contains("EG004"), "{ids:?}");
 }
@@ -529,15 +584,40 @@ fn protocols_star_any_icmp_esp() {
             ],
         )
     };
-    let star = scan_docs(vec![json!([n("*", "445")])], None).ids("nsg-proto");
-    let any = scan_docs(vec![json!([n("Any", "445")])], None).ids("nsg-proto");
+    let star = scan_docs(
+        vec![json!([n("*", "445")])],
+        None,
+        &["EG002", "EG006", "EG007", "EG009"],
+    )
+    .ids("nsg-proto");
+    let any = scan_docs(
+        vec![json!([n("Any", "445")])],
+        None,
+        &["EG002", "EG006", "EG007", "EG009"],
+    )
+    .ids("nsg-proto");
     assert_eq!(star, any);
     assert!(star.contains("EG002"), "{star:?}");
-    let icmp = scan_docs(vec![json!([n("Icmp", "*")])], None).ids("nsg-proto");
+    let icmp = scan_docs(
+        vec![json!([n("Icmp", "*")])],
+        None,
+        &["EG002", "EG006", "EG007", "EG009"],
+    )
+    .ids("nsg-proto");
     assert_eq!(icmp, set(&["EG007"]));
-    let esp = scan_docs(vec![json!([n("Esp", "*")])], None).ids("nsg-proto");
+    let esp = scan_docs(
+        vec![json!([n("Esp", "*")])],
+        None,
+        &["EG002", "EG006", "EG007", "EG009"],
+    )
+    .ids("nsg-proto");
     assert!(esp.is_empty(), "{esp:?}");
-    let udp = scan_docs(vec![json!([n("udp", "53")])], None).ids("nsg-proto");
+    let udp = scan_docs(
+        vec![json!([n("udp", "53")])],
+        None,
+        &["EG002", "EG006", "EG007", "EG009"],
+    )
+    .ids("nsg-proto");
     assert_eq!(udp, set(&["EG006", "EG009"]));
 }
 
@@ -583,6 +663,7 @@ fn asg_destinations_are_internal_and_asgs_are_selectors() {
             vnet(&[("snet-a", None, None)]),
         ],
         None,
+        crate::inputs::EVERY,
     );
     assert!(s.findings.is_empty(), "{:#?}", s.findings);
     assert_eq!(
@@ -645,8 +726,8 @@ fn cli_and_rest_shapes_give_the_same_findings() {
         let cli = flatten(&rest["value"]);
         std::fs::write(dir.path().join(file), serde_json::to_string(&cli).unwrap()).unwrap();
     }
-    let rest = scan_path(&example("shadowed-deny"), None);
-    let cli = scan_path(dir.path(), None);
+    let rest = scan_path(&example("shadowed-deny"), None, crate::inputs::EVERY);
+    let cli = scan_path(dir.path(), None, crate::inputs::EVERY);
     assert!(!rest.findings.is_empty());
     assert_eq!(summary(&rest), summary(&cli));
     let msgs = |s: &Scan| {
@@ -660,7 +741,13 @@ fn cli_and_rest_shapes_give_the_same_findings() {
 
 #[test]
 fn hub_spoke_routes() {
-    let s = scan_path(&example("hub-spoke"), None);
+    let s = scan_path(
+        &example("hub-spoke"),
+        None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     let (_, route, _, _) = s.target("vm-batch-01-nic");
     assert_eq!(
         route.appliance.as_deref(),
@@ -704,6 +791,7 @@ fn route_to_internet_and_unknown_route_table() {
             ]),
         ],
         None,
+        crate::inputs::EVERY,
     );
     assert_eq!(s.target("nic-a").1.internet_path, Some(true));
     // The table is not in the inputs: nothing is assumed.
@@ -729,6 +817,7 @@ fn arm_ids_compare_case_insensitively() {
     let s = scan_docs(
         vec![json!([closed]), json!([n]), vnet(&[("snet-a", None, None)])],
         None,
+        crate::inputs::EVERY,
     );
     assert_eq!(s.target("nic-a").2, 1);
     assert!(s.findings.is_empty(), "{:#?}", s.findings);
@@ -749,6 +838,7 @@ fn nic_whose_nsg_is_missing_is_not_guessed() {
             vnet(&[("snet-a", None, None)]),
         ],
         None,
+        crate::inputs::EVERY,
     );
     assert!(s.inv_targets.is_empty());
     assert_eq!(s.warnings.len(), 1);
@@ -778,6 +868,9 @@ fn source_conditions_decide_which_nics_a_rule_covers() {
             vnet(&[("snet-a", Some("nsg-src"), None)]),
         ],
         None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
     );
     assert!(s.ids("nic-in").is_empty());
     assert_eq!(s.ids("nic-out"), set(WIDE_OPEN));
@@ -786,7 +879,7 @@ fn source_conditions_decide_which_nics_a_rule_covers() {
 #[test]
 fn next_link_marks_the_listing_partial() {
     let doc = json!({"value": [nsg("nsg-page", vec![])], "nextLink": "https://management.azure.com/next"});
-    let s = scan_docs(vec![doc], None);
+    let s = scan_docs(vec![doc], None, crate::inputs::EVERY);
     assert!(s
         .warnings
         .iter()
@@ -897,7 +990,7 @@ fn mixed_shapes_subnet_listing_and_lower_case_values() {
     // REST NSG with lower-case `deny`/`outbound`/`tcp`/`internet` and a string priority, a CLI NIC
     // without `type` whose subnet id is upper-cased, `az network vnet subnet list` output, and a
     // route table without `type`.
-    let s = scan_path(&fixture("mixed"), None);
+    let s = scan_path(&fixture("mixed"), None, &["EG008", "EG009"]);
     assert_eq!(s.ids("vm-mixed-01-nic"), set(&["EG008", "EG009"]));
     let (_, route, chains, _) = s.target("vm-mixed-01-nic");
     assert_eq!(*chains, 1);
@@ -947,6 +1040,7 @@ fn listings_are_told_by_fields_when_type_and_id_are_missing() {
             v,
         ],
         None,
+        crate::inputs::EVERY,
     );
     assert_eq!(s.target("nic-a").2, 1);
     assert!(s.findings.is_empty(), "{:#?}", s.findings);
@@ -963,7 +1057,13 @@ fn without_nic_data_each_nsg_is_a_target_with_its_subnets_route() {
     ] {
         std::fs::copy(example("hub-spoke").join(file), dir.path().join(file)).unwrap();
     }
-    let s = scan_path(dir.path(), None);
+    let s = scan_path(
+        dir.path(),
+        None,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(s.inv_targets.len(), 2);
     let (_, route, _, _) = s.target("nsg-spoke-isolated");
     assert_eq!(route.internet_path, Some(false));
@@ -999,8 +1099,8 @@ fn a_snapshot_of_rest_listings_gives_the_findings_of_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot.json");
     std::fs::write(&path, snap.to_string()).unwrap();
-    let from_snapshot = scan_path(&path, None);
-    let from_files = scan_path(&example("shadowed-deny"), None);
+    let from_snapshot = scan_path(&path, None, crate::inputs::EVERY);
+    let from_files = scan_path(&example("shadowed-deny"), None, crate::inputs::EVERY);
     assert_eq!(summary(&from_snapshot), summary(&from_files));
     assert_eq!(from_snapshot.warnings.len(), from_files.warnings.len());
 }
@@ -1060,6 +1160,7 @@ fn routes_split_by_longest_prefix() {
             ]),
         ],
         None,
+        crate::inputs::EVERY,
     );
     // Two halves to an appliance are the default route.
     let a = &s.target("nic-a").1;
@@ -1085,7 +1186,7 @@ fn routes_split_by_longest_prefix() {
 fn an_empty_page_with_a_next_link_is_partial_not_an_error() {
     let doc = json!({"value": [], "nextLink": format!(
         "https://management.azure.com/subscriptions/{SUB}/providers/Microsoft.Network/networkInterfaces?api-version=2024-05-01&$skiptoken=abc")});
-    let s = scan_docs(vec![doc], None);
+    let s = scan_docs(vec![doc], None, crate::inputs::EVERY);
     assert!(s.inv_targets.is_empty());
     assert!(s
         .warnings
@@ -1134,6 +1235,7 @@ fn ipv6_only_where_the_nic_has_an_ipv6_address_and_0_0_0_0_slash_0_is_ipv4() {
     let s = scan_docs(
         vec![nsgs, json!([dual, v4]), vnet(&[("app", None, None)])],
         None,
+        &["EG002"],
     );
     let smb = s.finding("nic-dual", "EG002");
     assert_eq!(smb.message, "tcp/445 is allowed to 100% of public IPv6");

@@ -13,10 +13,8 @@ use egress_audit::normalize::{DocContext, Loader, Options};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-#[path = "support/azure.rs"]
-mod azure;
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::azure;
+use crate::inputs;
 use azure::{evidence, find, load_docs, pairs, short};
 use inputs::check as findings;
 
@@ -37,7 +35,13 @@ fn review_estate_gives_exact_findings() {
     let mut loader = Loader::default();
     loader.add_path(&estate()).unwrap();
     let inv = loader.build(&Options::default());
-    let f = findings(&inv);
+    let f = findings(
+        &inv,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG013",
+        ],
+    );
 
     // Targets: the three NICs, and the NSGs no NIC uses (nsg-ipsec from the list, nsg-lonely
     // from the rule listing, nsg-shown from `nsg show`). nsg-nic-web, nsg-subnet-app and nsg-dual
@@ -205,7 +209,13 @@ fn rest_get_of_one_nsg_and_rest_rule_listing_are_read() {
         rest_rule("nsg-rules", "deny-rest", 4096, "Deny", "*", "*", "*")
     ]});
     let inv = load_docs(vec![one, page]);
-    let f = findings(&inv);
+    let f = findings(
+        &inv,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG013",
+        ],
+    );
     assert_eq!(
         pairs(&f),
         [
@@ -254,7 +264,7 @@ fn an_nsg_listing_wins_over_a_rule_listing_of_the_same_nsg() {
     r["id"] = json!(r["id"].as_str().unwrap().to_uppercase());
     let inv = load_docs(vec![json!({"value": [r]}), nsg]);
     assert_eq!(inv.targets.len(), 1);
-    assert!(findings(&inv).is_empty());
+    assert!(findings(&inv, inputs::EVERY).is_empty());
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
 }
 
@@ -315,7 +325,7 @@ fn ipv4_source_rules_decide_ipv4_only() {
             rule("deny-internal-v4", 200, "Deny", "10.0.0.0/8"),
         ]
     }])]);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     let eg1 = find(&f, "EG001", "nsg-fam");
     assert_eq!(
         eg1.message,
@@ -335,7 +345,11 @@ fn ipv4_source_rules_decide_ipv4_only() {
             "sourceAddressPrefix": "", "sourceAddressPrefixes": ["10.0.0.0/8", "fd00::/8"]
         }]
     }])]);
-    assert!(findings(&inv).is_empty(), "{:?}", pairs(&findings(&inv)));
+    assert!(
+        findings(&inv, &["EG001"]).is_empty(),
+        "{:?}",
+        pairs(&findings(&inv, &["EG001"]))
+    );
 }
 
 #[test]
@@ -367,7 +381,7 @@ fn az_vm_show_and_nic_show_objects_are_read() {
     assert_eq!(t.labels.get("env").map(String::as_str), Some("prod"));
     assert!(t.chains.is_empty());
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     assert!(pairs(&f).contains(&"EG001 nic-one".to_string()));
 }
 
@@ -390,7 +404,7 @@ fn uniform_scale_set_is_evaluated_through_its_model() {
     assert_eq!(t.labels.get("role").map(String::as_str), Some("worker"));
     assert_eq!(t.chains.len(), 1);
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG009", "EG013"]);
     assert_eq!(pairs(&f), ["EG009 vmss-workers", "EG013 vmss-workers"]);
     let eg13 = find(&f, "EG013", "vmss-workers");
     assert_eq!(eg13.message, "tcp/25 is allowed to 100% of public IPv4");
@@ -438,7 +452,7 @@ fn uniform_scale_set_is_evaluated_through_its_model() {
             "nic 1/networkInterfaces/vmss-workers-nic"
         ]
     );
-    assert_eq!(findings(&inv).len(), 4);
+    assert_eq!(findings(&inv, &["EG009", "EG013"]).len(), 4);
 }
 
 #[test]
@@ -478,7 +492,11 @@ fn sdk_cased_nic_fields_are_read() {
         t.address_limit.is_some(),
         "the IPv4-only NIC is limited to IPv4"
     );
-    assert!(findings(&inv).is_empty(), "{:?}", pairs(&findings(&inv)));
+    assert!(
+        findings(&inv, inputs::EVERY).is_empty(),
+        "{:?}",
+        pairs(&findings(&inv, inputs::EVERY))
+    );
 }
 
 #[test]
@@ -526,7 +544,7 @@ fn forced_route_to_an_sdk_cased_azure_firewall_is_noted() {
             "subnet": {"id": format!("{SUB}/virtualNetworks/spoke/subnets/app")}}]
     }]);
     let inv = load_docs(vec![fw, rt, nsg, vnet, nic]);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG002", "EG009"]);
     assert_eq!(pairs(&f), ["EG002 nic-spoke", "EG009 nic-spoke"]);
     let smb = find(&f, "EG002", "nic-spoke");
     assert_eq!(format!("{:?}", smb.severity), "High");
@@ -620,7 +638,7 @@ fn rest_scale_sets_uniform_dual_stack_and_flexible() {
     names.sort();
     assert_eq!(names, ["vmss ss-dual", "vmss ss-v4"]);
     // 0.0.0.0/0 is denied; only the dual-stack scale set sends IPv6, which the default rule allows.
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     assert!(
         f.iter().all(|x| short(&x.resource_id) == "ss-dual"),
         "{:?}",
@@ -658,7 +676,7 @@ fn resource_graph_results_are_read() {
     let page = json!({"count": 1, "data": [row], "skip_token": "ew0KICAiJGlkIjogIjEiLA0K", "total_records": 2});
     let empty = json!({"count": 0, "data": [], "skip_token": null, "total_records": 0});
     let inv = load_docs(vec![page, empty]);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG003", "EG009"]);
     assert_eq!(pairs(&f), ["EG003 nsg-arg", "EG009 nsg-arg"]);
     assert_eq!(
         evidence(find(&f, "EG003", "nsg-arg")),
@@ -700,7 +718,7 @@ fn a_configuration_without_an_address_may_be_in_any_source_block() {
     let subnet = json!([{"name": "s", "id": format!("{SUB}/virtualNetworks/v/subnets/s"),
         "type": "Microsoft.Network/virtualNetworks/subnets", "addressPrefix": "10.70.0.0/24"}]);
     let inv = load_docs(vec![nsg, nic, subnet]);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     assert_eq!(
         find(&f, "EG001", "nic-v6").message,
         "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4"
@@ -756,7 +774,7 @@ fn a_blackholed_ipv4_default_route_does_not_hide_ipv6() {
         dual.reason.as_deref(),
         Some("route table rt-v4-none route drop-v4 sends 0.0.0.0/0 to None (dropped) (public IPv4); route table rt-v4-none does not drop all of public IPv6, which the system route sends to Internet")
     );
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     let eg1 = find(&f, "EG001", "nic-dual");
     assert_eq!(format!("{:?}", eg1.severity), "High");
     assert!(eg1.notes.iter().all(|n| !n.starts_with("no internet path")));
@@ -795,5 +813,5 @@ fn a_rule_priority_outside_azure_range_is_warned() {
         ]
     );
     // tcp/445 is still denied first.
-    assert!(!pairs(&findings(&inv)).contains(&"EG002 nsg-prio".to_string()));
+    assert!(!pairs(&findings(&inv, &["EG002"])).contains(&"EG002 nsg-prio".to_string()));
 }

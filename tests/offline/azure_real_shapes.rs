@@ -3,7 +3,7 @@
 //! Plus the NIC address limit in both shapes, duplicate priorities, forced tunnelling, partial
 //! data, null optional fields, and a no-panic mutation sweep over every Azure input we ship.
 
-use egress_audit::checks::{run, Catalog};
+use egress_audit::checks::run;
 use egress_audit::config::Config;
 use egress_audit::model::space::all_v4;
 use egress_audit::model::{Finding, Target};
@@ -12,10 +12,8 @@ use egress_audit::normalize::{DocContext, Inventory, Loader, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-#[path = "support/azure.rs"]
-mod azure;
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::azure;
+use crate::inputs;
 use azure::{evidence, find, load_docs, pairs, short};
 use inputs::check as findings;
 
@@ -92,7 +90,13 @@ fn expected_pairs() -> Vec<String> {
 #[test]
 fn cli_export_gives_exact_findings_and_evidence() {
     let inv = load_path(&fixture("real-cli"), None);
-    let f = findings(&inv);
+    let f = findings(
+        &inv,
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG011", "EG013",
+        ],
+    );
     assert_eq!(pairs(&f), expected_pairs());
 
     // nsg-web: the inbound rule at the same priority 100 is ignored; the three destination port
@@ -203,7 +207,22 @@ fn cli_export_gives_exact_findings_and_evidence() {
 fn rest_pages_give_the_cli_findings() {
     let cli = load_path(&fixture("real-cli"), None);
     let rest = load_path(&fixture("real-rest"), None);
-    let (fc, fr) = (findings(&cli), findings(&rest));
+    let (fc, fr) = (
+        findings(
+            &cli,
+            &[
+                "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+                "EG011", "EG013",
+            ],
+        ),
+        findings(
+            &rest,
+            &[
+                "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+                "EG011", "EG013",
+            ],
+        ),
+    );
     assert_eq!(pairs(&fr), expected_pairs());
     assert_eq!(summary(&fc), summary(&fr));
     // The same warnings, plus: the first NSG page says there are more.
@@ -479,7 +498,7 @@ fn ipv6_config_without_an_address_keeps_ipv6_findings() {
     let mut v4 = rest_nic("nic-v4", &[(Some("10.0.0.5"), Some("IPv4"))]);
     v4["properties"]["networkSecurityGroup"] = json!({"id": rid("networkSecurityGroups", "nsg")});
     let inv = load_docs(vec![vnet(), nsg, json!({"value": [v6, v4]})]);
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG002"]);
     assert_eq!(
         find(&f, "EG002", "nic-v6").message,
         "tcp/445 is allowed to 100% of public IPv6"
@@ -508,7 +527,7 @@ fn nsg(name: &str, rules: Vec<Value>) -> Value {
 fn duplicate_priorities_are_deterministic_and_warned() {
     let run_once = |rules: Vec<Value>| {
         let inv = load_docs(vec![json!([nsg("nsg-dup", rules)])]);
-        let f = findings(&inv);
+        let f = findings(&inv, &["EG002", "EG006"]);
         (pairs(&f), inv.warnings)
     };
     let deny_first = vec![
@@ -551,7 +570,7 @@ fn duplicate_priorities_are_deterministic_and_warned() {
         ]
     );
     // tcp is denied from 65001 on; udp still leaves by AllowInternetOutBound.
-    let f = pairs(&findings(&inv));
+    let f = pairs(&findings(&inv, &["EG002", "EG006"]));
     assert!(!f.contains(&"EG002 nsg-65001".to_string()), "{f:?}");
     assert!(f.contains(&"EG006 nsg-65001".to_string()), "{f:?}");
 }
@@ -574,7 +593,7 @@ fn nic_in_an_unknown_subnet_is_evaluated_with_a_partial_data_warning() {
     assert_eq!(partial.len(), 1, "{:?}", inv.warnings);
     assert!(partial[0].message.contains("NIC nic-x: subnet app"));
     assert_eq!(target(&inv, "nic-x").chains.len(), 1);
-    assert!(pairs(&findings(&inv)).contains(&"EG002 nic-x".to_string()));
+    assert!(pairs(&findings(&inv, &["EG002"])).contains(&"EG002 nic-x".to_string()));
 
     // The subnet is known and names an NSG that is not in the inputs: the NIC is not evaluated.
     let mut n = cli_nic("nic-y", &[(Some("10.0.0.4"), None)]);
@@ -690,7 +709,7 @@ fn null_optional_fields_never_fail_a_page() {
     assert_eq!(names, ["nic-null", "nsg-null"]);
     // The NSG with only its defaults is wide open; the NIC (no NSG) too, IPv6 included since
     // nothing says its configuration is IPv4.
-    let f = findings(&inv);
+    let f = findings(&inv, &["EG001"]);
     assert!(pairs(&f).contains(&"EG001 nsg-null".to_string()));
     assert_eq!(target(&inv, "nic-null").address_limit, None);
 }
@@ -806,7 +825,7 @@ fn damaged_azure_inputs_never_panic() {
         .collect();
     let mut rng = Rng(0x5EED_0A2E_u64 ^ 0x9E37_79B9_7F4A_7C15);
     let (mut ok, mut err) = (0, 0);
-    let catalog = Catalog::load(&[]).unwrap();
+    let catalog = inputs::catalog_of(inputs::EVERY).unwrap();
     let config = Config::default();
     let started = std::time::Instant::now();
     for (path, original) in &originals {
@@ -866,7 +885,7 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
     let inv = load_docs(vec![
         json!([pip("pip-a"), pip("pip-b")]),
         json!({"value": [pip("pip-c")]}),
-        // (A rule listing, `az network nsg rule list`, is read: see tests/azure_review.rs.)
+        // (A rule listing, `az network nsg rule list`, is read: see tests/offline/azure_review.rs.)
     ]);
     assert!(inv.targets.is_empty());
     let msgs: Vec<&str> = inv
@@ -888,7 +907,7 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
         pip("pip-d")
     ])]);
     assert_eq!(inv.targets.len(), 1);
-    assert!(pairs(&findings(&inv)).contains(&"EG002 nsg-mixed".to_string()));
+    assert!(pairs(&findings(&inv, &["EG002"])).contains(&"EG002 nsg-mixed".to_string()));
     assert!(inv.warnings.iter().any(|w| w.kind == "skipped-input"));
     // Something that is not ARM at all is still refused.
     let mut loader = Loader::default();
@@ -900,8 +919,7 @@ fn listings_of_other_arm_types_are_skipped_with_a_warning() {
 
 // ------------------------------------------------------------ fail closed (issue 12 §1)
 
-#[path = "support/fail_closed.rs"]
-mod fail_closed;
+use crate::fail_closed;
 
 fn default_rule(name: &str, priority: i64, access: &str, dst: &str) -> Value {
     json!({"name": name, "priority": priority, "access": access, "protocol": "*",
@@ -934,7 +952,7 @@ fn default_rules_keep_their_fixed_priority_and_a_wrong_one_is_warned() {
             w[0]
         );
         // DenyAllOutBound stays last: the internet is still reachable through 65001.
-        assert!(pairs(&findings(&inv)).contains(&"EG001 nsg-def".to_string()));
+        assert!(pairs(&findings(&inv, &["EG001"])).contains(&"EG001 nsg-def".to_string()));
     }
 }
 
@@ -973,7 +991,7 @@ fn empty_or_unknown_source_prefixes_are_refused_or_warned() {
         w[0]
     );
     // The rule is taken to apply: the finding stays.
-    assert!(pairs(&findings(&inv)).contains(&"EG002 nsg-src".to_string()));
+    assert!(pairs(&findings(&inv, &["EG002"])).contains(&"EG002 nsg-src".to_string()));
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn every_golden_report_matches_the_report_schema() {
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let mut doc: Value =
             serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
-        // Goldens hold a placeholder for the scan time (tests/golden.rs); the format is
+        // Goldens hold a placeholder for the scan time (tests/offline/golden.rs); the format is
         // checked on live output below.
         assert_eq!(doc["scanned_at"], "SCANNED_AT", "{}", e.path().display());
         doc["scanned_at"] = json!("2026-12-04T20:40:00Z");

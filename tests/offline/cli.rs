@@ -169,15 +169,10 @@ fn probe_tls_ca_must_hold_certificates() {
     }
 }
 
-#[path = "cli/completions.rs"]
 mod completions;
-#[path = "cli/docs.rs"]
 mod docs;
-#[path = "cli/inputs.rs"]
 mod inputs;
-#[path = "observed/examples.rs"]
 mod observed_examples;
-#[path = "cli/schemas.rs"]
 mod schemas;
 /// `-o` several times: each file in its format (from the extension), from one scan.
 #[test]

@@ -1,7 +1,7 @@
 //! The GCP normalizer end to end: exports → Loader → targets → checks, with the exact check ids per
 //! target and the evidence that names the deciding rules.
 
-use egress_audit::checks::{run, Catalog};
+use egress_audit::checks::run;
 use egress_audit::config::Config;
 use egress_audit::model::Finding;
 use egress_audit::normalize::{Inventory, Loader, Options};
@@ -11,25 +11,28 @@ use std::path::{Path, PathBuf};
 
 const NET: &str = "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/networks/";
 
-fn scan_paths(paths: &[PathBuf]) -> (Inventory, Vec<Finding>) {
+fn scan_paths(paths: &[PathBuf], ids: &[&str]) -> (Inventory, Vec<Finding>) {
     let mut loader = Loader::default();
     for p in paths {
         loader.add_path(p).unwrap_or_else(|e| panic!("{e}"));
     }
     let inv = loader.build(&Options::default());
-    let catalog = Catalog::load(&[]).unwrap();
+    let catalog = crate::inputs::catalog_of(ids).unwrap();
     let findings = run(&inv, &catalog, &Config::default()).unwrap();
     (inv, findings)
 }
 
-fn example(name: &str) -> (Inventory, Vec<Finding>) {
-    scan_paths(&[Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/gcp")
-        .join(name)])
+fn example(name: &str, ids: &[&str]) -> (Inventory, Vec<Finding>) {
+    scan_paths(
+        &[Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/gcp")
+            .join(name)],
+        ids,
+    )
 }
 
 /// Writes each document to its own file in a temporary folder and scans the folder.
-fn scan_docs(docs: &[(&str, Value)]) -> (Inventory, Vec<Finding>) {
+fn scan_docs(docs: &[(&str, Value)], ids: &[&str]) -> (Inventory, Vec<Finding>) {
     let dir = tempfile::tempdir().unwrap();
     for (name, v) in docs {
         std::fs::write(
@@ -38,7 +41,7 @@ fn scan_docs(docs: &[(&str, Value)]) -> (Inventory, Vec<Finding>) {
         )
         .unwrap();
     }
-    scan_paths(&[dir.path().to_path_buf()])
+    scan_paths(&[dir.path().to_path_buf()], ids)
 }
 
 fn load_err(docs: &[(&str, Value)]) -> String {
@@ -129,7 +132,13 @@ fn instance(name: &str, zone: &str, net: &str, tags: &[&str], sa: &str) -> Value
 
 #[test]
 fn implied_allow_example() {
-    let (inv, findings) = example("implied-allow");
+    let (inv, findings) = example(
+        "implied-allow",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG011",
+            "EG012", "EG013",
+        ],
+    );
     assert_eq!(target_ids(&inv), strs(&["app-net"]));
     let t = &inv.targets[0];
     assert_eq!(t.resource_kind, "vpc-network");
@@ -152,7 +161,13 @@ fn implied_allow_example() {
 
 #[test]
 fn tags_and_shadowing_example() {
-    let (inv, findings) = example("tags-and-shadowing");
+    let (inv, findings) = example(
+        "tags-and-shadowing",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG011", "EG012", "EG013",
+        ],
+    );
     let web = "my-proj-123/us-central1-a/web-1";
     let batch = "my-proj-123/us-central1-b/batch-1";
     let db = "my-proj-123/europe-west1-b/db-1";
@@ -227,7 +242,13 @@ fn tags_and_shadowing_example() {
 
 #[test]
 fn policies_example() {
-    let (inv, findings) = example("policies");
+    let (inv, findings) = example(
+        "policies",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG011", "EG013",
+        ],
+    );
     assert_eq!(
         target_ids(&inv),
         strs(&["isolated-vpc", "legacy-vpc", "shared-vpc"])
@@ -337,7 +358,7 @@ fn deny_wins_ties_in_either_input_order() {
         json!([allow.clone(), deny.clone(), deny_all.clone()]),
         json!([deny.clone(), allow.clone(), deny_all.clone()]),
     ] {
-        let (_, findings) = scan_docs(&[("fw.json", docs)]);
+        let (_, findings) = scan_docs(&[("fw.json", docs)], &["EG003", "EG009", "EG011", "EG012"]);
         assert_eq!(ids(&findings, "net1"), Vec::<String>::new());
         assert_eq!(
             rule_findings(&findings, "EG012"),
@@ -347,7 +368,10 @@ fn deny_wins_ties_in_either_input_order() {
     // One priority lower and the allow decides.
     let mut earlier = allow.clone();
     earlier["priority"] = json!(899);
-    let (_, findings) = scan_docs(&[("fw.json", json!([earlier, deny, deny_all]))]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", json!([earlier, deny, deny_all]))],
+        &["EG003", "EG009", "EG011", "EG012"],
+    );
     assert_eq!(ids(&findings, "net1"), strs(&["EG003", "EG009"]));
     assert_eq!(
         rule_findings(&findings, "EG011"),
@@ -365,10 +389,20 @@ fn disabled_rule_does_not_exist() {
         json!([{"IPProtocol": "all"}]),
         &["0.0.0.0/0"],
     );
-    let (_, findings) = scan_docs(&[("fw.json", json!([deny_all.clone()]))]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", json!([deny_all.clone()]))],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(ids(&findings, "net1"), Vec::<String>::new());
     deny_all["disabled"] = json!(true);
-    let (_, findings) = scan_docs(&[("fw.json", json!([deny_all]))]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", json!([deny_all]))],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(ids(&findings, "net1"), strs(&OPEN));
     assert_eq!(
         find(&findings, "net1", "EG002").evidence[0].rule,
@@ -409,7 +443,7 @@ fn target_tags_and_service_accounts_select() {
     rules[0]["targetTags"] = json!(["rdp"]);
     rules[1]["targetServiceAccounts"] = json!([sa]);
     // Without instances: the network once untagged, once per tag and per service account.
-    let (inv, findings) = scan_docs(&[("fw.json", rules.clone())]);
+    let (inv, findings) = scan_docs(&[("fw.json", rules.clone())], &["EG009", "EG013"]);
     let sa_id = format!("net1[sa:{sa}]");
     assert_eq!(target_ids(&inv), strs(&["net1", &sa_id, "net1[tag:rdp]"]));
     let tag_target = inv
@@ -454,11 +488,14 @@ fn target_tags_and_service_accounts_select() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, findings) = scan_docs(&[
-        ("fw.json", rules),
-        ("vm.json", instances),
-        ("other.json", other),
-    ]);
+    let (inv, findings) = scan_docs(
+        &[
+            ("fw.json", rules),
+            ("vm.json", instances),
+            ("other.json", other),
+        ],
+        &["EG009", "EG013"],
+    );
     assert_eq!(inv.targets.len(), 3);
     // A network of the same project without instances has no workload, and the report says so.
     assert!(inv
@@ -496,7 +533,7 @@ fn implied_ipv6_rule_only_when_the_network_has_ipv6() {
     };
     let msg = |findings: &[Finding]| find(findings, "net6", "EG001").message.clone();
     // No networks data: IPv4 only.
-    let (inv, findings) = scan_docs(&[("fw.json", fw.clone())]);
+    let (inv, findings) = scan_docs(&[("fw.json", fw.clone())], &["EG001"]);
     assert!(!msg(&findings).contains("IPv6"));
     let implied = inv.targets[0].chains[0].layers.last().unwrap();
     let names: Vec<&str> = implied.rules.iter().map(|r| r.name.as_str()).collect();
@@ -505,9 +542,15 @@ fn implied_ipv6_rule_only_when_the_network_has_ipv6() {
         .rules
         .iter()
         .all(|r| r.synthetic && r.priority == Some(65535)));
-    let (_, findings) = scan_docs(&[("fw.json", fw.clone()), ("net.json", network(false))]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", fw.clone()), ("net.json", network(false))],
+        &["EG001"],
+    );
     assert!(!msg(&findings).contains("IPv6"));
-    let (inv, findings) = scan_docs(&[("fw.json", fw.clone()), ("net.json", network(true))]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw.clone()), ("net.json", network(true))],
+        &["EG001"],
+    );
     assert_eq!(msg(&findings), "tcp is allowed to 100% of public IPv4 and 100% of public IPv6; udp is allowed to 100% of public IPv4 and 100% of public IPv6");
     let names: Vec<&str> = inv.targets[0].chains[0]
         .layers
@@ -528,11 +571,14 @@ fn implied_ipv6_rule_only_when_the_network_has_ipv6() {
     // A dual-stack subnet turns it on as well.
     let subnet = json!([{"kind": "compute#subnetwork", "name": "s1", "network": format!("{NET}net6"),
                          "ipCidrRange": "10.0.0.0/24", "stackType": "IPV4_IPV6", "ipv6AccessType": "EXTERNAL"}]);
-    let (_, findings) = scan_docs(&[
-        ("fw.json", fw),
-        ("net.json", network(false)),
-        ("sub.json", subnet),
-    ]);
+    let (_, findings) = scan_docs(
+        &[
+            ("fw.json", fw),
+            ("net.json", network(false)),
+            ("sub.json", subnet),
+        ],
+        &["EG001"],
+    );
     assert!(msg(&findings).contains("100% of public IPv6"));
 }
 
@@ -565,7 +611,13 @@ fn all_protocol_numbers_and_port_ranges() {
             &["0.0.0.0/0"]
         ),
     ]);
-    let (_, findings) = scan_docs(&[("fw.json", halves)]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", halves)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG012", "EG013",
+        ],
+    );
     assert_eq!(ids(&findings, "n"), strs(&OPEN));
     // Protocol numbers and port ranges: 6 = tcp, 17 = udp.
     let numbers = json!([
@@ -602,7 +654,13 @@ fn all_protocol_numbers_and_port_ranges() {
             &["0.0.0.0/0"]
         ),
     ]);
-    let (inv, findings) = scan_docs(&[("fw.json", numbers)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", numbers)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG012", "EG013",
+        ],
+    );
     // tcp/440-450 holds 445 (SMB) and 443 (DoH to the public resolvers).
     assert_eq!(
         ids(&findings, "n"),
@@ -648,7 +706,13 @@ fn all_protocol_numbers_and_port_ranges() {
             &[]
         ),
     ]);
-    let (_, findings) = scan_docs(&[("fw.json", deny_first)]);
+    let (_, findings) = scan_docs(
+        &[("fw.json", deny_first)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG012", "EG013",
+        ],
+    );
     assert_eq!(ids(&findings, "n"), Vec::<String>::new());
     assert_eq!(
         rule_findings(&findings, "EG012"),
@@ -679,16 +743,22 @@ fn gcloud_array_and_rest_items_read_the_same() {
     for x in array_vm.as_array_mut().unwrap() {
         x.as_object_mut().unwrap().remove("kind");
     }
-    let (inv_a, mut a) = scan_docs(&[
-        ("a.json", array_fw),
-        ("b.json", array_vm),
-        ("c.json", array_net),
-    ]);
-    let (inv_b, mut b) = scan_docs(&[
-        ("a.json", rest_fw),
-        ("b.json", rest_vm),
-        ("c.json", rest_net),
-    ]);
+    let (inv_a, mut a) = scan_docs(
+        &[
+            ("a.json", array_fw),
+            ("b.json", array_vm),
+            ("c.json", array_net),
+        ],
+        crate::inputs::EVERY,
+    );
+    let (inv_b, mut b) = scan_docs(
+        &[
+            ("a.json", rest_fw),
+            ("b.json", rest_vm),
+            ("c.json", rest_net),
+        ],
+        crate::inputs::EVERY,
+    );
     assert_eq!(target_ids(&inv_a), target_ids(&inv_b));
     let key = |f: &Finding| (f.fingerprint.clone(), f.message.clone());
     a.sort_by_key(key);
@@ -711,7 +781,12 @@ fn kind_less_resources_are_detected_by_their_fields() {
     fw["someFutureField"] = json!({"x": 1});
     let route = json!([{"name": "r1", "network": format!("{NET}n"), "destRange": "10.0.0.0/24", "priority": 0,
                         "nextHopNetwork": format!("{NET}n")}]);
-    let (inv, findings) = scan_docs(&[("fw.json", json!([fw])), ("routes.json", route)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", json!([fw])), ("routes.json", route)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(ids(&findings, "n"), strs(&OPEN));
     assert_eq!(inv.targets[0].route.internet_path, Some(false));
     assert!(
@@ -809,11 +884,14 @@ fn regional_policy_binds_only_its_region() {
         instance("eu-1", "europe-west1-b", "n", &[], "a@b"),
         instance("us-1", "us-east1-b", "n", &[], "a@b")
     ]);
-    let (_, findings) = scan_docs(&[
-        ("fw.json", fw.clone()),
-        ("pol.json", policy.clone()),
-        ("vm.json", vms.clone()),
-    ]);
+    let (_, findings) = scan_docs(
+        &[
+            ("fw.json", fw.clone()),
+            ("pol.json", policy.clone()),
+            ("vm.json", vms.clone()),
+        ],
+        &["EG002", "EG011"],
+    );
     assert!(ids(&findings, "my-proj-123/europe-west1-b/eu-1").contains(&"EG002".to_string()));
     assert_eq!(
         rule_findings(&findings, "EG011"),
@@ -822,17 +900,23 @@ fn regional_policy_binds_only_its_region() {
     // …BEFORE_CLASSIC_FIREWALL puts it first, for instances of its region only.
     let net = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"),
                       "networkFirewallPolicyEnforcementOrder": "BEFORE_CLASSIC_FIREWALL"}]);
-    let (inv, findings) = scan_docs(&[
-        ("fw.json", fw.clone()),
-        ("pol.json", policy.clone()),
-        ("vm.json", vms),
-        ("net.json", net.clone()),
-    ]);
+    let (inv, findings) = scan_docs(
+        &[
+            ("fw.json", fw.clone()),
+            ("pol.json", policy.clone()),
+            ("vm.json", vms),
+            ("net.json", net.clone()),
+        ],
+        &["EG002", "EG011"],
+    );
     assert!(!ids(&findings, "my-proj-123/europe-west1-b/eu-1").contains(&"EG002".to_string()));
     assert!(ids(&findings, "my-proj-123/us-east1-b/us-1").contains(&"EG002".to_string()));
     assert_eq!(inv.targets.len(), 2);
     // Without instances: once for the policy's region and once for every other region.
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", policy), ("net.json", net)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw), ("pol.json", policy), ("net.json", net)],
+        &["EG002", "EG011"],
+    );
     let regions: Vec<Option<String>> = inv.targets.iter().map(|t| t.region.clone()).collect();
     assert_eq!(regions, [None, Some("europe-west1".to_string())]);
     let eg002: Vec<Option<String>> = findings
@@ -867,7 +951,13 @@ fn policy_service_accounts_and_secure_tags_make_network_targets() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, findings) = scan_docs(&[("fw.json", fw.clone()), ("pol.json", policy.clone())]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw.clone()), ("pol.json", policy.clone())],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG012",
+            "EG013",
+        ],
+    );
     assert_eq!(
         target_ids(&inv),
         strs(&[
@@ -899,7 +989,13 @@ fn policy_service_accounts_and_secure_tags_make_network_targets() {
     // Associated with nothing, the policy applies nowhere, and a warning says so.
     let mut unassociated = policy;
     unassociated.as_object_mut().unwrap().remove("associations");
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", unassociated)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw), ("pol.json", unassociated)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG012",
+            "EG013",
+        ],
+    );
     assert_eq!(target_ids(&inv), strs(&["n"]));
     assert_eq!(ids(&findings, "n"), strs(&OPEN));
     assert!(inv
@@ -917,7 +1013,12 @@ fn aggregated_gaps_and_extra_pages_are_reported() {
     }});
     let fw = json!({"kind": "compute#firewallList", "nextPageToken": "CiAKGjBpNDAwM", "items": [
         egress("allow-all", "n", 1000, "allowed", json!([{"IPProtocol": "all"}]), &[])]});
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("vm.json", vms)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw), ("vm.json", vms)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(inv.not_scanned.len(), 2, "{:?}", inv.not_scanned);
     assert_eq!(inv.not_scanned[0].scope, "zones/me-central2-a");
     assert_eq!(inv.not_scanned[0].region.as_deref(), Some("me-central2"));
@@ -943,7 +1044,10 @@ fn tagged_default_route_and_appliance() {
         instance("app-1", "us-east1-b", "n", &[], "a@b"),
         instance("app-2", "us-east1-b", "n", &["proxied"], "a@b"),
     ]);
-    let (inv, _) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let (inv, _) = scan_docs(
+        &[("routes.json", routes), ("vm.json", vms)],
+        crate::inputs::EVERY,
+    );
     let route = |id: &str| {
         inv.targets
             .iter()
@@ -979,8 +1083,8 @@ fn snapshot_documents_read_like_the_files() {
         "format": "egress-audit-snapshot/1", "tool_version": "0.1.0",
         "collected_at": "2026-11-25T12:00:00Z", "documents": documents, "not_scanned": []
     });
-    let (_, mut from_snapshot) = scan_docs(&[("snapshot.json", snapshot)]);
-    let (_, mut from_files) = example("tags-and-shadowing");
+    let (_, mut from_snapshot) = scan_docs(&[("snapshot.json", snapshot)], crate::inputs::EVERY);
+    let (_, mut from_files) = example("tags-and-shadowing", crate::inputs::EVERY);
     let key = |f: &Finding| (f.fingerprint.clone(), f.message.clone());
     from_snapshot.sort_by_key(key);
     from_files.sort_by_key(key);
@@ -995,19 +1099,34 @@ fn kind_less_aggregated_lists_and_empty_ones() {
         "zones/us-east1-b": {"instances": [vm]},
         "zones/us-east1-c": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}
     }});
-    let (inv, findings) = scan_docs(&[("vm.json", vms)]);
+    let (inv, findings) = scan_docs(
+        &[("vm.json", vms)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(target_ids(&inv), strs(&["my-proj-123/us-east1-b/vm-1"]));
     assert_eq!(inv.targets[0].selectors, strs(&["web", "a@b"]));
     assert_eq!(ids(&findings, "my-proj-123/us-east1-b/vm-1"), strs(&OPEN));
     // Every scope empty: a listing of nothing, read without error and without targets.
     let empty = json!({"items": {"zones/us-east1-b": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "none"}}}});
-    let (inv, _) = scan_docs(&[("vm.json", empty)]);
+    let (inv, _) = scan_docs(
+        &[("vm.json", empty)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert!(inv.targets.is_empty() && inv.not_scanned.is_empty());
     // A page of a REST list without `items` is empty too.
-    let (inv, _) = scan_docs(&[(
-        "fw.json",
-        json!({"kind": "compute#firewallList", "id": "projects/p/global/firewalls"}),
-    )]);
+    let (inv, _) = scan_docs(
+        &[(
+            "fw.json",
+            json!({"kind": "compute#firewallList", "id": "projects/p/global/firewalls"}),
+        )],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert!(inv.targets.is_empty());
 }
 
@@ -1026,7 +1145,12 @@ fn each_nic_is_a_target_on_its_own_network() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("vm.json", json!([vm]))]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw), ("vm.json", json!([vm]))],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(
         target_ids(&inv),
         strs(&[
@@ -1078,7 +1202,12 @@ fn policy_rule_details() {
             &[]
         )
     ]);
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("pol.json", policy)]);
+    let (inv, findings) = scan_docs(
+        &[("fw.json", fw), ("pol.json", policy)],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(target_ids(&inv), strs(&["locked", "open"]));
     assert_eq!(ids(&findings, "open"), strs(&OPEN));
     assert_eq!(ids(&findings, "locked"), Vec::<String>::new());
@@ -1130,11 +1259,14 @@ fn a_nic_sends_only_in_the_address_families_it_has() {
     v6["networkInterfaces"][0]["stackType"] = json!("IPV6_ONLY");
     v6["networkInterfaces"][0]["ipv6AccessConfigs"] = json!([{"type": "DIRECT_IPV6"}]);
     let vms = json!([v4, v4_explicit, dual, v6_addr, v6]);
-    let (inv, findings) = scan_docs(&[
-        ("fw.json", fw.clone()),
-        ("net.json", net.clone()),
-        ("vm.json", vms),
-    ]);
+    let (inv, findings) = scan_docs(
+        &[
+            ("fw.json", fw.clone()),
+            ("net.json", net.clone()),
+            ("vm.json", vms),
+        ],
+        &["EG001"],
+    );
     let msg = |vm: &str| {
         find(&findings, &format!("my-proj-123/us-east1-b/{vm}"), "EG001")
             .message
@@ -1161,7 +1293,7 @@ fn a_nic_sends_only_in_the_address_families_it_has() {
     assert_eq!(limit("ds"), None);
     assert_eq!(limit("v6"), Some(all_v6()));
     // A network-level target knows no NIC: no limit, both families judged.
-    let (inv, findings) = scan_docs(&[("fw.json", fw), ("net.json", net)]);
+    let (inv, findings) = scan_docs(&[("fw.json", fw), ("net.json", net)], &["EG001"]);
     assert!(inv.targets.iter().all(|t| t.address_limit.is_none()));
     assert_eq!(find(&findings, "dual", "EG001").message, both);
 }
@@ -1181,7 +1313,7 @@ fn default_routes_to_an_ip_or_a_tunnel_pass_an_appliance() {
         instance("app-1", "us-east1-b", "n", &["natted"], "a@b"),
         instance("app-2", "us-east1-b", "n", &[], "a@b"),
     ]);
-    let (inv, findings) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let (inv, findings) = scan_docs(&[("routes.json", routes), ("vm.json", vms)], &["EG001"]);
     let route = |id: &str| {
         inv.targets
             .iter()
@@ -1229,7 +1361,10 @@ fn goto_next_hands_the_match_to_the_vpc_rules() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, findings) = scan_docs(&[("pol.json", policy), ("net.json", net), ("fw.json", fw)]);
+    let (inv, findings) = scan_docs(
+        &[("pol.json", policy), ("net.json", net), ("fw.json", fw)],
+        &["EG013"],
+    );
     let t = &inv.targets[0];
     let out = egress_audit::eval::eval_target(t);
     let public = egress_audit::model::space::parse_addrs("8.8.8.8").unwrap();
@@ -1250,28 +1385,31 @@ fn goto_next_hands_the_match_to_the_vpc_rules() {
     let net_after = json!([{"kind": "compute#network", "name": "n", "selfLink": format!("{NET}n"), "autoCreateSubnetworks": false}]);
     let policy = inv.targets[0].chains[0].layers[0].clone();
     assert_eq!(policy.resource, "np");
-    let (_, findings) = scan_docs(&[
-        ("net.json", net_after),
-        (
-            "fw.json",
-            json!([egress(
-                "deny-all",
-                "n",
-                1000,
-                "denied",
-                json!([{"IPProtocol": "all"}]),
-                &[]
-            )]),
-        ),
-        (
-            "pol.json",
-            json!({"kind": "compute#firewallPolicy", "name": "np",
+    let (_, findings) = scan_docs(
+        &[
+            ("net.json", net_after),
+            (
+                "fw.json",
+                json!([egress(
+                    "deny-all",
+                    "n",
+                    1000,
+                    "denied",
+                    json!([{"IPProtocol": "all"}]),
+                    &[]
+                )]),
+            ),
+            (
+                "pol.json",
+                json!({"kind": "compute#firewallPolicy", "name": "np",
             "selfLink": "https://www.googleapis.com/compute/v1/projects/my-proj-123/global/firewallPolicies/np",
             "associations": [{"name": "a", "attachmentTarget": format!("{NET}n")}],
             "rules": [{"priority": 200, "action": "allow", "direction": "EGRESS",
                        "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "all"}]}}]}),
-        ),
-    ]);
+            ),
+        ],
+        &["EG013"],
+    );
     assert_eq!(ids(&findings, "n"), Vec::<String>::new());
 }
 
@@ -1289,7 +1427,10 @@ fn effective_firewalls_alone_supply_vpc_rules_and_network_policies() {
                 {"priority": 5, "action": "goto_next", "direction": "EGRESS", "match": {"destIpRanges": ["0.0.0.0/0"]}}]}
         ]
     });
-    let (inv, findings) = scan_docs(&[("eff.json", effective.clone())]);
+    let (inv, findings) = scan_docs(
+        &[("eff.json", effective.clone())],
+        &["EG002", "EG009", "EG012"],
+    );
     let layers: Vec<&str> = inv.targets[0].chains[0]
         .layers
         .iter()
@@ -1317,7 +1458,10 @@ fn effective_firewalls_alone_supply_vpc_rules_and_network_policies() {
             &[]
         )
     ]);
-    let (inv, findings2) = scan_docs(&[("eff.json", effective), ("fw.json", listing)]);
+    let (inv, findings2) = scan_docs(
+        &[("eff.json", effective), ("fw.json", listing)],
+        &["EG002", "EG009", "EG012"],
+    );
     assert_eq!(inv.targets[0].chains[0].layers[1].rules.len(), 2);
     assert_eq!(findings.len(), findings2.len());
     // Only the policy's tcp/23 allow, which the VPC deny-all decides first, is redundant.
@@ -1339,7 +1483,10 @@ fn a_policy_listed_without_rules_warns_and_gives_way_to_its_description() {
         json!([{"IPProtocol": "all"}]),
         &[]
     )]);
-    let (inv, _) = scan_docs(&[("list.json", listed.clone()), ("fw.json", fw.clone())]);
+    let (inv, _) = scan_docs(
+        &[("list.json", listed.clone()), ("fw.json", fw.clone())],
+        &["EG002"],
+    );
     assert!(inv
         .warnings
         .iter()
@@ -1347,11 +1494,14 @@ fn a_policy_listed_without_rules_warns_and_gives_way_to_its_description() {
     let mut described = listed[0].clone();
     described["rules"] = json!([{"priority": 10, "action": "deny", "direction": "EGRESS",
         "match": {"destIpRanges": ["0.0.0.0/0"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["445"]}]}}]);
-    let (inv, findings) = scan_docs(&[
-        ("list.json", listed),
-        ("describe.json", described),
-        ("fw.json", fw),
-    ]);
+    let (inv, findings) = scan_docs(
+        &[
+            ("list.json", listed),
+            ("describe.json", described),
+            ("fw.json", fw),
+        ],
+        &["EG002"],
+    );
     assert!(!inv.warnings.iter().any(|w| w.kind == "not-evaluated"));
     let policy_layers = inv.targets[0].chains[0]
         .layers
@@ -1374,7 +1524,7 @@ fn egress_policy_rules_with_source_conditions_are_flagged_as_approximate() {
         {"priority": 20, "action": "allow", "direction": "INGRESS",
          "match": {"srcIpRanges": ["35.235.240.0/20"], "layer4Configs": [{"ipProtocol": "tcp", "ports": ["22"]}]}}
     ]});
-    let (inv, _) = scan_docs(&[("pol.json", policy)]);
+    let (inv, _) = scan_docs(&[("pol.json", policy)], crate::inputs::EVERY);
     let approx: Vec<(&str, &str)> = inv
         .warnings
         .iter()
@@ -1404,7 +1554,10 @@ fn more_specific_routes_override_the_default_route() {
         instance("app-1", "us-east1-b", "n", &[], "a@b"),
         instance("app-2", "us-east1-b", "n", &["direct"], "a@b"),
     ]);
-    let (inv, _) = scan_docs(&[("routes.json", routes), ("vm.json", vms)]);
+    let (inv, _) = scan_docs(
+        &[("routes.json", routes), ("vm.json", vms)],
+        crate::inputs::EVERY,
+    );
     let route = |id: &str| {
         inv.targets
             .iter()
@@ -1446,7 +1599,7 @@ fn effective_firewalls_without_policies_are_read() {
             &[]
         )
     ]});
-    let (_, findings) = scan_docs(&[("eff.json", effective)]);
+    let (_, findings) = scan_docs(&[("eff.json", effective)], &["EG004", "EG009"]);
     assert_eq!(ids(&findings, "n"), strs(&["EG004", "EG009"]));
 }
 
@@ -1462,10 +1615,13 @@ fn instances_carry_their_identity() {
     );
     let net =
         |n: &str| json!({"kind": "compute#network", "name": n, "selfLink": format!("{NET}{n}")});
-    let (inv, _) = scan_docs(&[
-        ("instances.json", json!([vm])),
-        ("networks.json", json!([net("prod"), net("backend")])),
-    ]);
+    let (inv, _) = scan_docs(
+        &[
+            ("instances.json", json!([vm])),
+            ("networks.json", json!([net("prod"), net("backend")])),
+        ],
+        crate::inputs::EVERY,
+    );
     let nic0 = inv
         .targets
         .iter()

@@ -8,14 +8,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-#[path = "support/inputs.rs"]
-mod inputs;
+use crate::inputs;
 use inputs::{load, scan, scan_paths};
 
 const ACCT: &str = "111122223333";
 
-fn scan_dir(dir: &str) -> (Inventory, Vec<Finding>) {
-    scan_paths(&[Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)])
+fn scan_dir(dir: &str, ids: &[&str]) -> (Inventory, Vec<Finding>) {
+    scan_paths(&[Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)], ids)
 }
 
 /// The check ids (not rule-level ones unless they are about `resource`) reported on a resource.
@@ -113,7 +112,12 @@ fn allow_all_sg(id: &str) -> Value {
 
 #[test]
 fn example_default_open() {
-    let (inv, f) = scan_dir("examples/aws/default-open");
+    let (inv, f) = scan_dir(
+        "examples/aws/default-open",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     let web = "eni-0a9c1e3f5b7d9a601";
     let jump = "eni-0b0d2f4a6c8e0b702";
     let lone_default = "sg-0b8c0d2e4f6a8b902";
@@ -191,7 +195,12 @@ fn example_default_open() {
 
 #[test]
 fn example_split_halves_and_smb() {
-    let (inv, f) = scan_dir("examples/aws/split-halves-and-smb");
+    let (inv, f) = scan_dir(
+        "examples/aws/split-halves-and-smb",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG006", "EG008", "EG009", "EG011", "EG013",
+        ],
+    );
     let app = "eni-0c2c4e6a8c0e2a106";
     let sync = "eni-0c3d5f7b9d1f3b207";
     let app_acl = "acl-0c9d1f3b5d7f9b80d";
@@ -263,7 +272,10 @@ fn example_split_halves_and_smb() {
 
 #[test]
 fn example_locked_down_private() {
-    let (inv, f) = scan_dir("examples/aws/locked-down-private");
+    let (inv, f) = scan_dir(
+        "examples/aws/locked-down-private",
+        &["EG006", "EG007", "EG008", "EG009"],
+    );
     let db = "eni-0e9c1e3a5c7e9ab09";
     let ingest = "eni-0e0d2f4b6d8f0bc0a";
     assert_eq!(ids(&f, db), strs(&["EG006", "EG007", "EG009"]));
@@ -321,7 +333,12 @@ fn example_locked_down_private() {
 
 #[test]
 fn all_protocols_minus_one() {
-    let (inv, f) = scan(vec![sgs(vec![allow_all_sg("sg-0all")])]);
+    let (inv, f) = scan(
+        vec![sgs(vec![allow_all_sg("sg-0all")])],
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013",
+        ],
+    );
     assert_eq!(
         ids(&f, "sg-0all"),
         strs(&["EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG013"])
@@ -341,28 +358,31 @@ fn all_protocols_minus_one() {
 
 #[test]
 fn icmp_type_and_code() {
-    let (inv, f) = scan(vec![sgs(vec![
-        // echo request, any code → EG007
-        sg(
-            "sg-0echo",
-            json!([cidr_perm("icmp", Some((8, -1)), &["0.0.0.0/0"])]),
-        ),
-        // echo reply only → not EG007
-        sg(
-            "sg-0reply",
-            json!([cidr_perm("icmp", Some((0, -1)), &["0.0.0.0/0"])]),
-        ),
-        // destination unreachable, code 4 only
-        sg(
-            "sg-0frag",
-            json!([cidr_perm("1", Some((3, 4)), &["0.0.0.0/0"])]),
-        ),
-        // icmpv6 echo by number
-        sg(
-            "sg-0v6",
-            json!([cidr_perm("58", Some((128, 0)), &["::/0"])]),
-        ),
-    ])]);
+    let (inv, f) = scan(
+        vec![sgs(vec![
+            // echo request, any code → EG007
+            sg(
+                "sg-0echo",
+                json!([cidr_perm("icmp", Some((8, -1)), &["0.0.0.0/0"])]),
+            ),
+            // echo reply only → not EG007
+            sg(
+                "sg-0reply",
+                json!([cidr_perm("icmp", Some((0, -1)), &["0.0.0.0/0"])]),
+            ),
+            // destination unreachable, code 4 only
+            sg(
+                "sg-0frag",
+                json!([cidr_perm("1", Some((3, 4)), &["0.0.0.0/0"])]),
+            ),
+            // icmpv6 echo by number
+            sg(
+                "sg-0v6",
+                json!([cidr_perm("58", Some((128, 0)), &["::/0"])]),
+            ),
+        ])],
+        &["EG007"],
+    );
     assert_eq!(ids(&f, "sg-0echo"), strs(&["EG007"]));
     assert_eq!(find(&f, "sg-0echo", "EG007").evidence[0].ports, "type 8");
     assert!(ids(&f, "sg-0reply").is_empty());
@@ -381,13 +401,16 @@ fn icmp_type_and_code() {
 
 #[test]
 fn split_halves_are_unrestricted() {
-    let (_, f) = scan(vec![sgs(vec![sg(
-        "sg-0half",
-        json!([
-            cidr_perm("udp", Some((0, 65535)), &["0.0.0.0/1"]),
-            cidr_perm("17", Some((0, 65535)), &["128.0.0.0/1"]),
-        ]),
-    )])]);
+    let (_, f) = scan(
+        vec![sgs(vec![sg(
+            "sg-0half",
+            json!([
+                cidr_perm("udp", Some((0, 65535)), &["0.0.0.0/1"]),
+                cidr_perm("17", Some((0, 65535)), &["128.0.0.0/1"]),
+            ]),
+        )])],
+        &["EG001"],
+    );
     let eg1 = find(&f, "sg-0half", "EG001");
     assert_eq!(eg1.message, "udp is allowed to 100% of public IPv4");
     assert_eq!(eg1.evidence.len(), 2);
@@ -397,20 +420,23 @@ fn split_halves_are_unrestricted() {
 
 #[test]
 fn full_tcp_range_and_a_range_covering_445() {
-    let (_, f) = scan(vec![sgs(vec![
-        sg(
-            "sg-0full",
-            json!([cidr_perm("tcp", Some((0, 65535)), &["0.0.0.0/0"])]),
-        ),
-        sg(
-            "sg-0range",
-            json!([cidr_perm("6", Some((400, 500)), &["0.0.0.0/0"])]),
-        ),
-        sg(
-            "sg-0narrow",
-            json!([cidr_perm("tcp", Some((446, 500)), &["0.0.0.0/0"])]),
-        ),
-    ])]);
+    let (_, f) = scan(
+        vec![sgs(vec![
+            sg(
+                "sg-0full",
+                json!([cidr_perm("tcp", Some((0, 65535)), &["0.0.0.0/0"])]),
+            ),
+            sg(
+                "sg-0range",
+                json!([cidr_perm("6", Some((400, 500)), &["0.0.0.0/0"])]),
+            ),
+            sg(
+                "sg-0narrow",
+                json!([cidr_perm("tcp", Some((446, 500)), &["0.0.0.0/0"])]),
+            ),
+        ])],
+        &["EG001", "EG002"],
+    );
     assert!(ids(&f, "sg-0full").contains(&"EG001".to_string()));
     assert_eq!(find(&f, "sg-0full", "EG001").evidence[0].ports, "0-65535");
     assert!(!ids(&f, "sg-0range").contains(&"EG001".to_string()));
@@ -422,14 +448,17 @@ fn full_tcp_range_and_a_range_covering_445() {
 
 #[test]
 fn nacl_first_match_blocks_smb() {
-    let (inv, f) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"NetworkInterfaces": [eni("eni-0a", "subnet-0a", &["sg-0open"])]}),
-        json!({"NetworkAcls": [nacl("acl-0a", "subnet-0a", false, vec![
-            nacl_entry(100, "deny", "6", Some((445, 445)), "0.0.0.0/0"),
-            nacl_entry(200, "allow", "-1", None, "0.0.0.0/0"),
-        ])]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"NetworkInterfaces": [eni("eni-0a", "subnet-0a", &["sg-0open"])]}),
+            json!({"NetworkAcls": [nacl("acl-0a", "subnet-0a", false, vec![
+                nacl_entry(100, "deny", "6", Some((445, 445)), "0.0.0.0/0"),
+                nacl_entry(200, "allow", "-1", None, "0.0.0.0/0"),
+            ])]}),
+        ],
+        &["EG001", "EG002"],
+    );
     let got = ids(&f, "eni-0a");
     assert!(!got.contains(&"EG002".to_string()), "{got:?}");
     // All of tcp but 445 is still at least half the plane.
@@ -447,11 +476,14 @@ fn nacl_first_match_blocks_smb() {
 
 #[test]
 fn implicit_final_deny_with_empty_entries() {
-    let (inv, f) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"NetworkInterfaces": [eni("eni-0b", "subnet-0b", &["sg-0open"])]}),
-        json!({"NetworkAcls": [nacl("acl-0b", "subnet-0b", false, vec![])]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"NetworkInterfaces": [eni("eni-0b", "subnet-0b", &["sg-0open"])]}),
+            json!({"NetworkAcls": [nacl("acl-0b", "subnet-0b", false, vec![])]}),
+        ],
+        inputs::EVERY,
+    );
     assert!(
         f.is_empty(),
         "a custom ACL with no entries denies all: {f:#?}"
@@ -502,11 +534,14 @@ fn nacl_icmp_and_default_acl_fallback() {
         ],
     );
     acl["Associations"] = json!([]);
-    let (inv, f) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"NetworkInterfaces": [eni("eni-0d", "subnet-0d", &["sg-0open"])]}),
-        json!({"NetworkAcls": [acl]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"NetworkInterfaces": [eni("eni-0d", "subnet-0d", &["sg-0open"])]}),
+            json!({"NetworkAcls": [acl]}),
+        ],
+        &["EG007"],
+    );
     assert_eq!(ids(&f, "eni-0d"), strs(&["EG007"]));
     let ev = &find(&f, "eni-0d", "EG007").evidence;
     assert_eq!(ev[1].rule, "acl-0dflt rule 100");
@@ -519,10 +554,13 @@ fn nacl_icmp_and_default_acl_fallback() {
 
 #[test]
 fn group_reference_is_internal() {
-    let (inv, f) = scan(vec![sgs(vec![sg(
-        "sg-0ref",
-        json!([{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-0other", "UserId": ACCT}]}]),
-    )])]);
+    let (inv, f) = scan(
+        vec![sgs(vec![sg(
+            "sg-0ref",
+            json!([{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-0other", "UserId": ACCT}]}]),
+        )])],
+        inputs::EVERY,
+    );
     assert!(f.is_empty(), "{f:#?}");
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
     let rule = &target(&inv, "sg-0ref").chains[0].layers[0].rules[0];
@@ -532,10 +570,13 @@ fn group_reference_is_internal() {
 
 #[test]
 fn unresolved_prefix_list_is_a_warning_not_a_finding() {
-    let (inv, f) = scan(vec![sgs(vec![sg(
-        "sg-0pl",
-        json!([{"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": "pl-0abc", "Description": "vendors"}]}]),
-    )])]);
+    let (inv, f) = scan(
+        vec![sgs(vec![sg(
+            "sg-0pl",
+            json!([{"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": "pl-0abc", "Description": "vendors"}]}]),
+        )])],
+        inputs::EVERY,
+    );
     assert!(f.is_empty(), "{f:#?}");
     let w: Vec<_> = inv
         .warnings
@@ -562,14 +603,20 @@ fn prefix_list_entries_attribution() {
     };
     let entries = json!({"Entries": [{"Cidr": "0.0.0.0/0"}]});
     // One candidate: attributed, and EG009/EG013 (tcp/22 to everywhere) follow.
-    let (inv, f) = scan(vec![entries.clone(), refs(&["pl-0one"])]);
+    let (inv, f) = scan(
+        vec![entries.clone(), refs(&["pl-0one"])],
+        &["EG009", "EG013"],
+    );
     assert_eq!(ids(&f, "sg-0pls"), strs(&["EG009", "EG013"]));
     assert!(inv
         .warnings
         .iter()
         .any(|w| w.kind == "inferred-prefix-list" && w.source == "doc-0.json"));
     // Two candidates: not used, warned with the file, and both stay unresolved.
-    let (inv, f) = scan(vec![refs(&["pl-0one", "pl-0two"]), entries.clone()]);
+    let (inv, f) = scan(
+        vec![refs(&["pl-0one", "pl-0two"]), entries.clone()],
+        &["EG009", "EG013"],
+    );
     assert!(f.is_empty());
     let w = inv
         .warnings
@@ -579,10 +626,13 @@ fn prefix_list_entries_attribution() {
     assert_eq!(w.source, "doc-1.json");
     assert!(w.message.contains("pl-0one, pl-0two"));
     // With the id given, no guessing.
-    let (inv, f) = scan(vec![
-        refs(&["pl-0one", "pl-0two"]),
-        json!({"PrefixListId": "pl-0two", "Entries": [{"Cidr": "0.0.0.0/0"}]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            refs(&["pl-0one", "pl-0two"]),
+            json!({"PrefixListId": "pl-0two", "Entries": [{"Cidr": "0.0.0.0/0"}]}),
+        ],
+        &["EG009", "EG013"],
+    );
     assert_eq!(ids(&f, "sg-0pls"), strs(&["EG009", "EG013"]));
     assert_eq!(
         inv.warnings
@@ -714,7 +764,7 @@ fn no_internet_path_lowers_to_info() {
         {"DestinationCidrBlock": "0.0.0.0/0", "VpcPeeringConnectionId": "pcx-0a", "State": "active"},
         {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0dead", "State": "blackhole"}
     ])));
-    let (_, f) = scan(docs);
+    let (_, f) = scan(docs, &["EG002"]);
     let smb = find(&f, "eni-0p", "EG002");
     assert_eq!(smb.severity, Severity::High);
     assert_eq!(smb.original_severity, None);
@@ -724,20 +774,23 @@ fn no_internet_path_lowers_to_info() {
     docs.push(rtb(json!([
         {"DestinationPrefixListId": "pl-0x", "GatewayId": "igw-0a", "State": "active"}
     ])));
-    let (inv, f) = scan(docs);
+    let (inv, f) = scan(docs, &["EG002"]);
     assert_eq!(find(&f, "eni-0p", "EG002").severity, Severity::High);
     assert_eq!(target(&inv, "eni-0p").route.internet_path, Some(true));
     // No route data: nothing assumed.
-    let (inv, _) = scan(base());
+    let (inv, _) = scan(base(), &["EG002"]);
     assert_eq!(target(&inv, "eni-0p").route.internet_path, None);
 }
 
 #[test]
 fn missing_nacl_keeps_the_security_group_chain() {
-    let (inv, f) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"NetworkInterfaces": [eni("eni-0n", "subnet-0n", &["sg-0open", "sg-0gone"])]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"NetworkInterfaces": [eni("eni-0n", "subnet-0n", &["sg-0open", "sg-0gone"])]}),
+        ],
+        &["EG001"],
+    );
     let t = target(&inv, "eni-0n");
     assert_eq!(t.chains.len(), 1);
     assert!(ids(&f, "eni-0n").contains(&"EG001".to_string()));
@@ -768,14 +821,17 @@ fn instances_supply_names_and_snapshots_supply_scope() {
              "data": reservations.clone()}
         ]
     });
-    let (inv, _) = scan(vec![snapshot]);
+    let (inv, _) = scan(vec![snapshot], inputs::EVERY);
     let t = target(&inv, "eni-0w");
     assert_eq!(t.account.as_deref(), Some("999988887777"));
     assert_eq!(t.region.as_deref(), Some("eu-central-1"));
     assert_eq!(t.name.as_deref(), Some("web (i-0web)"));
     assert_eq!(t.labels.get("env").map(String::as_str), Some("prod"));
     // Without a snapshot, the owner and the zone tell.
-    let (inv, _) = scan(vec![sgs(vec![allow_all_sg("sg-0open")]), reservations]);
+    let (inv, _) = scan(
+        vec![sgs(vec![allow_all_sg("sg-0open")]), reservations],
+        inputs::EVERY,
+    );
     let t = target(&inv, "eni-0w");
     assert_eq!(t.account.as_deref(), Some("444455556666"));
     assert_eq!(t.region.as_deref(), Some("ap-southeast-2"));
@@ -786,7 +842,13 @@ fn instances_supply_names_and_snapshots_supply_scope() {
 /// main one with only `local`.
 #[test]
 fn moto_captured_exports() {
-    let (inv, f) = scan_dir("tests/fixtures/aws/moto");
+    let (inv, f) = scan_dir(
+        "tests/fixtures/aws/moto",
+        &[
+            "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009",
+            "EG013",
+        ],
+    );
     let web = "eni-1edfe8b7b944c3173";
     let locked = "eni-412d2f445b09d0495";
     let default_sg = "sg-5e7d3e755db8332b8";
@@ -860,16 +922,19 @@ fn ipv6_rules_do_not_apply_to_an_ipv4_only_interface() {
         &["2600:1f18:aaaa:bb01::10"],
     );
     native["Ipv6Native"] = json!(true);
-    let (inv, f) = scan(vec![
-        sgs(vec![smb6]),
-        json!({"NetworkInterfaces": [
-            eni_with("eni-0v4", "subnet-0f", &["sg-0smb6"], Some("10.0.1.5"), &[]),
-            eni_with("eni-0dual", "subnet-0f", &["sg-0smb6"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
-            native,
-            // No address fields at all (a trimmed export): no IPv6 address is known.
-            eni("eni-0bare", "subnet-0f", &["sg-0smb6"]),
-        ]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![smb6]),
+            json!({"NetworkInterfaces": [
+                eni_with("eni-0v4", "subnet-0f", &["sg-0smb6"], Some("10.0.1.5"), &[]),
+                eni_with("eni-0dual", "subnet-0f", &["sg-0smb6"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
+                native,
+                // No address fields at all (a trimmed export): no IPv6 address is known.
+                eni("eni-0bare", "subnet-0f", &["sg-0smb6"]),
+            ]}),
+        ],
+        &["EG002"],
+    );
     assert_eq!(ids(&f, "eni-0v4"), Vec::<String>::new());
     assert_eq!(ids(&f, "eni-0bare"), Vec::<String>::new());
     assert_eq!(target(&inv, "eni-0v4").address_limit, Some(all_v4()));
@@ -882,10 +947,13 @@ fn ipv6_rules_do_not_apply_to_an_ipv4_only_interface() {
         assert_eq!(smb.evidence[0].destination, "::/0");
     }
     // The lone group's own view has no address limit: it still shows the IPv6 rule.
-    let (_, f) = scan(vec![sgs(vec![sg(
-        "sg-0lone6",
-        json!([cidr_perm("tcp", Some((445, 445)), &["::/0"])]),
-    )])]);
+    let (_, f) = scan(
+        vec![sgs(vec![sg(
+            "sg-0lone6",
+            json!([cidr_perm("tcp", Some((445, 445)), &["::/0"])]),
+        )])],
+        &["EG002"],
+    );
     assert_eq!(
         find(&f, "sg-0lone6", "EG002").message,
         "tcp/445 is allowed to 100% of public IPv6"
@@ -902,13 +970,16 @@ fn an_ipv6_only_interface_sends_no_ipv4() {
         &["2600:1f18:aaaa:bb01::10"],
     );
     native["Ipv6Native"] = json!(true);
-    let (inv, f) = scan(vec![
-        sgs(vec![sg(
-            "sg-0open",
-            json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
-        )]),
-        json!({"NetworkInterfaces": [native]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![sg(
+                "sg-0open",
+                json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
+            )]),
+            json!({"NetworkInterfaces": [native]}),
+        ],
+        &["EG001"],
+    );
     let out = eval_target(target(&inv, "eni-0only6"));
     assert!(!out.allowed.contains(6, 445, v4("8.8.8.8".parse().unwrap())));
     assert!(out
@@ -949,11 +1020,14 @@ fn address_families_merge_across_listings_and_instances() {
          "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.9",
          "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}], "NetworkInterfaces": []}
     ]}]});
-    let (inv, _) = scan(vec![
-        open,
-        reservations,
-        json!({"NetworkInterfaces": [eni_with("eni-0m", "subnet-0f", &["sg-0open"], Some("10.0.1.7"), &["2600:1f18:aaaa:bb01::7"])]}),
-    ]);
+    let (inv, _) = scan(
+        vec![
+            open,
+            reservations,
+            json!({"NetworkInterfaces": [eni_with("eni-0m", "subnet-0f", &["sg-0open"], Some("10.0.1.7"), &["2600:1f18:aaaa:bb01::7"])]}),
+        ],
+        inputs::EVERY,
+    );
     assert_eq!(target(&inv, "eni-0m").address_limit, None);
     assert_eq!(target(&inv, "i-0v6").address_limit, None);
     assert_eq!(target(&inv, "i-0v4").address_limit, Some(all_v4()));
@@ -973,16 +1047,19 @@ fn address_families_merge_across_listings_and_instances() {
 fn an_instance_does_not_stand_in_for_a_listed_interface() {
     // describe-instances without interfaces (an older or trimmed export) and the interface
     // listed by describe-network-interfaces: one target, the interface.
-    let (inv, _) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
+    let (inv, _) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
             {"InstanceId": "i-0x", "State": {"Name": "running"}, "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
              "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
              "Tags": [{"Key": "Name", "Value": "x"}]}]}]}),
-        json!({"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0x", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+            json!({"NetworkInterfaces": [{"NetworkInterfaceId": "eni-0x", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
             "Attachment": {"InstanceId": "i-0x", "Status": "attached", "DeviceIndex": 0},
             "PrivateIpAddress": "10.0.1.10", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}),
-    ]);
+        ],
+        inputs::EVERY,
+    );
     let ids: Vec<&str> = inv.targets.iter().map(|t| t.resource_id.as_str()).collect();
     assert_eq!(ids, vec!["eni-0x"]);
     assert_eq!(target(&inv, "eni-0x").name.as_deref(), Some("x (i-0x)"));
@@ -998,17 +1075,20 @@ fn routes_count_only_for_the_interface_address_families() {
         {"DestinationIpv6CidrBlock": "2600:1f18:aaaa:bb00::/56", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"},
         {"DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-0abc", "Origin": "CreateRoute", "State": "active"}
     ]}]});
-    let (inv, f) = scan(vec![
-        sgs(vec![sg(
-            "sg-0open",
-            json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
-        )]),
-        json!({"NetworkInterfaces": [
-            eni_with("eni-0v4", "subnet-0f", &["sg-0open"], Some("10.0.1.5"), &[]),
-            eni_with("eni-0dual", "subnet-0f", &["sg-0open"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
-        ]}),
-        rtb,
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![sg(
+                "sg-0open",
+                json!([cidr_perm("-1", None, &["0.0.0.0/0", "::/0"])]),
+            )]),
+            json!({"NetworkInterfaces": [
+                eni_with("eni-0v4", "subnet-0f", &["sg-0open"], Some("10.0.1.5"), &[]),
+                eni_with("eni-0dual", "subnet-0f", &["sg-0open"], Some("10.0.1.6"), &["2600:1f18:aaaa:bb01::6"]),
+            ]}),
+            rtb,
+        ],
+        &["EG002"],
+    );
     let v4only = target(&inv, "eni-0v4");
     assert_eq!(v4only.route.internet_path, Some(false));
     assert_eq!(
@@ -1030,23 +1110,26 @@ fn routes_count_only_for_the_interface_address_families() {
 
 #[test]
 fn a_single_interface_without_groups_takes_the_instance_groups() {
-    let (inv, f) = scan(vec![
-        sgs(vec![allow_all_sg("sg-0open")]),
-        json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
-            {"InstanceId": "i-0one", "State": {"Name": "running"},
-             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
-             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0one", "SubnetId": "subnet-0f",
-                                    "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.4"}]},
-            // Two interfaces: the instance's groups are their union, not each one's.
-            {"InstanceId": "i-0two", "State": {"Name": "running"},
-             "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
-             "NetworkInterfaces": [
-                {"NetworkInterfaceId": "eni-0two-a", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
-                 "PrivateIpAddress": "10.0.1.5"},
-                {"NetworkInterfaceId": "eni-0two-b", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
-                 "PrivateIpAddress": "10.0.1.6", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}
-        ]}]}),
-    ]);
+    let (inv, f) = scan(
+        vec![
+            sgs(vec![allow_all_sg("sg-0open")]),
+            json!({"Reservations": [{"OwnerId": ACCT, "Instances": [
+                {"InstanceId": "i-0one", "State": {"Name": "running"},
+                 "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+                 "NetworkInterfaces": [{"NetworkInterfaceId": "eni-0one", "SubnetId": "subnet-0f",
+                                        "VpcId": "vpc-0aaa", "PrivateIpAddress": "10.0.1.4"}]},
+                // Two interfaces: the instance's groups are their union, not each one's.
+                {"InstanceId": "i-0two", "State": {"Name": "running"},
+                 "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}],
+                 "NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-0two-a", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                     "PrivateIpAddress": "10.0.1.5"},
+                    {"NetworkInterfaceId": "eni-0two-b", "SubnetId": "subnet-0f", "VpcId": "vpc-0aaa",
+                     "PrivateIpAddress": "10.0.1.6", "Groups": [{"GroupId": "sg-0open", "GroupName": "open"}]}]}
+            ]}]}),
+        ],
+        &["EG001"],
+    );
     assert!(ids(&f, "eni-0one").contains(&"EG001".to_string()));
     assert_eq!(
         target(&inv, "eni-0one").chains[0].layers[0].resource,
@@ -1079,7 +1162,10 @@ fn interfaces_carry_their_identity() {
         "PrivateIpAddress": "10.0.1.9", "PublicIpAddress": "198.51.100.9",
         "SecurityGroups": [{"GroupId": "sg-0open", "GroupName": "open"}]
     }]}]});
-    let (inv, _) = scan(vec![sgs(vec![allow_all_sg("sg-0open")]), reservations]);
+    let (inv, _) = scan(
+        vec![sgs(vec![allow_all_sg("sg-0open")]), reservations],
+        inputs::EVERY,
+    );
     let t = target(&inv, "eni-0w");
     assert_eq!(t.identity.instance_ids, strs(&["i-0web"]));
     assert_eq!(t.identity.interface_ids, strs(&["eni-0w"]));

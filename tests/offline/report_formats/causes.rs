@@ -81,6 +81,12 @@ fn findings_are_grouped_by_the_rules_whose_change_closes_them() {
     );
 }
 
+/// The checks [`the_table_gives_each_cause_its_fix_in_the_providers_terms`] runs.
+const CHECKS: &[&str] = &[
+    "EG001", "EG002", "EG003", "EG004", "EG005", "EG006", "EG007", "EG008", "EG009", "EG011",
+    "EG012", "EG013", "EG014", "EG015", "EG016",
+];
+
 #[test]
 fn the_table_gives_each_cause_its_fix_in_the_providers_terms() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_egress-audit"))
@@ -95,6 +101,8 @@ fn the_table_gives_each_cause_its_fix_in_the_providers_terms() {
             "table",
             "-v",
         ])
+        // The checks whose counts it states: a new check must not change them.
+        .args(CHECKS.iter().flat_map(|c| ["--check", *c]))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("COLUMNS")
         .output()
