@@ -173,6 +173,8 @@ fn probe_tls_ca_must_hold_certificates() {
 mod completions;
 #[path = "cli/docs.rs"]
 mod docs;
+#[path = "cli/flows_profile.rs"]
+mod flows_profile;
 #[path = "cli/inputs.rs"]
 mod inputs;
 #[path = "observed/examples.rs"]
