@@ -179,6 +179,8 @@ mod flows_profile;
 mod inputs;
 #[path = "observed/examples.rs"]
 mod observed_examples;
+#[path = "cli/propose_gcp.rs"]
+mod propose_gcp;
 #[path = "cli/schemas.rs"]
 mod schemas;
 /// `-o` several times: each file in its format (from the extension), from one scan.
