@@ -238,10 +238,12 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let mut inventory = loader.build(&opts);
     let mut findings = crate::checks::run(&inventory, &catalog, &config)?;
+    let mut flow_profile = None;
     if !o.flows.is_empty() {
         let profile = crate::flows::read_flows(&o.flows)?;
         let days = crate::flows::window_days(&config, o.window);
         let observed = crate::flows::analyze(&inventory, &profile, &catalog, &config, days)?;
+        flow_profile = Some(crate::flows::profile::build(&observed, &inventory.targets));
         findings.extend(observed.findings);
         inventory.warnings.extend(observed.warnings);
     }
@@ -257,6 +259,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     report.scope = scope;
     report.reconciliation = rec.reconciliations;
     report.consistency = consistency;
+    report.flow_profile = flow_profile;
     config.apply(&mut report, chrono::Local::now().date_naive());
     if let Some(b) = &o.baseline {
         crate::report::baseline::apply(b, &mut report)?;

@@ -1222,7 +1222,7 @@ fn sliced_reading(dir: &Path, slice: usize) -> (String, usize) {
     }
     loader.add_path(dir).unwrap_or_else(|e| panic!("{e}"));
     let inv = loader.build(&Default::default());
-    let findings = inputs::check(&inv);
+    let findings = inputs::check(&inv, inputs::EVERY);
     let report = serde_json::json!({
         "findings": findings,
         "warnings": inv.warnings,

@@ -171,8 +171,10 @@ fn probe_tls_ca_must_hold_certificates() {
 
 mod completions;
 mod docs;
+mod flows_profile;
 mod inputs;
 mod observed_examples;
+mod propose_gcp;
 mod schemas;
 /// `-o` several times: each file in its format (from the extension), from one scan.
 #[test]

@@ -102,7 +102,11 @@ pub fn class_line(row: &ClassRow) -> String {
 
 /// The block under the table report.
 pub fn table_block(report: &Report, width: usize) -> String {
-    let raw = table_lines(report);
+    wrap_block(&table_lines(report), width)
+}
+
+/// Wraps each line of `raw` to `width` at spaces, at most two lines per entry.
+pub(crate) fn wrap_block(raw: &str, width: usize) -> String {
     // Wrapped at spaces like the rest of the table, continuation lines indented under their text.
     let mut out = String::new();
     for line in raw.lines() {

@@ -34,7 +34,9 @@ tr:target td{outline:2px solid #1f6feb}\
 .cause{border-left:4px solid #d0d0d5;padding:.2em .8em;margin:.8em 0}\
 .cause.w-critical,.cause.w-high{border-color:#d1242f}.cause.w-medium{border-color:#f0a020}\
 .note{color:#555;font-style:italic}.kind{color:#555;font-weight:normal}\
-details{margin:.3em 0}summary{cursor:pointer}";
+details{margin:.3em 0}summary{cursor:pointer}\
+table.flows tr.unauthorized td:first-child{background:#f4b6b0;font-weight:600}\
+table.flows tr.ambiguous td:first-child{background:#fff3b0}";
 
 /// Root causes shown in full; the rest are listed in a collapsed block.
 const TOP_CAUSES: usize = 10;
@@ -56,6 +58,7 @@ pub fn render(report: &Report, ctx: &Context) -> String {
     severity_counts(report, &mut out);
     matrix_table(&rows, &mut out);
     causes(report, ctx, &anchors, &mut out);
+    super::flow_profile::html_section(report, esc, &mut out);
     rest(report, &mut out);
     out.push_str("</body>\n</html>\n");
     out

@@ -8,6 +8,7 @@ pub mod cause;
 pub mod consistency;
 mod csv;
 pub mod filter;
+pub mod flow_profile;
 mod html;
 mod junit;
 mod markdown;
@@ -143,10 +144,15 @@ pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Re
         Format::Table => {
             table::render(report, ctx)
                 + &consistency::table_block(report, usize::from(ctx.style.width))
+                + &flow_profile::table_block(report, usize::from(ctx.style.width))
         }
         Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, ctx.catalog))? + "\n",
         Format::Junit => junit::render(report, ctx.catalog, ctx.gate),
-        Format::Markdown => markdown::render(report, ctx) + &consistency::markdown_block(report),
+        Format::Markdown => {
+            markdown::render(report, ctx)
+                + &consistency::markdown_block(report)
+                + &flow_profile::markdown_block(report)
+        }
         Format::Csv => csv::render(report, ctx.catalog),
         Format::Html => html::render(report, ctx),
     })

@@ -12,23 +12,7 @@ use crate::model::{AddrSet, PortSet, Target, TrafficSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Unauthorized,
-    Authorized,
-    Ambiguous,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Unauthorized => "unauthorized",
-            Status::Authorized => "authorized",
-            Status::Ambiguous => "ambiguous",
-        }
-    }
-}
+pub use crate::model::traffic::Status;
 
 /// One observed class of one target, destinations aggregated.
 #[derive(Clone, Debug, Serialize)]

@@ -7,6 +7,7 @@ pub mod attribute;
 pub mod classes;
 pub mod coverage;
 mod judge;
+pub mod profile;
 mod read;
 
 pub use read::read_flows;

@@ -337,6 +337,9 @@ pub struct Report {
     /// One line per egress class across all targets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consistency: Vec<super::reconciliation::ClassRow>,
+    /// The observed egress profile per target, when the scan read flow logs (CHECKS.md §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_profile: Option<super::traffic::TrafficProfile>,
 }
 
 impl Report {
@@ -359,6 +362,7 @@ impl Report {
             summary: Summary::default(),
             reconciliation: Vec::new(),
             consistency: Vec::new(),
+            flow_profile: None,
         };
         r.summary.targets = targets;
         r.recount();

@@ -4,6 +4,7 @@ pub mod finding;
 pub mod policy;
 pub mod reconciliation;
 pub mod scope;
+pub mod traffic;
 pub use egress_audit_space as space;
 
 pub use finding::{

@@ -10,6 +10,7 @@
 
 mod patch;
 pub mod render;
+pub mod scope;
 mod verify;
 
 use crate::checks::Catalog;
@@ -195,22 +196,18 @@ fn build(
             denied_elsewhere.push((*c).clone());
         }
     }
-    let allow_set = widen(&must);
+    let allow_set = match kind {
+        // A GCP rule names the instances it is for (`scope`): each instance's destinations are
+        // widened on their own, so no instance gets a block only the others' traffic made.
+        UnitKind::VpcNetwork => targets.iter().fold(TrafficSet::empty(), |acc, &t| {
+            acc.union(&widen(&must_of(&allows_classes, t)))
+        }),
+        _ => widen(&must),
+    };
     let removed_rules = patch::removed_rules(inv, targets, kind, resource);
-    // Only the families the targets can send at all (an interface without IPv6 needs no
-    // IPv6 keep rules).
-    let reach = targets.iter().try_fold(AddrSet::empty(), |acc, &t| {
-        inv.targets[t].address_limit.as_ref().map(|l| acc.union(l))
+    let keep_set = targets.iter().fold(TrafficSet::empty(), |acc, &t| {
+        acc.union(&patch::keep_of(inv, t, kind, resource, &removed_rules))
     });
-    let keep_set = removed_rules
-        .iter()
-        .fold(TrafficSet::empty(), |acc, r| {
-            acc.union(
-                &r.traffic
-                    .difference(&TrafficSet::rule(None, None, public())),
-            )
-        })
-        .restrict_addrs(&reach.unwrap_or_else(AddrSet::full));
     let mut p = Proposal {
         provider: first.provider.as_str().to_string(),
         account: first.account.clone(),
@@ -231,7 +228,10 @@ fn build(
         allow: describe_pieces(&allow_set),
         keep: describe_pieces(&keep_set),
         removes: removed_rules.iter().map(|r| r.name.clone()).collect(),
-        budget: budget_text(),
+        budget: match kind {
+            UnitKind::VpcNetwork => format!("{}; per instance", budget_text()),
+            _ => budget_text(),
+        },
         allows_classes,
         blocks: Vec::new(),
         denied_elsewhere,
@@ -246,6 +246,14 @@ fn build(
     };
     p.planned = patch::plan(&p, inv, targets);
     p
+}
+
+/// The observed traffic of target `t` among `classes`.
+pub(crate) fn must_of(classes: &[Class], t: usize) -> TrafficSet {
+    classes
+        .iter()
+        .filter(|c| c.target == t)
+        .fold(TrafficSet::empty(), |acc, c| acc.union(&c.traffic_set()))
 }
 
 /// Each piece of a set on its own line: `tcp/443 to 52.94.8.0/24, 52.94.9.7/32`.

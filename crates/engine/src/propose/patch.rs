@@ -1,6 +1,7 @@
 //! The rules a proposal removes and adds, as engine rules, so that the very rules that are
 //! rendered are the ones the engine verifies.
 
+use super::scope::{self, RuleScope};
 use super::{Proposal, UnitKind};
 use crate::model::space::{display_addrs, proto_name, public, public4, public6, ICMP, ICMPV6};
 use crate::model::{
@@ -8,6 +9,7 @@ use crate::model::{
 };
 use crate::normalize::Inventory;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// Azure's highest user priority: the proposal's deny-internet rule sits there.
 pub const AZURE_DENY_PRIORITY: i64 = 4096;
@@ -38,6 +40,10 @@ pub struct Planned {
     /// Port ranges (tcp/udp/sctp), ICMP type/code ranges on the port axis, or empty for all.
     pub ports: Vec<(u32, u32)>,
     pub destinations: Vec<String>,
+    /// GCP: the instances it applies to (target tags or service accounts, or the whole network
+    /// and why). None: wherever the security group or NSG is attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<RuleScope>,
     #[serde(skip)]
     pub traffic: TrafficSet,
 }
@@ -80,6 +86,146 @@ pub fn removed_rules(
         }
     }
     out
+}
+
+/// The non-public part of the removed rules that target `t` holds, in the address families it can
+/// send at all (an interface without IPv6 needs no IPv6 keep rules).
+pub fn keep_of(
+    inv: &Inventory,
+    t: usize,
+    kind: UnitKind,
+    resource: &str,
+    removed: &[Rule],
+) -> TrafficSet {
+    let target = &inv.targets[t];
+    let held: BTreeSet<&str> = target
+        .chains
+        .iter()
+        .flat_map(|c| &c.layers)
+        .filter(|l| is_unit_layer(l, kind, resource))
+        .flat_map(|l| &l.rules)
+        .map(|r| r.name.as_str())
+        .collect();
+    let private = removed
+        .iter()
+        .filter(|r| held.contains(r.name.as_str()))
+        .fold(TrafficSet::empty(), |acc, r| {
+            acc.union(
+                &r.traffic
+                    .difference(&TrafficSet::rule(None, None, public())),
+            )
+        });
+    match &target.address_limit {
+        Some(limit) => private.restrict_addrs(limit),
+        None => private,
+    }
+}
+
+/// Splits `set` by who needs it: each part with the targets whose `need` it falls in. Targets
+/// that need the same traffic share the part.
+fn groups(
+    set: &TrafficSet,
+    targets: &[usize],
+    need: impl Fn(usize) -> TrafficSet,
+) -> Vec<(BTreeSet<usize>, TrafficSet)> {
+    let mut out: Vec<(BTreeSet<usize>, TrafficSet)> = Vec::new();
+    for &t in targets {
+        let mine = need(t).intersect(set);
+        if mine.is_empty() {
+            continue;
+        }
+        let mut rest = mine.clone();
+        let mut next = Vec::with_capacity(out.len() + 1);
+        for (who, part) in out {
+            let shared = part.intersect(&mine);
+            if shared.is_empty() {
+                next.push((who, part));
+                continue;
+            }
+            let others = part.difference(&mine);
+            if !others.is_empty() {
+                next.push((who.clone(), others));
+            }
+            rest = rest.difference(&part);
+            let mut both = who;
+            both.insert(t);
+            next.push((both, shared));
+        }
+        if !rest.is_empty() {
+            next.push(([t].into_iter().collect(), rest));
+        }
+        out = next;
+    }
+    // Any part no target needs (none expected) still gets a rule, for the whole network.
+    let covered = out
+        .iter()
+        .fold(TrafficSet::empty(), |acc, (_, p)| acc.union(p));
+    let orphan = set.difference(&covered);
+    if !orphan.is_empty() {
+        out.push((BTreeSet::new(), orphan));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The keep set by the targets that held each removed rule: a kept part binds the instances its
+/// rule bound. (Split into disjoint parts instead, an allow-all's private part would shatter into a
+/// rule per protocol.)
+fn keep_groups(
+    p: &Proposal,
+    inv: &Inventory,
+    targets: &[usize],
+) -> Vec<(BTreeSet<usize>, TrafficSet)> {
+    let mut by_who: std::collections::BTreeMap<BTreeSet<usize>, TrafficSet> = Default::default();
+    for r in &p.removed_rules {
+        let mut who = BTreeSet::new();
+        let mut part = TrafficSet::empty();
+        for &t in targets {
+            let mine = keep_of(inv, t, p.kind, &p.resource, std::slice::from_ref(r));
+            if !mine.is_empty() {
+                who.insert(t);
+                part = part.union(&mine);
+            }
+        }
+        if !who.is_empty() {
+            let e = by_who.entry(who).or_insert_with(TrafficSet::empty);
+            *e = e.union(&part);
+        }
+    }
+    by_who.into_iter().collect()
+}
+
+/// The parts of a proposal's set, each with the scope of the rules that carry it.
+fn scoped_parts(
+    p: &Proposal,
+    inv: &Inventory,
+    targets: &[usize],
+    purpose: Purpose,
+    set: &TrafficSet,
+) -> Vec<(Option<RuleScope>, TrafficSet)> {
+    if p.kind != UnitKind::VpcNetwork {
+        return vec![(None, set.clone())];
+    }
+    let parts = match purpose {
+        // Widened per instance, as the allow set was built.
+        Purpose::Allow => groups(set, targets, |t| {
+            super::widen(&super::must_of(&p.allows_classes, t))
+        }),
+        _ => keep_groups(p, inv, targets),
+    };
+    parts
+        .into_iter()
+        .map(|(who, part)| {
+            let sc = if who.is_empty() {
+                RuleScope::network(
+                    "no instance's observed traffic or kept rule falls in it alone".into(),
+                )
+            } else {
+                scope::choose(inv, targets, &who)
+            };
+            (Some(sc), part)
+        })
+        .collect()
 }
 
 /// The highest priority of the NSG's user rules that stay.
@@ -155,8 +301,15 @@ pub fn plan(p: &Proposal, inv: &Inventory, targets: &[usize]) -> Vec<Planned> {
         .to_string();
     let mut out = Vec::new();
     let mut next_priority = kept_priority(inv, targets, &p.resource).max(99) + 1;
-    for (purpose, set) in [(Purpose::Allow, &p.allow_set), (Purpose::Keep, &p.keep_set)] {
-        for (proto, ports, addrs) in pieces(set, p.kind) {
+    let parts = [(Purpose::Allow, &p.allow_set), (Purpose::Keep, &p.keep_set)]
+        .into_iter()
+        .flat_map(|(purpose, set)| {
+            scoped_parts(p, inv, targets, purpose, set)
+                .into_iter()
+                .map(move |(sc, part)| (purpose, sc, part))
+        });
+    for (purpose, sc, part) in parts {
+        for (proto, ports, addrs) in pieces(&part, p.kind) {
             let n = out.len() + 1;
             let (name, priority) = match p.kind {
                 UnitKind::SecurityGroup => (format!("{} proposed #{n}", p.resource), None),
@@ -181,6 +334,7 @@ pub fn plan(p: &Proposal, inv: &Inventory, targets: &[usize]) -> Vec<Planned> {
                 traffic: planned_traffic(proto, &ports, &addrs),
                 ports,
                 destinations: display_addrs(&addrs),
+                scope: sc.clone(),
             });
         }
     }
@@ -194,12 +348,16 @@ pub fn plan(p: &Proposal, inv: &Inventory, targets: &[usize]) -> Vec<Planned> {
         )),
         UnitKind::VpcNetwork => {
             for (fam, suffix) in [(public4(), "v4"), (public6(), "v6")] {
-                out.push(deny(
+                let mut d = deny(
                     gcp_name(&format!("ea-{short}-deny-public-{suffix}")),
                     GCP_DENY_PRIORITY,
                     fam,
                     display_addrs(fam),
+                );
+                d.scope = Some(RuleScope::network(
+                    "the default deny of public egress the proposal moves the network to".into(),
                 ));
+                out.push(d);
             }
         }
     }
@@ -214,6 +372,7 @@ fn deny(name: String, priority: i64, addrs: &AddrSet, dests: Vec<String>) -> Pla
         protocol: None,
         ports: Vec::new(),
         destinations: dests,
+        scope: None,
         traffic: TrafficSet::rule(None, None, addrs),
     }
 }
@@ -264,6 +423,13 @@ fn as_rule(p: &Planned, resource: &str) -> Rule {
 
 /// Applies a proposal to a target's layers: its replaced rules out, its planned rules in.
 pub fn apply(target: &mut Target, p: &Proposal) {
+    // A GCP rule with target tags or service accounts binds only the instances they select.
+    let rules: Vec<Rule> = p
+        .planned
+        .iter()
+        .filter(|pl| pl.scope.as_ref().is_none_or(|s| s.applies_to(target)))
+        .map(|pl| as_rule(pl, &p.resource))
+        .collect();
     for layer in target.chains.iter_mut().flat_map(|c| c.layers.iter_mut()) {
         if !is_unit_layer(layer, p.kind, &p.resource) {
             continue;
@@ -273,9 +439,7 @@ pub fn apply(target: &mut Target, p: &Proposal) {
             continue;
         }
         layer.rules.retain(|r| !replaced(r, p.kind, &p.resource));
-        layer
-            .rules
-            .extend(p.planned.iter().map(|pl| as_rule(pl, &p.resource)));
+        layer.rules.extend(rules.iter().cloned());
         if !layer.unordered {
             // Ordered layers: by priority, a deny before an allow of equal priority (GCP); the
             // provider defaults (synthetic, 65000+) keep their place after the user's rules.

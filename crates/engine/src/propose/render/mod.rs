@@ -1,6 +1,8 @@
 //! A proposal in the provider's own form: AWS CLI commands and `IpPermissions` JSON,
 //! `az network nsg rule create`, `gcloud compute firewall-rules create`, and Terraform resources.
 
+mod gcp;
+
 use super::patch::{Planned, Purpose};
 use super::{Proposal, UnitKind};
 use crate::model::space::{parse_proto, ICMP, ICMPV6};
@@ -22,7 +24,7 @@ pub fn render(p: &Proposal) -> Rendered {
     match p.kind {
         UnitKind::SecurityGroup => aws(p),
         UnitKind::Nsg => azure(p),
-        UnitKind::VpcNetwork => gcp(p),
+        UnitKind::VpcNetwork => gcp::render(p),
     }
 }
 
@@ -299,96 +301,6 @@ fn azure(p: &Proposal) -> Rendered {
         cli.push_str(&format!(
             "az network nsg rule delete --resource-group {rg} --nsg-name {nsg} --name {}\n",
             quote(rule_short(&r.name))
-        ));
-    }
-    if !p.removes.is_empty() {
-        tf.push_str(&format!(
-            "# remove from your configuration: {}\n",
-            p.removes.join("; ")
-        ));
-    }
-    Rendered {
-        cli,
-        ip_permissions: None,
-        terraform: tf,
-    }
-}
-
-fn gcp_rules(pl: &Planned) -> (String, Option<Vec<String>>) {
-    let proto = match pl.protocol {
-        None => "all".to_string(),
-        Some(6) => "tcp".into(),
-        Some(17) => "udp".into(),
-        Some(132) => "sctp".into(),
-        Some(ICMP) => "icmp".into(),
-        Some(ICMPV6) => "58".into(),
-        Some(x) => x.to_string(),
-    };
-    let ports = (!pl.ports.is_empty() && matches!(pl.protocol, Some(6 | 17 | 132)))
-        .then(|| pl.ports.iter().map(|r| range_text(*r)).collect());
-    (proto, ports)
-}
-
-fn gcp(p: &Proposal) -> Rendered {
-    let project = p
-        .account
-        .as_ref()
-        .map(|a| format!(" --project={a}"))
-        .unwrap_or_default();
-    let mut cli = header(p);
-    let mut tf = header(p);
-    for pl in &p.planned {
-        let action = if pl.purpose == Purpose::Deny {
-            "DENY"
-        } else {
-            "ALLOW"
-        };
-        let (proto, ports) = gcp_rules(pl);
-        let rules = match &ports {
-            Some(ps) => format!("{proto}:{}", ps.join(",")),
-            None => proto.clone(),
-        };
-        cli.push_str(&format!(
-            "gcloud compute firewall-rules create {}{project} --network={} --direction=EGRESS \
-             --action={action} --rules={rules} --destination-ranges={} --priority={}\n",
-            pl.name,
-            p.resource,
-            pl.destinations.join(","),
-            pl.priority.unwrap_or(1000)
-        ));
-        let block = if pl.purpose == Purpose::Deny {
-            "deny"
-        } else {
-            "allow"
-        };
-        let ports_line = ports
-            .map(|ps| {
-                format!(
-                    "\n    ports    = [{}]",
-                    ps.iter()
-                        .map(|s| format!("\"{s}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-            .unwrap_or_default();
-        tf.push_str(&format!(
-            "resource \"google_compute_firewall\" \"{}\" {{\n  name               = \"{}\"\n  network            = \"{}\"\n  direction          = \"EGRESS\"\n  priority           = {}\n  destination_ranges = [{}]\n  {block} {{\n    protocol = \"{proto}\"{ports_line}\n  }}\n}}\n",
-            tf_name(&pl.name),
-            pl.name,
-            p.resource,
-            pl.priority.unwrap_or(1000),
-            pl.destinations
-                .iter()
-                .map(|s| format!("\"{s}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    for r in &p.removed_rules {
-        cli.push_str(&format!(
-            "gcloud compute firewall-rules delete {}{project} --quiet\n",
-            r.name
         ));
     }
     if !p.removes.is_empty() {
