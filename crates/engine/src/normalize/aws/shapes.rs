@@ -1,139 +1,22 @@
-//! Small readers for the AWS CLI's JSON with errors that name the object and the field.
-//!
-//! Missing optional fields read as absent; a field of the wrong type is an error, because a
-//! silently skipped permission would make the scan look cleaner than the account is.
+//! AWS value shapes the shared readers do not know: `[{"Key", "Value"}]` tags, zone names, and
+//! a protocol with its `FromPort`/`ToPort` pair.
 
-use crate::model::space::{
-    all_v4, parse_addrs, parse_proto_named, ICMP, ICMPV6, PORT_MAX, TCP, UDP,
-};
-use crate::model::{AddrSet, PortSet};
+use crate::model::space::{parse_proto_named, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
+use crate::model::PortSet;
+use crate::normalize::fields::{list, opt_str, req_str, FieldError};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// `field` as a list; absent or null reads as empty.
-pub fn list<'a>(obj: &'a Value, field: &str, what: &str) -> Result<&'a [Value], String> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(other) => Err(format!(
-            "{what}: `{field}` is not a list (found {})",
-            type_name(other)
-        )),
-    }
-}
-
-pub fn opt_str<'a>(obj: &'a Value, field: &str, what: &str) -> Result<Option<&'a str>, String> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "{what}: `{field}` is not a string (found {})",
-            type_name(other)
-        )),
-    }
-}
-
-pub fn req<'a>(obj: &'a Value, field: &str, what: &str) -> Result<&'a str, String> {
-    opt_str(obj, field, what)?.ok_or_else(|| format!("{what} has no string field `{field}`"))
-}
-
-pub fn opt_bool(obj: &Value, field: &str, what: &str) -> Result<Option<bool>, String> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(format!(
-            "{what}: `{field}` is not true or false (found {})",
-            type_name(other)
-        )),
-    }
-}
-
-/// An integer written as a JSON number or a numeric string (`"FromPort": 443` or `"443"`).
-pub fn opt_int(obj: &Value, field: &str, what: &str) -> Result<Option<i64>, String> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("{what}: `{field}` {n} is not a whole number")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{what}: `{field}` {s:?} is not a number")),
-        Some(other) => Err(format!(
-            "{what}: `{field}` is not a number (found {})",
-            type_name(other)
-        )),
-    }
-}
-
-/// A CIDR field of one address family (`CidrIp` is IPv4, `CidrIpv6` IPv6): the text and its
-/// addresses, or None when the field is absent.
-pub fn opt_cidr(
-    obj: &Value,
-    field: &str,
-    ipv6: bool,
-    what: &str,
-) -> Result<Option<(String, AddrSet)>, String> {
-    let Some(text) = opt_str(obj, field, what)? else {
-        return Ok(None);
-    };
-    let set = parse_addrs(text).map_err(|e| format!("{what}: `{field}` {e}"))?;
-    if set.is_subset(&all_v4()) == ipv6 {
-        let family = if ipv6 { "IPv6" } else { "IPv4" };
-        return Err(format!(
-            "{what}: `{field}` {text:?} is not an {family} CIDR block"
-        ));
-    }
-    Ok(Some((text.to_string(), set)))
-}
-
-/// Like `opt_cidr`, for a field that must be there.
-pub fn req_cidr(
-    obj: &Value,
-    field: &str,
-    ipv6: bool,
-    what: &str,
-) -> Result<(String, AddrSet), String> {
-    opt_cidr(obj, field, ipv6, what)?.ok_or_else(|| format!("{what} has no string field `{field}`"))
-}
-
-/// The first of several string fields that is present (route targets, group references).
-pub fn first_str<'a>(
-    obj: &'a Value,
-    fields: &[&str],
-    what: &str,
-) -> Result<Option<&'a str>, String> {
-    for f in fields {
-        if let Some(s) = opt_str(obj, f, what)? {
-            return Ok(Some(s));
-        }
-    }
-    Ok(None)
-}
-
 /// `[{"Key": k, "Value": v}]` → map.
-pub fn tags(obj: &Value, field: &str, what: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn tags(obj: &Value, field: &str, what: &str) -> Result<BTreeMap<String, String>, FieldError> {
     let mut out = BTreeMap::new();
     for (i, t) in list(obj, field, what)?.iter().enumerate() {
         let w = format!("{what}: {field}[{i}]");
-        let k = req(t, "Key", &w)?;
+        let k = req_str(t, "Key", &w)?;
         let v = opt_str(t, "Value", &w)?.unwrap_or("");
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The region of an availability zone: `us-east-1a` → `us-east-1`, `us-west-2-lax-1a` → `us-west-2`,
@@ -165,14 +48,16 @@ pub struct ProtoPorts {
     pub ports_text: String,
 }
 
-pub fn parse_protocol(raw: &Value, field: &str, what: &str) -> Result<Option<u8>, String> {
+pub fn parse_protocol(raw: &Value, field: &str, what: &str) -> Result<Option<u8>, FieldError> {
     let text = match raw {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         other => {
-            return Err(format!(
-                "{what}: `{field}` is not a protocol (found {})",
-                type_name(other)
+            return Err(FieldError::wrong_type(
+                what,
+                field,
+                "a protocol name or number",
+                other,
             ))
         }
     };
@@ -183,7 +68,7 @@ pub fn parse_protocol(raw: &Value, field: &str, what: &str) -> Result<Option<u8>
             "-1", "tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "sctp", "ipip",
         ],
     )
-    .map_err(|e| format!("{what}: `{field}` {e}"))
+    .map_err(|e| FieldError::invalid(what, field, format!("{text:?}"), e))
 }
 
 /// Builds the port restriction from AWS's pair of numbers: `FromPort`/`ToPort` for tcp/udp (`-1`
@@ -194,7 +79,7 @@ pub fn proto_ports(
     to: Option<i64>,
     names: (&str, &str),
     what: &str,
-) -> Result<ProtoPorts, String> {
+) -> Result<ProtoPorts, NormalizeError> {
     let proto_text = match proto {
         None => "all".to_string(),
         Some(p) => crate::model::space::proto_name(p as u32),
@@ -209,24 +94,17 @@ pub fn proto_ports(
     // a single port (or any icmp code) would hide the rest of the range.
     match (from, to) {
         (Some(_), None) => {
-            return Err(format!(
-                "{what}: `{}` is set but `{}` is missing",
-                names.0, names.1
-            ))
+            return Err(format!("{what}: `{}` is set but `{}` is missing", names.0, names.1).into())
         }
         (None, Some(_)) => {
-            return Err(format!(
-                "{what}: `{}` is set but `{}` is missing",
-                names.1, names.0
-            ))
+            return Err(format!("{what}: `{}` is set but `{}` is missing", names.1, names.0).into())
         }
         _ => {}
     }
     for (v, name) in [(from, names.0), (to, names.1)] {
         if let Some(v) = v.filter(|v| !(-1..=PORT_MAX as i64).contains(v)) {
-            return Err(format!(
-                "{what}: `{name}` {v} is not -1 (all) or a port or icmp value"
-            ));
+            let range = "-1 (all) and the ports or icmp values 0–65535";
+            return Err(FieldError::out_of_range(what, name, v, range).into());
         }
     }
     match proto {
@@ -237,14 +115,16 @@ pub fn proto_ports(
             };
             for (v, name) in [(lo, names.0), (hi, names.1)] {
                 if !(0..=PORT_MAX as i64).contains(&v) {
-                    return Err(format!("{what}: `{name}` {v} is not a port 0–65535"));
+                    let e = FieldError::out_of_range(what, name, v, "the ports 0–65535");
+                    return Err(e.into());
                 }
             }
             if lo > hi {
                 return Err(format!(
                     "{what}: port range {lo}-{hi} (`{}`-`{}`) runs backwards",
                     names.0, names.1
-                ));
+                )
+                .into());
             }
             let ports_text = if lo == hi {
                 lo.to_string()
@@ -259,11 +139,16 @@ pub fn proto_ports(
             })
         }
         Some(ICMP) | Some(ICMPV6) => {
-            let check = |v: Option<i64>, name: &str| -> Result<Option<u8>, String> {
+            let check = |v: Option<i64>, name: &str| -> Result<Option<u8>, FieldError> {
                 match v {
                     None | Some(-1) => Ok(None),
                     Some(x) if (0..=255).contains(&x) => Ok(Some(x as u8)),
-                    Some(x) => Err(format!("{what}: `{name}` {x} is not an icmp value 0–255")),
+                    Some(x) => Err(FieldError::out_of_range(
+                        what,
+                        name,
+                        x,
+                        "the icmp values 0–255",
+                    )),
                 }
             };
             let icmp_type = check(from, names.0)?;
