@@ -568,7 +568,7 @@ fn malformed_values_name_file_resource_and_field() {
             vec![
                 "sg-0bad",
                 "IpPermissionsEgress[0]",
-                "`IpRanges` is not a list",
+                "`IpRanges` must be a list",
             ],
         ),
         (
@@ -644,7 +644,7 @@ fn malformed_values_name_file_resource_and_field() {
         ),
         (
             eni(json!({"Ipv6Addresses": "2600::1"})),
-            vec!["eni-0bad", "`Ipv6Addresses` is not a list"],
+            vec!["eni-0bad", "`Ipv6Addresses` must be a list"],
         ),
         (
             eni(json!({"Ipv6Native": "false"})),
@@ -656,7 +656,7 @@ fn malformed_values_name_file_resource_and_field() {
         ),
         (
             json!({"Reservations": [{"Instances": {"InstanceId": "i-0a"}}]}),
-            vec!["Reservations[0]", "`Instances` is not a list"],
+            vec!["Reservations[0]", "`Instances` must be a list"],
         ),
         (
             json!({"Reservations": [{"Instances": [{"InstanceId": "i-0bad", "NetworkInterfaces": [{"NetworkInterfaceId": 7}]}]}]}),
@@ -969,12 +969,12 @@ fn security_group_rules_listing() {
     bad["SecurityGroupRules"][3]["CidrIpv4"] = json!("::/0");
     let err = load(vec![bad]).unwrap_err();
     assert!(
-        err.message
+        err.problem.to_string()
             .contains("sg-0e0e0e0e0e0e0e0e1: rule sgr-0a1b2c3d4e5f60704"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
-    assert!(err.message.contains("`CidrIpv4`"), "{}", err.message);
+    assert!(err.problem.to_string().contains("`CidrIpv4`"), "{}", err.problem.to_string());
     let mut bad = rules_listing();
     bad["SecurityGroupRules"][3]
         .as_object_mut()
@@ -982,9 +982,9 @@ fn security_group_rules_listing() {
         .remove("CidrIpv4");
     let err = load(vec![bad]).unwrap_err();
     assert!(
-        err.message.contains("has no destination"),
+        err.problem.to_string().contains("has no destination"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 
@@ -1013,9 +1013,9 @@ fn a_document_holding_several_listings_has_each_read() {
     merged["NetworkAcls"] = json!({"NetworkAclId": "acl-0x"});
     let err = load(vec![merged]).unwrap_err();
     assert!(
-        err.message.contains("`NetworkAcls` is not a list"),
+        err.problem.to_string().contains("`NetworkAcls` is not a list"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 
@@ -1057,9 +1057,9 @@ fn bare_lists_from_query_are_read_as_their_listing() {
     // A list of something else is not taken for an AWS listing.
     let err = load(vec![json!([{"GroupId": "sg-0a"}])]).unwrap_err();
     assert!(
-        err.message.contains("not a recognised export"),
+        err.problem.to_string().contains("not a recognised export"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 
