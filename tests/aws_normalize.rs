@@ -594,7 +594,11 @@ fn prefix_list_entries_attribution() {
     // Two outputs without ids cannot be told apart.
     let err = load(vec![entries.clone(), entries]).unwrap_err();
     assert_eq!(err.source_name, "doc-1.json");
-    assert!(err.problem.to_string().contains("doc-0.json"), "{}", err.problem.to_string());
+    assert!(
+        err.problem.to_string().contains("doc-0.json"),
+        "{}",
+        err.problem
+    );
 }
 
 #[test]

@@ -969,12 +969,17 @@ fn security_group_rules_listing() {
     bad["SecurityGroupRules"][3]["CidrIpv4"] = json!("::/0");
     let err = load(vec![bad]).unwrap_err();
     assert!(
-        err.problem.to_string()
+        err.problem
+            .to_string()
             .contains("sg-0e0e0e0e0e0e0e0e1: rule sgr-0a1b2c3d4e5f60704"),
         "{}",
         err.problem.to_string()
     );
-    assert!(err.problem.to_string().contains("`CidrIpv4`"), "{}", err.problem.to_string());
+    assert!(
+        err.problem.to_string().contains("`CidrIpv4`"),
+        "{}",
+        err.problem
+    );
     let mut bad = rules_listing();
     bad["SecurityGroupRules"][3]
         .as_object_mut()
@@ -1013,7 +1018,9 @@ fn a_document_holding_several_listings_has_each_read() {
     merged["NetworkAcls"] = json!({"NetworkAclId": "acl-0x"});
     let err = load(vec![merged]).unwrap_err();
     assert!(
-        err.problem.to_string().contains("`NetworkAcls` is not a list"),
+        err.problem
+            .to_string()
+            .contains("`NetworkAcls` is not a list"),
         "{}",
         err.problem.to_string()
     );

@@ -69,14 +69,20 @@ impl InputError {
 /// What is wrong inside one input file.
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
-    /// One field of one resource ([`fields`]).
+    /// One field of one resource ([`fields`]); boxed to keep every `Result` small.
     #[error(transparent)]
-    Field(#[from] fields::FieldError),
+    Field(Box<fields::FieldError>),
     /// Anything else (unreadable file, not JSON, a damaged listing, cross-field conflicts); the
     /// message names the resource and the fields itself. Readers move to `Field` as they are
     /// converted.
     #[error("{0}")]
     Input(String),
+}
+
+impl From<fields::FieldError> for NormalizeError {
+    fn from(e: fields::FieldError) -> Self {
+        NormalizeError::Field(Box::new(e))
+    }
 }
 
 impl From<String> for NormalizeError {
