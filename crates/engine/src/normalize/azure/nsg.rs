@@ -9,7 +9,7 @@ use crate::model::space::{
 };
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
-use crate::normalize::fields::type_name;
+use crate::normalize::fields::FieldError;
 use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -194,11 +194,17 @@ pub fn parse_rule(
         return Err(format!("{what}: field `access` is {access:?}, not Allow or Deny").into());
     };
     let priority = match field(r, "priority") {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| format!("{what}: field `priority` is missing or not an integer"))?;
+        None => return Err(FieldError::missing(&what, "priority", "a whole number").into()),
+        Some(v @ Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| FieldError::invalid(&what, "priority", v, "is not a whole number"))?,
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| {
+            FieldError::invalid(&what, "priority", format!("{s:?}"), "is not a whole number")
+        })?,
+        Some(other) => {
+            return Err(FieldError::wrong_type(&what, "priority", "a whole number", other).into())
+        }
+    };
     let protocol = parse_proto_named(
         req_str(r, "protocol", &what)?,
         // `Any` is how the portal shows `*`.
@@ -297,11 +303,8 @@ fn strings(r: &Value, one: &str, many: &str, what: &str) -> Result<Vec<String>, 
                 return Err(format!("{what}: field `{many}[{i}]` is an empty string").into())
             }
             other => {
-                return Err(format!(
-                    "{what}: field `{many}[{i}]` is not a string (found {})",
-                    type_name(other)
-                )
-                .into())
+                let at = format!("{many}[{i}]");
+                return Err(FieldError::wrong_type(what, &at, "a string", other).into());
             }
         }
     }

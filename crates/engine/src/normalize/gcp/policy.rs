@@ -6,7 +6,9 @@ use super::parse::{parse_l4, parse_ranges, L4};
 use super::urls::{last_segment, segment_after, NetRef};
 use crate::model::space::public;
 use crate::model::{Action, AddrSet};
-use crate::normalize::fields::{obj_list, opt_bool, opt_int_in, opt_str, req_str, str_list};
+use crate::normalize::fields::{
+    obj_list, opt_bool, opt_int_in, opt_str, req_str, str_list, FieldError,
+};
 use crate::normalize::NormalizeError;
 use serde_json::Value;
 
@@ -163,7 +165,7 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, NormalizeError> {
 fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, NormalizeError> {
     // Policy rule priorities are non-negative 32-bit integers.
     let priority = opt_int_in(v, "priority", what, (0, i32::MAX as i64))?
-        .ok_or_else(|| format!("{what}: `priority` is missing"))?;
+        .ok_or_else(|| FieldError::missing(what, "priority", "a whole number"))?;
     let what = &format!("{what} (priority {priority})");
     let action_text = req_str(v, "action", what)?;
     let action_lower = action_text.to_ascii_lowercase();
