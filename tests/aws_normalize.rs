@@ -635,7 +635,7 @@ fn malformed_files_name_the_file_and_field() {
     let cases = [
         (
             json!({"SecurityGroups": [{"GroupId": "sg-0bad", "IpPermissionsEgress": {"IpProtocol": "-1"}}]}),
-            vec!["sg-0bad", "IpPermissionsEgress", "not a list"],
+            vec!["sg-0bad", "IpPermissionsEgress", "must be a list"],
         ),
         (
             json!({"SecurityGroups": [sg("sg-0cidr", json!([cidr_perm("-1", None, &["10.0.0/8x"])]))]}),
