@@ -644,7 +644,11 @@ fn prefix_list_entries_attribution() {
     // Two outputs without ids cannot be told apart.
     let err = load(vec![entries.clone(), entries]).unwrap_err();
     assert_eq!(err.source_name, "doc-1.json");
-    assert!(err.message.contains("doc-0.json"), "{}", err.message);
+    assert!(
+        err.problem.to_string().contains("doc-0.json"),
+        "{}",
+        err.problem
+    );
 }
 
 #[test]
@@ -681,7 +685,7 @@ fn malformed_files_name_the_file_and_field() {
     let cases = [
         (
             json!({"SecurityGroups": [{"GroupId": "sg-0bad", "IpPermissionsEgress": {"IpProtocol": "-1"}}]}),
-            vec!["sg-0bad", "IpPermissionsEgress", "not a list"],
+            vec!["sg-0bad", "IpPermissionsEgress", "must be a list"],
         ),
         (
             json!({"SecurityGroups": [sg("sg-0cidr", json!([cidr_perm("-1", None, &["10.0.0/8x"])]))]}),

@@ -573,7 +573,7 @@ fn malformed_values_name_file_resource_and_field() {
             vec![
                 "sg-0bad",
                 "IpPermissionsEgress[0]",
-                "`IpRanges` is not a list",
+                "`IpRanges` must be a list",
             ],
         ),
         (
@@ -649,7 +649,7 @@ fn malformed_values_name_file_resource_and_field() {
         ),
         (
             eni(json!({"Ipv6Addresses": "2600::1"})),
-            vec!["eni-0bad", "`Ipv6Addresses` is not a list"],
+            vec!["eni-0bad", "`Ipv6Addresses` must be a list"],
         ),
         (
             eni(json!({"Ipv6Native": "false"})),
@@ -661,7 +661,7 @@ fn malformed_values_name_file_resource_and_field() {
         ),
         (
             json!({"Reservations": [{"Instances": {"InstanceId": "i-0a"}}]}),
-            vec!["Reservations[0]", "`Instances` is not a list"],
+            vec!["Reservations[0]", "`Instances` must be a list"],
         ),
         (
             json!({"Reservations": [{"Instances": [{"InstanceId": "i-0bad", "NetworkInterfaces": [{"NetworkInterfaceId": 7}]}]}]}),
@@ -974,12 +974,17 @@ fn security_group_rules_listing() {
     bad["SecurityGroupRules"][3]["CidrIpv4"] = json!("::/0");
     let err = load(vec![bad]).unwrap_err();
     assert!(
-        err.message
+        err.problem
+            .to_string()
             .contains("sg-0e0e0e0e0e0e0e0e1: rule sgr-0a1b2c3d4e5f60704"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
-    assert!(err.message.contains("`CidrIpv4`"), "{}", err.message);
+    assert!(
+        err.problem.to_string().contains("`CidrIpv4`"),
+        "{}",
+        err.problem
+    );
     let mut bad = rules_listing();
     bad["SecurityGroupRules"][3]
         .as_object_mut()
@@ -987,9 +992,9 @@ fn security_group_rules_listing() {
         .remove("CidrIpv4");
     let err = load(vec![bad]).unwrap_err();
     assert!(
-        err.message.contains("has no destination"),
+        err.problem.to_string().contains("has no destination"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 
@@ -1018,9 +1023,11 @@ fn a_document_holding_several_listings_has_each_read() {
     merged["NetworkAcls"] = json!({"NetworkAclId": "acl-0x"});
     let err = load(vec![merged]).unwrap_err();
     assert!(
-        err.message.contains("`NetworkAcls` is not a list"),
+        err.problem
+            .to_string()
+            .contains("`NetworkAcls` is not a list"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 
@@ -1062,9 +1069,9 @@ fn bare_lists_from_query_are_read_as_their_listing() {
     // A list of something else is not taken for an AWS listing.
     let err = load(vec![json!([{"GroupId": "sg-0a"}])]).unwrap_err();
     assert!(
-        err.message.contains("not a recognised export"),
+        err.problem.to_string().contains("not a recognised export"),
         "{}",
-        err.message
+        err.problem.to_string()
     );
 }
 

@@ -594,11 +594,15 @@ fn concatenated_exports_are_an_input_error_naming_the_file() {
     let err = loader.add_path(&path).unwrap_err();
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(err.source_name, path.display().to_string());
-    assert!(err.message.contains("not valid JSON"), "{}", err.message);
     assert!(
-        err.message.contains("several JSON documents"),
+        err.problem.to_string().contains("not valid JSON"),
         "{}",
-        err.message
+        err.problem
+    );
+    assert!(
+        err.problem.to_string().contains("several JSON documents"),
+        "{}",
+        err.problem.to_string()
     );
 }
 

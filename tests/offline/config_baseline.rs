@@ -366,3 +366,62 @@ fn cli_rejects_a_config_with_an_unknown_check() {
     assert!(err.contains("audit.toml") && err.contains("EG404"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+/// Issue 13: one lower-case pattern selects Azure targets in a rule and suppresses their findings,
+/// although the ids are spelled `/subscriptions/…/resourceGroups/rg-prod-weu/…` (ARM ids ignore
+/// case). Real inputs through the loader, a rule file through the catalog.
+#[test]
+fn one_pattern_selects_and_suppresses_azure_ids_in_any_case() {
+    use egress_audit::normalize::{Loader, Options};
+    let mut loader = Loader::default();
+    loader
+        .add_path(Path::new("tests/fixtures/azure/real-cli"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inv = loader.build(&Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rg.toml"),
+        r#"
+id = "ORG013"
+slug = "rg-any-egress"
+severity = "high"
+title = "Anything may leave rg-prod-weu"
+rationale = "Issue 13."
+remediation = "None."
+[query]
+kind = "reachable"
+traffic = ["all"]
+targets = { resource_ids = ["*/resourcegroups/rg-prod-weu/*"] }
+"#,
+    )
+    .unwrap();
+    let catalog = Catalog::load(&[dir.path().to_path_buf()]).unwrap();
+    let findings: Vec<Finding> = egress_audit::checks::run(&inv, &catalog, &Config::default())
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.check_id == "ORG013")
+        .collect();
+    assert!(!findings.is_empty(), "the selector selected no target");
+    for f in &findings {
+        assert!(
+            f.resource_id.contains("/resourceGroups/rg-prod-weu/"),
+            "{}",
+            f.resource_id
+        );
+    }
+    // Another group's pattern selects none of them.
+    let other = egress_audit::model::Pattern::new("*/resourcegroups/rg-dev/*");
+    assert!(inv.targets.iter().all(|t| !other.matches(&t.resource_id)));
+
+    let n = findings.len();
+    let mut r = Report::new(findings, vec![], vec![], inv.targets.len());
+    config(
+        "[[suppress]]\ncheck = \"ORG013\"\nresource = \"*/resourcegroups/rg-prod-weu/*\"\nreason = \"rg\"\n",
+    )
+    .apply(&mut r, day("2026-01-01"));
+    assert_eq!(r.summary.suppressed, n);
+    assert!(r
+        .findings
+        .iter()
+        .all(|f| f.suppressed.as_deref() == Some("rg")));
+}

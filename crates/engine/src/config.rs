@@ -2,7 +2,7 @@
 //! suppressions. A sample with every key documented: `examples/egress-audit.toml`.
 
 use crate::checks::Catalog;
-use crate::model::WarningKind;
+use crate::model::{Pattern, WarningKind};
 use crate::model::{Report, Severity, Warning};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -206,6 +206,11 @@ impl Config {
             .iter()
             .map(|s| s.expires.as_deref().and_then(|e| parse_date(e).ok()))
             .collect();
+        let patterns: Vec<Pattern> = self
+            .suppressions
+            .iter()
+            .map(|s| Pattern::new(&s.resource))
+            .collect();
         let mut matched = vec![0usize; self.suppressions.len()];
         for f in &mut report.findings {
             let qualified = f.qualified_name();
@@ -213,8 +218,7 @@ impl Config {
             for (i, s) in self.suppressions.iter().enumerate() {
                 let check_matches = s.check == "*" || s.check == f.check_id || s.check == f.slug;
                 if !check_matches
-                    || !(glob_match(&s.resource, &f.resource_id)
-                        || glob_match(&s.resource, &qualified))
+                    || !(patterns[i].matches(&f.resource_id) || patterns[i].matches(&qualified))
                 {
                     continue;
                 }
@@ -265,49 +269,4 @@ impl Config {
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|e| format!("expires {s:?} is not a date YYYY-MM-DD ({e})"))
-}
-
-/// `*` matches any run of characters, everything else itself, ignoring ASCII case (Azure
-/// resource ids are case-insensitive; AWS and GCP ids are lower case).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
-    // Iterative matcher with backtracking to the last `*`.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("sg-0abc*", "sg-0abc123"));
-        assert!(glob_match(
-            "*/nsg-legacy",
-            "azure/sub/westeurope/nsg-legacy"
-        ));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "axxbyyc"));
-        assert!(!glob_match("a*b*c", "axxbyy"));
-        assert!(!glob_match("sg-1", "sg-12"));
-        assert!(glob_match("SG-1", "sg-1"));
-    }
 }

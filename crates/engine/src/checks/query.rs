@@ -14,7 +14,7 @@ use super::{rule_level, CheckDef, Evaluated};
 use crate::config::Config;
 use crate::eval::evidence;
 use crate::model::space::{public, public4, public6, TCP, UDP};
-use crate::model::{AddrSet, Finding, Target, TrafficSet};
+use crate::model::{AddrSet, Finding, Pattern, Target, TrafficSet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -79,9 +79,9 @@ pub struct TargetSelector {
     /// Every one of these key = value labels (AWS tags, Azure tags, GCP labels).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Any of these resource id patterns (`*` is a wildcard).
+    /// Any of these resource id patterns ([`Pattern`]: `*` is a wildcard, case is ignored).
     #[serde(default)]
-    pub resource_ids: Vec<String>,
+    pub resource_ids: Vec<Pattern>,
 }
 
 impl TargetSelector {
@@ -102,32 +102,9 @@ impl TargetSelector {
             .iter()
             .all(|(k, v)| t.labels.get(k).is_some_and(|x| x == v));
         let ids_ok = self.resource_ids.is_empty()
-            || self
-                .resource_ids
-                .iter()
-                .any(|p| wildcard_match(p, &t.resource_id));
+            || self.resource_ids.iter().any(|p| p.matches(&t.resource_id));
         provider_ok && tags_ok && labels_ok && ids_ok
     }
-}
-
-/// `*` matches any run of characters; everything else is literal.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 impl Query {
@@ -514,17 +491,50 @@ fn allowlist(check: &CheckDef, ev: &Evaluated, permitted: &TrafficSet) -> Vec<Fi
 
 #[cfg(test)]
 mod tests {
-    use super::wildcard_match;
+    use super::TargetSelector;
+    use crate::model::{RouteInfo, Target};
+    use egress_audit_snapshot::Provider;
+
+    fn selects(pattern: &str, id: &str, provider: Provider) -> bool {
+        let sel: TargetSelector =
+            toml::from_str(&format!("resource_ids = [{pattern:?}]")).expect("selector");
+        sel.matches(&Target {
+            provider,
+            account: None,
+            region: None,
+            resource_id: id.into(),
+            resource_kind: "nic".into(),
+            name: None,
+            labels: Default::default(),
+            selectors: Vec::new(),
+            chains: Vec::new(),
+            route: RouteInfo::default(),
+            address_limit: None,
+            observed: false,
+            identity: Default::default(),
+        })
+    }
 
     #[test]
     fn wildcards() {
-        assert!(wildcard_match("sg-0abc*", "sg-0abc123"));
-        assert!(wildcard_match("*/nsg-legacy", "/subs/x/nsg-legacy"));
-        assert!(wildcard_match("*", "anything"));
-        assert!(wildcard_match("a*b*c", "axxbyyc"));
-        assert!(!wildcard_match("a*b*c", "axxbyy"));
-        assert!(!wildcard_match("sg-1", "sg-12"));
-        assert!(!wildcard_match("ab*ba", "aba"));
+        let aws = |p: &str, id: &str| selects(p, id, Provider::Aws);
+        assert!(aws("sg-0abc*", "sg-0abc123"));
+        assert!(aws("*/nsg-legacy", "/subs/x/nsg-legacy"));
+        assert!(aws("*", "anything"));
+        assert!(aws("a*b*c", "axxbyyc"));
+        assert!(!aws("a*b*c", "axxbyy"));
+        assert!(!aws("sg-1", "sg-12"));
+        assert!(!aws("ab*ba", "aba"));
+    }
+
+    /// Issue 13: the lower-case pattern selects the ARM spelling (`resourceGroups`), as the same
+    /// pattern in `[[suppress]]` does.
+    #[test]
+    fn selectors_ignore_case_as_suppressions_do() {
+        let id = "/subscriptions/0000/resourceGroups/rg-x/providers/Microsoft.Network/networkInterfaces/nic-1";
+        assert!(selects("*/resourcegroups/rg-x/*", id, Provider::Azure));
+        assert!(!selects("*/resourcegroups/rg-y/*", id, Provider::Azure));
+        assert!(selects("SG-0ABC*", "sg-0abc1", Provider::Aws));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The provider-neutral model: traffic sets, normalized policies, findings.
 
 pub mod finding;
+pub mod pattern;
 pub mod policy;
 pub mod reconciliation;
 pub mod scope;
@@ -10,6 +11,7 @@ pub use egress_audit_space as space;
 pub use finding::{
     Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };
+pub use pattern::Pattern;
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
 pub use scope::{LiveScope, Scope};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};

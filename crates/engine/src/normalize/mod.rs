@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod azure;
 pub mod chunked;
+pub mod fields;
 pub mod foreign;
 pub mod gcp;
 pub mod host;
@@ -52,18 +53,49 @@ pub struct Inventory {
 
 /// A bad input: exit status 2, with the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("{source_name}: {message}")]
+#[error("{source_name}: {problem}")]
 pub struct InputError {
     pub source_name: String,
-    pub message: String,
+    pub problem: NormalizeError,
 }
 
 impl InputError {
-    pub fn new(source: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(source: impl Into<String>, problem: impl Into<NormalizeError>) -> Self {
         InputError {
             source_name: source.into(),
-            message: message.into(),
+            problem: problem.into(),
         }
+    }
+}
+
+/// What is wrong inside one input file.
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    /// One field of one resource ([`fields`]); boxed to keep every `Result` small.
+    #[error(transparent)]
+    Field(Box<fields::FieldError>),
+    /// Anything else (unreadable file, not JSON, a damaged listing, cross-field conflicts); the
+    /// message names the resource and the fields itself. Readers move to `Field` as they are
+    /// converted.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl From<fields::FieldError> for NormalizeError {
+    fn from(e: fields::FieldError) -> Self {
+        NormalizeError::Field(Box::new(e))
+    }
+}
+
+impl From<String> for NormalizeError {
+    fn from(m: String) -> Self {
+        NormalizeError::Input(m)
+    }
+}
+
+impl From<&str> for NormalizeError {
+    fn from(m: &str) -> Self {
+        NormalizeError::Input(m.to_string())
     }
 }
 
@@ -419,11 +451,4 @@ fn is_firewall_text(p: &Path) -> bool {
     let mut head = Vec::new();
     let read = std::fs::File::open(p).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
     read.is_ok() && host::iptables::detect(&String::from_utf8_lossy(&head))
-}
-
-/// Reads a required string field, with an error that names the object and the field.
-pub fn req_str<'a>(obj: &'a Value, field: &str, what: &str) -> Result<&'a str, String> {
-    obj.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what} has no string field `{field}`"))
 }

@@ -9,6 +9,8 @@
 //! `blocked`, `silent`. Not measured (skipped): tcp `untested`, `not-tested`, `error`.
 
 use crate::model::space::{ICMP, ICMPV6, TCP, UDP};
+use crate::normalize::fields::{self, FieldError};
+use crate::normalize::NormalizeError;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -73,17 +75,17 @@ pub struct ProbeRecord {
     pub resource_id: String,
 }
 
-fn opt_string(v: &Value, key: &str, at: &str) -> Result<Option<String>, String> {
+fn opt_string(v: &Value, key: &str, at: &str) -> Result<Option<String>, NormalizeError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("probe result field `{at}{key}` must be a string")),
+        Some(_) => Err(format!("probe result field `{at}{key}` must be a string").into()),
     }
 }
 
 /// The `identity` object, if any.
-pub fn identity(v: &Value) -> Result<Option<ProbeIdentity>, String> {
+pub fn identity(v: &Value) -> Result<Option<ProbeIdentity>, NormalizeError> {
     let Some(id) = v.get("identity").filter(|x| !x.is_null()) else {
         return Ok(None);
     };
@@ -131,7 +133,7 @@ pub fn identity(v: &Value) -> Result<Option<ProbeIdentity>, String> {
 }
 
 /// The `labels` object (`--label KEY=VALUE`), if any.
-pub fn labels(v: &Value) -> Result<BTreeMap<String, String>, String> {
+pub fn labels(v: &Value) -> Result<BTreeMap<String, String>, NormalizeError> {
     let mut out = BTreeMap::new();
     let Some(l) = v.get("labels").filter(|x| !x.is_null()) else {
         return Ok(out);
@@ -148,22 +150,25 @@ pub fn labels(v: &Value) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-fn ip(s: &str, path: &str) -> Result<IpAddr, String> {
+/// The resource every probe-result error names.
+pub const PROBE: &str = "probe result";
+
+fn ip(s: &str, path: &str) -> Result<IpAddr, FieldError> {
     s.parse()
-        .map_err(|_| format!("probe result field `{path}` is not an IP address"))
+        .map_err(|_| FieldError::invalid(PROBE, path, format!("{s:?}"), "is not an IP address"))
 }
 
-fn str_at<'a>(v: &'a Value, path: &str, key: &str) -> Result<&'a str, String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("probe result has no string field `{path}{key}`"))
+fn str_at<'a>(v: &'a Value, path: &str, key: &str) -> Result<&'a str, FieldError> {
+    let at = format!("{path}{key}");
+    fields::as_opt_str(v.get(key), &at, PROBE)?
+        .ok_or_else(|| FieldError::missing(PROBE, &at, "a string"))
 }
 
-fn results<'a>(v: &'a Value, path: &str) -> Result<&'a [Value], String> {
+fn results<'a>(v: &'a Value, path: &str) -> Result<&'a [Value], NormalizeError> {
     match v.get("results") {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(format!("`{path}.results` must be a list")),
+        Some(_) => Err(format!("`{path}.results` must be a list").into()),
     }
 }
 
@@ -171,8 +176,8 @@ fn results<'a>(v: &'a Value, path: &str) -> Result<&'a [Value], String> {
 pub fn observations(
     v: &Value,
     address: IpAddr,
-    ranges: impl Fn(&Value, &str) -> Result<Vec<(u16, u16)>, String>,
-) -> Result<Vec<Observation>, String> {
+    ranges: impl Fn(&Value, &str) -> Result<Vec<(u16, u16)>, NormalizeError>,
+) -> Result<Vec<Observation>, NormalizeError> {
     let mut out = Vec::new();
     let mut push = |proto, lo: u32, hi: u32, address, verdict: &str, leaves, what: &str| {
         out.push(Observation {

@@ -26,7 +26,10 @@ use super::{DocContext, Inventory, Options};
 use crate::model::space::{public4, public6, AddrSet, ICMP, ICMPV6, TCP, UDP};
 use crate::model::WarningKind;
 use crate::model::{Action, Chain, Layer, LayerKind, PortSet, Rule, Target, TrafficSet, Warning};
+use crate::normalize::fields::{self, FieldError};
+use crate::normalize::NormalizeError;
 use egress_audit_snapshot::Provider;
+use observed::PROBE;
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -60,7 +63,7 @@ impl ProbeBundle {
             .is_some_and(|f| f.starts_with(FORMAT_PREFIX))
     }
 
-    pub fn add_probe(&mut self, v: Value, ctx: &DocContext) -> Result<(), String> {
+    pub fn add_probe(&mut self, v: Value, ctx: &DocContext) -> Result<(), NormalizeError> {
         let p = parse(&v)?;
         self.probes.push((ctx.source.clone(), p));
         Ok(())
@@ -180,14 +183,14 @@ fn allow(
     }
 }
 
-fn field<'a>(v: &'a Value, path: &str, name: &str) -> Result<&'a str, String> {
-    v.get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("probe result has no string field `{path}{name}`"))
+fn field<'a>(v: &'a Value, path: &str, name: &str) -> Result<&'a str, FieldError> {
+    let at = format!("{path}{name}");
+    fields::as_opt_str(v.get(name), &at, PROBE)?
+        .ok_or_else(|| FieldError::missing(PROBE, &at, "a string"))
 }
 
 /// `[[lo, hi], ...]` at `path`; absent or null is empty.
-fn ranges(v: &Value, path: &str) -> Result<Vec<(u16, u16)>, String> {
+fn ranges(v: &Value, path: &str) -> Result<Vec<(u16, u16)>, NormalizeError> {
     let Some(x) = v.get(path.rsplit('.').next().unwrap_or(path)) else {
         return Ok(Vec::new());
     };
@@ -207,7 +210,8 @@ fn ranges(v: &Value, path: &str) -> Result<Vec<(u16, u16)>, String> {
                 (lo <= hi).then_some((lo as u16, hi as u16))
             });
             nums.ok_or_else(|| {
-                format!("`{path}[{i}]` must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 65535, not {r}")
+                let reason = "must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 65535";
+                FieldError::invalid(PROBE, &format!("{path}[{i}]"), r, reason).into()
             })
         })
         .collect()
@@ -221,21 +225,22 @@ fn display(lo: u16, hi: u16) -> String {
     }
 }
 
-fn list<'a>(v: &'a Value, path: &str) -> Result<&'a [Value], String> {
+fn list<'a>(v: &'a Value, path: &str) -> Result<&'a [Value], NormalizeError> {
     match v.get("results") {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(format!("`{path}.results` must be a list")),
+        Some(_) => Err(format!("`{path}.results` must be a list").into()),
     }
 }
 
-fn parse(v: &Value) -> Result<ParsedProbe, String> {
+fn parse(v: &Value) -> Result<ParsedProbe, NormalizeError> {
     let format = field(v, "", "format")?;
     if format != egress_audit_snapshot::probe_result::FORMAT {
         return Err(format!(
             "probe result format {format:?} is not supported (this version reads {:?})",
             egress_audit_snapshot::probe_result::FORMAT
-        ));
+        )
+        .into());
     }
     let host = field(v, "", "host")?.to_string();
     let target = field(v, "", "target")?.to_string();
@@ -320,9 +325,9 @@ fn parse(v: &Value) -> Result<ParsedProbe, String> {
             let transport = field(r, &path, "transport")?;
             let server = field(r, &path, "server")?;
             let Ok(a) = server.parse::<IpAddr>() else {
-                return Err(format!(
-                    "probe result field `{path}server` is not an IP address"
-                ));
+                return Err(
+                    format!("probe result field `{path}server` is not an IP address").into(),
+                );
             };
             let (set, name) = family(a);
             let (proto, port, what) = match (transport, verdict) {
@@ -466,15 +471,18 @@ mod tests {
     fn malformed_fields_are_named() {
         let mut v = sample();
         v["tcp"]["open"] = json!([[5, 1]]);
-        assert!(parse(&v).unwrap_err().contains("`tcp.open[0]`"));
+        assert!(parse(&v).unwrap_err().to_string().contains("`tcp.open[0]`"));
         let mut v = sample();
         v.as_object_mut().unwrap().remove("address");
-        assert!(parse(&v).unwrap_err().contains("`address`"));
+        assert!(parse(&v).unwrap_err().to_string().contains("`address`"));
         let mut v = sample();
         v["icmp"]["results"][0]["address"] = json!("nope");
-        assert!(parse(&v).unwrap_err().contains("icmp.results[0].address"));
+        assert!(parse(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("icmp.results[0].address"));
         let mut v = sample();
         v["format"] = json!("egress-audit-probe/9");
-        assert!(parse(&v).unwrap_err().contains("not supported"));
+        assert!(parse(&v).unwrap_err().to_string().contains("not supported"));
     }
 }

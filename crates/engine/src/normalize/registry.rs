@@ -4,7 +4,9 @@
 //! [`registry`] order, and the first that detects it from its content reads it. Adding an input
 //! kind (a Terraform plan, another firewall) is one `Normalizer` implementation and one line here.
 
-use super::{aws, azure, gcp, host, probe, DocContext, InputError, Inventory, Options};
+use super::{
+    aws, azure, gcp, host, probe, DocContext, InputError, Inventory, NormalizeError, Options,
+};
 use egress_audit_snapshot::Provider;
 use serde_json::Value;
 
@@ -50,8 +52,8 @@ pub fn registry() -> Vec<Box<dyn Normalizer>> {
     ]
 }
 
-fn named(ctx: &DocContext) -> impl Fn(String) -> InputError + '_ {
-    move |m| InputError::new(&ctx.source, m)
+fn named<E: Into<NormalizeError>>(ctx: &DocContext) -> impl Fn(E) -> InputError + '_ {
+    move |e| InputError::new(&ctx.source, e)
 }
 
 impl Normalizer for aws::AwsBundle {
@@ -62,7 +64,7 @@ impl Normalizer for aws::AwsBundle {
         Self::detect(doc).is_some()
     }
     fn add(&mut self, doc: Value, ctx: &DocContext) -> Result<(), InputError> {
-        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not an AWS listing".into()))?;
+        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not an AWS listing"))?;
         self.add_kind(kind, doc, ctx).map_err(named(ctx))
     }
     fn sliceable(&self, first: &Value) -> bool {
@@ -84,7 +86,7 @@ impl Normalizer for azure::AzureBundle {
         Self::detect(doc).is_some()
     }
     fn add(&mut self, doc: Value, ctx: &DocContext) -> Result<(), InputError> {
-        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not an Azure listing".into()))?;
+        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not an Azure listing"))?;
         self.add_kind(kind, doc, ctx).map_err(named(ctx))
     }
     fn build(self: Box<Self>, opts: &Options, inv: &mut Inventory) {
@@ -100,7 +102,7 @@ impl Normalizer for gcp::GcpBundle {
         Self::detect(doc).is_some()
     }
     fn add(&mut self, doc: Value, ctx: &DocContext) -> Result<(), InputError> {
-        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not a GCP listing".into()))?;
+        let kind = Self::detect(&doc).ok_or_else(|| named(ctx)("not a GCP listing"))?;
         self.add_kind(kind, doc, ctx).map_err(named(ctx))
     }
     fn build(self: Box<Self>, opts: &Options, inv: &mut Inventory) {

@@ -15,15 +15,15 @@
 //! - Route tables give `RouteInfo` per subnet and address family (see `routes`).
 //! - `describe-security-group-rules` supplies groups that `describe-security-groups` does not list.
 
-mod fields;
 mod network;
 mod parse;
 mod routes;
 mod rules;
 mod sg_rules;
+mod shapes;
 mod targets;
 
-use super::{DocContext, Inventory, Options};
+use super::{fields, DocContext, Inventory, NormalizeError, Options};
 use crate::model::{AddrSet, Warning};
 use network::{PrefixList, RouteTable, Subnet};
 use parse::{Eni, Instance, Nacl, Scope, SecurityGroup};
@@ -188,12 +188,12 @@ impl AwsBundle {
         kind: &'static str,
         v: Value,
         ctx: &DocContext,
-    ) -> Result<(), String> {
+    ) -> Result<(), NormalizeError> {
         // `--query SecurityGroups` prints the bare list: read it as the listing it came from.
         let v = match v {
             Value::Array(items) => match bare_list_kind(&items) {
                 Some((key, _)) => serde_json::json!({ key: items }),
-                None => return Err(format!("not an AWS listing of kind {kind}")),
+                None => return Err(format!("not an AWS listing of kind {kind}").into()),
             },
             obj => match single_object_kind(&obj) {
                 Some((key, _)) => serde_json::json!({ key: [obj] }),
@@ -214,7 +214,12 @@ impl AwsBundle {
         Ok(())
     }
 
-    fn add_one(&mut self, kind: &'static str, v: &Value, ctx: &DocContext) -> Result<(), String> {
+    fn add_one(
+        &mut self,
+        kind: &'static str,
+        v: &Value,
+        ctx: &DocContext,
+    ) -> Result<(), NormalizeError> {
         let scope = Scope {
             source: ctx.source.clone(),
             account: ctx.account.clone(),
@@ -226,7 +231,7 @@ impl AwsBundle {
             .map(|(key, _)| *key)
             .ok_or_else(|| format!("unknown AWS document kind {kind:?}"))?;
         if !v.get(key).is_some_and(Value::is_array) {
-            return Err(format!("`{key}` is not a list"));
+            return Err(format!("`{key}` is not a list").into());
         }
         self.loaded.insert(kind);
         let already = |w: &Warning| {
@@ -295,7 +300,7 @@ impl AwsBundle {
             }
             "vpcs" => {
                 for (i, item) in numbered(items, first) {
-                    let id = fields::req(item, "VpcId", &format!("Vpcs[{i}]"))?;
+                    let id = fields::req_str(item, "VpcId", &format!("Vpcs[{i}]"))?;
                     let owner = fields::opt_str(item, "OwnerId", &format!("vpc {id}"))?;
                     let mut s = scope.clone();
                     s.account = s.account.or_else(|| owner.map(str::to_string));
@@ -328,7 +333,7 @@ impl AwsBundle {
                 }
             }
             "prefix-list-entries" => self.add_entries(v, &scope)?,
-            _ => return Err(format!("unknown AWS document kind {kind:?}")),
+            _ => return Err(format!("unknown AWS document kind {kind:?}").into()),
         }
         Ok(())
     }
@@ -344,7 +349,7 @@ impl AwsBundle {
 
     /// `get-managed-prefix-list-entries` prints no prefix-list id; `{"PrefixListId", "Entries"}` is
     /// accepted too. One output without an id can still be attributed (see `targets`); two cannot.
-    fn add_entries(&mut self, v: &Value, scope: &Scope) -> Result<(), String> {
+    fn add_entries(&mut self, v: &Value, scope: &Scope) -> Result<(), NormalizeError> {
         match fields::opt_str(v, "PrefixListId", "prefix-list entries")? {
             Some(id) => {
                 let set = network::entries(v, &format!("prefix list {id}"))?;
@@ -358,7 +363,7 @@ impl AwsBundle {
                         "a second `get-managed-prefix-list-entries` output without a prefix-list id \
                          (the first is {first}): the entries cannot be told apart; save each as \
                          {{\"PrefixListId\": \"pl-…\", \"Entries\": [...]}}"
-                    ));
+                    ).into());
                 }
                 self.anonymous_entries = Some((scope.source.clone(), set));
             }

@@ -1,9 +1,10 @@
 //! Network documents: subnets, route tables, prefix lists and their entries.
 
-use super::fields::{first_str, list, opt_bool, opt_cidr, opt_str, req};
 use super::parse::{owned_scope, Scope};
 use crate::model::space::parse_addrs;
 use crate::model::AddrSet;
+use crate::normalize::fields::{first_str, list, opt_bool, opt_cidr, opt_str, req_str as req};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -13,7 +14,7 @@ pub struct Subnet {
     pub scope: Scope,
 }
 
-pub fn subnet(v: &Value, i: usize, scope: &Scope) -> Result<Subnet, String> {
+pub fn subnet(v: &Value, i: usize, scope: &Scope) -> Result<Subnet, NormalizeError> {
     let id = req(v, "SubnetId", &format!("Subnets[{i}]"))?.to_string();
     let what = format!("subnet {id}");
     Ok(Subnet {
@@ -64,7 +65,7 @@ const ROUTE_TARGETS: &[&str] = &[
     "NetworkInterfaceId",
 ];
 
-pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, String> {
+pub fn route_table(v: &Value, i: usize) -> Result<RouteTable, NormalizeError> {
     let id = req(v, "RouteTableId", &format!("RouteTables[{i}]"))?.to_string();
     let what = format!("route table {id}");
     let mut main = false;
@@ -122,7 +123,7 @@ pub struct PrefixList {
     pub cidrs: Option<AddrSet>,
 }
 
-pub fn prefix_list(v: &Value, i: usize) -> Result<PrefixList, String> {
+pub fn prefix_list(v: &Value, i: usize) -> Result<PrefixList, NormalizeError> {
     let id = req(v, "PrefixListId", &format!("PrefixLists[{i}]"))?.to_string();
     let what = format!("prefix list {id}");
     let cidrs = match v.get("Cidrs") {
@@ -146,7 +147,7 @@ pub fn prefix_list(v: &Value, i: usize) -> Result<PrefixList, String> {
 }
 
 /// `get-managed-prefix-list-entries`: the entries' union.
-pub fn entries(v: &Value, what: &str) -> Result<AddrSet, String> {
+pub fn entries(v: &Value, what: &str) -> Result<AddrSet, NormalizeError> {
     let mut set = AddrSet::empty();
     for (j, e) in list(v, "Entries", what)?.iter().enumerate() {
         let w = format!("{what}: Entries[{j}]");

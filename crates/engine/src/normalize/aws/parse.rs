@@ -1,12 +1,13 @@
 //! The `aws ec2 describe-*` documents, read into plain structs. Nothing is resolved here: prefix
 //! lists, subnets and route tables may arrive in later files, so `build` joins them.
 
-use super::fields::{
-    first_str, list, opt_bool, opt_cidr, opt_int, opt_str, parse_protocol, proto_ports,
-    region_of_az, req, req_cidr, tags, ProtoPorts,
-};
+use super::shapes::{parse_protocol, proto_ports, region_of_az, tags, ProtoPorts};
 use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet};
+use crate::normalize::fields::{
+    first_str, list, opt_bool, opt_cidr, opt_int, opt_str, req_cidr, req_str as req,
+};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -59,7 +60,7 @@ pub struct SecurityGroup {
     pub empty_permissions: Vec<usize>,
 }
 
-pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, String> {
+pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGroup, NormalizeError> {
     let id = req(v, "GroupId", &format!("SecurityGroups[{i}]"))?.to_string();
     let what = format!("security group {id}");
     let owner = opt_str(v, "OwnerId", &what)?;
@@ -85,7 +86,7 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
 }
 
 /// `owner`: the group's account, so that a reference to another account's group says whose it is.
-fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, String> {
+fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, NormalizeError> {
     let raw = v
         .get("IpProtocol")
         .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
@@ -143,7 +144,7 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
     })
 }
 
-fn description(v: &Value, what: &str) -> Result<Option<String>, String> {
+fn description(v: &Value, what: &str) -> Result<Option<String>, NormalizeError> {
     Ok(opt_str(v, "Description", what)?
         .map(str::trim)
         .filter(|d| !d.is_empty())
@@ -174,7 +175,7 @@ pub struct Nacl {
     pub entries_unknown: bool,
 }
 
-pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
+pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, NormalizeError> {
     let id = req(v, "NetworkAclId", &format!("NetworkAcls[{i}]"))?.to_string();
     let what = format!("network ACL {id}");
     let mut subnets = Vec::new();
@@ -205,7 +206,7 @@ pub fn nacl(v: &Value, i: usize, scope: &Scope) -> Result<Nacl, String> {
     })
 }
 
-fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
+fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, NormalizeError> {
     let number = opt_int(e, "RuleNumber", what)?
         .ok_or_else(|| format!("{what} has no field `RuleNumber`"))?;
     // 1–32766 for the ACL's own entries; 32767 and 32768 are the final `*` entries (IPv4, IPv6)
@@ -213,17 +214,14 @@ fn nacl_entry(e: &Value, what: &str) -> Result<NaclEntry, String> {
     if !(1..=32768).contains(&number) {
         return Err(format!(
             "{what}: `RuleNumber` {number} is outside 1–32768, the rule numbers AWS allows"
-        ));
+        )
+        .into());
     }
     let what = &format!("{what} (rule {number})");
     let action = match req(e, "RuleAction", what)?.to_ascii_lowercase().as_str() {
         "allow" => Action::Allow,
         "deny" => Action::Deny,
-        other => {
-            return Err(format!(
-                "{what}: `RuleAction` {other:?} is not allow or deny"
-            ))
-        }
+        other => return Err(format!("{what}: `RuleAction` {other:?} is not allow or deny").into()),
     };
     let raw = e
         .get("Protocol")
@@ -312,8 +310,8 @@ impl Family {
 /// Reads the address fields of an interface (or of an instance): `PrivateIpAddress`,
 /// `PrivateIpAddresses[]`, `Ipv4Prefixes[]`, `Ipv6Address`, `Ipv6Addresses[]`, `Ipv6Prefixes[]`,
 /// `Ipv6Native`.
-fn family(v: &Value, what: &str) -> Result<Family, String> {
-    let any_str = |field: &str, key: &str| -> Result<bool, String> {
+fn family(v: &Value, what: &str) -> Result<Family, NormalizeError> {
+    let any_str = |field: &str, key: &str| -> Result<bool, NormalizeError> {
         let mut found = false;
         for (j, item) in list(v, field, what)?.iter().enumerate() {
             found |= opt_str(item, key, &format!("{what}: {field}[{j}]"))?.is_some();
@@ -337,9 +335,9 @@ fn family(v: &Value, what: &str) -> Result<Family, String> {
 /// The addresses an interface (or an instance) holds: `PrivateIpAddress`, `PrivateIpAddresses[]`
 /// (with their `Association.PublicIp`), `Association.PublicIp`, `PublicIpAddress`, `Ipv6Address`,
 /// `Ipv6Addresses[]`. Only for attribution: they change no verdict.
-fn addresses(v: &Value, what: &str) -> Result<Vec<IpAddr>, String> {
+fn addresses(v: &Value, what: &str) -> Result<Vec<IpAddr>, NormalizeError> {
     let mut out: Vec<IpAddr> = Vec::new();
-    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), String> {
+    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), NormalizeError> {
         if let Some(a) = opt_str(obj, key, at)?.filter(|a| !a.is_empty()) {
             let ip = a
                 .parse()
@@ -402,7 +400,12 @@ impl Eni {
 }
 
 /// One element of `NetworkInterfaces` (from describe-network-interfaces or describe-instances).
-pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Result<Eni, String> {
+pub fn eni(
+    v: &Value,
+    path: &str,
+    scope: &Scope,
+    instance: Option<&str>,
+) -> Result<Eni, NormalizeError> {
     let id = req(v, "NetworkInterfaceId", path)?.to_string();
     let what = format!("network interface {id}");
     let attached = match v.get("Attachment") {
@@ -430,7 +433,7 @@ pub fn eni(v: &Value, path: &str, scope: &Scope, instance: Option<&str>) -> Resu
     })
 }
 
-fn group_ids(v: &Value, field: &str, what: &str) -> Result<Vec<String>, String> {
+fn group_ids(v: &Value, field: &str, what: &str) -> Result<Vec<String>, NormalizeError> {
     let mut out = Vec::new();
     for (j, g) in list(v, field, what)?.iter().enumerate() {
         out.push(req(g, "GroupId", &format!("{what}: {field}[{j}]"))?.to_string());
@@ -446,7 +449,7 @@ pub struct Instance {
 
 /// `describe-instances`: the instances and their interfaces (or the instance itself as a
 /// pseudo-interface when its `NetworkInterfaces` are not listed).
-pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)>, String> {
+pub fn reservations(v: &Value, scope: &Scope) -> Result<Vec<(Instance, Vec<Eni>)>, NormalizeError> {
     let mut out = Vec::new();
     for (r, res) in list(v, "Reservations", "describe-instances")?
         .iter()

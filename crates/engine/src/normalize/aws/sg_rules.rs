@@ -3,15 +3,17 @@
 //! Its egress rules make up the group when `describe-security-groups` does not list it; when it
 //! does, that listing already holds the same rules and wins (adding both would count each twice).
 
-use super::fields::{list, opt_bool, opt_cidr, opt_int, opt_str, parse_protocol, proto_ports, req};
 use super::parse::{owned_scope, DestKind, Destination, Permission, Scope, SecurityGroup};
+use super::shapes::{parse_protocol, proto_ports};
+use crate::normalize::fields::{list, opt_bool, opt_cidr, opt_int, opt_str, req_str as req};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Groups built from rule listings, by group id.
 pub type RuleGroups = BTreeMap<String, SecurityGroup>;
 
-pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), String> {
+pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), NormalizeError> {
     for (i, r) in list(v, "SecurityGroupRules", "SecurityGroupRules")?
         .iter()
         .enumerate()
@@ -47,7 +49,12 @@ pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), Stri
     Ok(())
 }
 
-fn rule(r: &Value, id: &str, owner: Option<&str>, what: &str) -> Result<Permission, String> {
+fn rule(
+    r: &Value,
+    id: &str,
+    owner: Option<&str>,
+    what: &str,
+) -> Result<Permission, NormalizeError> {
     let raw = r
         .get("IpProtocol")
         .ok_or_else(|| format!("{what} has no field `IpProtocol`"))?;
@@ -84,7 +91,8 @@ fn rule(r: &Value, id: &str, owner: Option<&str>, what: &str) -> Result<Permissi
                 return Err(format!(
                     "{what} has no destination (`CidrIpv4`, `CidrIpv6`, `PrefixListId` or \
                      `ReferencedGroupInfo`)"
-                ))
+                )
+                .into())
             }
         }
     };

@@ -8,6 +8,7 @@ use super::AwsBundle;
 use crate::model::WarningKind;
 use crate::model::{AddrSet, Chain, Identity, Layer, Rule, Target, Warning};
 use crate::normalize::Inventory;
+use crate::normalize::NormalizeError;
 use egress_audit_snapshot::Provider;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -288,7 +289,11 @@ impl<'a> Acls<'a> {
     }
 
     /// An explicit association, else the VPC's default ACL.
-    fn of_subnet(&self, subnet: Option<&str>, vpc: Option<&str>) -> Result<&'a Nacl, String> {
+    fn of_subnet(
+        &self,
+        subnet: Option<&str>,
+        vpc: Option<&str>,
+    ) -> Result<&'a Nacl, NormalizeError> {
         if !self.loaded {
             return Err("no `aws ec2 describe-network-acls` output was given".into());
         }
@@ -305,10 +310,7 @@ impl<'a> Acls<'a> {
             }
         };
         if n.entries_unknown {
-            return Err(format!(
-                "its network ACL {} is listed without its `Entries`",
-                n.id
-            ));
+            return Err(format!("its network ACL {} is listed without its `Entries`", n.id).into());
         }
         Ok(n)
     }

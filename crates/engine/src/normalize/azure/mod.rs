@@ -45,7 +45,7 @@ mod targets;
 
 pub use service_tags::ServiceTags;
 
-use super::{DocContext, Inventory, Options};
+use super::{DocContext, Inventory, NormalizeError, Options};
 use crate::model::Warning;
 use crate::model::WarningKind;
 use network::{Firewall, Nic, RouteTable, Subnet, Vm};
@@ -168,7 +168,7 @@ impl AzureBundle {
         kind: &'static str,
         v: Value,
         ctx: &DocContext,
-    ) -> Result<(), String> {
+    ) -> Result<(), NormalizeError> {
         let doc_kind = Kind::from_str(kind).ok_or_else(|| format!("unknown Azure kind {kind}"))?;
         if doc_kind == Kind::ServiceTags {
             let tags = ServiceTags::from_value(&v)?;
@@ -212,7 +212,7 @@ impl AzureBundle {
         let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             if !item.is_object() {
-                return Err(format!("item [{i}] is not an object"));
+                return Err(format!("item [{i}] is not an object").into());
             }
             if shape::item_kind(item).is_none() {
                 if let Some(t) = shape::other_arm_type(item) {
@@ -222,7 +222,8 @@ impl AzureBundle {
                 if doc_kind == Kind::OtherArm {
                     return Err(format!(
                         "item [{i}] has no ARM `type` and `id`, unlike the other items"
-                    ));
+                    )
+                    .into());
                 }
             }
             // One listing holds one kind; an item without a telling `type` or `id` is taken as it.
@@ -244,7 +245,12 @@ impl AzureBundle {
         Ok(())
     }
 
-    fn add_item(&mut self, kind: Kind, item: &Value, ctx: &DocContext) -> Result<(), String> {
+    fn add_item(
+        &mut self,
+        kind: Kind,
+        item: &Value,
+        ctx: &DocContext,
+    ) -> Result<(), NormalizeError> {
         let account = ctx.account.as_deref();
         match kind {
             Kind::Nsg => {

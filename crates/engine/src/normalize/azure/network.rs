@@ -6,6 +6,7 @@ use super::shape::{
 };
 use crate::model::space::{all_v4, parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -89,7 +90,7 @@ fn push_unique(list: &mut Vec<String>, v: &str) {
     }
 }
 
-pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, String> {
+pub fn parse_nic(item: &Value, fallback_account: Option<&str>) -> Result<Nic, NormalizeError> {
     let name = name_of(item, "NIC")?;
     let what = format!("NIC {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
@@ -123,7 +124,7 @@ fn read_ip_configs(
     configs: &[Value],
     what: &str,
     version_defaults_to_v4: bool,
-) -> Result<(), String> {
+) -> Result<(), NormalizeError> {
     // The primary configuration's subnet decides the route; list it first.
     let mut ordered: Vec<&Value> = configs.iter().collect();
     // A configuration is IPv6 by its address or by its version (the address may be missing, e.g.
@@ -162,7 +163,7 @@ fn read_ip_configs(
 
 /// The addresses of one IP configuration: `privateIPAddress`, and `publicIPAddress.ipAddress`
 /// when the export expands the public address (`az network nic list` shows only its id).
-fn read_ips(nic: &mut Nic, config: &Value, what: &str) -> Result<(), String> {
+fn read_ips(nic: &mut Nic, config: &Value, what: &str) -> Result<(), NormalizeError> {
     let public = field(config, "publicIPAddress");
     let found = [
         (
@@ -197,7 +198,10 @@ fn read_ips(nic: &mut Nic, config: &Value, what: &str) -> Result<(), String> {
 /// configuration's NSG and subnets, since a Uniform scale set's instance NICs are in no
 /// `az network nic list`. A scale set without such a model (Flexible orchestration, whose VMs and
 /// NICs are ordinary resources) gives none.
-pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Nic>, String> {
+pub fn parse_vmss(
+    item: &Value,
+    fallback_account: Option<&str>,
+) -> Result<Vec<Nic>, NormalizeError> {
     let name = name_of(item, "virtual machine scale set")?;
     let what = format!("virtual machine scale set {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
@@ -257,7 +261,7 @@ pub fn parse_vmss(item: &Value, fallback_account: Option<&str>) -> Result<Vec<Ni
 }
 
 /// A virtual machine of `az vm list` (flattened) or the Compute REST listing: its tags and NICs.
-pub fn parse_vm(item: &Value) -> Result<Vm, String> {
+pub fn parse_vm(item: &Value) -> Result<Vm, NormalizeError> {
     let name = name_of(item, "virtual machine")?;
     let what = format!("virtual machine {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
@@ -277,7 +281,7 @@ pub fn parse_vm(item: &Value) -> Result<Vm, String> {
 }
 
 /// One subnet, from `az network vnet subnet list` or from a virtual network's `subnets`.
-pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> {
+pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, NormalizeError> {
     let name = name_of(item, "subnet")?;
     let what = match vnet {
         Some(v) => format!("virtual network {v} subnet {name}"),
@@ -298,7 +302,7 @@ pub fn parse_subnet(item: &Value, vnet: Option<&str>) -> Result<Subnet, String> 
     })
 }
 
-pub fn parse_vnet(item: &Value) -> Result<Vec<Subnet>, String> {
+pub fn parse_vnet(item: &Value) -> Result<Vec<Subnet>, NormalizeError> {
     let name = name_of(item, "virtual network")?;
     let what = format!("virtual network {name}");
     array_field(item, "subnets", &what)?
@@ -307,7 +311,7 @@ pub fn parse_vnet(item: &Value) -> Result<Vec<Subnet>, String> {
         .collect()
 }
 
-pub fn parse_route_table(item: &Value) -> Result<RouteTable, String> {
+pub fn parse_route_table(item: &Value) -> Result<RouteTable, NormalizeError> {
     let name = name_of(item, "route table")?;
     let what = format!("route table {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(name).to_string();
@@ -337,7 +341,7 @@ pub fn parse_route_table(item: &Value) -> Result<RouteTable, String> {
     })
 }
 
-pub fn parse_firewall(item: &Value) -> Result<Firewall, String> {
+pub fn parse_firewall(item: &Value) -> Result<Firewall, NormalizeError> {
     let name = name_of(item, "firewall")?;
     let what = format!("Azure Firewall {name}");
     let mut private_ips = Vec::new();

@@ -3,12 +3,14 @@
 //! into traffic sets.
 
 use super::service_tags::ServiceTags;
-use super::shape::{array_field, field, id_key, id_name, json_kind, opt_str, ref_ids, req_str};
+use super::shape::{array_field, field, id_key, id_name, opt_str, ref_ids, req_str};
 use crate::model::space::{
     all_v4, all_v6, parse_addrs, parse_proto_named, public, PortSet, ICMP, ICMPV6,
 };
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
+use crate::normalize::fields::FieldError;
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -89,7 +91,7 @@ fn default_rules() -> Vec<RawRule> {
 }
 
 /// Reads one NSG item of either shape.
-pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, String> {
+pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, NormalizeError> {
     let name = super::shape::name_of(item, "NSG")?.to_string();
     let what = format!("NSG {name}");
     let id = opt_str(item, "id", &what)?.unwrap_or(&name).to_string();
@@ -166,7 +168,11 @@ pub fn parse_nsg(item: &Value, fallback_account: Option<&str>) -> Result<Nsg, St
 }
 
 /// Reads one security rule; inbound rules are skipped (`None`).
-pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRule>, String> {
+pub fn parse_rule(
+    r: &Value,
+    nsg: &str,
+    synthetic: bool,
+) -> Result<Option<RawRule>, NormalizeError> {
     let rule_name =
         super::shape::name_of(r, "security rule").map_err(|e| format!("NSG {nsg}: {e}"))?;
     let what = format!("NSG {nsg} rule {rule_name}");
@@ -175,9 +181,9 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
         return Ok(None);
     }
     if !direction.eq_ignore_ascii_case("outbound") {
-        return Err(format!(
-            "{what}: field `direction` is {direction:?}, not Inbound or Outbound"
-        ));
+        return Err(
+            format!("{what}: field `direction` is {direction:?}, not Inbound or Outbound").into(),
+        );
     }
     let access = req_str(r, "access", &what)?;
     let action = if access.eq_ignore_ascii_case("allow") {
@@ -185,16 +191,20 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
     } else if access.eq_ignore_ascii_case("deny") {
         Action::Deny
     } else {
-        return Err(format!(
-            "{what}: field `access` is {access:?}, not Allow or Deny"
-        ));
+        return Err(format!("{what}: field `access` is {access:?}, not Allow or Deny").into());
     };
     let priority = match field(r, "priority") {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| format!("{what}: field `priority` is missing or not an integer"))?;
+        None => return Err(FieldError::missing(&what, "priority", "a whole number").into()),
+        Some(v @ Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| FieldError::invalid(&what, "priority", v, "is not a whole number"))?,
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| {
+            FieldError::invalid(&what, "priority", format!("{s:?}"), "is not a whole number")
+        })?,
+        Some(other) => {
+            return Err(FieldError::wrong_type(&what, "priority", "a whole number", other).into())
+        }
+    };
     let protocol = parse_proto_named(
         req_str(r, "protocol", &what)?,
         // `Any` is how the portal shows `*`.
@@ -219,7 +229,8 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
         return Err(format!(
             "{what}: none of `destinationAddressPrefix`, `destinationAddressPrefixes`, \
              `destinationApplicationSecurityGroups` is set"
-        ));
+        )
+        .into());
     }
     let sources = strings(r, "sourceAddressPrefix", "sourceAddressPrefixes", &what)?;
     for s in &sources {
@@ -235,7 +246,8 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
         return Err(format!(
             "{what}: none of `sourceAddressPrefix`, `sourceAddressPrefixes`, \
              `sourceApplicationSecurityGroups` is set (an empty string is not a source)"
-        ));
+        )
+        .into());
     }
     Ok(Some(RawRule {
         name: rule_name.to_string(),
@@ -252,12 +264,13 @@ pub fn parse_rule(r: &Value, nsg: &str, synthetic: bool) -> Result<Option<RawRul
 }
 
 /// `destinationPortRange` and `destinationPortRanges`, unioned; `None` = every port.
-fn parse_ports(r: &Value, what: &str) -> Result<Option<PortSet>, String> {
+fn parse_ports(r: &Value, what: &str) -> Result<Option<PortSet>, NormalizeError> {
     let list = strings(r, "destinationPortRange", "destinationPortRanges", what)?;
     if list.is_empty() {
         return Err(format!(
             "{what}: neither `destinationPortRange` nor `destinationPortRanges` is set"
-        ));
+        )
+        .into());
     }
     let mut set = PortSet::empty();
     for p in &list {
@@ -274,7 +287,7 @@ fn parse_ports(r: &Value, what: &str) -> Result<Option<PortSet>, String> {
 
 /// The singular and plural form of a field, as one list (empty strings are ignored: the CLI prints
 /// `"destinationAddressPrefixes": []` next to a set `destinationAddressPrefix`).
-fn strings(r: &Value, one: &str, many: &str, what: &str) -> Result<Vec<String>, String> {
+fn strings(r: &Value, one: &str, many: &str, what: &str) -> Result<Vec<String>, NormalizeError> {
     let mut out = Vec::new();
     if let Some(s) = opt_str(r, one, what)? {
         if !s.trim().is_empty() {
@@ -287,13 +300,11 @@ fn strings(r: &Value, one: &str, many: &str, what: &str) -> Result<Vec<String>, 
             // An empty singular beside a set plural is how the CLI prints; an empty entry
             // inside the list is damage.
             Value::String(_) => {
-                return Err(format!("{what}: field `{many}[{i}]` is an empty string"))
+                return Err(format!("{what}: field `{many}[{i}]` is an empty string").into())
             }
             other => {
-                return Err(format!(
-                    "{what}: field `{many}[{i}]` is not a string (found {})",
-                    json_kind(other)
-                ))
+                let at = format!("{many}[{i}]");
+                return Err(FieldError::wrong_type(what, &at, "a string", other).into());
             }
         }
     }
@@ -310,7 +321,7 @@ enum Prefix {
     ServiceTag,
 }
 
-fn classify(p: &str) -> Result<Prefix, String> {
+fn classify(p: &str) -> Result<Prefix, NormalizeError> {
     let lower = p.to_ascii_lowercase();
     Ok(match lower.as_str() {
         // `0.0.0.0/0` is a CIDR like any other: IPv4 only (Azure matches `::/0` separately).
@@ -332,7 +343,7 @@ fn looks_like_address(p: &str) -> bool {
     p.contains(':') || p.starts_with(|c: char| c.is_ascii_digit())
 }
 
-fn check_prefix(p: &str) -> Result<(), String> {
+fn check_prefix(p: &str) -> Result<(), NormalizeError> {
     classify(p).map(|_| ())
 }
 

@@ -8,6 +8,7 @@ use super::{nsg, shape, tie_warnings, AzureBundle};
 use crate::model::Warning;
 use crate::model::WarningKind;
 use crate::normalize::DocContext;
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -26,7 +27,11 @@ pub(super) struct RuleListing {
 
 impl AzureBundle {
     /// Files one rule of `az network nsg rule list` output under the NSG its `id` names.
-    pub(super) fn add_listed_rule(&mut self, item: &Value, ctx: &DocContext) -> Result<(), String> {
+    pub(super) fn add_listed_rule(
+        &mut self,
+        item: &Value,
+        ctx: &DocContext,
+    ) -> Result<(), NormalizeError> {
         let name = shape::name_of(item, "security rule")?;
         let (parent, default) = shape::rule_parent(item).ok_or_else(|| {
             format!(

@@ -3,6 +3,7 @@
 
 use crate::model::space::parse_addrs;
 use crate::model::AddrSet;
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ impl ServiceTags {
     }
 
     /// Reads the parsed file; every prefix must be an address or CIDR block.
-    pub fn from_value(value: &Value) -> Result<ServiceTags, String> {
+    pub fn from_value(value: &Value) -> Result<ServiceTags, NormalizeError> {
         const SHAPE: &str = "expected Microsoft's service tags JSON \
             ({\"values\": [{\"name\": \"Storage.WestEurope\", \"properties\": {\"addressPrefixes\": [...]}}]})";
         let values = value

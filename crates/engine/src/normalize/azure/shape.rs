@@ -5,6 +5,8 @@
 //! `name` and `type` at the top level, so one reader serves both: [`field`] looks under
 //! `properties` first and then at the top level.
 
+use crate::normalize::fields::{self, FieldError};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 
 /// The kinds of object this normalizer reads.
@@ -105,73 +107,53 @@ pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 /// A field that, when present, must be an array (absent or `null` is an empty list).
-pub fn array_field<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a [Value], String> {
-    match field(obj, name) {
-        None => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(other) => Err(format!(
-            "{what}: field `{name}` is not an array (found {})",
-            json_kind(other)
-        )),
-    }
+pub fn array_field<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a [Value], FieldError> {
+    fields::as_list(field(obj, name), name, what)
 }
 
 /// A field that, when present, must be a string.
-pub fn opt_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, String> {
-    match field(obj, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "{what}: field `{name}` is not a string (found {})",
-            json_kind(other)
-        )),
-    }
+pub fn opt_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, FieldError> {
+    fields::as_opt_str(field(obj, name), name, what)
 }
 
 /// A required string field.
-pub fn req_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a str, String> {
-    opt_str(obj, name, what)?.ok_or_else(|| format!("{what}: has no field `{name}`"))
+pub fn req_str<'a>(obj: &'a Value, name: &str, what: &str) -> Result<&'a str, FieldError> {
+    opt_str(obj, name, what)?.ok_or_else(|| FieldError::missing(what, name, "a string"))
 }
 
 /// The `id` of a reference object such as `"networkSecurityGroup": {"id": "…"}`.
-pub fn ref_id<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, String> {
+pub fn ref_id<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Option<&'a str>, FieldError> {
     match field(obj, name) {
         None => Ok(None),
-        Some(r @ Value::Object(_)) => match r.get("id") {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(format!(
-                "{what}: field `{name}.id` is not a string (found {})",
-                json_kind(other)
-            )),
-        },
-        Some(other) => Err(format!(
-            "{what}: field `{name}` is not an object with an `id` (found {})",
-            json_kind(other)
+        Some(r @ Value::Object(_)) => fields::as_opt_str(r.get("id"), &format!("{name}.id"), what),
+        Some(other) => Err(FieldError::wrong_type(
+            what,
+            name,
+            "an object with an `id`",
+            other,
         )),
     }
 }
 
 /// The ids of a list of reference objects such as `"subnets": [{"id": "…"}]`.
-pub fn ref_ids<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Vec<&'a str>, String> {
+pub fn ref_ids<'a>(obj: &'a Value, name: &str, what: &str) -> Result<Vec<&'a str>, FieldError> {
     let mut out = Vec::new();
     for (i, r) in array_field(obj, name, what)?.iter().enumerate() {
-        match r.get("id") {
-            Some(Value::String(s)) => out.push(s.as_str()),
-            _ => return Err(format!("{what}: field `{name}[{i}]` has no string `id`")),
-        }
+        let at = format!("{name}[{i}].id");
+        let id = fields::as_opt_str(r.get("id"), &at, what)?;
+        out.push(id.ok_or_else(|| FieldError::missing(what, &at, "a string"))?);
     }
     Ok(out)
 }
 
 /// An object's `name`, or the last segment of its `id` when the name is missing.
-pub fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, String> {
+pub fn name_of<'a>(item: &'a Value, noun: &str) -> Result<&'a str, NormalizeError> {
     if let Some(n) = item.get("name").and_then(Value::as_str) {
         return Ok(n);
     }
     match item.get("id").and_then(Value::as_str) {
         Some(id) if !id_name(id).is_empty() => Ok(id_name(id)),
-        _ => Err(format!("a {noun} has neither a string `name` nor an `id`")),
+        _ => Err(format!("a {noun} has neither a string `name` nor an `id`").into()),
     }
 }
 
@@ -191,17 +173,6 @@ pub fn tags(obj: &Value) -> std::collections::BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-pub fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// ARM ids compare case-insensitively; this is the form used as a map key.

@@ -4,17 +4,23 @@
 //! policy listings lack them, since the listings say more. Kept apart from the entry point because
 //! the response mixes every layer of the chain in one document.
 
-use super::{fields, parse, policy, GcpBundle};
+use super::{parse, policy, urls, GcpBundle};
 use crate::model::Warning;
 use crate::model::WarningKind;
+use crate::normalize::fields;
 use crate::normalize::DocContext;
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 
 impl GcpBundle {
     /// Only the hierarchical policies are taken from effective firewalls: the VPC rules and the
     /// network policies also come from their own listings, which say more (disabled rules,
     /// associations, regions).
-    pub(super) fn add_effective(&mut self, v: &Value, ctx: &DocContext) -> Result<(), String> {
+    pub(super) fn add_effective(
+        &mut self,
+        v: &Value,
+        ctx: &DocContext,
+    ) -> Result<(), NormalizeError> {
         let network = match v.get("network") {
             // gcloud's `get-effective-firewalls --format=json` leaves `network` out; the VPC
             // rules in the response are all the network's (or the interface's network's).
@@ -22,7 +28,7 @@ impl GcpBundle {
                 let mut nets = fields::obj_list(v, "firewalls", "effective firewalls")?
                     .iter()
                     .filter_map(|f| f.get("network").and_then(Value::as_str))
-                    .map(fields::NetRef::parse);
+                    .map(urls::NetRef::parse);
                 let first = nets.next();
                 match first {
                     Some(mut n) if nets.all(|m| m == n) => {
@@ -33,7 +39,7 @@ impl GcpBundle {
                 }
             }
             Some(Value::String(s)) => {
-                let mut n = fields::NetRef::parse(s);
+                let mut n = urls::NetRef::parse(s);
                 n.project = n.project.or_else(|| ctx.account.clone());
                 Some(n)
             }
@@ -41,7 +47,8 @@ impl GcpBundle {
                 return Err(format!(
                     "`network` must be a network URL, found {}",
                     fields::type_name(other)
-                ))
+                )
+                .into())
             }
         };
         for (i, f) in fields::obj_list(v, "firewalls", "effective firewalls")?

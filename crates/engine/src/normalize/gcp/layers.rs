@@ -6,9 +6,9 @@
 //! policy and the VPC rules are one layer whose unmatched traffic goes on to the next layer; the
 //! implied rules are a last layer of synthetic rules so that they show up in evidence.
 
-use super::fields::NetRef;
 use super::parse::{Firewall, L4};
 use super::policy::{Policy, PolicyRule};
+use super::urls::NetRef;
 use crate::model::space::{all_v4, all_v6};
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet};
 

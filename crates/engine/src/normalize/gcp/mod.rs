@@ -9,15 +9,15 @@
 //! that kind has.
 
 mod effective;
-mod fields;
 mod layers;
 mod pages;
 mod parse;
 mod policy;
 mod routes;
 mod targets;
+mod urls;
 
-use super::{DocContext, Inventory, Options};
+use super::{fields, DocContext, Inventory, NormalizeError, Options};
 use crate::model::Warning;
 use egress_audit_snapshot::{NotScanned, Provider};
 use pages::Page;
@@ -135,13 +135,14 @@ fn scope_lists(
 fn check_scopes(
     doc: &serde_json::Map<String, Value>,
     m: &serde_json::Map<String, Value>,
-) -> Result<(), String> {
+) -> Result<(), NormalizeError> {
     if let Some(kind) = doc.get("kind").and_then(Value::as_str) {
         if !kind.ends_with("AggregatedList") {
             return Err(format!(
                 "`items` must be a list in a {kind}, found an object (only aggregated lists group \
                  their items by scope)"
-            ));
+            )
+            .into());
         }
     }
     let is_scope = |k: &str| k == "global" || k.starts_with("zones/") || k.starts_with("regions/");
@@ -149,7 +150,8 @@ fn check_scopes(
         Some(k) => Err(format!(
             "`items` has the key {k:?}, which is not a scope of an aggregated list (zones/…, \
              regions/…, global)"
-        )),
+        )
+        .into()),
         None if m.is_empty() && doc.get("kind").is_none() => {
             Err("`items` is an empty object: neither a list nor an aggregated list's scopes".into())
         }
@@ -203,14 +205,14 @@ impl GcpBundle {
         kind: &'static str,
         v: Value,
         ctx: &DocContext,
-    ) -> Result<(), String> {
+    ) -> Result<(), NormalizeError> {
         if kind == EFFECTIVE {
             return self.add_effective(&v, ctx);
         }
         let list_project = v
             .get("selfLink")
             .and_then(Value::as_str)
-            .and_then(|s| fields::segment_after(s, "projects"))
+            .and_then(|s| urls::segment_after(s, "projects"))
             .map(str::to_string)
             .or_else(|| ctx.account.clone());
         if kind == INSTANCE {
@@ -245,7 +247,7 @@ impl GcpBundle {
         &mut self,
         v: &'a Value,
         ctx: &DocContext,
-    ) -> Result<Vec<(String, &'a Value)>, String> {
+    ) -> Result<Vec<(String, &'a Value)>, NormalizeError> {
         let mut out = Vec::new();
         match v {
             Value::Array(a) => out.extend(a.iter().enumerate().map(|(i, x)| (format!("[{i}]"), x))),
@@ -272,7 +274,8 @@ impl GcpBundle {
                     return Err(format!(
                         "`items` must be a list or an object of scopes, found {}",
                         fields::type_name(other)
-                    ))
+                    )
+                    .into())
                 }
                 // A REST list without `items` is an empty page; a lone resource is itself.
                 None if o
@@ -284,10 +287,7 @@ impl GcpBundle {
             _ => {}
         }
         if let Some((at, x)) = out.iter().find(|(_, x)| !x.is_object()) {
-            return Err(format!(
-                "{at} must be an object, found {}",
-                fields::type_name(x)
-            ));
+            return Err(format!("{at} must be an object, found {}", fields::type_name(x)).into());
         }
         Ok(out)
     }
@@ -302,7 +302,7 @@ impl GcpBundle {
         let message = w.get("message").and_then(Value::as_str).unwrap_or("");
         let region = scope
             .strip_prefix("zones/")
-            .map(fields::zone_region)
+            .map(urls::zone_region)
             .or_else(|| scope.strip_prefix("regions/").map(str::to_string));
         self.not_scanned.push(NotScanned {
             provider: Provider::Gcp,
@@ -319,7 +319,7 @@ impl GcpBundle {
         item: &Value,
         at: &str,
         ctx: &DocContext,
-    ) -> Result<(), String> {
+    ) -> Result<(), NormalizeError> {
         match kind {
             FIREWALL => {
                 let mut fw = parse::firewall(item, at)?;
@@ -348,9 +348,7 @@ impl GcpBundle {
                 self.policies.push(p);
             }
             _ => {
-                return Err(format!(
-                    "{at} is a {kind}, which the GCP reader does not take"
-                ))
+                return Err(format!("{at} is a {kind}, which the GCP reader does not take").into())
             }
         }
         Ok(())

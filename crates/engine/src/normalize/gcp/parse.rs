@@ -1,12 +1,13 @@
 //! Compute resources (firewall rules, instances, networks, subnetworks, routes) parsed from
 //! their JSON, with errors that name the resource and the field.
 
-use super::fields::{
-    last_segment, obj_list, opt_bool, opt_int_in, opt_str, req_str, segment_after, str_list,
-    str_map, NetRef,
-};
+use super::urls::{last_segment, segment_after, NetRef};
 use crate::model::space::{parse_addrs, parse_proto_named};
 use crate::model::{Action, AddrSet, PortSet};
+use crate::normalize::fields::{
+    obj_list, opt_bool, opt_int_in, opt_str, req_str, str_list, str_map,
+};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -118,7 +119,12 @@ pub struct Route {
     pub tags: Vec<String>,
 }
 
-pub(super) fn parse_l4(entry: &Value, field: &str, alt: &str, what: &str) -> Result<L4, String> {
+pub(super) fn parse_l4(
+    entry: &Value,
+    field: &str,
+    alt: &str,
+    what: &str,
+) -> Result<L4, NormalizeError> {
     let proto_text = match opt_str(entry, field, what)? {
         Some(p) => p,
         None => opt_str(entry, alt, what)?
@@ -141,7 +147,11 @@ pub(super) fn parse_l4(entry: &Value, field: &str, alt: &str, what: &str) -> Res
     })
 }
 
-pub(super) fn parse_ranges(list: &[String], field: &str, what: &str) -> Result<AddrSet, String> {
+pub(super) fn parse_ranges(
+    list: &[String],
+    field: &str,
+    what: &str,
+) -> Result<AddrSet, NormalizeError> {
     let mut set = AddrSet::empty();
     for (i, r) in list.iter().enumerate() {
         let a = parse_addrs(r).map_err(|e| format!("{what}: `{field}[{i}]`: {e}"))?;
@@ -150,13 +160,13 @@ pub(super) fn parse_ranges(list: &[String], field: &str, what: &str) -> Result<A
     Ok(set)
 }
 
-fn project_of(v: &Value, what: &str) -> Result<Option<String>, String> {
+fn project_of(v: &Value, what: &str) -> Result<Option<String>, NormalizeError> {
     Ok(opt_str(v, "selfLink", what)?
         .and_then(|s| segment_after(s, "projects"))
         .map(str::to_string))
 }
 
-pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
+pub fn firewall(v: &Value, at: &str) -> Result<Firewall, NormalizeError> {
     let name = req_str(v, "name", &format!("firewall rule {at}"))?.to_string();
     let what = format!("firewall rule `{name}` ({at})");
     let net_url = req_str(v, "network", &what)?;
@@ -165,9 +175,9 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         "EGRESS" => true,
         "INGRESS" => false,
         _ => {
-            return Err(format!(
-                "{what}: `direction` is {direction:?}, expected INGRESS or EGRESS"
-            ))
+            return Err(
+                format!("{what}: `direction` is {direction:?}, expected INGRESS or EGRESS").into(),
+            )
         }
     };
     let allowed = obj_list(v, "allowed", &what)?;
@@ -176,11 +186,11 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         (false, true) => (Action::Allow, allowed, "allowed"),
         (true, false) => (Action::Deny, denied, "denied"),
         (true, true) => {
-            return Err(format!(
-                "{what}: has neither `allowed` nor `denied` entries"
-            ))
+            return Err(format!("{what}: has neither `allowed` nor `denied` entries").into())
         }
-        (false, false) => return Err(format!("{what}: has both `allowed` and `denied` entries")),
+        (false, false) => {
+            return Err(format!("{what}: has both `allowed` and `denied` entries").into())
+        }
     };
     let l4 = list
         .iter()
@@ -217,7 +227,8 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
         net: NetRef::parse(net_url),
         priority: opt_int_in(v, "priority", &what, PRIORITY_RANGE)?.unwrap_or(DEFAULT_PRIORITY),
         egress,
-        disabled: opt_bool(v, "disabled", &what)?,
+        // Compute omits `disabled` for enabled rules.
+        disabled: opt_bool(v, "disabled", &what)?.unwrap_or(false),
         action,
         l4,
         dest_text,
@@ -230,7 +241,7 @@ pub fn firewall(v: &Value, at: &str) -> Result<Firewall, String> {
     })
 }
 
-pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
+pub fn instance(v: &Value, at: &str) -> Result<Instance, NormalizeError> {
     let name = req_str(v, "name", &format!("instance {at}"))?.to_string();
     let what = format!("instance `{name}` ({at})");
     let zone = opt_str(v, "zone", &what)?;
@@ -261,10 +272,12 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
         return Err(match recased {
             Some(k) => format!(
                 "{what}: has `{k}` but no `networkInterfaces` (field names are case-sensitive)"
-            ),
+            )
+            .into(),
             None => format!(
                 "{what}: `networkInterfaces` is missing or empty; every instance has at least one"
-            ),
+            )
+            .into(),
         });
     }
     for (i, n) in interfaces.iter().enumerate() {
@@ -277,7 +290,7 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
             || external6
             || opt_str(n, "ipv6Address", &nw)?.is_some_and(|a| !a.is_empty());
         let mut addrs = AddrSet::empty();
-        let mut add = |a: &str, field: &str| -> Result<(), String> {
+        let mut add = |a: &str, field: &str| -> Result<(), NormalizeError> {
             let set = parse_addrs(a).map_err(|e| format!("{nw}: `{field}`: {e}"))?;
             addrs = addrs.union(&set);
             Ok(())
@@ -335,9 +348,9 @@ pub fn instance(v: &Value, at: &str) -> Result<Instance, String> {
 }
 
 /// The single addresses of a network interface, internal and external.
-fn nic_ips(n: &Value, nw: &str) -> Result<Vec<IpAddr>, String> {
+fn nic_ips(n: &Value, nw: &str) -> Result<Vec<IpAddr>, NormalizeError> {
     let mut out: Vec<IpAddr> = Vec::new();
-    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), String> {
+    let mut add = |obj: &Value, key: &str, at: &str| -> Result<(), NormalizeError> {
         if let Some(a) = opt_str(obj, key, at)?.filter(|a| !a.is_empty()) {
             // `ipv6Address` may carry a prefix length in some listings.
             let bare = a.split('/').next().unwrap_or(a);
@@ -365,7 +378,7 @@ fn nic_ips(n: &Value, nw: &str) -> Result<Vec<IpAddr>, String> {
     Ok(out)
 }
 
-pub fn network(v: &Value, at: &str) -> Result<Network, String> {
+pub fn network(v: &Value, at: &str) -> Result<Network, NormalizeError> {
     let name = req_str(v, "name", &format!("network {at}"))?;
     let what = format!("network `{name}` ({at})");
     let order = opt_str(v, "networkFirewallPolicyEnforcementOrder", &what)?;
@@ -375,7 +388,7 @@ pub fn network(v: &Value, at: &str) -> Result<Network, String> {
         Some(other) => {
             return Err(format!(
                 "{what}: `networkFirewallPolicyEnforcementOrder` is {other:?}, expected AFTER_CLASSIC_FIREWALL or BEFORE_CLASSIC_FIREWALL"
-            ))
+            ).into())
         }
     };
     Ok(Network {
@@ -383,13 +396,13 @@ pub fn network(v: &Value, at: &str) -> Result<Network, String> {
             project: project_of(v, &what)?,
             name: name.to_string(),
         },
-        v6: opt_bool(v, "enableUlaInternalIpv6", &what)?
+        v6: opt_bool(v, "enableUlaInternalIpv6", &what)?.unwrap_or(false)
             || opt_str(v, "internalIpv6Range", &what)?.is_some(),
         policies_first,
     })
 }
 
-pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, String> {
+pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, NormalizeError> {
     let name = req_str(v, "name", &format!("subnetwork {at}"))?;
     let what = format!("subnetwork `{name}` ({at})");
     let stack = opt_str(v, "stackType", &what)?.unwrap_or("IPV4_ONLY");
@@ -407,7 +420,7 @@ pub fn subnetwork(v: &Value, at: &str) -> Result<Subnetwork, String> {
     })
 }
 
-pub fn route(v: &Value, at: &str) -> Result<Route, String> {
+pub fn route(v: &Value, at: &str) -> Result<Route, NormalizeError> {
     let name = req_str(v, "name", &format!("route {at}"))?.to_string();
     let what = format!("route `{name}` ({at})");
     let next_hop = if let Some(gw) = opt_str(v, "nextHopGateway", &what)? {

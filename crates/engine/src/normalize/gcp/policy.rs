@@ -2,12 +2,14 @@
 //! their egress rules, from `gcloud compute firewall-policies describe` and
 //! `gcloud compute network-firewall-policies list | describe`.
 
-use super::fields::{
-    last_segment, obj_list, opt_bool, opt_int_in, opt_str, req_str, segment_after, str_list, NetRef,
-};
 use super::parse::{parse_l4, parse_ranges, L4};
+use super::urls::{last_segment, segment_after, NetRef};
 use crate::model::space::public;
 use crate::model::{Action, AddrSet};
+use crate::normalize::fields::{
+    obj_list, opt_bool, opt_int_in, opt_str, req_str, str_list, FieldError,
+};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +97,7 @@ pub struct Policy {
     pub rules_missing: bool,
 }
 
-pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
+pub fn policy(v: &Value, at: &str) -> Result<Policy, NormalizeError> {
     let id = req_str(v, "name", &format!("firewall policy {at}"))?;
     let short = opt_str(v, "shortName", "firewall policy")?
         .or(opt_str(v, "displayName", "firewall policy")?)
@@ -160,10 +162,10 @@ pub fn policy(v: &Value, at: &str) -> Result<Policy, String> {
     })
 }
 
-fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
+fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, NormalizeError> {
     // Policy rule priorities are non-negative 32-bit integers.
     let priority = opt_int_in(v, "priority", what, (0, i32::MAX as i64))?
-        .ok_or_else(|| format!("{what}: `priority` is missing"))?;
+        .ok_or_else(|| FieldError::missing(what, "priority", "a whole number"))?;
     let what = &format!("{what} (priority {priority})");
     let action_text = req_str(v, "action", what)?;
     let action_lower = action_text.to_ascii_lowercase();
@@ -183,7 +185,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         other => {
             return Err(format!(
                 "{what}: `action` is {other:?}, expected allow, deny, goto_next or apply_security_profile_group"
-            ))
+            ).into())
         }
     };
     let direction = opt_str(v, "direction", what)?.unwrap_or("INGRESS");
@@ -191,13 +193,13 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         .iter()
         .any(|d| d.eq_ignore_ascii_case(direction))
     {
-        return Err(format!(
-            "{what}: `direction` is {direction:?}, expected INGRESS or EGRESS"
-        ));
+        return Err(
+            format!("{what}: `direction` is {direction:?}, expected INGRESS or EGRESS").into(),
+        );
     }
     let m = match v.get("match") {
         Some(m @ Value::Object(_)) => m,
-        _ => return Err(format!("{what}: the object `match` is missing")),
+        _ => return Err(format!("{what}: the object `match` is missing").into()),
     };
     let mw = format!("{what}: `match`");
     let l4 = obj_list(m, "layer4Configs", &mw)?
@@ -249,13 +251,15 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
             _ => {
                 return Err(format!(
                     "{mw}: `{field}` is {ctx:?}, expected INTERNET or NON_INTERNET"
-                ))
+                )
+                .into())
             }
         };
         if dest_network.as_ref().is_some_and(|d| *d != upper) {
             return Err(format!(
                 "{mw}: `{field}` is {ctx:?}, which another destination network field contradicts"
-            ));
+            )
+            .into());
         }
         dest_network = Some(upper);
         dest = narrowed;
@@ -302,7 +306,7 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
         priority,
         action,
         egress,
-        disabled: opt_bool(v, "disabled", what)?,
+        disabled: opt_bool(v, "disabled", what)?.unwrap_or(false),
         l4,
         dest_text,
         dest,
@@ -324,7 +328,11 @@ fn policy_rule(v: &Value, what: &str) -> Result<PolicyRule, String> {
 /// One `firewallPolicys[i]` entry of a `networks.getEffectiveFirewalls` response with
 /// `type: HIERARCHY`, bound to `network` (egress-audit's collector adds the network's URL;
 /// gcloud's output has none, and the caller then binds the policy to every network).
-pub fn effective_hierarchy(v: &Value, network: Option<NetRef>, at: &str) -> Result<Policy, String> {
+pub fn effective_hierarchy(
+    v: &Value,
+    network: Option<NetRef>,
+    at: &str,
+) -> Result<Policy, NormalizeError> {
     let mut p = policy(v, at)?;
     let short = opt_str(v, "shortName", "firewall policy")?
         .or(opt_str(v, "displayName", "firewall policy")?)

@@ -1,7 +1,7 @@
 //! Routes → whether a target can reach the internet, and through what.
 
-use super::fields::NetRef;
 use super::parse::{NextHop, Route};
+use super::urls::NetRef;
 use super::GcpBundle;
 use crate::model::space::{parse_addrs, public4, public6};
 use crate::model::{AddrSet, RouteInfo};

@@ -2,10 +2,10 @@
 //! once for untagged instances and once per target tag / service account / secure tag its rules
 //! name (docs/SEMANTICS.md §2); plus what the routes say about a path to the internet.
 
-use super::fields::{zone_region, NetRef};
 use super::layers::{implied_layer, policy_layer, policy_rule_name, vpc_layer, Who};
 use super::policy::PolicyScope;
 use super::routes::route_info;
+use super::urls::{zone_region, NetRef};
 use super::GcpBundle;
 use crate::model::space::{all_v4, all_v6, public6};
 use crate::model::WarningKind;

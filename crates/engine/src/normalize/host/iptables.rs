@@ -11,6 +11,7 @@ use super::values::{icmp_type, icmpv6_type};
 use super::{BaseChain, Family, FwChain, FwRule, FwTable, Hook, HostExport, Match, Verdict};
 use crate::model::space::{parse_addrs, parse_proto, AddrSet, PortSet, ProtoSet, ICMP, ICMPV6};
 use crate::model::{Action, TrafficSet};
+use crate::normalize::NormalizeError;
 use std::collections::BTreeMap;
 
 /// Whether a text is `iptables-save` output: a `*table` line and a `COMMIT`.
@@ -26,7 +27,7 @@ pub fn detect(text: &str) -> bool {
     false
 }
 
-pub fn parse(text: &str, source: &str) -> Result<HostExport, String> {
+pub fn parse(text: &str, source: &str) -> Result<HostExport, NormalizeError> {
     let family = family_of(text);
     let fam_addrs = family.addrs();
     let tool = if family == Family::V6 {
@@ -122,7 +123,7 @@ fn family_of(text: &str) -> Family {
     }
 }
 
-fn base_chain(table: &str, chain: &str, policy: &str) -> Result<Option<BaseChain>, String> {
+fn base_chain(table: &str, chain: &str, policy: &str) -> Result<Option<BaseChain>, NormalizeError> {
     let Some(hook) = Hook::parse(chain) else {
         return Ok(None);
     };
@@ -138,9 +139,7 @@ fn base_chain(table: &str, chain: &str, policy: &str) -> Result<Option<BaseChain
         "DROP" => Action::Deny,
         // A built-in chain always has a policy; `-` is for user chains.
         other => {
-            return Err(format!(
-                "chain {chain}: policy {other:?} is not ACCEPT or DROP"
-            ))
+            return Err(format!("chain {chain}: policy {other:?} is not ACCEPT or DROP").into())
         }
     };
     Ok(Some(BaseChain {
@@ -151,7 +150,7 @@ fn base_chain(table: &str, chain: &str, policy: &str) -> Result<Option<BaseChain
 }
 
 /// Splits a line into words, with `"…"` quoting as `iptables-save` writes comments.
-fn split(line: &str) -> Result<Vec<String>, String> {
+fn split(line: &str) -> Result<Vec<String>, NormalizeError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let (mut quoted, mut has) = (false, false);
@@ -300,7 +299,7 @@ impl RuleBuilder<'_> {
                         };
                         Step::Cond(TrafficSet::rule(self.proto, Some(&p), &AddrSet::full()))
                     }
-                    Err(e) => Step::Unknown(e),
+                    Err(e) => Step::Unknown(e.to_string()),
                 }
             }
             "--ctstate" | "--state" => {
@@ -467,7 +466,7 @@ fn is_builtin_target(name: &str) -> bool {
 }
 
 /// `80`, `8000:8080`, `80,443,8000:8080`.
-fn port_list(s: &str) -> Result<PortSet, String> {
+fn port_list(s: &str) -> Result<PortSet, NormalizeError> {
     let mut out = PortSet::empty();
     for part in s.split(',') {
         let p = match part.split_once(':') {

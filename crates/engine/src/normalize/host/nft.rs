@@ -17,6 +17,8 @@ use crate::model::space::{
     UDP,
 };
 use crate::model::{Action, TrafficSet};
+use crate::normalize::fields::{self, FieldError};
+use crate::normalize::NormalizeError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -40,7 +42,7 @@ struct Parser {
     sets: BTreeMap<(String, String, String), Vec<Value>>,
 }
 
-pub fn parse(v: &Value, source: &str) -> Result<HostExport, String> {
+pub fn parse(v: &Value, source: &str) -> Result<HostExport, NormalizeError> {
     let items = v
         .get("nftables")
         .and_then(Value::as_array)
@@ -139,10 +141,8 @@ pub fn parse(v: &Value, source: &str) -> Result<HostExport, String> {
     })
 }
 
-fn s<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{at}: no string field `{key}`"))
+fn s<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, FieldError> {
+    fields::req_str(v, key, at)
 }
 
 fn family_of(f: &str) -> Option<Family> {
@@ -158,7 +158,7 @@ fn base_chain(
     c: &Value,
     at: &str,
     warnings: &mut Vec<String>,
-) -> Result<Option<BaseChain>, String> {
+) -> Result<Option<BaseChain>, NormalizeError> {
     let Some(hook) = c.get("hook").and_then(Value::as_str) else {
         return Ok(None);
     };
@@ -185,7 +185,7 @@ fn base_chain(
     let policy = match c.get("policy").and_then(Value::as_str).unwrap_or("accept") {
         "accept" => Action::Allow,
         "drop" => Action::Deny,
-        other => return Err(format!("{at}: policy {other:?} is not accept or drop")),
+        other => return Err(format!("{at}: policy {other:?} is not accept or drop").into()),
     };
     Ok(Some(BaseChain {
         hook,
@@ -208,7 +208,7 @@ impl Parser {
         r: &Value,
         table: &(String, String),
         name: String,
-    ) -> Result<FwRule, String> {
+    ) -> Result<FwRule, NormalizeError> {
         let exprs = r
             .get("expr")
             .and_then(Value::as_array)

@@ -286,9 +286,12 @@ fn iptables_errors_name_the_line() {
         "*filter\n:OUTPUT DROP [0:0]\n-A NOPE -j ACCEPT\nCOMMIT\n",
         "h",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("line 3") && err.contains("NOPE"), "{err}");
-    let err = iptables::parse("*filter\n:OUTPUT DROP [0:0]\n", "h").unwrap_err();
+    let err = iptables::parse("*filter\n:OUTPUT DROP [0:0]\n", "h")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("COMMIT"), "{err}");
 }
 
