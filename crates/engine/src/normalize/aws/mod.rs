@@ -157,8 +157,13 @@ pub const SLICEABLE: [&str; 7] = [
 
 impl AwsBundle {
     /// Reads one slice of a large listing whose first item is item `first` of the file.
-    pub fn add_slice(&mut self, v: Value, first: usize, ctx: &DocContext) -> Result<(), String> {
-        let kind = Self::detect(&v).ok_or("not an AWS listing")?;
+    pub fn add_slice(
+        &mut self,
+        v: Value,
+        first: usize,
+        ctx: &DocContext,
+    ) -> Result<(), NormalizeError> {
+        let kind = Self::detect(&v).ok_or_else(|| NormalizeError::from("not an AWS listing"))?;
         self.item_offset = first;
         let added = self.add_kind(kind, v, ctx);
         self.item_offset = 0;
