@@ -145,11 +145,27 @@ impl<'a> Source<'a> {
         Source { file, text, doc }
     }
 
+    /// 1-based line and character column of a byte offset.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() + 1,
+            before[line_start..].chars().count() + 1,
+        )
+    }
+
+    /// `FILE:LINE:COLUMN` of the value at `path`, for a message that points at a second place.
+    pub fn position(&self, path: &[Seg]) -> String {
+        let (line, column) = self.line_column(self.find(path, false).start);
+        format!("{}:{line}:{column}", self.file)
+    }
+
     /// A diagnostic at a byte range of the text.
     pub fn at(&self, span: Range<usize>, kind: DiagnosticKind) -> Diagnostic {
         let start = span.start.min(self.text.len());
-        let before = &self.text[..start];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = self.line_column(start);
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.text[start..]
             .find('\n')
             .map_or(self.text.len(), |i| start + i);
@@ -157,8 +173,8 @@ impl<'a> Source<'a> {
         let end = span.end.clamp(start, line_end);
         Diagnostic {
             file: self.file.to_string(),
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            line,
+            column,
             kind,
             snippet: Some((
                 line_text.to_string(),
