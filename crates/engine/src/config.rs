@@ -2,7 +2,7 @@
 //! suppressions. A sample with every key documented: `examples/egress-audit.toml`.
 
 use crate::checks::Catalog;
-use crate::diag::{DiagnosticKind, Diagnostics, Seg, Source};
+use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Seg, Source};
 use crate::model::WarningKind;
 use crate::model::{Report, Severity, Warning};
 use chrono::NaiveDate;
@@ -102,13 +102,26 @@ pub struct SourceText(Option<std::sync::Arc<str>>);
 
 impl std::fmt::Debug for SourceText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SourceText({} bytes)", self.0.as_ref().map_or(0, |t| t.len()))
+        write!(
+            f,
+            "SourceText({} bytes)",
+            self.0.as_ref().map_or(0, |t| t.len())
+        )
     }
 }
 
 impl Config {
     /// Reads `path`, or `./egress-audit.toml` when it exists, or the defaults.
     pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        Config::load_checked(path, None)
+    }
+
+    /// [`Config::load`], and with a catalog also [`Config::validate`], reporting the errors of
+    /// both in one pass.
+    pub fn load_checked(
+        path: Option<&std::path::Path>,
+        catalog: Option<&Catalog>,
+    ) -> Result<Config, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => {
@@ -123,12 +136,24 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Ok(Config::parse(&text, &path)?)
+        let (cfg, mut errors) = Config::read(&text, &path)?;
+        if let Some(catalog) = catalog {
+            errors.extend(cfg.validate(catalog).err().into_iter().flat_map(|d| d.0));
+        }
+        Diagnostics::into_result(errors)?;
+        Ok(cfg)
     }
 
     /// Parses config text; `path` only names the file in messages. Every value that does not
     /// parse is reported, not only the first.
     pub fn parse(text: &str, path: &std::path::Path) -> Result<Config, Diagnostics> {
+        let (cfg, errors) = Config::read(text, path)?;
+        Diagnostics::into_result(errors)?;
+        Ok(cfg)
+    }
+
+    /// The config and the faults of its values; `Err` when the TOML itself cannot be read.
+    fn read(text: &str, path: &std::path::Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         let file = path.display().to_string();
         let src = Source::new(&file, text);
         let mut cfg: Config =
@@ -200,8 +225,7 @@ impl Config {
                 ));
             }
         }
-        Diagnostics::into_result(errors)?;
-        Ok(cfg)
+        Ok((cfg, errors))
     }
 
     fn source_name(&self) -> String {

@@ -26,7 +26,11 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.kind)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.kind)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.kind
+            )
         }
     }
 }
@@ -40,11 +44,9 @@ impl Diagnostic {
         let (text, width) = self.snippet.as_ref()?;
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
-        let lead: String = text
-            .chars()
-            .take(self.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        // A tab shown as one space keeps the underline under the value.
+        let text = text.replace('\t', " ");
+        let lead = " ".repeat(self.column - 1);
         Some(format!(
             "{pad} |\n{number} | {text}\n{pad} | {lead}{}",
             "^".repeat((*width).max(1))
@@ -176,10 +178,7 @@ impl<'a> Source<'a> {
             line,
             column,
             kind,
-            snippet: Some((
-                line_text.to_string(),
-                self.text[start..end].chars().count(),
-            )),
+            snippet: Some((line_text.to_string(), self.text[start..end].chars().count())),
         }
     }
 
@@ -206,7 +205,16 @@ impl<'a> Source<'a> {
                 (Seg::Key(k), toml::de::DeValue::Table(t)) => t
                     .iter()
                     .find(|(key, _)| key.get_ref() == k)
-                    .map(|(key, v)| (if last && want_key { key.span() } else { v.span() }, v)),
+                    .map(|(key, v)| {
+                        (
+                            if last && want_key {
+                                key.span()
+                            } else {
+                                v.span()
+                            },
+                            v,
+                        )
+                    }),
                 (Seg::Index(n), toml::de::DeValue::Array(a)) => {
                     a.iter().nth(*n).map(|v| (v.span(), v))
                 }
@@ -266,5 +274,15 @@ mod tests {
             DiagnosticKind::ZeroWindow,
         );
         assert_eq!(t.line, 2, "{t}");
+        let q = Source::new("r.toml", "id = 1\n[query]\nkind = 2\n");
+        let missing = q.value(
+            &[Seg::Key("query"), Seg::Key("targets")],
+            DiagnosticKind::ZeroWindow,
+        );
+        assert_eq!((missing.line, missing.column), (2, 1), "{missing}");
+        assert_eq!(
+            q.position(&[Seg::Key("query"), Seg::Key("kind")]),
+            "r.toml:3:8"
+        );
     }
 }

@@ -88,8 +88,10 @@ impl Catalog {
         for (origin, text) in &files {
             let src = Source::new(origin, text);
             match parse_check(&src, text, origin) {
-                Err(mut e) => errors.append(&mut e),
-                Ok(def) => {
+                Err(e) => errors.push(e),
+                // A file with a bad query still holds its id: a second file with that id is
+                // reported in the same pass.
+                Ok((def, mut faults)) => {
                     match seen.get(&def.id) {
                         Some(previous) => errors.push(src.value(
                             &[Seg::Key("id")],
@@ -102,7 +104,10 @@ impl Catalog {
                             seen.insert(def.id.clone(), src.position(&[Seg::Key("id")]));
                         }
                     }
-                    checks.push(def);
+                    if faults.is_empty() {
+                        checks.push(def);
+                    }
+                    errors.append(&mut faults);
                 }
             }
         }
@@ -137,10 +142,14 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     Ok(files)
 }
 
-/// One rule file, or every error in it, each at the value at fault.
-fn parse_check(src: &Source, text: &str, origin: &str) -> Result<CheckDef, Vec<Diagnostic>> {
-    let mut def: CheckDef =
-        toml::from_str(text).map_err(|e| vec![src.parse_error("rule file", &e)])?;
+/// One rule file and every fault of its values, each at the value at fault; or the TOML error
+/// that keeps it from being read at all.
+fn parse_check(
+    src: &Source,
+    text: &str,
+    origin: &str,
+) -> Result<(CheckDef, Vec<Diagnostic>), Diagnostic> {
+    let mut def: CheckDef = toml::from_str(text).map_err(|e| src.parse_error("rule file", &e))?;
     def.origin = origin.to_string();
     let mut errors: Vec<Diagnostic> = def
         .query
@@ -161,11 +170,7 @@ fn parse_check(src: &Source, text: &str, origin: &str) -> Result<CheckDef, Vec<D
             errors.push(src.value(&[Seg::Key(field)], DiagnosticKind::Empty { field }));
         }
     }
-    if errors.is_empty() {
-        Ok(def)
-    } else {
-        Err(errors)
-    }
+    Ok((def, errors))
 }
 
 /// What a query sees of one target.

@@ -161,11 +161,19 @@ impl Query {
             let why = "`traffic` must list at least one traffic spec".to_string();
             fault("traffic", None, why);
         }
-        if let Some(k) = self.traffic_from_config.as_deref().filter(|k| *k != "risky_ports") {
+        if let Some(k) = self
+            .traffic_from_config
+            .as_deref()
+            .filter(|k| *k != "risky_ports")
+        {
             let why = format!("traffic_from_config = {k:?}: only \"risky_ports\" exists");
             fault("traffic_from_config", None, why);
         }
-        if let Some(k) = self.exclude_from_config.as_deref().filter(|k| *k != "dns_resolvers") {
+        if let Some(k) = self
+            .exclude_from_config
+            .as_deref()
+            .filter(|k| *k != "dns_resolvers")
+        {
             let why = format!("exclude_from_config = {k:?}: only \"dns_resolvers\" exists");
             fault("exclude_from_config", None, why);
         }
