@@ -228,10 +228,10 @@ pub fn load_config_and_catalog(
         Err(e) => return Err(e.into()),
     };
     crate::diag::Diagnostics::into_result(errors)?;
-    match (config, catalog) {
-        (Some(config), Some(catalog)) => Ok((config, catalog)),
-        _ => unreachable!("a part that did not load has errors"),
-    }
+    // A part that did not load left an error above.
+    config
+        .zip(catalog)
+        .ok_or_else(|| anyhow::anyhow!("the config or the rules did not load"))
 }
 
 pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
