@@ -215,9 +215,7 @@ impl<'a> Source<'a> {
                             v,
                         )
                     }),
-                (Seg::Index(n), toml::de::DeValue::Array(a)) => {
-                    a.iter().nth(*n).map(|v| (v.span(), v))
-                }
+                (Seg::Index(n), toml::de::DeValue::Array(a)) => a.get(*n).map(|v| (v.span(), v)),
                 _ => None,
             };
             let Some((s, v)) = next else { break };

@@ -88,7 +88,7 @@ impl Catalog {
         for (origin, text) in &files {
             let src = Source::new(origin, text);
             match parse_check(&src, text, origin) {
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(*e),
                 // A file with a bad query still holds its id: a second file with that id is
                 // reported in the same pass.
                 Ok((def, mut faults)) => {
@@ -148,8 +148,9 @@ fn parse_check(
     src: &Source,
     text: &str,
     origin: &str,
-) -> Result<(CheckDef, Vec<Diagnostic>), Diagnostic> {
-    let mut def: CheckDef = toml::from_str(text).map_err(|e| src.parse_error("rule file", &e))?;
+) -> Result<(CheckDef, Vec<Diagnostic>), Box<Diagnostic>> {
+    let mut def: CheckDef =
+        toml::from_str(text).map_err(|e| Box::new(src.parse_error("rule file", &e)))?;
     def.origin = origin.to_string();
     let mut errors: Vec<Diagnostic> = def
         .query
