@@ -602,21 +602,19 @@ fn config_and_rule_errors_point_at_file_line_column() {
     );
     let errors = error_lines(&out);
     assert_eq!(out.status.code(), Some(2), "{errors:?}");
-    assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(
-        errors[0].starts_with(
-            "egress-audit.toml:4:9: [[suppress]] entry 1 check \"EG099\": no such check"
-        ),
-        "{errors:?}"
-    );
-    assert!(
-        errors[1].starts_with("egress-audit.toml:12:11: [[suppress]] entry 2"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[2].starts_with("rules/org.toml:9:23: ORG1 query: traffic \"tcp/70000\""),
-        "{errors:?}"
-    );
+    // With a broken catalog the config's check ids cannot be checked yet; its other errors can.
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("egress-audit.toml:12:11: [[suppress]] entry 2"));
+    assert!(errors[1].starts_with("rules/org.toml:9:23: ORG1 query: traffic \"tcp/70000\""));
+    assert!(!d.join("r.json").exists());
+    std::fs::remove_dir_all(d.join("rules")).unwrap();
+    let out = run(&["scan", "-i", "sg.json", "-o", "r.json"], d);
+    let errors = error_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0]
+        .starts_with("egress-audit.toml:4:9: [[suppress]] entry 1 check \"EG099\": no such check"));
+    assert!(errors[1].starts_with("egress-audit.toml:12:11: [[suppress]] entry 2"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("4 | check = \"EG099\"\n  |         ^^^^^^^\n"),
