@@ -293,7 +293,7 @@ dns_resolvers = [\"8.8.8.8\", \"not-an-address\"]\n\
     let expect_prefix = [
         "egress-audit.toml:1:15: window_days must be at least 1",
         "egress-audit.toml:2:26: risky_ports: traffic \"tcp/99999\"",
-        "egress-audit.toml:3:30: dns_resolvers \"not-an-address\"",
+        "egress-audit.toml:3:29: dns_resolvers \"not-an-address\"",
         "egress-audit.toml:8:11: [[suppress]] entry 1 (check \"EG004\", resource \"a\"): expires \"soon\"",
         "egress-audit.toml:13:11: [[suppress]] entry 2 (check \"EG007\", resource \"b\"): expires \"2026-02-30\"",
         "egress-audit.toml:15:11: [[authorized]] entry 1: traffic \"tcpp/443\"",
