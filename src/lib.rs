@@ -8,6 +8,6 @@
 
 pub mod cli;
 
-pub use egress_audit_engine::{checks, config, eval, flows, model, normalize, propose};
+pub use egress_audit_engine::{checks, config, diag, eval, flows, model, normalize, propose};
 pub use egress_audit_probe::{probe, serve};
 pub use egress_audit_report as report;

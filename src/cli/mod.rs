@@ -71,12 +71,31 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Messages quote file contents and resource names: never send their control
-            // characters (an escape sequence in a name) to the terminal raw.
-            let msg = crate::report::text::escape_controls(&format!("{e:#}"), true);
-            eprintln!("egress-audit: error: {msg}");
+            print_error(&e);
             EXIT_USAGE
         }
+    }
+}
+
+/// One `error:` line per error: every bad input or config value of the run, the config's and rule
+/// files' with the line at fault underlined (as cargo-deny does).
+fn print_error(e: &anyhow::Error) {
+    // Messages quote file contents and resource names: never send their control characters (an
+    // escape sequence in a name) to the terminal raw.
+    let escape = |s: &str| crate::report::text::escape_controls(s, true);
+    if let Some(list) = e.downcast_ref::<crate::diag::Diagnostics>() {
+        for d in &list.0 {
+            eprintln!("egress-audit: error: {}", escape(&d.to_string()));
+            if let Some(snippet) = d.snippet() {
+                eprintln!("{}", escape(&snippet));
+            }
+        }
+    } else if let Some(list) = e.downcast_ref::<crate::normalize::InputErrors>() {
+        for i in &list.0 {
+            eprintln!("egress-audit: error: {}", escape(&i.to_string()));
+        }
+    } else {
+        eprintln!("egress-audit: error: {}", escape(&format!("{e:#}")));
     }
 }
 

@@ -1,8 +1,6 @@
 //! `propose`: verified least-privilege egress rules from exports and flow logs.
 
 use super::{EXIT_FINDINGS, EXIT_OK};
-use crate::checks::Catalog;
-use crate::config::Config;
 use crate::normalize::{Loader, Options};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -36,17 +34,13 @@ pub struct ProposeArgs {
 }
 
 pub fn run_propose(args: ProposeArgs) -> anyhow::Result<i32> {
-    let config = Config::load(args.config.as_deref())?;
-    let catalog = Catalog::load(&[])?;
-    config.validate(&catalog)?;
+    let (config, catalog) = super::scan::load_config_and_catalog(args.config.as_deref(), &[])?;
     let mut opts = Options::default();
     if let Some(p) = &args.service_tags {
         opts.azure_service_tags = Some(crate::normalize::azure::ServiceTags::load(p)?);
     }
     let mut loader = Loader::default();
-    for p in &args.input {
-        loader.add_path(p)?;
-    }
+    loader.add_paths(&args.input)?;
     let inventory = loader.build(&opts);
     let profile = crate::flows::read_flows(&args.flows)?;
     let days = crate::flows::window_days(&config, args.window);

@@ -201,15 +201,46 @@ pub fn run_rules(args: RulesArgs) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// The rule catalog and the config, or every error in both (each at its file:line:column) in one
+/// go; a file that cannot be read at all stops at once.
+pub fn load_config_and_catalog(
+    config: Option<&std::path::Path>,
+    rules: &[PathBuf],
+) -> anyhow::Result<(Config, Catalog)> {
+    use crate::checks::CatalogError;
+    use crate::config::ConfigError;
+    let mut errors = Vec::new();
+    let catalog = match Catalog::load(rules) {
+        Ok(c) => Some(c),
+        Err(CatalogError::Invalid(d)) => {
+            errors.extend(d.0);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Without a catalog the config's check ids cannot be checked; its other errors still can.
+    let config = match Config::load_checked(config, catalog.as_ref()) {
+        Ok(c) => Some(c),
+        Err(ConfigError::Invalid(d)) => {
+            errors.extend(d.0);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    crate::diag::Diagnostics::into_result(errors)?;
+    // A part that did not load left an error above.
+    config
+        .zip(catalog)
+        .ok_or_else(|| anyhow::anyhow!("the config or the rules did not load"))
+}
+
 pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     let o = &args.opts;
     if args.source.is_none() && o.input.is_empty() {
         anyhow::bail!("nothing to scan: give --input FILE|FOLDER (exports, snapshots, probe results) or a live source (`scan aws`, `scan azure`, `scan gcp`)");
     }
-    let mut config = Config::load(o.config.as_deref())?;
+    let (mut config, catalog) = load_config_and_catalog(o.config.as_deref(), &o.rules)?;
     config.lower_unreachable |= o.lower_unreachable;
-    let catalog = Catalog::load(&o.rules)?;
-    config.validate(&catalog)?;
     // Usage errors before the scan, which may be a slow live collection.
     let outputs = outputs(o)?;
     crate::report::filter::resolve(&catalog, &o.check, "--check")?;
@@ -223,9 +254,8 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         inputs: o.input.iter().map(|p| p.display().to_string()).collect(),
         ..Default::default()
     };
-    for p in &o.input {
-        loader.add_path(p)?;
-    }
+    // Every bad input is reported before exit 2, and none of them makes a report.
+    loader.add_paths(&o.input)?;
     scope.files = loader.files_read;
     if let Some(src) = &args.source {
         let snap = collect_live(src, o.quiet)?;

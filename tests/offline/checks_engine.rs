@@ -450,7 +450,11 @@ fn bad_rule_files_are_errors_that_name_the_file() {
     let err = Catalog::load(&[dir.path().to_path_buf()])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("bad.toml") && err.contains("70000"), "{err}");
+    // Line 9, column 12: the spec inside `traffic = [...]`.
+    assert!(
+        err.contains("bad.toml:9:12: X1 query: ") && err.contains("70000"),
+        "{err}"
+    );
     std::fs::write(
         &p,
         "id = \"EG002\"\nslug = \"x\"\nseverity = \"high\"\ntitle = \"t\"\nrationale = \"r\"\nremediation = \"m\"\n[query]\nkind = \"reachable\"\ntraffic = [\"tcp/1\"]\n",
@@ -459,7 +463,75 @@ fn bad_rule_files_are_errors_that_name_the_file() {
     let err = Catalog::load(&[dir.path().to_path_buf()])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("already defined"), "{err}");
+    assert!(err.contains("bad.toml:1:6: check id EG002 is already defined by builtin:rules/EG002-smb-egress.toml:1:6"), "{err}");
+}
+
+fn rule_text(id: &str, query: &str) -> String {
+    format!("id = \"{id}\"\nslug = \"s-{id}\"\nseverity = \"high\"\ntitle = \"t\"\nrationale = \"r\"\nremediation = \"m\"\n[query]\n{query}")
+}
+
+/// Every rule file of `--rules` is read and every fault reported at its field, in one pass: a bad
+/// query field, a missing field (at its table), an empty slug, a TOML error, a duplicate id.
+#[test]
+fn every_rule_file_error_is_reported_at_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    put(
+        "a.toml",
+        rule_text(
+            "ORG1",
+            "kind = \"coverage\"\ntraffic = [\"tcp\"]\nthreshold = 1.5\n",
+        ),
+    );
+    put(
+        "b.toml",
+        rule_text("ORG2", "kind = \"allowlist\"\nallow = [\"tcp/443\"]\n"),
+    );
+    put(
+        "c.toml",
+        rule_text(
+            "ORG3",
+            "kind = \"reachable\"\ntraffic_from_config = \"risky\"\n",
+        )
+        .replace("\"s-ORG3\"", "\" \""),
+    );
+    put("d.toml", rule_text("ORG4", "kind = \"reachabl\"\n"));
+    put(
+        "e.toml",
+        rule_text("ORG1", "kind = \"reachable\"\ntraffic = [\"tcp/1\"]\n"),
+    );
+    let err = match Catalog::load(&[dir.path().to_path_buf()]) {
+        Err(egress_audit::checks::CatalogError::Invalid(d)) => d,
+        other => panic!("expected diagnostics, got {other:?}"),
+    };
+    let f = |n: &str| dir.path().join(n).display().to_string();
+    let got: Vec<String> = err.0.iter().map(|d| d.to_string()).collect();
+    let expect = [
+        format!("{}:10:13: ORG1 query: threshold 1.5", f("a.toml")),
+        // No `targets` key: the `[query]` table is at fault.
+        format!(
+            "{}:7:1: ORG2 query: an allowlist needs `targets`",
+            f("b.toml")
+        ),
+        format!("{}:2:8: `slug` must not be empty", f("c.toml")),
+        format!(
+            "{}:9:23: ORG3 query: traffic_from_config = \"risky\"",
+            f("c.toml")
+        ),
+        format!(
+            "{}:8:8: invalid rule file: unknown variant `reachabl`",
+            f("d.toml")
+        ),
+        format!(
+            "{}:1:6: check id ORG1 is already defined by {}:1:6",
+            f("e.toml"),
+            f("a.toml")
+        ),
+    ];
+    assert_eq!(got.len(), expect.len(), "{err}");
+    for (g, e) in got.iter().zip(&expect) {
+        assert!(g.starts_with(e.as_str()), "{g:?} should start with {e:?}");
+    }
 }
 
 #[test]

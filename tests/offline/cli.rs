@@ -470,3 +470,152 @@ fn flows_sql_prints_each_engines_aggregation() {
         "an unknown engine is a usage error"
     );
 }
+
+/// The `egress-audit: error:` lines of a run's standard error.
+fn error_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("egress-audit: error: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Three broken exports among good ones, given as files and in a folder: one run reports all
+/// three, one line each sorted by file, exits 2 and writes no report.
+#[test]
+fn every_bad_input_of_a_run_is_reported_before_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("exports")).unwrap();
+    let good = r#"{"SecurityGroups": [{"GroupId": "sg-good", "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]}"#;
+    for f in ["exports/b-good.json", "exports/n-good.json", "good.json"] {
+        std::fs::write(d.join(f), good).unwrap();
+    }
+    std::fs::write(d.join("exports/a-broken.json"), "{\"SecurityGroups\": [").unwrap();
+    std::fs::write(
+        d.join("exports/m-bad-rule.json"),
+        r#"{"SecurityGroups": [{"GroupId": "sg-m", "IpPermissionsEgress": [{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2, "IpRanges": [{"CidrIp": "10.0.0.0/33"}]}]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("z-notes.json"), r#"{"hello": "world"}"#).unwrap();
+    let args = [
+        "scan",
+        "-i",
+        "z-notes.json",
+        "-i",
+        "exports",
+        "-i",
+        "good.json",
+        "-o",
+        "report.json",
+    ];
+    let out = run(&args, d);
+    let errors = error_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].starts_with("exports/a-broken.json: not valid JSON"),
+        "{errors:?}"
+    );
+    assert!(errors[1].starts_with("exports/m-bad-rule.json: ") && errors[1].contains("sg-m"));
+    assert!(
+        errors[2].starts_with("z-notes.json: not a recognised export"),
+        "{errors:?}"
+    );
+    assert!(
+        !d.join("report.json").exists(),
+        "a run with bad inputs wrote a report"
+    );
+    // Without the broken ones the same run succeeds (exit by findings), so the errors were theirs.
+    for f in [
+        "exports/a-broken.json",
+        "exports/m-bad-rule.json",
+        "z-notes.json",
+    ] {
+        std::fs::remove_file(d.join(f)).unwrap();
+    }
+    let ok = run(
+        &[
+            "scan",
+            "-i",
+            "exports",
+            "-i",
+            "good.json",
+            "-o",
+            "report.json",
+        ],
+        d,
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(d.join("report.json").exists());
+}
+
+/// `propose` reads its inputs with the same loader: every bad one is reported.
+#[test]
+fn propose_reports_every_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.json"), "[1,").unwrap();
+    std::fs::write(d.join("b.json"), r#"{"hello": "world"}"#).unwrap();
+    let out = run(
+        &[
+            "propose", "-i", "b.json", "-i", "a.json", "--flows", "flows", "-o", "p.txt",
+        ],
+        d,
+    );
+    let errors = error_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("a.json: ") && errors[1].starts_with("b.json: "));
+    assert!(!d.join("p.txt").exists());
+}
+
+/// A config and a rule file with several errors: every one, at its file:line:column with the
+/// line underlined, before exit 2 and without a report.
+#[test]
+fn config_and_rule_errors_point_at_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("egress-audit.toml"),
+        "disabled = [\"EG012\"]\n\n[[suppress]]\ncheck = \"EG099\"\nresource = \"*\"\nreason = \"r\"\n\n[[suppress]]\ncheck = \"EG004\"\nresource = \"*\"\nreason = \"r\"\nexpires = \"2026-13-01\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("rules")).unwrap();
+    std::fs::write(
+        d.join("rules/org.toml"),
+        "id = \"ORG1\"\nslug = \"org\"\nseverity = \"high\"\ntitle = \"t\"\nrationale = \"r\"\nremediation = \"m\"\n[query]\nkind = \"reachable\"\ntraffic = [\"tcp/445\", \"tcp/70000\"]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("sg.json"), r#"{"SecurityGroups": []}"#).unwrap();
+    let out = run(
+        &["scan", "-i", "sg.json", "--rules", "rules", "-o", "r.json"],
+        d,
+    );
+    let errors = error_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{errors:?}");
+    // With a broken catalog the config's check ids cannot be checked yet; its other errors can.
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("egress-audit.toml:12:11: [[suppress]] entry 2"));
+    assert!(errors[1].starts_with("rules/org.toml:9:23: ORG1 query: traffic \"tcp/70000\""));
+    assert!(!d.join("r.json").exists());
+    std::fs::remove_dir_all(d.join("rules")).unwrap();
+    let out = run(&["scan", "-i", "sg.json", "-o", "r.json"], d);
+    let errors = error_lines(&out);
+    assert_eq!(out.status.code(), Some(2), "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0]
+        .starts_with("egress-audit.toml:4:9: [[suppress]] entry 1 check \"EG099\": no such check"));
+    assert!(errors[1].starts_with("egress-audit.toml:12:11: [[suppress]] entry 2"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 | check = \"EG099\"\n  |         ^^^^^^^\n"),
+        "{stderr}"
+    );
+    assert!(!d.join("r.json").exists());
+}

@@ -231,7 +231,7 @@ fn unknown_key_is_an_error_naming_it() {
     let err = Config::parse("sevrity = {}\n", Path::new("conf/egress-audit.toml"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("conf/egress-audit.toml"), "{err}");
+    assert!(err.starts_with("conf/egress-audit.toml:1:1: "), "{err}");
     assert!(err.contains("sevrity"), "{err}");
     let err = Config::parse(
         "[[suppress]]\ncheck = \"EG004\"\nresource = \"x\"\nreason = \"r\"\nexpiry = \"2026-01-01\"\n",
@@ -239,6 +239,7 @@ fn unknown_key_is_an_error_naming_it() {
     )
     .unwrap_err()
     .to_string();
+    assert!(err.starts_with("c.toml:5:1: "), "{err}");
     assert!(err.contains("expiry"), "{err}");
 }
 
@@ -248,7 +249,8 @@ fn invalid_expiry_date_names_file_and_entry() {
     let err = Config::parse(text, Path::new("ci/egress-audit.toml"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("ci/egress-audit.toml"), "{err}");
+    // Line 10, column 11: the value of the second entry's `expires`.
+    assert!(err.starts_with("ci/egress-audit.toml:10:11: "), "{err}");
     assert!(err.contains("entry 2"), "{err}");
     assert!(err.contains("2026-13-01"), "{err}");
 }
@@ -259,15 +261,70 @@ fn unknown_check_ids_are_an_error_naming_them() {
     let cfg = config(
         "disabled = [\"EG012\", \"EG099\"]\n[severity]\nsmb-egres = \"low\"\nEG002 = \"low\"\n[[suppress]]\ncheck = \"EG0O4\"\nresource = \"*\"\nreason = \"r\"\n",
     );
-    let err = cfg.validate(&catalog).unwrap_err().to_string();
-    for name in ["EG099", "smb-egres", "EG0O4", "egress-audit.toml"] {
-        assert!(err.contains(name), "{name} missing from: {err}");
-    }
+    let err = cfg.validate(&catalog).unwrap_err();
+    // One error per unknown name, each at the exact value: the list element, the `[severity]`
+    // key (not its value), the suppression's `check`.
+    let at: Vec<(usize, usize)> = err.0.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(at, [(1, 22), (3, 1), (6, 9)], "{err}");
+    let lines: Vec<String> = err.0.iter().map(|d| d.to_string()).collect();
+    assert!(lines[0].starts_with("egress-audit.toml:1:22: disabled \"EG099\": no such check"));
+    assert!(lines[1].starts_with("egress-audit.toml:3:1: [severity] \"smb-egres\""));
+    assert!(lines[2].starts_with("egress-audit.toml:6:9: [[suppress]] entry 1 check \"EG0O4\""));
+    assert!(lines[2].contains("known: EG001…EG016"), "{}", lines[2]);
+    let err = err.to_string();
     assert!(!err.contains("\"EG012\""), "{err}");
     assert!(!err.contains("\"EG002\""), "{err}");
     config("[[suppress]]\ncheck = \"*\"\nresource = \"*\"\nreason = \"r\"\n")
         .validate(&catalog)
         .expect("* is every check");
+}
+
+/// Every bad value of a config comes in one pass, each at its own line and column, in file order.
+#[test]
+fn every_bad_value_of_a_config_is_reported_at_its_position() {
+    let text = "window_days = 0\n\
+risky_ports = [\"tcp/22\", \"tcp/99999\"]\n\
+dns_resolvers = [\"8.8.8.8\", \"not-an-address\"]\n\
+[[suppress]]\ncheck = \"EG004\"\nresource = \"a\"\nreason = \"r\"\nexpires = \"soon\"\n\
+[[suppress]]\ncheck = \"EG007\"\nresource = \"b\"\nreason = \"r\"\nexpires = \"2026-02-30\"\n\
+[[authorized]]\ntraffic = \"tcpp/443\"\n";
+    let err = Config::parse(text, Path::new("egress-audit.toml")).unwrap_err();
+    let got: Vec<String> = err.0.iter().map(|d| d.to_string()).collect();
+    let expect_prefix = [
+        "egress-audit.toml:1:15: window_days must be at least 1",
+        "egress-audit.toml:2:26: risky_ports: traffic \"tcp/99999\"",
+        "egress-audit.toml:3:29: dns_resolvers \"not-an-address\"",
+        "egress-audit.toml:8:11: [[suppress]] entry 1 (check \"EG004\", resource \"a\"): expires \"soon\"",
+        "egress-audit.toml:13:11: [[suppress]] entry 2 (check \"EG007\", resource \"b\"): expires \"2026-02-30\"",
+        "egress-audit.toml:15:11: [[authorized]] entry 1: traffic \"tcpp/443\"",
+    ];
+    assert_eq!(got.len(), expect_prefix.len(), "{err}");
+    for (g, e) in got.iter().zip(expect_prefix) {
+        assert!(g.starts_with(e), "{g:?} should start with {e:?}");
+    }
+    // The cargo-deny style snippet underlines the value.
+    assert_eq!(
+        err.0[3].snippet().unwrap(),
+        "  |\n8 | expires = \"soon\"\n  |           ^^^^^^"
+    );
+}
+
+/// A TOML syntax error and a value of the wrong type are placed by the toml crate's own span.
+#[test]
+fn syntax_and_type_errors_carry_the_position() {
+    let err = Config::parse(
+        "fail_on = \"high\"\ndisabled = [\"EG001\"\n",
+        Path::new("a.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("a.toml:2:"), "{err}");
+    assert!(err.contains("invalid config"), "{err}");
+    let err = Config::parse("\n\nfail_on = \"hgh\"\n", Path::new("b.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("b.toml:3:11: invalid config"), "{err}");
+    assert!(err.contains("hgh"), "{err}");
 }
 
 #[test]

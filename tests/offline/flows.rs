@@ -526,8 +526,8 @@ fn authorized_entries_need_a_public_destination() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains(
-            "[[authorized]] entry 1 (traffic \"tcp/443 to 198.18.0.0/15\") names no public address"
+        err.starts_with(
+            "e.toml:2:11: [[authorized]] entry 1 (traffic \"tcp/443 to 198.18.0.0/15\") names no public address"
         ),
         "{err}"
     );

@@ -2,6 +2,7 @@
 //! suppressions. A sample with every key documented: `examples/egress-audit.toml`.
 
 use crate::checks::Catalog;
+use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Seg, Source};
 use crate::model::{Pattern, WarningKind};
 use crate::model::{Report, Severity, Warning};
 use chrono::NaiveDate;
@@ -44,6 +45,9 @@ pub struct Config {
     /// The file it was read from, for messages (`None` for the defaults).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
+    /// Its text, for the positions of errors found after parsing.
+    #[serde(skip)]
+    pub text: SourceText,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -78,9 +82,46 @@ pub struct Authorized {
 /// The default observation window (CHECKS.md §5).
 pub const DEFAULT_WINDOW_DAYS: u32 = 90;
 
+/// The config could not be used: exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read config: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// Every error in the file, each at its file:line:column.
+    #[error(transparent)]
+    Invalid(#[from] Diagnostics),
+}
+
+/// The text a config was read from, kept so that validation against the catalog (which is loaded
+/// later) can still point at the line of a bad check id.
+#[derive(Clone, Default)]
+pub struct SourceText(Option<std::sync::Arc<str>>);
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SourceText({} bytes)",
+            self.0.as_ref().map_or(0, |t| t.len())
+        )
+    }
+}
+
 impl Config {
     /// Reads `path`, or `./egress-audit.toml` when it exists, or the defaults.
-    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        Config::load_checked(path, None)
+    }
+
+    /// [`Config::load`], and with a catalog also [`Config::validate`], reporting the errors of
+    /// both in one pass.
+    pub fn load_checked(
+        path: Option<&std::path::Path>,
+        catalog: Option<&Catalog>,
+    ) -> Result<Config, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => {
@@ -91,50 +132,100 @@ impl Config {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read config: {e}", path.display()))?;
-        Config::parse(&text, &path)
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let (cfg, mut errors) = Config::read(&text, &path)?;
+        if let Some(catalog) = catalog {
+            errors.extend(cfg.validate(catalog).err().into_iter().flat_map(|d| d.0));
+        }
+        Diagnostics::into_result(errors)?;
+        Ok(cfg)
     }
 
-    /// Parses config text; `path` only names the file in messages.
-    pub fn parse(text: &str, path: &std::path::Path) -> anyhow::Result<Config> {
-        let mut cfg: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", path.display()))?;
+    /// Parses config text; `path` only names the file in messages. Every value that does not
+    /// parse is reported, not only the first.
+    pub fn parse(text: &str, path: &std::path::Path) -> Result<Config, Diagnostics> {
+        let (cfg, errors) = Config::read(text, path)?;
+        Diagnostics::into_result(errors)?;
+        Ok(cfg)
+    }
+
+    /// The config and the faults of its values; `Err` when the TOML itself cannot be read.
+    fn read(text: &str, path: &std::path::Path) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
+        let file = path.display().to_string();
+        let src = Source::new(&file, text);
+        let mut cfg: Config =
+            toml::from_str(text).map_err(|e| Diagnostics(vec![src.parse_error("config", &e)]))?;
         cfg.source = Some(path.to_path_buf());
+        cfg.text = SourceText(Some(text.into()));
+        let mut errors = Vec::new();
         for (i, a) in cfg.authorized.iter().enumerate() {
-            let spec = crate::checks::spec::parse_spec(&a.traffic).map_err(|e| {
-                anyhow::anyhow!("{}: [[authorized]] entry {}: {e}", path.display(), i + 1)
-            })?;
-            // Only public egress is classified: an entry with no public address would
-            // authorize nothing, silently.
-            if spec.traffic.is_empty() {
-                anyhow::bail!(
-                    "{}: [[authorized]] entry {} (traffic {:?}) names no public address \
-                     (private, documentation and benchmark ranges such as 198.18.0.0/15 are not \
-                     internet egress), so it would authorize nothing",
-                    path.display(),
-                    i + 1,
-                    a.traffic
-                );
+            let at = [Seg::Key("authorized"), Seg::Index(i), Seg::Key("traffic")];
+            match crate::checks::spec::parse_spec(&a.traffic) {
+                Err(message) => errors.push(src.value(
+                    &at,
+                    DiagnosticKind::BadValue {
+                        field: format!("[[authorized]] entry {}", i + 1),
+                        message,
+                    },
+                )),
+                // Only public egress is classified: an entry with no public address would
+                // authorize nothing, silently.
+                Ok(spec) if spec.traffic.is_empty() => errors.push(src.value(
+                    &at,
+                    DiagnosticKind::NoPublicAddress {
+                        entry: i + 1,
+                        traffic: a.traffic.clone(),
+                    },
+                )),
+                Ok(_) => {}
             }
         }
         if cfg.window_days == Some(0) {
-            anyhow::bail!("{}: window_days must be at least 1", path.display());
+            errors.push(src.value(&[Seg::Key("window_days")], DiagnosticKind::ZeroWindow));
         }
         for (i, s) in cfg.suppressions.iter().enumerate() {
-            if let Some(e) = &s.expires {
-                parse_date(e).map_err(|err| {
-                    anyhow::anyhow!(
-                        "{}: [[suppress]] entry {} (check {:?}, resource {:?}): {err}",
-                        path.display(),
-                        i + 1,
-                        s.check,
-                        s.resource
-                    )
-                })?;
+            if let Some(Err(message)) = s.expires.as_deref().map(parse_date) {
+                errors.push(src.value(
+                    &[Seg::Key("suppress"), Seg::Index(i), Seg::Key("expires")],
+                    DiagnosticKind::BadValue {
+                        field: format!(
+                            "[[suppress]] entry {} (check {:?}, resource {:?})",
+                            i + 1,
+                            s.check,
+                            s.resource
+                        ),
+                        message,
+                    },
+                ));
             }
         }
-        Ok(cfg)
+        // The queries read these only when the checks run: checked here, where the line is known.
+        for (i, spec) in cfg.risky_ports.iter().flatten().enumerate() {
+            if let Err(message) = crate::checks::spec::parse_spec(spec) {
+                errors.push(src.value(
+                    &[Seg::Key("risky_ports"), Seg::Index(i)],
+                    DiagnosticKind::BadValue {
+                        field: "risky_ports".into(),
+                        message,
+                    },
+                ));
+            }
+        }
+        for (i, dest) in cfg.dns_resolvers.iter().enumerate() {
+            if let Err(message) = crate::checks::spec::parse_dests(dest) {
+                errors.push(src.value(
+                    &[Seg::Key("dns_resolvers"), Seg::Index(i)],
+                    DiagnosticKind::BadValue {
+                        field: format!("dns_resolvers {dest:?}"),
+                        message,
+                    },
+                ));
+            }
+        }
+        Ok((cfg, errors))
     }
 
     fn source_name(&self) -> String {
@@ -145,29 +236,41 @@ impl Config {
     }
 
     /// Every check id or slug the config names must exist in the catalog (a typo would silently
-    /// disable nothing, re-grade nothing or suppress nothing).
-    pub fn validate(&self, catalog: &Catalog) -> anyhow::Result<()> {
-        let known = |id: &str| catalog.get(id).is_some();
-        let mut unknown = Vec::new();
-        for id in self.disabled.iter().filter(|id| !known(id)) {
-            unknown.push(format!("disabled: {id:?}"));
-        }
-        for id in self.severity.keys().filter(|id| !known(id)) {
-            unknown.push(format!("[severity] {id:?}"));
-        }
-        for (i, s) in self.suppressions.iter().enumerate() {
-            if s.check != "*" && !known(&s.check) {
-                unknown.push(format!("[[suppress]] entry {}: check {:?}", i + 1, s.check));
+    /// disable nothing, re-grade nothing or suppress nothing). Each one is reported at its line.
+    pub fn validate(&self, catalog: &Catalog) -> Result<(), Diagnostics> {
+        let file = self.source_name();
+        let src = self.text.0.as_deref().map(|t| Source::new(&file, t));
+        let place = |path: &[Seg], key: bool, kind: DiagnosticKind| match &src {
+            Some(s) if key => s.key(path, kind),
+            Some(s) => s.value(path, kind),
+            None => crate::diag::unplaced(&file, kind),
+        };
+        let known = known_ids(catalog);
+        let unknown = |field: String, id: &str| DiagnosticKind::UnknownCheck {
+            field,
+            id: id.to_string(),
+            known: known.clone(),
+        };
+        let exists = |id: &str| catalog.get(id).is_some();
+        let mut errors = Vec::new();
+        for (i, id) in self.disabled.iter().enumerate() {
+            if !exists(id) {
+                let at = [Seg::Key("disabled"), Seg::Index(i)];
+                errors.push(place(&at, false, unknown("disabled".into(), id)));
             }
         }
-        if !unknown.is_empty() {
-            anyhow::bail!(
-                "{}: unknown check id or slug: {} (`egress-audit rules` lists the checks)",
-                self.source_name(),
-                unknown.join(", ")
-            );
+        for id in self.severity.keys().filter(|id| !exists(id)) {
+            let at = [Seg::Key("severity"), Seg::Key(id)];
+            errors.push(place(&at, true, unknown("[severity]".into(), id)));
         }
-        Ok(())
+        for (i, s) in self.suppressions.iter().enumerate() {
+            if s.check != "*" && !exists(&s.check) {
+                let at = [Seg::Key("suppress"), Seg::Index(i), Seg::Key("check")];
+                let field = format!("[[suppress]] entry {} check", i + 1);
+                errors.push(place(&at, false, unknown(field, &s.check)));
+            }
+        }
+        Diagnostics::into_result(errors)
     }
 
     /// Severity overrides, then suppressions. A suppression on or after its expiry day no longer
@@ -263,6 +366,16 @@ impl Config {
             }
         }
         report.recount();
+    }
+}
+
+/// The catalog's ids for messages: `EG001…EG016 (16 checks)`, or all of them when few.
+fn known_ids(catalog: &Catalog) -> String {
+    let mut ids: Vec<&str> = catalog.checks.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    match ids.as_slice() {
+        [first, .., last] if ids.len() > 4 => format!("{first}…{last}, {} checks", ids.len()),
+        _ => ids.join(", "),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod diag;
 pub mod eval;
 pub mod flows;
 pub mod model;

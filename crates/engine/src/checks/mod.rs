@@ -9,10 +9,11 @@ mod rule_level;
 pub mod spec;
 
 use crate::config::Config;
+use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Seg, Source};
 use crate::eval::{EvalCache, TargetOutcome};
 use crate::model::{AddrSet, Finding, Severity, Target};
 use crate::normalize::Inventory;
-pub use query::{finding, Query, QueryKind, TargetSelector};
+pub use query::{finding, Query, QueryFault, QueryKind, TargetSelector};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -46,31 +47,71 @@ pub struct Catalog {
     pub checks: Vec<CheckDef>,
 }
 
+/// The catalog could not be loaded: exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{}: cannot read {what}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{}: no .toml rule files in this folder", path.display())]
+    NoRules { path: PathBuf },
+    /// Every error of every rule file, each at its file:line:column.
+    #[error(transparent)]
+    Invalid(#[from] Diagnostics),
+}
+
 impl Catalog {
-    /// The built-in rules plus every `*.toml` file in the `extra` folders (or files).
-    pub fn load(extra: &[PathBuf]) -> anyhow::Result<Catalog> {
-        let mut checks = Vec::new();
-        for (name, text) in BUILTIN {
-            checks.push(parse_check(text, &format!("builtin:rules/{name}"))?);
-        }
+    /// The built-in rules plus every `*.toml` file in the `extra` folders (or files). Every rule
+    /// file is read and every error in them reported, not only the first.
+    pub fn load(extra: &[PathBuf]) -> Result<Catalog, CatalogError> {
+        let mut files: Vec<(String, std::borrow::Cow<'static, str>)> = BUILTIN
+            .iter()
+            .map(|(name, text)| (format!("builtin:rules/{name}"), (*text).into()))
+            .collect();
         for dir in extra {
             for file in rule_files(dir)? {
-                let text = std::fs::read_to_string(&file).map_err(|e| {
-                    anyhow::anyhow!("{}: cannot read rule file: {e}", file.display())
+                let text = std::fs::read_to_string(&file).map_err(|source| CatalogError::Read {
+                    path: file.clone(),
+                    what: "rule file",
+                    source,
                 })?;
-                checks.push(parse_check(&text, &file.display().to_string())?);
+                files.push((file.display().to_string(), text.into()));
             }
         }
+        let mut checks = Vec::new();
+        let mut errors = Vec::new();
+        // Check id → where it is defined, for the error on a second definition.
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for c in &checks {
-            if let Some(prev) = seen.insert(c.id.clone(), c.origin.clone()) {
-                anyhow::bail!(
-                    "{}: check id {} is already defined by {prev}; pick another id",
-                    c.origin,
-                    c.id
-                );
+        for (origin, text) in &files {
+            let src = Source::new(origin, text);
+            match parse_check(&src, text, origin) {
+                Err(e) => errors.push(*e),
+                // A file with a bad query still holds its id: a second file with that id is
+                // reported in the same pass.
+                Ok((def, mut faults)) => {
+                    match seen.get(&def.id) {
+                        Some(previous) => errors.push(src.value(
+                            &[Seg::Key("id")],
+                            DiagnosticKind::DuplicateId {
+                                id: def.id.clone(),
+                                previous: previous.clone(),
+                            },
+                        )),
+                        None => {
+                            seen.insert(def.id.clone(), src.position(&[Seg::Key("id")]));
+                        }
+                    }
+                    if faults.is_empty() {
+                        checks.push(def);
+                    }
+                    errors.append(&mut faults);
+                }
             }
         }
+        Diagnostics::into_result(errors)?;
         Ok(Catalog { checks })
     }
 
@@ -79,34 +120,58 @@ impl Catalog {
     }
 }
 
-fn rule_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn rule_files(path: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read rules folder: {e}", path.display()))?;
+    let rd = std::fs::read_dir(path).map_err(|source| CatalogError::Read {
+        path: path.to_path_buf(),
+        what: "rules folder",
+        source,
+    })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
         .collect();
     files.sort();
     if files.is_empty() {
-        anyhow::bail!("{}: no .toml rule files in this folder", path.display());
+        return Err(CatalogError::NoRules {
+            path: path.to_path_buf(),
+        });
     }
     Ok(files)
 }
 
-fn parse_check(text: &str, origin: &str) -> anyhow::Result<CheckDef> {
+/// One rule file and every fault of its values, each at the value at fault; or the TOML error
+/// that keeps it from being read at all.
+fn parse_check(
+    src: &Source,
+    text: &str,
+    origin: &str,
+) -> Result<(CheckDef, Vec<Diagnostic>), Box<Diagnostic>> {
     let mut def: CheckDef =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid rule file: {e}"))?;
+        toml::from_str(text).map_err(|e| Box::new(src.parse_error("rule file", &e)))?;
     def.origin = origin.to_string();
-    def.query
+    let mut errors: Vec<Diagnostic> = def
+        .query
         .validate()
-        .map_err(|e| anyhow::anyhow!("{origin}: {} query: {e}", def.id))?;
-    if def.id.trim().is_empty() || def.slug.trim().is_empty() {
-        anyhow::bail!("{origin}: id and slug must not be empty");
+        .into_iter()
+        .map(|f| {
+            let mut at = vec![Seg::Key("query"), Seg::Key(f.field)];
+            at.extend(f.index.map(Seg::Index));
+            let kind = DiagnosticKind::BadQuery {
+                id: def.id.clone(),
+                message: f.message,
+            };
+            src.value(&at, kind)
+        })
+        .collect();
+    for (field, value) in [("id", &def.id), ("slug", &def.slug)] {
+        if value.trim().is_empty() {
+            errors.push(src.value(&[Seg::Key(field)], DiagnosticKind::Empty { field }));
+        }
     }
-    Ok(def)
+    Ok((def, errors))
 }
 
 /// What a query sees of one target.

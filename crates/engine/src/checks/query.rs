@@ -107,38 +107,62 @@ impl TargetSelector {
     }
 }
 
+/// A `[query]` field that cannot run: which field (and which element of a list), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryFault {
+    pub field: &'static str,
+    pub index: Option<usize>,
+    pub message: String,
+}
+
 impl Query {
-    pub fn validate(&self) -> Result<(), String> {
-        for t in self.traffic.iter().chain(&self.allow) {
-            parse_spec(t)?;
+    /// Every fault of the query, each naming its field, so a rule file's errors come in one pass.
+    pub fn validate(&self) -> Vec<QueryFault> {
+        let mut faults = Vec::new();
+        let mut fault = |field, index, message| {
+            faults.push(QueryFault {
+                field,
+                index,
+                message,
+            })
+        };
+        for (field, list) in [("traffic", &self.traffic), ("allow", &self.allow)] {
+            for (i, t) in list.iter().enumerate() {
+                if let Err(e) = parse_spec(t) {
+                    fault(field, Some(i), e);
+                }
+            }
         }
         let needs_traffic = matches!(self.kind, QueryKind::Coverage | QueryKind::Reachable);
         if needs_traffic && self.traffic.is_empty() && self.traffic_from_config.is_none() {
-            return Err("`traffic` must list at least one traffic spec".into());
+            let why = "`traffic` must list at least one traffic spec".to_string();
+            fault("traffic", None, why);
         }
-        if let Some(k) = &self.traffic_from_config {
-            if k != "risky_ports" {
-                return Err(format!(
-                    "traffic_from_config = {k:?}: only \"risky_ports\" exists"
-                ));
-            }
+        if let Some(k) = self
+            .traffic_from_config
+            .as_deref()
+            .filter(|k| *k != "risky_ports")
+        {
+            let why = format!("traffic_from_config = {k:?}: only \"risky_ports\" exists");
+            fault("traffic_from_config", None, why);
         }
-        if let Some(k) = &self.exclude_from_config {
-            if k != "dns_resolvers" {
-                return Err(format!(
-                    "exclude_from_config = {k:?}: only \"dns_resolvers\" exists"
-                ));
-            }
+        if let Some(k) = self
+            .exclude_from_config
+            .as_deref()
+            .filter(|k| *k != "dns_resolvers")
+        {
+            let why = format!("exclude_from_config = {k:?}: only \"dns_resolvers\" exists");
+            fault("exclude_from_config", None, why);
         }
-        if let Some(t) = self.threshold {
-            if !(t > 0.0 && t <= 1.0) {
-                return Err(format!("threshold {t} must be above 0 and at most 1"));
-            }
+        if let Some(t) = self.threshold.filter(|t| !(*t > 0.0 && *t <= 1.0)) {
+            let why = format!("threshold {t} must be above 0 and at most 1");
+            fault("threshold", None, why);
         }
         if self.kind == QueryKind::Allowlist && self.targets.is_none() {
-            return Err("an allowlist needs `targets`, the workloads it restricts".into());
+            let why = "an allowlist needs `targets`, the workloads it restricts".to_string();
+            fault("targets", None, why);
         }
-        Ok(())
+        faults
     }
 }
 

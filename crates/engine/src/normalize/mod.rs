@@ -99,6 +99,36 @@ impl From<&str> for NormalizeError {
     }
 }
 
+/// Every bad input of a run, sorted by file: exit status 2, one line each.
+#[derive(Debug)]
+pub struct InputErrors(pub Vec<InputError>);
+
+impl InputErrors {
+    /// `Ok` when nothing failed.
+    pub fn into_result(mut list: Vec<InputError>) -> Result<(), InputErrors> {
+        if list.is_empty() {
+            return Ok(());
+        }
+        // Stable: one file's errors stay in the order they were found.
+        list.sort_by(|a, b| a.source_name.cmp(&b.source_name));
+        Err(InputErrors(list))
+    }
+}
+
+impl std::fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputErrors {}
+
 pub const EXPECTED: &str = "expected the JSON of `aws ec2 describe-security-groups | describe-network-acls | \
 describe-network-interfaces | describe-instances | describe-subnets | describe-vpcs | describe-route-tables | \
 describe-managed-prefix-lists | get-managed-prefix-list-entries | describe-security-group-rules`, `az network nsg list | nic list | \
@@ -136,27 +166,54 @@ impl Default for Loader {
 }
 
 impl Loader {
-    /// Adds a file, or every `.json` file below a folder (sorted, so results are stable).
-    pub fn add_path(&mut self, path: &Path) -> Result<(), InputError> {
-        let meta = std::fs::metadata(path).map_err(|e| {
-            InputError::new(path.display().to_string(), format!("cannot read: {e}"))
-        })?;
-        if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files, &mut self.warnings)?;
-            if files.is_empty() {
-                return Err(InputError::new(
-                    path.display().to_string(),
-                    "the folder holds no .json files to scan",
-                ));
-            }
-            self.in_folder = true;
-            let added = files.iter().try_for_each(|f| self.add_file(f));
-            self.in_folder = false;
-            added
-        } else {
-            self.add_file(path)
+    /// Adds every input, going on past bad ones: every input error of the run is returned (sorted
+    /// by file), so a user with three broken exports among forty sees all three at once. Nothing
+    /// read may be built into a report when this fails.
+    pub fn add_paths<P: AsRef<Path>>(&mut self, paths: &[P]) -> Result<(), InputErrors> {
+        let mut errors = Vec::new();
+        for p in paths {
+            self.add_path_collecting(p.as_ref(), &mut errors);
         }
+        InputErrors::into_result(errors)
+    }
+
+    /// Adds a file, or every `.json` file below a folder (sorted, so results are stable). Every
+    /// file of a folder is read; the first error (by file) is returned.
+    pub fn add_path(&mut self, path: &Path) -> Result<(), InputError> {
+        let mut errors = Vec::new();
+        self.add_path_collecting(path, &mut errors);
+        match InputErrors::into_result(errors) {
+            Ok(()) => Ok(()),
+            Err(InputErrors(list)) => Err(list.into_iter().next().expect("not empty")),
+        }
+    }
+
+    fn add_path_collecting(&mut self, path: &Path, errors: &mut Vec<InputError>) {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                let name = path.display().to_string();
+                return errors.push(InputError::new(name, format!("cannot read: {e}")));
+            }
+        };
+        if !meta.is_dir() {
+            return errors.extend(self.add_file(path).err());
+        }
+        let mut files = Vec::new();
+        if let Err(e) = walk(path, &mut files, &mut self.warnings) {
+            return errors.push(e);
+        }
+        if files.is_empty() {
+            return errors.push(InputError::new(
+                path.display().to_string(),
+                "the folder holds no .json files to scan",
+            ));
+        }
+        self.in_folder = true;
+        for f in &files {
+            errors.extend(self.add_file(f).err());
+        }
+        self.in_folder = false;
     }
 
     pub fn add_file(&mut self, path: &Path) -> Result<(), InputError> {
