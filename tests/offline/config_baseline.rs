@@ -37,6 +37,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         suppressed: None,
         fingerprint: String::new(),
         cause: None,
+        no_internet_path: false,
     };
     f.compute_fingerprint();
     f
@@ -102,6 +103,7 @@ fn override_of_a_finding_without_internet_path_stays_info() {
     r.findings[1]
         .notes
         .push("no internet path: no route to an internet gateway".into());
+    r.findings[1].no_internet_path = true;
     cfg.apply(&mut r, day("2026-01-01"));
     let f = &r.findings[1];
     assert_eq!(f.check_id, "EG004");
@@ -117,6 +119,7 @@ fn lower_unreachable_is_opt_in() {
     r.findings[1]
         .notes
         .push("no internet path: no route to an internet gateway".into());
+    r.findings[1].no_internet_path = true;
     let before = r.findings[1].severity;
     assert!(before > Severity::Info);
     config("").apply(&mut r, day("2026-01-01"));

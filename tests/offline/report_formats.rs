@@ -40,6 +40,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         suppressed: None,
         fingerprint: String::new(),
         cause: None,
+        no_internet_path: false,
     };
     f.compute_fingerprint();
     f

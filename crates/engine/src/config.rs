@@ -292,11 +292,7 @@ impl Config {
         }
         if self.lower_unreachable {
             for f in &mut report.findings {
-                let unreachable = f
-                    .notes
-                    .iter()
-                    .any(|n| n.starts_with(crate::checks::NO_INTERNET_PATH));
-                if unreachable && !f.observed && f.severity > Severity::Info {
+                if f.no_internet_path && !f.observed && f.severity > Severity::Info {
                     f.original_severity = Some(f.severity);
                     f.severity = Severity::Info;
                 }

@@ -328,6 +328,7 @@ pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
             .clone()
             .unwrap_or_else(|| "route data shows no path to the internet".into());
         f.notes.push(format!("{NO_INTERNET_PATH}: {why}"));
+        f.no_internet_path = true;
     }
     f.compute_fingerprint();
 }

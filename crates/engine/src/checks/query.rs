@@ -295,6 +295,7 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
         suppressed: None,
         fingerprint: String::new(),
         cause: None,
+        no_internet_path: false,
     }
 }
 

@@ -126,6 +126,11 @@ pub struct Finding {
     /// closes it, e.g. `aws:111122223333:security-group:sg-0abc egress #1`. Set by `scan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// Route data shows the target has no path to the internet (the `no internet path` note
+    /// says why); `lower_unreachable` in the config lowers such findings. Not in reports: the
+    /// note carries it there.
+    #[serde(skip)]
+    pub no_internet_path: bool,
 }
 
 impl Finding {
