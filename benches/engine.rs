@@ -3,6 +3,11 @@
 //! peak memory (VmHWM). Goal: under 1 s for evaluation on one core.
 
 use egress_audit::checks::{run, Catalog};
+
+// The allocator of the `egress-audit` binary (src/main.rs), so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use egress_audit::config::Config;
 use egress_audit::eval::eval_target;
 use egress_audit::model::space::{parse_addrs, PortSet};
