@@ -1313,4 +1313,17 @@ fn sliced_listings_name_whole_file_positions_and_warn_once() {
         .filter(|w| w.kind == "truncated-listing")
         .count();
     assert_eq!(truncated, 1, "{:#?}", inv.warnings);
+
+    // Once per listing, not once per file: two listings in one document are both truncated.
+    let both = json!({"SecurityGroups": [], "NetworkAcls": [], "NextToken": "abc"});
+    std::fs::write(&bad, both.to_string()).unwrap();
+    let mut loader = Loader::default();
+    loader.add_path(&bad).unwrap_or_else(|e| panic!("{e}"));
+    let inv = loader.build(&Default::default());
+    let truncated = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "truncated-listing")
+        .count();
+    assert_eq!(truncated, 2, "{:#?}", inv.warnings);
 }

@@ -200,20 +200,18 @@ impl Causes {
             c.findings.shrink_to_fit();
             c.remediation = remedy::remediation(c);
         }
-        // Worst first, then the cause that closes the most findings.
-        let mut order: Vec<usize> = (0..list.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&list[a], &list[b]);
+        // Worst first, then the cause that closes the most findings; findings follow their cause.
+        let mut ranked: Vec<(usize, Cause)> = list.into_iter().enumerate().collect();
+        ranked.sort_by(|(_, a), (_, b)| {
             (b.worst, b.findings.len())
                 .cmp(&(a.worst, a.findings.len()))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        let mut pos = vec![0; list.len()];
-        for (new, &old) in order.iter().enumerate() {
-            pos[old] = new;
+        let mut pos = vec![0; ranked.len()];
+        for (new, (old, _)) in ranked.iter().enumerate() {
+            pos[*old] = new;
         }
-        let mut slots: Vec<Option<Cause>> = list.into_iter().map(Some).collect();
-        let list = order.iter().filter_map(|&old| slots[old].take()).collect();
+        let list = ranked.into_iter().map(|(_, c)| c).collect();
         let of_finding = of_finding.into_iter().map(|old| pos[old]).collect();
         Causes { list, of_finding }
     }

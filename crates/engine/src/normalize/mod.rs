@@ -271,7 +271,7 @@ impl Loader {
         let listing = chunked::Listing::split(text, self.slice_items)?;
         let mut slices = listing.slices(self.slice_items).peekable();
         let (_, first) = slices.peek()?;
-        if first.get("format").and_then(Value::as_str) == Some(egress_audit_snapshot::FORMAT) {
+        if is_snapshot(first) {
             return None;
         }
         // The normalizer that would read the whole file, in registry order.
@@ -293,7 +293,7 @@ impl Loader {
 
     /// Adds one parsed document; its kind is detected from its content.
     pub fn add_value(&mut self, value: Value, ctx: &DocContext) -> Result<(), InputError> {
-        if value.get("format").and_then(Value::as_str) == Some(egress_audit_snapshot::FORMAT) {
+        if is_snapshot(&value) {
             return self.add_snapshot(value, ctx);
         }
         if let Some(n) = self.normalizers.iter_mut().find(|n| n.detects(&value)) {
@@ -503,6 +503,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, warnings: &mut Vec<Warning>) -> Resu
 }
 
 /// A non-JSON file in a folder that is `iptables-save` output (read by its first 64 KiB).
+/// An egress-audit snapshot, by its format marker.
+fn is_snapshot(doc: &Value) -> bool {
+    doc.get("format").and_then(Value::as_str) == Some(egress_audit_snapshot::FORMAT)
+}
+
 fn is_firewall_text(p: &Path) -> bool {
     use std::io::Read;
     let mut head = Vec::new();

@@ -125,9 +125,6 @@ pub struct AwsBundle {
     pl_entries: BTreeMap<String, AddrSet>,
     /// A `get-managed-prefix-list-entries` output without its id: (file, entries).
     anonymous_entries: Option<(String, AddrSet)>,
-    /// The position of the document's first item in its file, when a large listing is read in
-    /// slices (`normalize::chunked`).
-    item_offset: usize,
     /// Which kinds of document were given (even empty ones): absent data is not "none exist".
     loaded: BTreeSet<&'static str>,
     /// Found while adding (a listing that is one page of several), reported by `build`.
@@ -164,10 +161,7 @@ impl AwsBundle {
         ctx: &DocContext,
     ) -> Result<(), NormalizeError> {
         let kind = Self::detect(&v).ok_or_else(|| NormalizeError::from("not an AWS listing"))?;
-        self.item_offset = first;
-        let added = self.add_kind(kind, v, ctx);
-        self.item_offset = 0;
-        added
+        self.add_kind_at(kind, v, ctx, first)
     }
 
     /// The kind of document, if this provider recognises it.
@@ -194,6 +188,18 @@ impl AwsBundle {
         v: Value,
         ctx: &DocContext,
     ) -> Result<(), NormalizeError> {
+        self.add_kind_at(kind, v, ctx, 0)
+    }
+
+    /// [`AwsBundle::add_kind`] for a document whose first item is item `first` of its file (a
+    /// slice of a large listing), so that messages name positions in the whole file.
+    fn add_kind_at(
+        &mut self,
+        kind: &'static str,
+        v: Value,
+        ctx: &DocContext,
+        first: usize,
+    ) -> Result<(), NormalizeError> {
         // `--query SecurityGroups` prints the bare list: read it as the listing it came from.
         let v = match v {
             Value::Array(items) => match bare_list_kind(&items) {
@@ -206,7 +212,7 @@ impl AwsBundle {
             },
         };
         if kind == "prefix-list-entries" {
-            return self.add_one(kind, &v, ctx);
+            return self.add_one(kind, &v, ctx, first);
         }
         let present: Vec<&'static str> = KINDS
             .iter()
@@ -214,7 +220,7 @@ impl AwsBundle {
             .map(|(_, k)| *k)
             .collect();
         for k in present {
-            self.add_one(k, &v, ctx)?;
+            self.add_one(k, &v, ctx, first)?;
         }
         Ok(())
     }
@@ -224,6 +230,7 @@ impl AwsBundle {
         kind: &'static str,
         v: &Value,
         ctx: &DocContext,
+        first: usize,
     ) -> Result<(), NormalizeError> {
         let scope = Scope {
             source: ctx.source.clone(),
@@ -239,23 +246,23 @@ impl AwsBundle {
             return Err(format!("`{key}` is not a list").into());
         }
         self.loaded.insert(kind);
-        let already = |w: &Warning| {
-            w.kind == crate::model::WarningKind::TruncatedListing && w.source == ctx.source
-        };
-        if v.get("NextToken").is_some_and(|t| !t.is_null()) && !self.warnings.iter().any(already) {
+        if v.get("NextToken").is_some_and(|t| !t.is_null()) {
             // `--max-items` / `--no-paginate` output: the resources on later pages are missing.
-            self.warnings.push(Warning {
+            let truncated = Warning {
                 kind: crate::model::WarningKind::TruncatedListing,
                 source: ctx.source.clone(),
                 message: format!(
                     "this `{key}` listing has a NextToken: it is one page of a longer listing, and \
                      the resources on later pages were not read (export without --max-items)"
                 ),
-            });
+            };
+            // Every slice of a file read in slices carries its NextToken: said once.
+            if !self.warnings.contains(&truncated) {
+                self.warnings.push(truncated);
+            }
         }
         let items = fields::list(v, key, key)?;
-        // Positions in messages are those of the whole file when it is read in slices.
-        let first = self.item_offset;
+        // Positions in messages are those of the whole file when it is read in slices (`first`).
         match kind {
             "security-groups" => {
                 for (i, item) in numbered(items, first) {
