@@ -1,7 +1,7 @@
 //! Every check against hand-built, provider-neutral targets: the semantics of docs/SEMANTICS.md §3 without
 //! any parser in the way.
 
-use egress_audit::checks::{run, Catalog};
+use egress_audit::checks::{run, run_on, Catalog};
 use egress_audit::config::Config;
 use egress_audit::model::space::{parse_addrs, parse_proto, AddrSet, PortSet};
 use egress_audit::model::{Action, Chain, Finding, Layer, LayerKind, Rule, Target, TrafficSet};
@@ -580,4 +580,64 @@ fn a_rule_is_redundant_only_if_it_decides_nothing_for_every_target() {
     };
     assert_eq!(redundant(vec![a.clone()]), ["allow-ssh"]);
     assert!(redundant(vec![a, b]).is_empty());
+}
+
+#[test]
+fn threads_share_the_targets_without_changing_a_verdict() {
+    // 1,200 targets share rules; `allow-ssh` decides nothing for all but the last one (so it is
+    // not redundant), and `deny-smb` is shadowed for target 7 only (so it is). Each thread sees
+    // a part: the verdicts must be joined as if one thread had seen every target.
+    let layer = |rules: Vec<Rule>| ordered(rules, Action::Deny);
+    let shared = || rule("allow-ssh", Action::Allow, "tcp", "22", "0.0.0.0/0");
+    let deny_smb = || rule("deny-smb", Action::Deny, "tcp", "445", "0.0.0.0/0");
+    let targets = |n: usize| -> Vec<Target> {
+        (0..n)
+            .map(|i| {
+                let mut rules = vec![rule("allow-all", Action::Allow, "-1", "all", "0.0.0.0/0")];
+                if i == 1199 {
+                    rules.clear();
+                }
+                rules.push(shared());
+                if i == 7 {
+                    rules.push(deny_smb());
+                } else {
+                    rules.insert(0, deny_smb());
+                }
+                let mut t = target(vec![vec![layer(rules)]]);
+                t.resource_id = format!("t-{i}");
+                t
+            })
+            .collect()
+    };
+    let catalog = crate::inputs::catalog_of(&["EG001", "EG011", "EG012"]).unwrap();
+    let scan = |n: usize, threads: usize| {
+        let inv = Inventory {
+            targets: targets(n),
+            ..Default::default()
+        };
+        run_on(&inv, &catalog, &Config::default(), threads).unwrap()
+    };
+    let rules_of = |f: &[Finding], id: &str| -> Vec<String> {
+        f.iter()
+            .filter(|f| f.check_id == id)
+            .filter_map(|f| f.rule.clone())
+            .collect()
+    };
+    let one = scan(1200, 1);
+    assert!(
+        rules_of(&one, "EG012").is_empty(),
+        "allow-ssh decides traffic for t-1199"
+    );
+    assert_eq!(rules_of(&one, "EG011"), ["deny-smb"]);
+    assert_eq!(one.iter().filter(|f| f.check_id == "EG001").count(), 1199);
+    // Without the last target the shared rule is redundant: the test can tell.
+    assert_eq!(rules_of(&scan(1199, 1), "EG012"), ["allow-ssh"]);
+    for threads in [2, 3, 4, 7] {
+        let many = scan(1200, threads);
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            serde_json::to_string(&one).unwrap(),
+            "{threads} threads"
+        );
+    }
 }

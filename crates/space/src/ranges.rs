@@ -199,11 +199,43 @@ impl<K: Key> RangeSet<K> {
         }
         RangeSet { ranges: out }
     }
+    /// Whether every member is in `o`, without building the difference (the redundancy check
+    /// asks this of every rule of every target).
     pub fn is_subset(&self, o: &Self) -> bool {
-        self.difference(o).is_empty()
+        let b = &o.ranges;
+        let mut j = 0;
+        for &(lo, hi) in &self.ranges {
+            let mut cur = lo;
+            loop {
+                while j < b.len() && b[j].1 < cur {
+                    j += 1;
+                }
+                if j >= b.len() || b[j].0 > cur {
+                    return false;
+                }
+                if b[j].1 >= hi {
+                    break;
+                }
+                // `b[j]` ends inside the range: the rest must start right after it.
+                cur = b[j].1.succ().expect("b[j].1 < hi");
+            }
+        }
+        true
     }
     pub fn intersects(&self, o: &Self) -> bool {
-        !self.intersect(o).is_empty()
+        let (a, b) = (&self.ranges, &o.ranges);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) {
+                return true;
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        false
     }
 }
 
@@ -213,6 +245,8 @@ pub trait SetOps: Clone + PartialEq {
     fn union_set(&self, o: &Self) -> Self;
     fn intersect_set(&self, o: &Self) -> Self;
     fn difference_set(&self, o: &Self) -> Self;
+    fn is_subset_set(&self, o: &Self) -> bool;
+    fn intersects_set(&self, o: &Self) -> bool;
 }
 
 impl SetOps for AddrSet {
@@ -227,6 +261,12 @@ impl SetOps for AddrSet {
     }
     fn difference_set(&self, o: &Self) -> Self {
         self.difference(o)
+    }
+    fn is_subset_set(&self, o: &Self) -> bool {
+        self.is_subset(o)
+    }
+    fn intersects_set(&self, o: &Self) -> bool {
+        self.intersects(o)
     }
 }
 
@@ -357,5 +397,41 @@ impl<V: SetOps> SetOps for Piecewise<V> {
             (Some(a), None) => Some(a.clone()),
             _ => None,
         })
+    }
+    /// Each segment's keys must all be covered by segments of `o` whose values hold its value.
+    fn is_subset_set(&self, o: &Self) -> bool {
+        let b = &o.segs;
+        let mut j = 0;
+        for (lo, hi, v) in &self.segs {
+            let mut cur = *lo;
+            loop {
+                while j < b.len() && b[j].1 < cur {
+                    j += 1;
+                }
+                if j >= b.len() || b[j].0 > cur || !v.is_subset_set(&b[j].2) {
+                    return false;
+                }
+                if b[j].1 >= *hi {
+                    break;
+                }
+                cur = b[j].1 + 1;
+            }
+        }
+        true
+    }
+    fn intersects_set(&self, o: &Self) -> bool {
+        let (a, b) = (&self.segs, &o.segs);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) && a[i].2.intersects_set(&b[j].2) {
+                return true;
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        false
     }
 }

@@ -207,13 +207,74 @@ pub fn enabled<'c>(catalog: &'c Catalog, cfg: &Config) -> Vec<&'c CheckDef> {
 
 /// Runs every enabled check on every target.
 pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<Vec<Finding>> {
-    let disabled: HashSet<&str> = cfg.disabled.iter().map(String::as_str).collect();
-    let enabled: Vec<&CheckDef> = catalog
-        .checks
-        .iter()
-        .filter(|c| !disabled.contains(c.id.as_str()) && !disabled.contains(c.slug.as_str()))
-        .collect();
-    let ctx = query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    run_on(inv, catalog, cfg, threads)
+}
+
+/// [`run`] on at most `threads` threads (shares of fewer than 256 targets are not split).
+pub fn run_on(
+    inv: &Inventory,
+    catalog: &Catalog,
+    cfg: &Config,
+    threads: usize,
+) -> anyhow::Result<Vec<Finding>> {
+    let enabled = enabled(catalog, cfg);
+    // Fail before any thread starts: a bad config is one error, not one per thread.
+    query::Context::new(cfg).map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    // Targets are independent: each thread takes a contiguous share, with its own caches, and
+    // the shares are joined in target order, so the result does not depend on the thread count.
+    let share = inv.targets.len().div_ceil(threads.max(1)).max(256);
+    let parts: Vec<(Vec<Finding>, rule_level::RuleVerdicts)> = if inv.targets.len() <= share {
+        vec![run_share(&inv.targets, &enabled, cfg)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = inv
+                .targets
+                .chunks(share)
+                .map(|part| s.spawn(|| run_share(part, &enabled, cfg)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let mut findings = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut verdicts = rule_level::RuleVerdicts::default();
+    for (part, part_verdicts) in parts {
+        findings.extend(part);
+        verdicts.merge(part_verdicts);
+    }
+    // Rule-level findings are already finished, against the first target that showed them.
+    findings.extend(verdicts.into_findings());
+    findings.sort_by(|a, b| {
+        (
+            b.severity,
+            &a.provider,
+            &a.account,
+            &a.region,
+            &a.resource_id,
+            &a.check_id,
+        )
+            .cmp(&(
+                a.severity,
+                &b.provider,
+                &b.account,
+                &b.region,
+                &b.resource_id,
+                &b.check_id,
+            ))
+    });
+    Ok(findings)
+}
+
+/// Runs every enabled check on a share of the targets, in order.
+fn run_share(
+    targets: &[Target],
+    enabled: &[&CheckDef],
+    cfg: &Config,
+) -> (Vec<Finding>, rule_level::RuleVerdicts) {
+    let ctx = query::Context::new(cfg).expect("checked before the threads started");
     let mut findings = Vec::new();
     let prepared: Vec<query::Prepared> = enabled
         .iter()
@@ -223,7 +284,7 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
     let mut cache = EvalCache::default();
     // Targets with the same (cached) chain outcomes get the same target-level findings: reuse them.
     let mut memo: HashMap<MemoKey, Vec<Vec<Finding>>> = HashMap::new();
-    for target in &inv.targets {
+    for target in targets {
         let outcome = cache.eval_target(target);
         let key = memo_key(target, &outcome);
         let ev = Evaluated { target, outcome };
@@ -255,27 +316,7 @@ pub fn run(inv: &Inventory, catalog: &Catalog, cfg: &Config) -> anyhow::Result<V
             memo.insert(k, fresh);
         }
     }
-    // Rule-level findings are already finished, against the first target that showed them.
-    findings.extend(verdicts.into_findings());
-    findings.sort_by(|a, b| {
-        (
-            b.severity,
-            &a.provider,
-            &a.account,
-            &a.region,
-            &a.resource_id,
-            &a.check_id,
-        )
-            .cmp(&(
-                a.severity,
-                &b.provider,
-                &b.account,
-                &b.region,
-                &b.resource_id,
-                &b.check_id,
-            ))
-    });
-    Ok(findings)
+    (findings, verdicts)
 }
 
 type MemoKey = (Vec<usize>, bool, Option<AddrSet>);

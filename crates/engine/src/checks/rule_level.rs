@@ -9,7 +9,8 @@ use super::{CheckDef, Evaluated};
 use crate::eval::{rule_evidence, RuleOutcome};
 use crate::model::space::public;
 use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, TrafficSet};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashSet;
 
 /// One rule in its chain, with what it decided.
 #[derive(Clone, Copy)]
@@ -99,11 +100,12 @@ fn judged(rule: &Rule) -> bool {
 #[derive(Default)]
 pub struct RuleVerdicts {
     /// Rules whose condition held, with the finding, in the order first seen.
-    held: HashMap<u64, Verdict>,
+    // Keyed by `rule_key` hashes already: a cheap hasher on top.
+    held: FxHashMap<u64, Verdict>,
     order: Vec<u64>,
     /// Rules whose condition failed for some target (hashes: one per rule of every target, so
     /// kept small).
-    failed: HashSet<u64>,
+    failed: FxHashSet<u64>,
 }
 
 struct Verdict {
@@ -146,6 +148,28 @@ impl RuleVerdicts {
         let key = rule_key(check, rule);
         self.failed.insert(key);
         self.held.remove(&key);
+    }
+
+    /// Adds the verdicts of the next share of targets (in target order): a rule held if it held
+    /// for some target and failed for none, with the finding of the first target it held for.
+    pub fn merge(&mut self, later: RuleVerdicts) {
+        let RuleVerdicts {
+            mut held,
+            order,
+            failed,
+        } = later;
+        for key in order {
+            if let Some(v) = held.remove(&key) {
+                if !self.failed.contains(&key) && !self.held.contains_key(&key) {
+                    self.order.push(key);
+                    self.held.insert(key, v);
+                }
+            }
+        }
+        for key in failed {
+            self.held.remove(&key);
+            self.failed.insert(key);
+        }
     }
 
     /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
@@ -256,8 +280,8 @@ pub fn redundant(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) 
 
 /// In a union of allows (security groups), a rule is redundant when the other allow rules of the
 /// same group, not themselves redundant, cover it. Judged from the last rule up, so that of two
-/// identical rules only the later one is reported, and removing every reported rule changes nothing.
-/// Linear in set unions: rules before `j` are all still kept when `j` is judged.
+/// identical rules only the later one is reported, and removing every reported rule changes nothing:
+/// rules before `k` are all still kept when `k` is judged.
 fn redundant_in_groups(entries: &[Entry]) -> Vec<bool> {
     let mut redundant = vec![false; entries.len()];
     let mut groups: Vec<(*const Layer, &str)> = Vec::new();
@@ -275,20 +299,22 @@ fn redundant_in_groups(entries: &[Entry]) -> Vec<bool> {
                     && entries[k].rule.action == Action::Allow
             })
             .collect();
-        let mut prefix = vec![TrafficSet::empty()];
-        for &k in &members {
-            let last = prefix.last().expect("starts non-empty");
-            prefix.push(last.union(&entries[k].rule.traffic));
-        }
-        let mut kept_after = TrafficSet::empty();
+        // Only the members that overlap a rule can cover it: the union is built of those alone
+        // (usually none or a few), not of the whole group for every rule.
         for (pos, &k) in members.iter().enumerate().rev() {
             let traffic = &entries[k].rule.traffic;
-            let others = prefix[pos].union(&kept_after);
-            if judged(entries[k].rule) && traffic.is_subset(&others) {
-                redundant[k] = true;
-            } else {
-                kept_after = kept_after.union(traffic);
+            if !judged(entries[k].rule) {
+                continue;
             }
+            let mut cover = TrafficSet::empty();
+            for (other_pos, &j) in members.iter().enumerate() {
+                // Earlier members are all kept when `k` is judged; later ones only if kept.
+                let other = other_pos < pos || (other_pos > pos && !redundant[j]);
+                if other && entries[j].rule.traffic.intersects(traffic) {
+                    cover = cover.union(&entries[j].rule.traffic);
+                }
+            }
+            redundant[k] = !cover.is_empty() && traffic.is_subset(&cover);
         }
     }
     redundant
