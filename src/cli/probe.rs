@@ -106,7 +106,8 @@ pub struct ServeArgs {
     /// The body of every answer.
     #[arg(long, default_value = probe::DEFAULT_EXPECT)]
     pub token: String,
-    /// Connections served at once; more are closed at once.
+    /// Connections served at once; more are closed at once, unless their source holds fewer than
+    /// the heaviest one: then that source's oldest connection is closed for them.
     #[arg(long, default_value_t = 16384)]
     pub max_conns: usize,
     /// Connections one source (an IPv4 address or an IPv6 /64) may hold at once; more from it
@@ -265,10 +266,12 @@ pub fn run_serve(a: ServeArgs) -> anyhow::Result<i32> {
     }))?;
     eprintln!(
         "egress-audit serve: stopped after {} tcp hits ({} refused while full, {} over their \
-         source's share), {} udp echoes ({} over the rate limit, {} refused by the echo guard)",
+         source's share, {} evicted for a lighter source), {} udp echoes ({} over the rate limit, \
+         {} refused by the echo guard)",
         stats.tcp_hits.load(Relaxed),
         stats.tcp_refused_busy.load(Relaxed),
         stats.tcp_refused_source.load(Relaxed),
+        stats.tcp_evicted.load(Relaxed),
         stats.udp_echoes.load(Relaxed),
         stats.udp_dropped.load(Relaxed),
         stats.udp_refused.load(Relaxed),

@@ -341,3 +341,119 @@ fn split_request_is_answered_promptly() {
         );
     }
 }
+
+/// Two sources (127.0.0.2 and .3) that keep every slot of a full serve taken (40 in all, 20 each:
+/// as many as the per-source cap allows), with connections that send nothing and come back as
+/// soon as they are answered: a third source (127.0.0.4) is still answered at once, because a
+/// newcomer lighter than the heaviest source takes the slot of that source's oldest connection.
+/// Without the eviction every one of its connections was refused (closed unanswered) while full.
+#[test]
+fn two_hogging_sources_do_not_keep_a_third_out() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if let Some(why) = unavailable() {
+        eprintln!("SKIPPED: the probe lab cannot run here: {why}");
+        return;
+    }
+    let lab = Lab::new();
+    let serve = ServeProcess::start(
+        &lab.outside,
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "18030",
+            "--max-conns",
+            "40",
+            "--max-conns-per-source",
+            "20",
+            "--conn-timeout",
+            "10s",
+            "--no-udp",
+            "--quiet",
+        ],
+    );
+    let ns = lab.outside.clone();
+    let attempts = std::thread::spawn(move || {
+        enter(&ns);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let connect = |from: [u8; 4]| async move {
+                let s = tokio::net::TcpSocket::new_v4()?;
+                s.bind((std::net::Ipv4Addr::from(from), 0).into())?;
+                s.connect("127.0.0.1:18030".parse().unwrap()).await
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let connected = Arc::new(AtomicUsize::new(0));
+            let mut hogs = Vec::new();
+            for from in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+                for _ in 0..20 {
+                    let (stop, connected) = (stop.clone(), connected.clone());
+                    hogs.push(tokio::spawn(async move {
+                        let mut first = true;
+                        while !stop.load(Ordering::Relaxed) {
+                            // Silent; read until serve answers or closes, then come back.
+                            if let Ok(mut s) = connect(from).await {
+                                if std::mem::take(&mut first) {
+                                    connected.fetch_add(1, Ordering::Relaxed);
+                                }
+                                let mut sink = Vec::new();
+                                let _ = s.read_to_end(&mut sink).await;
+                            }
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }));
+                }
+            }
+            while connected.load(Ordering::Relaxed) < 40 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut out = Vec::new();
+            for _ in 0..10 {
+                let t0 = Instant::now();
+                let answer = async {
+                    let mut s = connect([127, 0, 0, 4]).await?;
+                    s.write_all(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n").await?;
+                    let mut answer = Vec::new();
+                    s.read_to_end(&mut answer).await?;
+                    std::io::Result::Ok(String::from_utf8_lossy(&answer).into_owned())
+                };
+                let answer = tokio::time::timeout(Duration::from_secs(5), answer).await;
+                out.push((t0.elapsed(), format!("{answer:?}")));
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            stop.store(true, Ordering::Relaxed);
+            for h in hogs {
+                h.abort();
+            }
+            out
+        })
+    })
+    .join()
+    .expect("the client thread");
+    let printed = serve.stop();
+    let refused = attempts
+        .iter()
+        .filter(|(_, answer)| !answer.contains("w00tw00t"))
+        .count();
+    assert_eq!(
+        refused, 0,
+        "refused while two sources hog: {attempts:?}\n{printed}"
+    );
+    // At once: not only when a victim ends on its own (a silent one is answered after 0.5 s).
+    for (took, _) in &attempts {
+        assert!(
+            *took < Duration::from_millis(250),
+            "took {took:?}: {attempts:?}"
+        );
+    }
+    assert!(
+        counter(&printed, "evicted for a lighter source") > 0,
+        "{printed}"
+    );
+}

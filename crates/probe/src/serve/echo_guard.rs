@@ -84,7 +84,7 @@ pub struct EchoGuard {
 }
 
 /// An IPv4 address, or an IPv6 /64 (one host commonly holds a whole /64).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceKey(u128);
 
 impl SourceKey {

@@ -5,8 +5,10 @@
 //! behind an nftables/iptables redirect) and the address it came from (`X-Egress-Source`), so a
 //! probe can tell port rewriting and NAT. UDP datagrams are echoed, never larger than they came,
 //! and only where an echo cannot start a loop or a reflection ([`echo_guard`]). Connections (in
-//! all and per source), memory (a read cap) and time per connection are bounded, and a request
-//! head that is not complete within [`HEAD_DEADLINE`] is answered anyway ([`limits`]).
+//! all and per source), memory (a read cap) and time per connection are bounded, a request head
+//! that is not complete within [`HEAD_DEADLINE`] is answered anyway, and a full server gives a
+//! newcomer from a lighter source the slot of the heaviest source's oldest connection
+//! ([`limits`]).
 
 pub mod echo_guard;
 pub mod limits;
@@ -71,6 +73,8 @@ pub struct Stats {
     pub udp_refused: AtomicU64,
     /// Connections closed at once because their source held its share already.
     pub tcp_refused_source: AtomicU64,
+    /// Connections closed to give their slot to a source holding fewer ([`limits`]).
+    pub tcp_evicted: AtomicU64,
 }
 
 /// The nftables rules that send every TCP and UDP port (but ssh) to `port` on `bind`: IPv4
@@ -249,26 +253,47 @@ async fn accept_loop(
             }
         };
         // A source that holds its share already is refused before it takes a global slot, so
-        // that one busy (or hostile) host cannot keep the others out.
-        let Some(slot) = slots.take(peer.ip()) else {
-            stats.tcp_refused_source.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
+        // that one busy (or hostile) host cannot keep the others out. When every slot is taken,
+        // a lighter source takes one from the heaviest ([`limits`]), so that a few hosts cannot
+        // keep the others out either.
+        let permit = sem.clone().try_acquire_owned().ok();
+        let taken = match slots.take(peer.ip(), permit.is_none()) {
+            Ok(t) => t,
+            Err(why) => {
+                let counter = match why {
+                    limits::Refusal::Source => &stats.tcp_refused_source,
+                    // Full: close at once rather than queue without bound.
+                    limits::Refusal::Busy => &stats.tcp_refused_busy,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+                continue;
+            }
         };
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
-            // Full: close at once rather than queue without bound.
-            stats.tcp_refused_busy.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
-        let (cfg, stats, hits) = (cfg.clone(), stats.clone(), hits.clone());
+        if taken.took_over {
+            stats.tcp_evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        let (cfg, stats, hits, sem) = (cfg.clone(), stats.clone(), hits.clone(), sem.clone());
         tokio::spawn(async move {
-            let _held = (permit, slot);
-            let _ = tokio::time::timeout(
-                cfg.conn_timeout,
-                handle(stream, peer, own_port, &cfg, &stats, &hits),
-            )
-            .await;
+            let limits::Taken { slot, evicted, .. } = taken;
+            let serve = async {
+                // Taken over from an evicted connection: its global slot is ours when it has
+                // closed (at its next await; the semaphore hands permits to waiters in order,
+                // so no other accept takes it first).
+                let _permit = match permit {
+                    Some(p) => p,
+                    None => match sem.acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
+                handle(stream, peer, own_port, &cfg, &stats, &hits, &slot).await;
+            };
+            tokio::select! {
+                _ = tokio::time::timeout(cfg.conn_timeout, serve) => {}
+                // Evicted: the connection (and its permit) is dropped here, its slot just after.
+                _ = evicted => {}
+            }
         });
     }
 }
@@ -280,6 +305,7 @@ async fn handle(
     cfg: &ServeConfig,
     stats: &Stats,
     hits: &HitLog,
+    slot: &limits::SourceSlot,
 ) {
     let local = stream.local_addr().ok();
     // Behind TPROXY the local address is the one dialled; behind a redirect every connection
@@ -298,6 +324,7 @@ async fn handle(
     if read_head(&mut stream).await.is_err() {
         return;
     }
+    slot.answering();
     let body = &cfg.token;
     let response = format!(
         "HTTP/1.1 200 OK\r\nServer: egress-audit\r\nContent-Type: text/plain\r\n\
