@@ -48,14 +48,14 @@ fn random_rule(rng: &mut Lcg, name: String, action: Action) -> Rule {
     };
     let addrs = parse_addrs(&cidr).unwrap();
     Rule {
-        name,
+        name: name.into(),
         resource: "bench".into(),
         priority: None,
         action,
         traffic: TrafficSet::rule(proto, Some(&ports), &addrs),
-        protocol: format!("{proto:?}"),
-        ports: format!("{lo}-{hi}"),
-        destination: cidr,
+        protocol: format!("{proto:?}").into(),
+        ports: format!("{lo}-{hi}").into(),
+        destination: cidr.into(),
         unresolved: vec![],
         synthetic: false,
     }
@@ -195,7 +195,7 @@ fn main() {
                     .checks
                     .iter()
                     .filter(|c| c.id != only.id)
-                    .map(|c| c.id.clone())
+                    .map(|c| c.id.to_string())
                     .collect(),
                 ..Default::default()
             };

@@ -22,7 +22,7 @@ fn ids(findings: &[Finding], resource: &str) -> Vec<String> {
     let set: BTreeSet<String> = findings
         .iter()
         .filter(|f| f.resource_id == resource)
-        .map(|f| f.check_id.clone())
+        .map(|f| f.check_id.to_string())
         .collect();
     set.into_iter().collect()
 }
@@ -128,7 +128,7 @@ fn example_default_open() {
     let mut kinds: Vec<(String, String)> = inv
         .targets
         .iter()
-        .map(|t| (t.resource_id.clone(), t.resource_kind.clone()))
+        .map(|t| (t.resource_id.to_string(), t.resource_kind.to_string()))
         .collect();
     kinds.sort();
     assert_eq!(

@@ -45,7 +45,7 @@ fn ids(f: &[Finding], resource: &str) -> Vec<String> {
     let set: BTreeSet<String> = f
         .iter()
         .filter(|x| x.resource_id == resource)
-        .map(|x| x.check_id.clone())
+        .map(|x| x.check_id.to_string())
         .collect();
     set.into_iter().collect()
 }
@@ -73,10 +73,10 @@ fn evidence(f: &Finding) -> Vec<(String, String, String, String)> {
         .iter()
         .map(|e| {
             (
-                e.rule.clone(),
-                e.protocol.clone(),
-                e.ports.clone(),
-                e.destination.clone(),
+                e.rule.to_string(),
+                e.protocol.to_string(),
+                e.ports.to_string(),
+                e.destination.to_string(),
             )
         })
         .collect()

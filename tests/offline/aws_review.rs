@@ -23,7 +23,7 @@ fn scan_dir(name: &str, ids: &[&str]) -> (Inventory, Vec<Finding>) {
 fn ids(f: &[Finding], resource: &str) -> BTreeSet<String> {
     f.iter()
         .filter(|x| x.resource_id == resource)
-        .map(|x| x.check_id.clone())
+        .map(|x| x.check_id.to_string())
         .collect()
 }
 
@@ -46,11 +46,11 @@ fn evidence(f: &Finding) -> Vec<(String, String, String, String, String)> {
         .iter()
         .map(|e| {
             (
-                e.rule.clone(),
-                e.action.clone(),
-                e.protocol.clone(),
-                e.ports.clone(),
-                e.destination.clone(),
+                e.rule.to_string(),
+                e.action.to_string(),
+                e.protocol.to_string(),
+                e.ports.to_string(),
+                e.destination.to_string(),
             )
         })
         .collect()
@@ -73,7 +73,10 @@ fn ev(
 }
 
 fn target_ids(inv: &Inventory) -> BTreeSet<String> {
-    inv.targets.iter().map(|t| t.resource_id.clone()).collect()
+    inv.targets
+        .iter()
+        .map(|t| t.resource_id.to_string())
+        .collect()
 }
 
 fn warnings_of<'a>(inv: &'a Inventory, kind: &str) -> Vec<&'a Warning> {

@@ -117,7 +117,7 @@ fn scan_inventory(inv: Inventory, ids: &[&str]) -> Scan {
             .iter()
             .map(|t| {
                 (
-                    t.resource_id.clone(),
+                    t.resource_id.to_string(),
                     t.route.clone(),
                     t.chains.len(),
                     t.selectors.clone(),
@@ -160,7 +160,7 @@ fn scan_path(path: &Path, tags: Option<ServiceTags>, ids: &[&str]) -> Scan {
 impl Scan {
     /// Check ids reported for the resource whose id ends with `/name`.
     fn ids(&self, name: &str) -> BTreeSet<String> {
-        self.on(name).map(|f| f.check_id.clone()).collect()
+        self.on(name).map(|f| f.check_id.to_string()).collect()
     }
     fn on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
         let suffix = format!("/{name}");

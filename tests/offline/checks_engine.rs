@@ -604,7 +604,7 @@ fn threads_share_the_targets_without_changing_a_verdict() {
                     rules.insert(0, deny_smb());
                 }
                 let mut t = target(vec![vec![layer(rules)]]);
-                t.resource_id = format!("t-{i}");
+                t.resource_id = format!("t-{i}").into();
                 t
             })
             .collect()

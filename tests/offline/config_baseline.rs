@@ -12,7 +12,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         check_id: check.into(),
         slug: slug.into(),
         severity: sev,
-        title: String::new(),
+        title: String::new().into(),
         provider: "aws".into(),
         account: Some("111122223333".into()),
         region: Some("us-east-1".into()),
@@ -22,7 +22,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         rule: None,
         message: format!("{slug} on {resource}"),
         evidence: vec![Evidence {
-            rule: format!("{resource} egress #1"),
+            rule: format!("{resource} egress #1").into(),
             action: "allow".into(),
             priority: None,
             protocol: "tcp".into(),

@@ -137,7 +137,7 @@ fn ids(f: &[Finding], check: &str) -> Vec<String> {
         .filter(|x| x.check_id == check)
         .map(|x| match &x.rule {
             Some(r) => format!("{} {r}", x.resource_id),
-            None => x.resource_id.clone(),
+            None => x.resource_id.clone().to_string(),
         })
         .collect();
     v.sort();
@@ -390,7 +390,7 @@ fn nsg_rule(
         .fold(AddrSet::empty(), |a, b| a.union(&b));
     let ports_set = (ports != "all").then(|| PortSet::parse_ports(ports).unwrap());
     Rule {
-        name: format!("nsg-web/{name}"),
+        name: format!("nsg-web/{name}").into(),
         resource: NSG.into(),
         priority: Some(prio),
         action,

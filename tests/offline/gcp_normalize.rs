@@ -62,7 +62,7 @@ fn ids(findings: &[Finding], resource: &str) -> Vec<String> {
     let mut v: Vec<String> = findings
         .iter()
         .filter(|f| f.resource_id == resource && f.rule.is_none())
-        .map(|f| f.check_id.clone())
+        .map(|f| f.check_id.to_string())
         .collect();
     v.sort();
     v
@@ -85,7 +85,11 @@ fn rule_findings(findings: &[Finding], check: &str) -> BTreeSet<String> {
 }
 
 fn target_ids(inv: &Inventory) -> Vec<String> {
-    let mut v: Vec<String> = inv.targets.iter().map(|t| t.resource_id.clone()).collect();
+    let mut v: Vec<String> = inv
+        .targets
+        .iter()
+        .map(|t| t.resource_id.to_string())
+        .collect();
     v.sort();
     v
 }
@@ -917,12 +921,16 @@ fn regional_policy_binds_only_its_region() {
         &[("fw.json", fw), ("pol.json", policy), ("net.json", net)],
         &["EG002", "EG011"],
     );
-    let regions: Vec<Option<String>> = inv.targets.iter().map(|t| t.region.clone()).collect();
+    let regions: Vec<Option<String>> = inv
+        .targets
+        .iter()
+        .map(|t| t.region.as_deref().map(String::from))
+        .collect();
     assert_eq!(regions, [None, Some("europe-west1".to_string())]);
     let eg002: Vec<Option<String>> = findings
         .iter()
         .filter(|f| f.check_id == "EG002")
-        .map(|f| f.region.clone())
+        .map(|f| f.region.as_deref().map(String::from))
         .collect();
     assert_eq!(eg002, [None]);
 }

@@ -44,7 +44,7 @@ fn ids(findings: &[Finding], resource: &str) -> Vec<String> {
     let mut v: Vec<String> = findings
         .iter()
         .filter(|f| f.resource_id == resource)
-        .map(|f| f.check_id.clone())
+        .map(|f| f.check_id.to_string())
         .collect();
     v.sort();
     v

@@ -15,7 +15,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         check_id: check.into(),
         slug: slug.into(),
         severity: sev,
-        title: format!("{slug} title"),
+        title: format!("{slug} title").into(),
         provider: provider.into(),
         account: Some("111122223333".into()),
         region: Some("us-east-1".into()),
@@ -25,7 +25,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         rule: None,
         message: format!("{slug}: tcp/445 is allowed to 100% of public IPv4"),
         evidence: vec![Evidence {
-            rule: format!("{resource} egress #1"),
+            rule: format!("{resource} egress #1").into(),
             action: "allow".into(),
             priority: None,
             protocol: "tcp".into(),
@@ -73,7 +73,8 @@ fn sample() -> Report {
     az.resource_kind = "nsg".into();
     az.evidence = (0..9)
         .map(|i| Evidence {
-            rule: format!("{AZURE_NSG}/securityRules/allow-outbound-application-traffic-{i}"),
+            rule: format!("{AZURE_NSG}/securityRules/allow-outbound-application-traffic-{i}")
+                .into(),
             action: "allow".into(),
             priority: Some(100 + i),
             protocol: "Tcp".into(),

@@ -280,8 +280,8 @@ impl Config {
         for f in &mut report.findings {
             let Some(sev) = self
                 .severity
-                .get(&f.check_id)
-                .or_else(|| self.severity.get(&f.slug))
+                .get(f.check_id.as_str())
+                .or_else(|| self.severity.get(f.slug.as_str()))
             else {
                 continue;
             };

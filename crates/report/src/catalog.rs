@@ -78,11 +78,11 @@ fn table(catalog: &Catalog) -> String {
         t.add_row(vec![
             c.id.clone(),
             c.slug.clone(),
-            c.severity.to_string(),
+            c.severity.to_string().into(),
             c.title.clone(),
-            compliance(c, "\n"),
-            query_kind(c),
-            origin(c),
+            compliance(c, "\n").into(),
+            query_kind(c).into(),
+            origin(c).into(),
         ]);
     }
     format!("{t}\n{} checks\n", catalog.checks.len())

@@ -14,7 +14,9 @@
 
 use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
-use egress_audit_engine::model::{Evidence, Finding, LayerKind, Report, Rule, Severity, Target};
+use egress_audit_engine::model::{
+    Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text,
+};
 use std::collections::{BTreeSet, HashMap};
 
 /// Share of the broadest deciding rule's public traffic below which a rule is not blamed.
@@ -94,10 +96,10 @@ impl CauseKind {
 #[derive(Clone, Debug)]
 pub struct Cause {
     /// `aws:111122223333:security-group:sg-0abc egress #1`.
-    pub id: String,
+    pub id: Text,
     pub kind: CauseKind,
-    pub provider: String,
-    pub account: Option<String>,
+    pub provider: Text,
+    pub account: Option<Text>,
     /// The resource that holds the rules: security group, NACL, NSG, network, policy.
     pub holder: String,
     /// The blamed rules as written (evidence without `decides`); empty for a missing filter.
@@ -148,7 +150,7 @@ impl Causes {
             .iter()
             .map(|t| (TargetKey::of_target(t), t))
             .collect();
-        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut by_id: HashMap<Text, usize> = HashMap::new();
         let mut list: Vec<Cause> = Vec::new();
         let mut of_finding = Vec::with_capacity(report.findings.len());
         // Rules are shared by many targets' findings: weigh each once (by address).
@@ -157,9 +159,10 @@ impl Causes {
             let target = index.get(&TargetKey::of_finding(f)).copied();
             let blamed = blame(f, target, &mut weights);
             let id = blamed.id(f);
-            let at = match by_id.get(&id) {
+            let at = match by_id.get(id.as_str()) {
                 Some(&at) => at,
                 None => {
+                    let id = Text::from(id);
                     by_id.insert(id.clone(), list.len());
                     list.push(Cause {
                         id,
@@ -180,8 +183,8 @@ impl Causes {
             };
             let cause = &mut list[at];
             cause.findings.push(i);
-            if !cause.checks.contains(&f.check_id) {
-                cause.checks.insert(f.check_id.clone());
+            if !cause.checks.contains(f.check_id.as_str()) {
+                cause.checks.insert(f.check_id.to_string());
             }
             // Sorted and deduplicated below; a run of one resource's findings is pushed once.
             if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
@@ -302,14 +305,14 @@ fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule
         };
         return Blamed {
             kind: CauseKind::Rule,
-            holder: f.resource_id.clone(),
+            holder: f.resource_id.clone().to_string(),
             rules,
         };
     }
     if f.observed {
         return Blamed {
             kind: CauseKind::Observed,
-            holder: f.resource_id.clone(),
+            holder: f.resource_id.clone().to_string(),
             rules: Vec::new(),
         };
     }
@@ -320,7 +323,7 @@ fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule
     }) {
         return Blamed {
             kind: CauseKind::NoFilter,
-            holder: f.resource_id.clone(),
+            holder: f.resource_id.clone().to_string(),
             rules: Vec::new(),
         };
     }
@@ -332,12 +335,12 @@ fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule
 
 fn named(rule: &str) -> Evidence {
     Evidence {
-        rule: rule.to_string(),
-        action: String::new(),
+        rule: rule.into(),
+        action: String::new().into(),
         priority: None,
-        protocol: String::new(),
-        ports: String::new(),
-        destination: String::new(),
+        protocol: String::new().into(),
+        ports: String::new().into(),
+        destination: String::new().into(),
         decides: None,
     }
 }
@@ -458,8 +461,8 @@ fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, String) {
             let nsg = nsg.trim_end_matches("/securityRules");
             (LayerKindKey::Nsg, nsg.to_string())
         }
-        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.clone()),
-        _ => (LayerKindKey::Unknown, f.resource_id.clone()),
+        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.clone().to_string()),
+        _ => (LayerKindKey::Unknown, f.resource_id.clone().to_string()),
     }
 }
 
@@ -483,7 +486,8 @@ impl Causes {
     /// Writes each finding's cause id into the report (`Finding.cause`), for JSON, SARIF and CSV.
     pub fn apply(&self, report: &mut Report) {
         for (i, f) in report.findings.iter_mut().enumerate() {
-            f.cause = self.id_of(i).map(str::to_string);
+            // Shared with the cause: a reference count per finding, not a copy of the id.
+            f.cause = self.of_finding.get(i).map(|&c| self.list[c].id.clone());
         }
     }
 }

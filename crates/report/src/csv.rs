@@ -54,20 +54,20 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         .unwrap_or_default();
     [
         f.severity.to_string(),
-        f.check_id.clone(),
-        f.slug.clone(),
-        f.provider.clone(),
-        f.account.clone().unwrap_or_default(),
-        f.region.clone().unwrap_or_default(),
-        f.resource_id.clone(),
-        f.resource_kind.clone(),
+        f.check_id.clone().to_string(),
+        f.slug.clone().to_string(),
+        f.provider.clone().to_string(),
+        f.account.clone().unwrap_or_default().to_string(),
+        f.region.clone().unwrap_or_default().to_string(),
+        f.resource_id.clone().to_string(),
+        f.resource_kind.to_string(),
         f.rule.clone().unwrap_or_default(),
         f.message.clone(),
         evidence.join("; "),
         f.notes.join("; "),
         f.suppressed.clone().unwrap_or_default(),
-        f.resource_name.clone().unwrap_or_default(),
-        f.title.clone(),
+        f.resource_name.clone().unwrap_or_default().to_string(),
+        f.title.clone().to_string(),
         check
             .map(|c| c.remediation.trim().to_string())
             .unwrap_or_default(),
@@ -76,7 +76,7 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         f.original_severity
             .map(|s| s.to_string())
             .unwrap_or_default(),
-        f.cause.clone().unwrap_or_default(),
+        f.cause.clone().unwrap_or_default().to_string(),
     ]
 }
 

@@ -16,8 +16,8 @@ pub fn apply(
     let skip = resolve(catalog, skip, "--skip-check")?;
     report.findings.retain(|f| {
         (severities.is_empty() || severities.contains(&f.severity))
-            && (only.is_empty() || only.contains(&f.check_id))
-            && !skip.contains(&f.check_id)
+            && (only.is_empty() || only.iter().any(|c| *c == f.check_id))
+            && !skip.iter().any(|c| *c == f.check_id)
     });
     report.recount();
     Ok(())
@@ -28,11 +28,14 @@ pub fn resolve(catalog: &Catalog, names: &[String], flag: &str) -> anyhow::Resul
     names
         .iter()
         .map(|n| {
-            catalog.get(n.trim()).map(|c| c.id.clone()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{flag} {n:?}: no such check (see `egress-audit rules` for ids and slugs)"
-                )
-            })
+            catalog
+                .get(n.trim())
+                .map(|c| c.id.to_string())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{flag} {n:?}: no such check (see `egress-audit rules` for ids and slugs)"
+                    )
+                })
         })
         .collect()
 }
@@ -55,6 +58,6 @@ pub fn checks_run(
         .filter(|c| !named(disabled, &c.id, &c.slug) && !named(skip, &c.id, &c.slug))
         .filter(|c| only.is_empty() || named(only, &c.id, &c.slug))
         .filter(|c| severities.is_empty() || severities.contains(&c.severity))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .collect()
 }

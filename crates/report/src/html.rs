@@ -67,7 +67,7 @@ pub fn render(report: &Report, ctx: &Context) -> String {
 fn header(report: &Report, ctx: &Context, out: &mut String) {
     let mut scope: BTreeSet<String> = BTreeSet::new();
     for k in &ctx.targets {
-        let mut s = k.provider.clone();
+        let mut s = k.provider.to_string();
         for part in [&k.account, &k.region].into_iter().flatten() {
             s.push(' ');
             s.push_str(part);

@@ -19,7 +19,7 @@ mod table;
 pub mod text;
 
 use egress_audit_engine::checks::Catalog;
-use egress_audit_engine::model::{Evidence, Finding, Report, Severity};
+use egress_audit_engine::model::{Evidence, Finding, Report, Severity, Text};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -123,7 +123,7 @@ impl<'a> Context<'a> {
             targets: keys,
             style: Style::default(),
             gate: Some(Severity::Info),
-            checked: catalog.checks.iter().map(|c| c.id.clone()).collect(),
+            checked: catalog.checks.iter().map(|c| c.id.to_string()).collect(),
             generated: None,
         }
     }
@@ -293,18 +293,18 @@ pub fn evidence_summary(f: &Finding) -> String {
 /// The resource a group of findings is about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResourceKey {
-    pub provider: String,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub resource_id: String,
-    pub resource_kind: String,
-    pub resource_name: Option<String>,
+    pub provider: Text,
+    pub account: Option<Text>,
+    pub region: Option<Text>,
+    pub resource_id: Text,
+    pub resource_kind: Text,
+    pub resource_name: Option<Text>,
 }
 
 impl ResourceKey {
     fn of_target(t: &egress_audit_engine::model::Target) -> Self {
         ResourceKey {
-            provider: t.provider.as_str().to_string(),
+            provider: t.provider.as_str().into(),
             account: t.account.clone(),
             region: t.region.clone(),
             resource_id: t.resource_id.clone(),
@@ -336,7 +336,7 @@ impl ResourceKey {
 
     /// `aws / 111122223333 / us-east-1 / sg-1 [security-group "web"]`.
     pub fn heading(&self) -> String {
-        let mut s = self.provider.clone();
+        let mut s = self.provider.to_string();
         for part in [&self.account, &self.region].into_iter().flatten() {
             s.push_str(" / ");
             s.push_str(part);

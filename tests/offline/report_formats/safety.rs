@@ -15,7 +15,7 @@ fn evil_report() -> Report {
         f.resource_name = Some(EVIL.into());
         f.message = format!("{EVIL} is open");
         for e in &mut f.evidence {
-            e.rule = format!("{EVIL} rule");
+            e.rule = format!("{EVIL} rule").into();
         }
     }
     report.warnings[0].message = EVIL.into();
@@ -72,7 +72,7 @@ fn markdown_stays_under_the_job_summary_limit_with_a_note() {
     let template = report.findings[0].clone();
     for i in 0..6000 {
         let mut f = template.clone();
-        f.resource_id = format!("sg-{i:08}");
+        f.resource_id = format!("sg-{i:08}").into();
         f.message = "x".repeat(200);
         f.compute_fingerprint();
         report.findings.push(f);

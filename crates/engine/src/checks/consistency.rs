@@ -81,7 +81,7 @@ pub fn matrix(inv: &Inventory, recs: &[Reconciliation]) -> Vec<ClassRow> {
             bucket
                 .entry(key.clone())
                 .or_default()
-                .push(t.resource_id.clone());
+                .push(t.resource_id.clone().to_string());
         }
     }
     classes()
@@ -119,9 +119,9 @@ fn key_of(t: &Target, site_of: &BTreeMap<&str, &str>) -> (String, String, String
         .get("site")
         .cloned()
         .or_else(|| site_of.get(t.resource_id.as_str()).map(|s| s.to_string()))
-        .or_else(|| t.account.clone())
+        .or_else(|| t.account.clone().map(String::from))
         .or_else(|| (provider == "host").then(|| "on-prem".to_string()))
         .or_else(|| t.identity.network.clone())
         .unwrap_or_else(|| "-".into());
-    (provider, scope, t.resource_kind.clone())
+    (provider, scope, t.resource_kind.clone().to_string())
 }

@@ -11,7 +11,7 @@ pub mod spec;
 use crate::config::Config;
 use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Seg, Source};
 use crate::eval::{EvalCache, TargetOutcome};
-use crate::model::{AddrSet, Finding, Severity, Target};
+use crate::model::{AddrSet, Finding, Severity, Target, Text};
 use crate::normalize::Inventory;
 pub use query::{finding, Query, QueryFault, QueryKind, TargetSelector};
 use serde::{Deserialize, Serialize};
@@ -23,10 +23,10 @@ use std::rc::Rc;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDef {
-    pub id: String,
-    pub slug: String,
+    pub id: Text,
+    pub slug: Text,
     pub severity: Severity,
-    pub title: String,
+    pub title: Text,
     pub rationale: String,
     pub remediation: String,
     /// Framework → control ids, e.g. `nist-800-53 = ["AC-4"]`.
@@ -92,16 +92,19 @@ impl Catalog {
                 // A file with a bad query still holds its id: a second file with that id is
                 // reported in the same pass.
                 Ok((def, mut faults)) => {
-                    match seen.get(&def.id) {
+                    match seen.get(def.id.as_str()) {
                         Some(previous) => errors.push(src.value(
                             &[Seg::Key("id")],
                             DiagnosticKind::DuplicateId {
-                                id: def.id.clone(),
+                                id: def.id.clone().to_string(),
                                 previous: previous.clone(),
                             },
                         )),
                         None => {
-                            seen.insert(def.id.clone(), src.position(&[Seg::Key("id")]));
+                            seen.insert(
+                                def.id.clone().to_string(),
+                                src.position(&[Seg::Key("id")]),
+                            );
                         }
                     }
                     if faults.is_empty() {
@@ -160,7 +163,7 @@ fn parse_check(
             let mut at = vec![Seg::Key("query"), Seg::Key(f.field)];
             at.extend(f.index.map(Seg::Index));
             let kind = DiagnosticKind::BadQuery {
-                id: def.id.clone(),
+                id: def.id.clone().to_string(),
                 message: f.message,
             };
             src.value(&at, kind)
@@ -338,7 +341,7 @@ fn memo_key(target: &Target, outcome: &TargetOutcome) -> Option<MemoKey> {
 /// A finding computed for another target with the same chains, made about `target`.
 fn retarget(f: &Finding, target: &Target) -> Finding {
     let mut f = f.clone();
-    f.provider = target.provider.as_str().to_string();
+    f.provider = Text::constant(target.provider.as_str());
     f.account = target.account.clone();
     f.region = target.region.clone();
     f.resource_id = target.resource_id.clone();

@@ -14,7 +14,7 @@ use super::{rule_level, CheckDef, Evaluated};
 use crate::config::Config;
 use crate::eval::evidence;
 use crate::model::space::{public, public4, public6, TCP, UDP};
-use crate::model::{AddrSet, Finding, Pattern, Target, TrafficSet};
+use crate::model::{AddrSet, Finding, Pattern, Target, Text, TrafficSet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -279,7 +279,7 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
         slug: check.slug.clone(),
         severity: check.severity,
         title: check.title.clone(),
-        provider: t.provider.as_str().to_string(),
+        provider: Text::constant(t.provider.as_str()),
         account: t.account.clone(),
         region: t.region.clone(),
         resource_id: t.resource_id.clone(),

@@ -294,12 +294,13 @@ fn contradiction(
             rule: format!(
                 "probe {} → {} ({}, {})",
                 rec.host, rec.target, e.by, rec.source
-            ),
-            action: format!("observed {}", e.observed),
+            )
+            .into(),
+            action: format!("observed {}", e.observed).into(),
             priority: None,
-            protocol: e.protocol.clone(),
-            ports: e.ports.clone(),
-            destination: e.destination.clone(),
+            protocol: e.protocol.clone().into(),
+            ports: e.ports.clone().into(),
+            destination: e.destination.clone().into(),
             decides: None,
         });
         denied = denied.union(&entry_traffic(e));
@@ -338,12 +339,13 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
                 rule: format!(
                     "{} (its addresses: no address of this family)",
                     t.resource_id
-                ),
+                )
+                .into(),
                 action: "deny".into(),
                 priority: None,
                 protocol: "all".into(),
                 ports: "all".into(),
-                destination: crate::eval::describe_traffic(&outside),
+                destination: crate::eval::describe_traffic(&outside).into(),
                 decides: Some(crate::eval::describe_traffic(&outside)),
             });
         }
@@ -366,7 +368,7 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
             let fell = lo.fallthrough.intersect(&not_passed);
             if layer.no_match == Action::Deny && !fell.is_empty() {
                 out.push(Evidence {
-                    rule: format!("{} (no rule allows it)", layer.resource),
+                    rule: format!("{} (no rule allows it)", layer.resource).into(),
                     action: "deny".into(),
                     priority: None,
                     protocol: "all".into(),
@@ -389,7 +391,7 @@ fn move_observed_findings(rec: &ProbeRecord, t: &Target, findings: &mut [Finding
             "observed by the probe from {} to {} ({})",
             rec.host, rec.target, rec.source
         ));
-        f.provider = t.provider.as_str().to_string();
+        f.provider = crate::model::Text::constant(t.provider.as_str());
         f.account = t.account.clone();
         f.region = t.region.clone();
         f.resource_id = t.resource_id.clone();
@@ -427,7 +429,7 @@ mod tests {
 
     fn matched(rec: &ProbeRecord, targets: &[Target]) -> Option<(Vec<String>, String)> {
         match_targets(rec, targets)
-            .map(|(ts, by)| (ts.iter().map(|t| t.resource_id.clone()).collect(), by))
+            .map(|(ts, by)| (ts.iter().map(|t| t.resource_id.to_string()).collect(), by))
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::query::finding;
 use super::{CheckDef, Evaluated};
 use crate::eval::{rule_evidence, RuleOutcome};
 use crate::model::space::public;
-use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, TrafficSet};
+use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, Text, TrafficSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashSet;
 
@@ -68,10 +68,10 @@ fn rule_finding(
     evidence: Vec<Evidence>,
 ) -> Finding {
     let mut f = finding(check, ev.target, message);
-    f.resource_id = w.rule.resource.clone();
-    f.resource_kind = kind_name(w.layer.kind).to_string();
+    f.resource_id = w.rule.resource.clone().into();
+    f.resource_kind = Text::constant(kind_name(w.layer.kind));
     f.resource_name = None;
-    f.rule = Some(w.rule.name.clone());
+    f.rule = Some(w.rule.name.clone().to_string());
     f.evidence = evidence;
     super::finish(&mut f, check, ev.target);
     f
@@ -139,7 +139,7 @@ impl RuleVerdicts {
             Verdict {
                 finding: f(),
                 kind,
-                rule: (rule.resource.clone(), rule.name.clone()),
+                rule: (rule.resource.clone(), rule.name.clone().to_string()),
             },
         );
     }

@@ -2,7 +2,7 @@
 //! remembers which rule decided which part, for evidence and for the rule-level checks.
 
 use crate::model::space::{describe_addrs, proto_name, public};
-use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, TrafficSet};
+use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, Text, TrafficSet};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
@@ -222,8 +222,9 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
             rule: format!(
                 "{} (no filter: no security group, NSG or firewall applies)",
                 target.resource_id
-            ),
-            action: "allow".into(),
+            )
+            .into(),
+            action: Text::constant("allow"),
             priority: None,
             protocol: "all".into(),
             ports: "all".into(),
@@ -244,8 +245,8 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
             }
             if layer.no_match == Action::Allow && lo.fallthrough.intersects(&passing) {
                 out.push(Evidence {
-                    rule: format!("{} (no rule matched: default allow)", layer.resource),
-                    action: "allow".into(),
+                    rule: format!("{} (no rule matched: default allow)", layer.resource).into(),
+                    action: Text::constant("allow"),
                     priority: None,
                     protocol: "all".into(),
                     ports: "all".into(),
@@ -261,7 +262,7 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
 pub fn rule_evidence(rule: &Rule, part: Option<&TrafficSet>) -> Evidence {
     Evidence {
         rule: rule.name.clone(),
-        action: rule.action.as_str().into(),
+        action: Text::constant(rule.action.as_str()),
         priority: rule.priority,
         protocol: rule.protocol.clone(),
         ports: rule.ports.clone(),

@@ -94,7 +94,7 @@ pub fn classify(
     let hit: Vec<String> = checks
         .iter()
         .filter(|(_, t)| t.contains(p.proto, p.port, p.addr))
-        .map(|(c, _)| c.id.clone())
+        .map(|(c, _)| c.id.to_string())
         .collect();
     if !hit.is_empty() {
         return (Status::Unauthorized, hit, None);
@@ -123,7 +123,7 @@ pub fn build(
             (
                 Class {
                     target: o.target,
-                    target_id: t.resource_id.clone(),
+                    target_id: t.resource_id.clone().to_string(),
                     protocol: o.point.proto,
                     port: o.point.port,
                     destinations: AddrSet::empty(),

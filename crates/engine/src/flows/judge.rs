@@ -36,7 +36,7 @@ pub fn observed_findings(
         for (check, _) in checks {
             let mine: Vec<&&super::Class> = classes
                 .iter()
-                .filter(|c| c.checks.contains(&check.id))
+                .filter(|c| c.checks.iter().any(|id| *id == check.id))
                 .collect();
             if mine.is_empty() {
                 continue;
@@ -68,12 +68,13 @@ pub fn observed_findings(
                         c.bytes,
                         time(c.first_seen),
                         time(c.last_seen)
-                    ),
+                    )
+                    .into(),
                     action: "accepted".into(),
                     priority: None,
-                    protocol: crate::model::space::proto_name(u32::from(c.protocol)),
-                    ports: port_text(c.protocol, c.port),
-                    destination: crate::model::space::describe_addrs(&c.destinations),
+                    protocol: crate::model::space::proto_name(u32::from(c.protocol)).into(),
+                    ports: port_text(c.protocol, c.port).into(),
+                    destination: crate::model::space::describe_addrs(&c.destinations).into(),
                     decides: Some(c.traffic.clone()),
                 })
                 .collect();
@@ -276,7 +277,7 @@ pub fn unused(
             (c, msg, ev)
         };
         let mut f = finding(check, target, message);
-        f.resource_id = u.rule.resource.clone();
+        f.resource_id = u.rule.resource.clone().into();
         f.resource_kind = kind_name(u.kind).into();
         f.resource_name = None;
         f.rule = Some(key.name.clone());
@@ -328,7 +329,7 @@ fn elements(rule: &Rule) -> Vec<Element> {
     } else {
         parse_proto(&rule.protocol)
             .ok()
-            .map(|p| vec![(p, rule.ports.clone())])
+            .map(|p| vec![(p, rule.ports.to_string())])
             .unwrap_or_default()
     };
     let ranges: Vec<(Option<u8>, String)> = entries

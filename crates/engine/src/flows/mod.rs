@@ -53,7 +53,7 @@ impl RuleKey {
     pub fn of(rule: &crate::model::Rule) -> RuleKey {
         RuleKey {
             resource: rule.resource.clone(),
-            name: rule.name.clone(),
+            name: rule.name.clone().to_string(),
         }
     }
 }
@@ -241,14 +241,18 @@ impl Notes {
         };
         *self
             .disagreements
-            .entry((target.resource_id.clone(), logged.clone(), names))
+            .entry((
+                target.resource_id.clone().to_string(),
+                logged.clone(),
+                names,
+            ))
             .or_default() += flows;
     }
 
     fn engine_denies(&mut self, target: &Target, key: &FlowKey, flows: u64) {
         *self
             .engine_denies
-            .entry((target.resource_id.clone(), key_traffic(key)))
+            .entry((target.resource_id.clone().to_string(), key_traffic(key)))
             .or_default() += flows;
     }
 
@@ -257,9 +261,9 @@ impl Notes {
         let rule = match (d.denied_by, &key.logged_rule) {
             (Some(pos), _) => {
                 let r = rule_at(target, pos);
-                (r.resource.clone(), r.name.clone())
+                (r.resource.clone(), r.name.to_string())
             }
-            (None, Some(l)) => (target.resource_id.clone(), l.clone()),
+            (None, Some(l)) => (target.resource_id.to_string(), l.clone()),
             (None, None) => return,
         };
         let e = self

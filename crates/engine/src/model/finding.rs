@@ -1,5 +1,6 @@
 //! Findings, warnings and the report object (docs/SEMANTICS.md §4).
 
+use super::Text;
 use egress_audit_snapshot::NotScanned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,13 +72,13 @@ pub enum ObservedSource {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// Provider rule id or name, e.g. `sg-0123 egress #1`, `nsg-web/AllowInternetOutBound`.
-    pub rule: String,
-    pub action: String,
+    pub rule: Text,
+    pub action: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    pub protocol: String,
-    pub ports: String,
-    pub destination: String,
+    pub protocol: Text,
+    pub ports: Text,
+    pub destination: Text,
     /// The part of the finding's traffic this rule decided, e.g. `tcp/445 to 0.0.0.0/0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decides: Option<String>,
@@ -85,19 +86,19 @@ pub struct Evidence {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    pub check_id: String,
-    pub slug: String,
+    pub check_id: Text,
+    pub slug: Text,
     pub severity: Severity,
-    pub title: String,
-    pub provider: String,
+    pub title: Text,
+    pub provider: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    pub account: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    pub resource_id: String,
-    pub resource_kind: String,
+    pub region: Option<Text>,
+    pub resource_id: Text,
+    pub resource_kind: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_name: Option<String>,
+    pub resource_name: Option<Text>,
     /// For rule-level checks (shadowed, redundant): the rule the finding is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
@@ -125,7 +126,7 @@ pub struct Finding {
     /// The root cause this finding is grouped under (`report::cause`): the rules whose change
     /// closes it, e.g. `aws:111122223333:security-group:sg-0abc egress #1`. Set by `scan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub cause: Option<Text>,
     /// Route data shows the target has no path to the internet (the `no internet path` note
     /// says why); `lower_unreachable` in the config lowers such findings. Not in reports: the
     /// note carries it there.

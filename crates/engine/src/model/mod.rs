@@ -5,6 +5,7 @@ pub mod pattern;
 pub mod policy;
 pub mod reconciliation;
 pub mod scope;
+pub mod text;
 pub mod traffic;
 pub use egress_audit_space as space;
 
@@ -15,3 +16,4 @@ pub use pattern::Pattern;
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
 pub use scope::{LiveScope, Scope};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};
+pub use text::Text;

@@ -8,6 +8,7 @@
 //! order and the first one that matches decides.
 
 use super::space::{AddrSet, TrafficSet};
+use super::Text;
 use egress_audit_snapshot::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ impl Action {
 pub struct Rule {
     /// What a user searches for: `sg-0abc egress #1`, `acl-0abc rule 100`, `nsg-web/deny-smb`,
     /// `allow-egress-web` (GCP rule name).
-    pub name: String,
+    pub name: Text,
     /// The resource that holds the rule (security group id, NACL id, NSG id, network, policy).
     pub resource: String,
     /// Priority or rule number as the provider shows it.
@@ -45,9 +46,9 @@ pub struct Rule {
     /// The packets the rule matches (unresolved destinations are left out, see `unresolved`).
     pub traffic: TrafficSet,
     /// Protocol, ports and destination as written, for evidence.
-    pub protocol: String,
-    pub ports: String,
-    pub destination: String,
+    pub protocol: Text,
+    pub ports: Text,
+    pub destination: Text,
     /// Symbolic destinations that could not be resolved (a warning, never a guess).
     pub unresolved: Vec<String>,
     /// A provider default or implied rule (Azure default rules, NACL `*`, GCP implied allow).
@@ -108,14 +109,14 @@ pub struct RouteInfo {
 #[derive(Clone, Debug)]
 pub struct Target {
     pub provider: Provider,
-    pub account: Option<String>,
-    pub region: Option<String>,
+    pub account: Option<Text>,
+    pub region: Option<Text>,
     /// The resource findings are about: ENI, NIC, instance, SG, NACL, NSG, or `network[tag:web]`.
-    pub resource_id: String,
+    pub resource_id: Text,
     /// `network-interface`, `security-group`, `network-acl`, `nsg`, `nic`, `instance`,
     /// `vpc-network`, `host` (probe).
-    pub resource_kind: String,
-    pub name: Option<String>,
+    pub resource_kind: Text,
+    pub name: Option<Text>,
     /// Tags / labels (AWS tags, Azure tags, GCP labels) as key → value.
     pub labels: BTreeMap<String, String>,
     /// GCP network tags and service accounts; Azure application security groups.
@@ -148,11 +149,7 @@ pub struct Identity {
 }
 
 impl Target {
-    pub fn new(
-        provider: Provider,
-        resource_id: impl Into<String>,
-        kind: impl Into<String>,
-    ) -> Self {
+    pub fn new(provider: Provider, resource_id: impl Into<Text>, kind: impl Into<Text>) -> Self {
         Target {
             provider,
             account: None,

@@ -23,11 +23,11 @@ impl TargetRef {
     pub fn of(t: &Target) -> TargetRef {
         TargetRef {
             provider: t.provider.as_str().to_string(),
-            account: t.account.clone(),
-            region: t.region.clone(),
-            resource_id: t.resource_id.clone(),
-            resource_kind: t.resource_kind.clone(),
-            name: t.name.clone(),
+            account: t.account.clone().map(String::from),
+            region: t.region.clone().map(String::from),
+            resource_id: t.resource_id.clone().to_string(),
+            resource_kind: t.resource_kind.clone().to_string(),
+            name: t.name.clone().map(String::from),
         }
     }
 }

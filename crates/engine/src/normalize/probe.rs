@@ -73,7 +73,7 @@ impl ProbeBundle {
         for (source, p) in self.probes {
             let id = format!("{} → {}", p.host, p.target);
             let mut t = Target::new(Provider::Probe, id.clone(), "host");
-            t.name = Some(p.host.clone());
+            t.name = Some(p.host.clone().into());
             t.observed = true;
             t.labels.insert("probe_target".into(), p.target.clone());
             t.labels
@@ -86,8 +86,8 @@ impl ProbeBundle {
                 t.labels.entry(k.clone()).or_insert_with(|| v.clone());
             }
             if let Some(idn) = &p.identity {
-                t.account = idn.account.clone();
-                t.region = idn.region.clone();
+                t.account = idn.account.clone().map(Into::into);
+                t.region = idn.region.clone().map(Into::into);
                 t.identity.instance_ids = idn.instance_id.iter().cloned().collect();
                 t.identity.interface_ids =
                     idn.interfaces.iter().filter_map(|n| n.id.clone()).collect();
@@ -170,14 +170,14 @@ fn allow(
     dest: String,
 ) -> Rule {
     Rule {
-        name,
+        name: name.into(),
         resource: resource.to_string(),
         priority: None,
         action: Action::Allow,
         traffic: TrafficSet::rule(Some(proto), Some(&ports), addrs),
-        protocol: crate::model::space::proto_name(proto as u32),
-        ports: ports_text,
-        destination: dest,
+        protocol: crate::model::space::proto_name(proto as u32).into(),
+        ports: ports_text.into(),
+        destination: dest.into(),
         unresolved: Vec::new(),
         synthetic: false,
     }

@@ -210,24 +210,24 @@ fn build(
     });
     let mut p = Proposal {
         provider: first.provider.as_str().to_string(),
-        account: first.account.clone(),
-        region: first.region.clone(),
+        account: first.account.clone().map(String::from),
+        region: first.region.clone().map(String::from),
         kind,
         resource: resource.to_string(),
         targets: targets
             .iter()
-            .map(|&t| inv.targets[t].resource_id.clone())
+            .map(|&t| inv.targets[t].resource_id.to_string())
             .collect(),
         targets_without_flows: targets
             .iter()
             .filter(|&&t| {
                 crate::flows::coverage::covered(&inv.targets[t], profile, &analysis.window).is_err()
             })
-            .map(|&t| inv.targets[t].resource_id.clone())
+            .map(|&t| inv.targets[t].resource_id.to_string())
             .collect(),
         allow: describe_pieces(&allow_set),
         keep: describe_pieces(&keep_set),
-        removes: removed_rules.iter().map(|r| r.name.clone()).collect(),
+        removes: removed_rules.iter().map(|r| r.name.to_string()).collect(),
         budget: match kind {
             UnitKind::VpcNetwork => format!("{}; per instance", budget_text()),
             _ => budget_text(),

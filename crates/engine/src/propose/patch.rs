@@ -398,7 +398,7 @@ pub fn gcp_name(s: &str) -> String {
 
 fn as_rule(p: &Planned, resource: &str) -> Rule {
     Rule {
-        name: p.name.clone(),
+        name: p.name.clone().into(),
         resource: resource.to_string(),
         priority: p.priority,
         action: if p.purpose == Purpose::Deny {
@@ -409,13 +409,13 @@ fn as_rule(p: &Planned, resource: &str) -> Rule {
         traffic: p.traffic.clone(),
         protocol: p
             .protocol
-            .map_or("all".into(), |x| proto_name(u32::from(x))),
+            .map_or("all".into(), |x| proto_name(u32::from(x)).into()),
         ports: if p.ports.is_empty() {
             "all".into()
         } else {
-            PortSet::from_ranges(p.ports.clone()).display_ports()
+            PortSet::from_ranges(p.ports.clone()).display_ports().into()
         },
-        destination: p.destinations.join(", "),
+        destination: p.destinations.join(", ").into(),
         unresolved: Vec::new(),
         synthetic: false,
     }

@@ -99,7 +99,8 @@ impl RuleScope {
 /// selects fewer other instances; the whole network when neither can name them all.
 pub fn choose(inv: &Inventory, unit: &[usize], needed: &BTreeSet<usize>) -> RuleScope {
     let names = |set: &mut dyn Iterator<Item = usize>| -> Vec<String> {
-        set.map(|i| inv.targets[i].resource_id.clone()).collect()
+        set.map(|i| inv.targets[i].resource_id.to_string())
+            .collect()
     };
     let needed_by = names(&mut needed.iter().copied());
     let by_tags = cover(inv, unit, needed, tags);
@@ -114,7 +115,7 @@ pub fn choose(inv: &Inventory, unit: &[usize], needed: &BTreeSet<usize>) -> Rule
         let bare: Vec<String> = needed
             .iter()
             .filter(|&&i| inv.targets[i].selectors.is_empty())
-            .map(|&i| inv.targets[i].resource_id.clone())
+            .map(|&i| inv.targets[i].resource_id.to_string())
             .collect();
         let reason = if bare.is_empty() {
             "no single kind of target (tags or service accounts) names every instance that needs it"

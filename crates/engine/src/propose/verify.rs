@@ -66,7 +66,10 @@ pub fn verify_all(
                 ));
             }
         }
-        for f in still.iter().filter(|f| p.targets.contains(&f.resource_id)) {
+        for f in still
+            .iter()
+            .filter(|f| p.targets.iter().any(|t| *t == f.resource_id))
+        {
             let rules: Vec<&str> = f.evidence.iter().map(|e| e.rule.as_str()).collect();
             problems.push(format!(
                 "{} {} still fires on {}: {} (decided by {})",

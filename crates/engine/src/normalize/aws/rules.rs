@@ -48,14 +48,14 @@ pub fn sg_rules(
                 },
             };
             out.push(Rule {
-                name,
+                name: name.into(),
                 resource: sg.id.clone(),
                 priority: None,
                 action: Action::Allow,
                 traffic,
-                protocol: perm.pp.proto_text.clone(),
-                ports: perm.pp.ports_text.clone(),
-                destination: d.text.clone(),
+                protocol: perm.pp.proto_text.clone().into(),
+                ports: perm.pp.ports_text.clone().into(),
+                destination: d.text.clone().into(),
                 unresolved,
                 synthetic: false,
             });
@@ -88,17 +88,17 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
             let star = e.number >= NACL_DEFAULT_RULE;
             Rule {
                 name: if star {
-                    format!("{} rule * ({})", n.id, e.number)
+                    format!("{} rule * ({})", n.id, e.number).into()
                 } else {
-                    format!("{} rule {}", n.id, e.number)
+                    format!("{} rule {}", n.id, e.number).into()
                 },
                 resource: n.id.clone(),
                 priority: Some(e.number),
                 action: e.action,
                 traffic: TrafficSet::rule(e.pp.proto, e.pp.ports.as_ref(), &e.dest),
-                protocol: e.pp.proto_text.clone(),
-                ports: e.pp.ports_text.clone(),
-                destination: e.dest_text.clone(),
+                protocol: e.pp.proto_text.clone().into(),
+                ports: e.pp.ports_text.clone().into(),
+                destination: e.dest_text.clone().into(),
                 unresolved: Vec::new(),
                 synthetic: star,
             }
@@ -112,7 +112,7 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
         rules.insert(
             at,
             Rule {
-                name: format!("{} rule * ({NACL_DEFAULT_RULE})", n.id),
+                name: format!("{} rule * ({NACL_DEFAULT_RULE})", n.id).into(),
                 resource: n.id.clone(),
                 priority: Some(NACL_DEFAULT_RULE),
                 action: Action::Deny,

@@ -116,12 +116,13 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             s.vpc_id.as_deref()
         });
         let mut t = Target::new(Provider::Aws, &eni.id, eni.kind);
-        t.account = eni.scope.account.clone();
+        t.account = eni.scope.account.clone().map(Into::into);
         t.region = eni
             .scope
             .region
             .clone()
-            .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()));
+            .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()))
+            .map(Into::into);
         name_and_labels(&b, eni, &mut t);
         t.identity = Identity {
             instance_ids: eni.instance_id.iter().cloned().collect(),
@@ -199,13 +200,18 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         .filter(|sg| !attached.contains(sg.id.as_str()) && !sg.egress_unknown)
     {
         let mut t = Target::new(Provider::Aws, &sg.id, "security-group");
-        t.account = sg.scope.account.clone();
-        t.region = sg.scope.region.clone().or_else(|| {
-            sg.vpc_id
-                .as_deref()
-                .and_then(|v| vpc_regions.get(v).cloned())
-        });
-        t.name = sg.name.clone();
+        t.account = sg.scope.account.clone().map(Into::into);
+        t.region = sg
+            .scope
+            .region
+            .clone()
+            .or_else(|| {
+                sg.vpc_id
+                    .as_deref()
+                    .and_then(|v| vpc_regions.get(v).cloned())
+            })
+            .map(Into::into);
+        t.name = sg.name.clone().map(Into::into);
         t.labels = sg.tags.clone();
         t.chains.push(Chain {
             layers: vec![sg_layer(sg.id.clone(), sg_rule_map[sg.id.as_str()].clone())],
@@ -218,13 +224,18 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         .filter(|n| !covered_nacls.contains(n.id.as_str()) && !n.entries_unknown)
     {
         let mut t = Target::new(Provider::Aws, &n.id, "network-acl");
-        t.account = n.scope.account.clone();
-        t.region = n.scope.region.clone().or_else(|| {
-            n.vpc_id
-                .as_deref()
-                .and_then(|v| vpc_regions.get(v).cloned())
-        });
-        t.name = n.tags.get("Name").cloned();
+        t.account = n.scope.account.clone().map(Into::into);
+        t.region = n
+            .scope
+            .region
+            .clone()
+            .or_else(|| {
+                n.vpc_id
+                    .as_deref()
+                    .and_then(|v| vpc_regions.get(v).cloned())
+            })
+            .map(Into::into);
+        t.name = n.tags.get("Name").cloned().map(Into::into);
         t.labels = n.tags.clone();
         t.chains.push(Chain {
             layers: vec![nacl_layers[n.id.as_str()].clone()],
@@ -256,10 +267,11 @@ fn name_and_labels(b: &AwsBundle, eni: &Eni, t: &mut Target) {
     t.name = match (eni.instance_id.as_deref(), inst_name.or(own)) {
         (Some(id), _) if eni.kind == "instance" => inst
             .and_then(|i| i.tags.get("Name").cloned())
-            .or(Some(id.to_string())),
-        (Some(id), Some(n)) => Some(format!("{n} ({id})")),
-        (Some(id), None) => Some(id.to_string()),
-        (None, n) => n,
+            .or(Some(id.to_string()))
+            .map(Into::into),
+        (Some(id), Some(n)) => Some(format!("{n} ({id})").into()),
+        (Some(id), None) => Some(id.into()),
+        (None, n) => n.map(Into::into),
     };
 }
 

@@ -545,20 +545,20 @@ fn resolve(
             .map(|a| format!("asg:{}", id_name(a))),
     );
     Rule {
-        name: format!("{}/{}", nsg.name, r.name),
+        name: format!("{}/{}", nsg.name, r.name).into(),
         resource: nsg.id.clone(),
         priority: Some(r.priority),
         action: r.action,
         traffic,
         protocol: match r.protocol {
             None => "all".into(),
-            Some(p) => crate::model::space::proto_name(p as u32),
+            Some(p) => crate::model::space::proto_name(p as u32).into(),
         },
         ports: match (&r.ports, r.protocol) {
             (_, Some(ICMP)) | (None, _) => "all".into(),
-            (Some(p), _) => p.display_ports(),
+            (Some(p), _) => p.display_ports().into(),
         },
-        destination: destination.join(", "),
+        destination: destination.join(", ").into(),
         unresolved,
         synthetic: r.synthetic,
     }

@@ -80,9 +80,9 @@ impl AzureBundle {
                 continue;
             }
             let mut t = Target::new(Provider::Azure, n.id.clone(), "nsg");
-            t.name = Some(n.name.clone());
-            t.account = n.account.clone();
-            t.region = n.region.clone();
+            t.name = Some(n.name.clone().into());
+            t.account = n.account.clone().map(Into::into);
+            t.region = n.region.clone().map(Into::into);
             t.labels = n.tags.clone();
             t.chains = vec![Chain {
                 layers: vec![nsg::layer(n, tags, None, &mut inv.warnings)],
@@ -161,9 +161,9 @@ impl AzureBundle {
             "nic"
         };
         let mut t = Target::new(Provider::Azure, nic.id.clone(), kind);
-        t.name = Some(nic.name.clone());
-        t.account = nic.account.clone();
-        t.region = nic.region.clone();
+        t.name = Some(nic.name.clone().into());
+        t.account = nic.account.clone().map(Into::into);
+        t.region = nic.region.clone().map(Into::into);
         // The VM's tags, with the NIC's own tags taking precedence.
         let vm = self.vm_of(nic);
         if let Some(vm) = vm {

@@ -103,17 +103,17 @@ fn l4_text(l4: &[L4]) -> (String, String) {
 pub fn firewall_rule(fw: &Firewall) -> Rule {
     let (protocol, ports) = l4_text(&fw.l4);
     Rule {
-        name: fw.name.clone(),
+        name: fw.name.clone().into(),
         resource: fw.net.name.clone(),
         priority: Some(fw.priority),
         action: fw.action,
         traffic: l4_traffic(&fw.l4, &fw.dest),
-        protocol,
-        ports,
+        protocol: protocol.into(),
+        ports: ports.into(),
         destination: if fw.dest_text.is_empty() {
             "0.0.0.0/0".into()
         } else {
-            fw.dest_text.join(", ")
+            fw.dest_text.join(", ").into()
         },
         unresolved: Vec::new(),
         synthetic: false,
@@ -155,17 +155,17 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
         destination.push(format!("network-context:{n}"));
     }
     Rule {
-        name: policy_rule_name(policy, r),
+        name: policy_rule_name(policy, r).into(),
         resource: policy.name.clone(),
         priority: Some(r.priority),
         action: r.action,
         traffic: l4_traffic(&r.l4, &r.dest),
-        protocol,
-        ports,
+        protocol: protocol.into(),
+        ports: ports.into(),
         destination: if destination.is_empty() {
             "all".into()
         } else {
-            destination.join(", ")
+            destination.join(", ").into()
         },
         unresolved: r.unresolved.clone(),
         synthetic: r.priority >= POLICY_DEFAULT_RULES,

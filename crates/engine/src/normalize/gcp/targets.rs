@@ -240,9 +240,9 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
                 format!("{}{suffix}", net.name),
                 "vpc-network",
             );
-            t.account = net.project.clone();
-            t.region = region.clone();
-            t.name = Some(net.name.clone());
+            t.account = net.project.clone().map(Into::into);
+            t.region = region.clone().map(Into::into);
+            t.name = Some(net.name.clone().into());
             if !selector.is_empty() {
                 t.selectors.push(selector.clone());
             }
@@ -308,9 +308,9 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
                 format!("{base}/{}", nic.name)
             };
             let mut t = Target::new(Provider::Gcp, id, "instance");
-            t.account = inst.project.clone();
-            t.region = region.clone();
-            t.name = Some(inst.name.clone());
+            t.account = inst.project.clone().map(Into::into);
+            t.region = region.clone().map(Into::into);
+            t.name = Some(inst.name.clone().into());
             t.labels = inst.labels.clone();
             t.selectors = inst
                 .tags

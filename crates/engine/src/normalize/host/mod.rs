@@ -237,7 +237,7 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
         Egress::Forwarded => ("forward", "gateway-firewall"),
     };
     let mut t = Target::new(Provider::Host, format!("{}:{suffix}", ex.host), kind);
-    t.name = Some(ex.host.clone());
+    t.name = Some(ex.host.clone().into());
     t.labels.insert("host".into(), ex.host.clone());
     if egress == Egress::Own {
         // A probe run on this host names it by its host name.
@@ -259,7 +259,8 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
                 table.label,
                 chain.name,
                 policy_word(base.policy)
-            ),
+            )
+            .into(),
             resource: format!("{} {}", table.label, chain.name),
             priority: None,
             action: base.policy,
@@ -365,14 +366,14 @@ impl Flatten<'_> {
 
     fn emit(&mut self, r: &FwRule, action: Action, traffic: TrafficSet, inexact: bool) {
         self.rules.push(Rule {
-            name: r.name.clone(),
+            name: r.name.clone().into(),
             resource: self.table.label.clone(),
             priority: None,
             action,
             traffic,
-            protocol: r.protocol.clone(),
-            ports: r.ports.clone(),
-            destination: r.destination.clone(),
+            protocol: r.protocol.clone().into(),
+            ports: r.ports.clone().into(),
+            destination: r.destination.clone().into(),
             unresolved: Vec::new(),
             synthetic: inexact,
         });

@@ -1,0 +1,172 @@
+//! [`Text`]: an immutable, shared string for the names a report repeats.
+//!
+//! A large estate's report holds millions of findings and evidence entries, and most of their
+//! strings are copies: the check's id and title, the target's id, each rule's name, protocol,
+//! ports and destination. Owned `String`s made each copy an allocation (most of the scan's memory
+//! and time at 50,000 groups); a `Text` is a reference count. It reads like a `&str` (deref,
+//! comparison with `str` and `String`, display) and serialises as a plain string.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Arc<str>);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A constant (`allow`, `aws`): made once per thread and shared from then on, so that a
+    /// million findings' `action` or `provider` are not a million allocations.
+    pub fn constant(s: &'static str) -> Text {
+        thread_local! {
+            static MADE: std::cell::RefCell<Vec<(&'static str, Text)>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        MADE.with(|made| {
+            let mut made = made.borrow_mut();
+            if let Some((_, t)) = made.iter().find(|(k, _)| std::ptr::eq(*k, s) || *k == s) {
+                return t.clone();
+            }
+            let t = Text::from(s);
+            made.push((s, t.clone()));
+            t
+        })
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text(Arc::from(""))
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Text(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> Self {
+        t.0.to_string()
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, o: &str) -> bool {
+        &*self.0 == o
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, o: &&str) -> bool {
+        &*self.0 == *o
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, o: &String) -> bool {
+        *self.0 == **o
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, o: &Text) -> bool {
+        self == &*o.0
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, o: &Text) -> bool {
+        *self == &*o.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, o: &Text) -> bool {
+        **self == *o.0
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Text;
+
+    #[test]
+    fn reads_and_compares_like_a_string() {
+        let t = Text::from("sg-1 egress #1");
+        assert_eq!(t, "sg-1 egress #1");
+        assert_eq!("sg-1 egress #1", t);
+        assert_eq!(t, String::from("sg-1 egress #1"));
+        assert!(t.starts_with("sg-1"));
+        assert_eq!(format!("{t}|{t:?}"), "sg-1 egress #1|\"sg-1 egress #1\"");
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"sg-1 egress #1\"");
+        let back: Text = serde_json::from_str("\"sg-1 egress #1\"").unwrap();
+        assert_eq!(back, t);
+        // A clone is the same allocation, not a copy; so is a constant made twice.
+        assert!(std::ptr::eq(t.as_str(), t.clone().as_str()));
+        let (a, b) = (Text::constant("allow"), Text::constant("allow"));
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+        assert_eq!(Text::constant("deny"), "deny");
+    }
+}
