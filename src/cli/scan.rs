@@ -234,7 +234,37 @@ pub fn load_config_and_catalog(
         .ok_or_else(|| anyhow::anyhow!("the config or the rules did not load"))
 }
 
+/// With `EGRESS_AUDIT_TRACE_STAGES` set, `scan` prints each stage's end on stderr: seconds since
+/// the start, resident and peak memory. `bench/estate.sh` uses it to show where an estate's
+/// time and memory go.
+struct StageTrace(Option<std::time::Instant>);
+
+impl StageTrace {
+    fn from_env() -> Self {
+        StageTrace(std::env::var_os("EGRESS_AUDIT_TRACE_STAGES").map(|_| std::time::Instant::now()))
+    }
+
+    fn stage(&self, name: &str) {
+        let Some(start) = self.0 else { return };
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let mib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(0, |kib| kib / 1024)
+        };
+        eprintln!(
+            "stage {name:<10} {:>7.2} s  rss {:>6} MiB  peak {:>6} MiB",
+            start.elapsed().as_secs_f64(),
+            mib("VmRSS:"),
+            mib("VmHWM:")
+        );
+    }
+}
+
 pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
+    let trace = StageTrace::from_env();
     let o = &args.opts;
     if args.source.is_none() && o.input.is_empty() {
         anyhow::bail!("nothing to scan: give --input FILE|FOLDER (exports, snapshots, probe results) or a live source (`scan aws`, `scan azure`, `scan gcp`)");
@@ -257,6 +287,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     // Every bad input is reported before exit 2, and none of them makes a report.
     loader.add_paths(&o.input)?;
     scope.files = loader.files_read;
+    trace.stage("read");
     if let Some(src) = &args.source {
         let snap = collect_live(src, o.quiet)?;
         scope.live = crate::model::Scope::live_of(&snap);
@@ -267,7 +298,9 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         loader.add_value(serde_json::to_value(snap)?, &ctx)?;
     }
     let mut inventory = loader.build(&opts);
+    trace.stage("build");
     let mut findings = crate::checks::run(&inventory, &catalog, &config)?;
+    trace.stage("checks");
     let mut flow_profile = None;
     if !o.flows.is_empty() {
         let profile = crate::flows::read_flows(&o.flows)?;
@@ -279,6 +312,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     }
     let rec = crate::checks::reconcile::reconcile(&inventory, &catalog, &config, &mut findings);
     let consistency = crate::checks::consistency::matrix(&inventory, &rec.reconciliations);
+    trace.stage("reconcile");
     let mut report = Report::new(
         findings,
         inventory.warnings,
@@ -297,6 +331,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
 
     crate::report::filter::apply(&mut report, &o.severity, &o.check, &o.skip_check, &catalog)?;
     report.recount();
+    trace.stage("filter");
 
     let gate = match o.fail_on {
         Some(FailOn::Never) => None,
@@ -307,9 +342,10 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
     // A probe matched to its workload is shown on that workload's row, not as a target of its own.
     ctx.targets.retain(|k| {
         !(k.provider == egress_audit_snapshot::Provider::Probe.as_str()
-            && rec.matched_probe_ids.contains(&k.resource_id))
+            && rec.matched_probe_ids.iter().any(|p| *p == k.resource_id))
     });
     ctx.causes.apply(&mut report);
+    trace.stage("causes");
     ctx.gate = gate;
     ctx.checked = crate::report::filter::checks_run(
         &catalog,
@@ -339,6 +375,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
             None => write_stdout_with(write)?,
         }
     }
+    trace.stage("written");
     let failing = gate.is_some_and(|g| report.worst().is_some_and(|w| w >= g));
     let (partial, unread) = (report.summary.partial, report.not_scanned.len());
     // The process ends right after: freeing a large estate's millions of small allocations one

@@ -49,10 +49,34 @@ fn transparent_listener(port: u16) -> std::net::TcpListener {
 /// How the responder behaves.
 #[derive(Clone, Copy)]
 pub enum Behaviour {
-    /// Answers the token at once while at most `calm` connections are open, else after `delay`.
+    /// Answers the token at once while at most `calm` connections are open, else after `delay`;
+    /// also after `delay` the first time a port is dialled in the first [`FIRST_CONTACT`] after
+    /// the first connection: on a machine so busy that the sweep never has `calm` connections
+    /// open at once, the sweep still meets a slow responder (and the re-test, a second contact,
+    /// a prompt one).
     SlowUnderLoad { calm: usize, delay: Duration },
     /// Accepts, reads, and never answers.
     Tarpit,
+}
+
+/// How long after its first connection a responder answers each port's first contact late.
+const FIRST_CONTACT: Duration = Duration::from_secs(2);
+
+/// What a responder's connections share.
+#[derive(Default)]
+struct Seen {
+    open: AtomicUsize,
+    first: std::sync::OnceLock<std::time::Instant>,
+    ports: std::sync::Mutex<std::collections::HashSet<u16>>,
+}
+
+impl Seen {
+    /// Whether this is the first contact with `port` early in the run.
+    fn early_first_contact(&self, port: u16) -> bool {
+        let first = *self.first.get_or_init(std::time::Instant::now);
+        let new = self.ports.lock().unwrap().insert(port);
+        new && first.elapsed() < FIRST_CONTACT
+    }
 }
 
 impl Lab {
@@ -79,9 +103,9 @@ impl Lab {
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(std_listener).unwrap();
                 tx.send(()).unwrap();
-                let open = Arc::new(AtomicUsize::new(0));
+                let seen = Arc::new(Seen::default());
                 while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(respond(s, open.clone(), how));
+                    tokio::spawn(respond(s, seen.clone(), how));
                 }
             });
         });
@@ -90,8 +114,12 @@ impl Lab {
     }
 }
 
-async fn respond(mut s: tokio::net::TcpStream, open: Arc<AtomicUsize>, how: Behaviour) {
+async fn respond(mut s: tokio::net::TcpStream, seen: Arc<Seen>, how: Behaviour) {
+    let open = &seen.open;
     let now_open = open.fetch_add(1, Ordering::SeqCst) + 1;
+    // Behind TPROXY the local port is the one dialled.
+    let dialled = s.local_addr().map_or(0, |a| a.port());
+    let early = seen.early_first_contact(dialled);
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     let read_head = async {
@@ -107,7 +135,7 @@ async fn respond(mut s: tokio::net::TcpStream, open: Arc<AtomicUsize>, how: Beha
         .await
         .unwrap_or(false);
     let wait = match how {
-        Behaviour::SlowUnderLoad { calm, delay } if now_open > calm => Some(delay),
+        Behaviour::SlowUnderLoad { calm, delay } if now_open > calm || early => Some(delay),
         Behaviour::SlowUnderLoad { .. } => None,
         Behaviour::Tarpit => Some(Duration::from_secs(30)),
     };

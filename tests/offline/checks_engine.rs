@@ -20,7 +20,7 @@ fn rule(name: &str, action: Action, proto: &str, ports: &str, dest: &str) -> Rul
         resource: "res-1".into(),
         priority: None,
         action,
-        traffic: TrafficSet::rule(proto_n, port_set.as_ref(), &addrs),
+        traffic: TrafficSet::rule(proto_n, port_set.as_ref(), &addrs).into(),
         protocol: proto.into(),
         ports: ports.into(),
         destination: dest.into(),

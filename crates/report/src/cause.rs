@@ -107,7 +107,7 @@ pub struct Cause {
     /// Indices into `report.findings`.
     pub findings: Vec<usize>,
     pub targets: Vec<ResourceKey>,
-    pub checks: BTreeSet<String>,
+    pub checks: BTreeSet<Text>,
     /// Of the findings that are not suppressed (`None` when all are suppressed).
     pub worst: Option<Severity>,
     /// The change, in the provider's terms.
@@ -184,7 +184,7 @@ impl Causes {
             let cause = &mut list[at];
             cause.findings.push(i);
             if !cause.checks.contains(f.check_id.as_str()) {
-                cause.checks.insert(f.check_id.to_string());
+                cause.checks.insert(f.check_id.clone());
             }
             // Sorted and deduplicated below; a run of one resource's findings is pushed once.
             if cause.targets.last().is_none_or(|k| !k.is_of(f)) {

@@ -261,7 +261,12 @@ fn cause(
     let _ = write!(
         out,
         "<p>Checks: {} · targets: {}</p>",
-        esc(&c.checks.iter().cloned().collect::<Vec<_>>().join(" ")),
+        esc(&c
+            .checks
+            .iter()
+            .map(egress_audit_engine::model::Text::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")),
         links.join(", ")
     );
     let active: Vec<_> = c.active(report).collect();

@@ -93,7 +93,11 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
             cell(&c.title()),
             c.active(report).count(),
             c.targets.len(),
-            c.checks.iter().cloned().collect::<Vec<_>>().join(" "),
+            c.checks
+                .iter()
+                .map(egress_audit_engine::model::Text::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
             cell(&c.remediation)
         ));
     }

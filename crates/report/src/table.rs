@@ -153,7 +153,11 @@ fn by_cause(report: &Report, ctx: &Context, out: &mut Out) {
         let active: Vec<&Finding> = c.active(report).collect();
         let mut targets: Vec<&ResourceKey> = c.targets.iter().collect();
         targets.dedup();
-        let checks: Vec<&str> = c.checks.iter().map(String::as_str).collect();
+        let checks: Vec<&str> = c
+            .checks
+            .iter()
+            .map(egress_audit_engine::model::Text::as_str)
+            .collect();
         let mut lines = vec![format!(
             "{} on {}: {} · fix: {}",
             plural(active.len(), "finding"),

@@ -68,7 +68,7 @@ fn rule_finding(
     evidence: Vec<Evidence>,
 ) -> Finding {
     let mut f = finding(check, ev.target, message);
-    f.resource_id = w.rule.resource.clone().into();
+    f.resource_id = w.rule.resource.clone();
     f.resource_kind = Text::constant(kind_name(w.layer.kind));
     f.resource_name = None;
     f.rule = Some(w.rule.name.clone().to_string());
@@ -99,19 +99,22 @@ fn judged(rule: &Rule) -> bool {
 /// target it applies to (deleting it must change nothing anywhere).
 #[derive(Default)]
 pub struct RuleVerdicts {
-    /// Rules whose condition held, with the finding, in the order first seen.
+    /// Rules whose condition held, with the finding, in the order first seen; `None` once the
+    /// rule failed for a later target. Findings stay where they were put: the table below holds
+    /// indices, so that growing it never moves a million findings.
+    verdicts: Vec<Option<Verdict>>,
     // Keyed by `rule_key` hashes already: a cheap hasher on top.
-    held: FxHashMap<u64, Verdict>,
-    order: Vec<u64>,
+    held: FxHashMap<u64, usize>,
     /// Rules whose condition failed for some target (hashes: one per rule of every target, so
     /// kept small).
     failed: FxHashSet<u64>,
 }
 
 struct Verdict {
+    key: u64,
     finding: Finding,
     kind: &'static str,
-    rule: (String, String),
+    rule: (Text, Text),
 }
 
 fn rule_key(check: &CheckDef, rule: &Rule) -> u64 {
@@ -133,58 +136,65 @@ impl RuleVerdicts {
         if self.failed.contains(&key) || self.held.contains_key(&key) {
             return;
         }
-        self.order.push(key);
-        self.held.insert(
+        self.insert(Verdict {
             key,
-            Verdict {
-                finding: f(),
-                kind,
-                rule: (rule.resource.clone(), rule.name.clone().to_string()),
-            },
-        );
+            finding: f(),
+            kind,
+            rule: (rule.resource.clone(), rule.name.clone()),
+        });
+    }
+
+    fn insert(&mut self, v: Verdict) {
+        self.held.insert(v.key, self.verdicts.len());
+        self.verdicts.push(Some(v));
     }
 
     fn fails(&mut self, check: &CheckDef, rule: &Rule) {
         let key = rule_key(check, rule);
+        self.fail(key);
+    }
+
+    fn fail(&mut self, key: u64) {
         self.failed.insert(key);
-        self.held.remove(&key);
+        if let Some(at) = self.held.remove(&key) {
+            self.verdicts[at] = None;
+        }
     }
 
     /// Adds the verdicts of the next share of targets (in target order): a rule held if it held
     /// for some target and failed for none, with the finding of the first target it held for.
     pub fn merge(&mut self, later: RuleVerdicts) {
-        let RuleVerdicts {
-            mut held,
-            order,
-            failed,
-        } = later;
-        for key in order {
-            if let Some(v) = held.remove(&key) {
-                if !self.failed.contains(&key) && !self.held.contains_key(&key) {
-                    self.order.push(key);
-                    self.held.insert(key, v);
-                }
+        for v in later.verdicts.into_iter().flatten() {
+            if !self.failed.contains(&v.key) && !self.held.contains_key(&v.key) {
+                self.insert(v);
             }
         }
-        for key in failed {
-            self.held.remove(&key);
-            self.failed.insert(key);
+        for key in later.failed {
+            self.fail(key);
         }
     }
 
     /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
     /// reported as shadowed only.
-    pub fn into_findings(mut self) -> Vec<Finding> {
-        let shadowed: HashSet<(String, String)> = self
-            .held
-            .values()
+    pub fn into_findings(self) -> Vec<Finding> {
+        let live = || self.verdicts.iter().flatten();
+        let shadowed: HashSet<&(Text, Text)> = live()
             .filter(|v| v.kind == SHADOWED)
-            .map(|v| v.rule.clone())
+            .map(|v| &v.rule)
             .collect();
-        self.order
+        let keep: Vec<bool> = self
+            .verdicts
             .iter()
-            .filter_map(|k| self.held.remove(k))
-            .filter(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule)))
+            .map(|v| {
+                v.as_ref()
+                    .is_some_and(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule)))
+            })
+            .collect();
+        drop(shadowed);
+        self.verdicts
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(v, keep)| v.filter(|_| keep))
             .map(|v| v.finding)
             .collect()
     }

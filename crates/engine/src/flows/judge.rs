@@ -277,7 +277,7 @@ pub fn unused(
             (c, msg, ev)
         };
         let mut f = finding(check, target, message);
-        f.resource_id = u.rule.resource.clone().into();
+        f.resource_id = u.rule.resource.clone();
         f.resource_kind = kind_name(u.kind).into();
         f.resource_name = None;
         f.rule = Some(key.name.clone());

@@ -52,7 +52,7 @@ pub struct RuleKey {
 impl RuleKey {
     pub fn of(rule: &crate::model::Rule) -> RuleKey {
         RuleKey {
-            resource: rule.resource.clone(),
+            resource: rule.resource.clone().to_string(),
             name: rule.name.clone().to_string(),
         }
     }
@@ -261,7 +261,7 @@ impl Notes {
         let rule = match (d.denied_by, &key.logged_rule) {
             (Some(pos), _) => {
                 let r = rule_at(target, pos);
-                (r.resource.clone(), r.name.to_string())
+                (r.resource.to_string(), r.name.to_string())
             }
             (None, Some(l)) => (target.resource_id.to_string(), l.clone()),
             (None, None) => return,

@@ -12,6 +12,7 @@ use super::Text;
 use egress_audit_snapshot::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,12 +40,13 @@ pub struct Rule {
     /// `allow-egress-web` (GCP rule name).
     pub name: Text,
     /// The resource that holds the rule (security group id, NACL id, NSG id, network, policy).
-    pub resource: String,
+    pub resource: Text,
     /// Priority or rule number as the provider shows it.
     pub priority: Option<i64>,
     pub action: Action,
     /// The packets the rule matches (unresolved destinations are left out, see `unresolved`).
-    pub traffic: TrafficSet,
+    /// Shared: the same group's rules are in every target it is attached to.
+    pub traffic: Arc<TrafficSet>,
     /// Protocol, ports and destination as written, for evidence.
     pub protocol: Text,
     pub ports: Text,

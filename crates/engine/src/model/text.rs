@@ -12,8 +12,22 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct Text(Arc<str>);
+
+/// As `str` hashes: equal text, equal hash (whatever the allocation).
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (*self.0).hash(h)
+    }
+}
+
+/// Equal text; the same allocation (evidence naming the rule it was made from) is equal at once.
+impl PartialEq for Text {
+    fn eq(&self, o: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
+    }
+}
 
 impl Text {
     pub fn as_str(&self) -> &str {

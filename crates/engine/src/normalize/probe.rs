@@ -171,10 +171,10 @@ fn allow(
 ) -> Rule {
     Rule {
         name: name.into(),
-        resource: resource.to_string(),
+        resource: resource.to_string().into(),
         priority: None,
         action: Action::Allow,
-        traffic: TrafficSet::rule(Some(proto), Some(&ports), addrs),
+        traffic: TrafficSet::rule(Some(proto), Some(&ports), addrs).into(),
         protocol: crate::model::space::proto_name(proto as u32).into(),
         ports: ports_text.into(),
         destination: dest.into(),

@@ -399,14 +399,14 @@ pub fn gcp_name(s: &str) -> String {
 fn as_rule(p: &Planned, resource: &str) -> Rule {
     Rule {
         name: p.name.clone().into(),
-        resource: resource.to_string(),
+        resource: resource.to_string().into(),
         priority: p.priority,
         action: if p.purpose == Purpose::Deny {
             Action::Deny
         } else {
             Action::Allow
         },
-        traffic: p.traffic.clone(),
+        traffic: p.traffic.clone().into(),
         protocol: p
             .protocol
             .map_or("all".into(), |x| proto_name(u32::from(x)).into()),

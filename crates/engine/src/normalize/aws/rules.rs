@@ -49,10 +49,10 @@ pub fn sg_rules(
             };
             out.push(Rule {
                 name: name.into(),
-                resource: sg.id.clone(),
+                resource: sg.id.clone().into(),
                 priority: None,
                 action: Action::Allow,
-                traffic,
+                traffic: traffic.into(),
                 protocol: perm.pp.proto_text.clone().into(),
                 ports: perm.pp.ports_text.clone().into(),
                 destination: d.text.clone().into(),
@@ -92,10 +92,10 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
                 } else {
                     format!("{} rule {}", n.id, e.number).into()
                 },
-                resource: n.id.clone(),
+                resource: n.id.clone().into(),
                 priority: Some(e.number),
                 action: e.action,
-                traffic: TrafficSet::rule(e.pp.proto, e.pp.ports.as_ref(), &e.dest),
+                traffic: TrafficSet::rule(e.pp.proto, e.pp.ports.as_ref(), &e.dest).into(),
                 protocol: e.pp.proto_text.clone().into(),
                 ports: e.pp.ports_text.clone().into(),
                 destination: e.dest_text.clone().into(),
@@ -113,10 +113,10 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
             at,
             Rule {
                 name: format!("{} rule * ({NACL_DEFAULT_RULE})", n.id).into(),
-                resource: n.id.clone(),
+                resource: n.id.clone().into(),
                 priority: Some(NACL_DEFAULT_RULE),
                 action: Action::Deny,
-                traffic: TrafficSet::everything(),
+                traffic: TrafficSet::everything().into(),
                 protocol: "all".into(),
                 ports: "all".into(),
                 destination: "0.0.0.0/0, ::/0".into(),

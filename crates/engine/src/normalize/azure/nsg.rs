@@ -546,10 +546,10 @@ fn resolve(
     );
     Rule {
         name: format!("{}/{}", nsg.name, r.name).into(),
-        resource: nsg.id.clone(),
+        resource: nsg.id.clone().into(),
         priority: Some(r.priority),
         action: r.action,
-        traffic,
+        traffic: traffic.into(),
         protocol: match r.protocol {
             None => "all".into(),
             Some(p) => crate::model::space::proto_name(p as u32).into(),

@@ -104,10 +104,10 @@ pub fn firewall_rule(fw: &Firewall) -> Rule {
     let (protocol, ports) = l4_text(&fw.l4);
     Rule {
         name: fw.name.clone().into(),
-        resource: fw.net.name.clone(),
+        resource: fw.net.name.clone().into(),
         priority: Some(fw.priority),
         action: fw.action,
-        traffic: l4_traffic(&fw.l4, &fw.dest),
+        traffic: l4_traffic(&fw.l4, &fw.dest).into(),
         protocol: protocol.into(),
         ports: ports.into(),
         destination: if fw.dest_text.is_empty() {
@@ -156,10 +156,10 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
     }
     Rule {
         name: policy_rule_name(policy, r).into(),
-        resource: policy.name.clone(),
+        resource: policy.name.clone().into(),
         priority: Some(r.priority),
         action: r.action,
-        traffic: l4_traffic(&r.l4, &r.dest),
+        traffic: l4_traffic(&r.l4, &r.dest).into(),
         protocol: protocol.into(),
         ports: ports.into(),
         destination: if destination.is_empty() {
@@ -198,10 +198,10 @@ pub fn policy_layer(policy: &Policy, net: &NetRef, who: &Who) -> Layer {
 fn implied(net: &NetRef, name: &str, action: Action, addrs: &AddrSet, dest: &str) -> Rule {
     Rule {
         name: name.into(),
-        resource: net.name.clone(),
+        resource: net.name.clone().into(),
         priority: Some(IMPLIED_PRIORITY),
         action,
-        traffic: TrafficSet::rule(None, None, addrs),
+        traffic: TrafficSet::rule(None, None, addrs).into(),
         protocol: "all".into(),
         ports: "all".into(),
         destination: dest.into(),

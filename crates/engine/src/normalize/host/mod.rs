@@ -261,10 +261,10 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
                 policy_word(base.policy)
             )
             .into(),
-            resource: format!("{} {}", table.label, chain.name),
+            resource: format!("{} {}", table.label, chain.name).into(),
             priority: None,
             action: base.policy,
-            traffic: fam,
+            traffic: fam.into(),
             protocol: "all".into(),
             ports: "all".into(),
             destination: "all".into(),
@@ -367,10 +367,10 @@ impl Flatten<'_> {
     fn emit(&mut self, r: &FwRule, action: Action, traffic: TrafficSet, inexact: bool) {
         self.rules.push(Rule {
             name: r.name.clone().into(),
-            resource: self.table.label.clone(),
+            resource: self.table.label.clone().into(),
             priority: None,
             action,
-            traffic,
+            traffic: traffic.into(),
             protocol: r.protocol.clone().into(),
             ports: r.ports.clone().into(),
             destination: r.destination.clone().into(),
