@@ -52,7 +52,7 @@ fn random_rule(rng: &mut Lcg, name: String, action: Action) -> Rule {
         resource: "bench".into(),
         priority: None,
         action,
-        traffic: TrafficSet::rule(proto, Some(&ports), &addrs),
+        traffic: TrafficSet::rule(proto, Some(&ports), &addrs).into(),
         protocol: format!("{proto:?}").into(),
         ports: format!("{lo}-{hi}").into(),
         destination: cidr.into(),
