@@ -13,4 +13,5 @@ pub mod eval;
 pub mod flows;
 pub mod model;
 pub mod normalize;
+pub mod order;
 pub mod propose;

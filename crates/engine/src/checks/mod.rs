@@ -250,7 +250,7 @@ pub fn run_on(
     }
     // Rule-level findings are already finished, against the first target that showed them.
     findings.extend(verdicts.into_findings());
-    findings.sort_by(|a, b| {
+    crate::order::sort_large_by(&mut findings, |a, b| {
         (
             b.severity,
             &a.provider,
