@@ -15,9 +15,9 @@
 use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
 use egress_audit_engine::model::{
-    Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text,
+    Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text, TrafficSet,
 };
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
 
 /// Share of the broadest deciding rule's public traffic below which a rule is not blamed.
 const MINOR_SHARE: f64 = 0.01;
@@ -107,7 +107,7 @@ pub struct Cause {
     /// Indices into `report.findings`.
     pub findings: Vec<usize>,
     pub targets: Vec<ResourceKey>,
-    pub checks: BTreeSet<Text>,
+    pub checks: CheckSet,
     /// Of the findings that are not suppressed (`None` when all are suppressed).
     pub worst: Option<Severity>,
     /// The change, in the provider's terms.
@@ -133,6 +133,31 @@ impl Cause {
     }
 }
 
+/// The checks of a cause's findings, sorted: most causes have one, so a small vector rather than a
+/// tree (a B-tree node for each of a million causes was 170 bytes apiece).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckSet(Vec<Text>);
+
+impl CheckSet {
+    pub fn insert(&mut self, id: &Text) {
+        if let Err(at) = self.0.binary_search(id) {
+            self.0.insert(at, id.clone());
+        }
+    }
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|c| c.as_str() == id)
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, Text> {
+        self.0.iter()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// The causes of a report, worst first, and which cause each finding belongs to.
 #[derive(Clone, Debug, Default)]
 pub struct Causes {
@@ -146,15 +171,15 @@ impl Causes {
     /// report is at hand: then the deciding rules are read from the evidence alone).
     pub fn build(report: &Report, targets: &[Target]) -> Causes {
         // Looked up by borrowed fields: a million findings allocate no keys.
-        let index: HashMap<TargetKey, &Target> = targets
+        let index: FxHashMap<TargetKey, &Target> = targets
             .iter()
             .map(|t| (TargetKey::of_target(t), t))
             .collect();
-        let mut by_id: HashMap<Text, usize> = HashMap::new();
+        let mut by_id: FxHashMap<Text, usize> = FxHashMap::default();
         let mut list: Vec<Cause> = Vec::new();
         let mut of_finding = Vec::with_capacity(report.findings.len());
         // Rules are shared by many targets' findings: weigh each once (by address).
-        let mut weights: HashMap<*const Rule, f64> = HashMap::new();
+        let mut weights: FxHashMap<*const TrafficSet, f64> = FxHashMap::default();
         for (i, f) in report.findings.iter().enumerate() {
             let target = index.get(&TargetKey::of_finding(f)).copied();
             let blamed = blame(f, target, &mut weights);
@@ -174,7 +199,7 @@ impl Causes {
                         // Most causes (a rule-level finding) hold one finding on one target.
                         findings: Vec::with_capacity(1),
                         targets: Vec::with_capacity(1),
-                        checks: BTreeSet::new(),
+                        checks: CheckSet::default(),
                         worst: None,
                         remediation: String::new(),
                     });
@@ -183,9 +208,7 @@ impl Causes {
             };
             let cause = &mut list[at];
             cause.findings.push(i);
-            if !cause.checks.contains(f.check_id.as_str()) {
-                cause.checks.insert(f.check_id.clone());
-            }
+            cause.checks.insert(&f.check_id);
             // Sorted and deduplicated below; a run of one resource's findings is pushed once.
             if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
                 cause.targets.push(ResourceKey::of(f));
@@ -292,7 +315,7 @@ fn as_written(e: &Evidence) -> Evidence {
     }
 }
 
-fn blame(f: &Finding, target: Option<&Target>, weights: &mut HashMap<*const Rule, f64>) -> Blamed {
+fn blame(f: &Finding, target: Option<&Target>, weights: &mut FxHashMap<*const TrafficSet, f64>) -> Blamed {
     if let Some(rule) = &f.rule {
         let rules = f
             .evidence
@@ -363,7 +386,7 @@ const DEFAULT_ALLOW_SUFFIX: &str = " (no rule matched: default allow)";
 fn blame_in_chains(
     t: &Target,
     allows: &[&Evidence],
-    weights: &mut HashMap<*const Rule, f64>,
+    weights: &mut FxHashMap<*const TrafficSet, f64>,
 ) -> Option<Blamed> {
     let mut best: Option<((bool, LayerKindKey, usize), Vec<Located>)> = None;
     for (ci, chain) in t.chains.iter().enumerate() {
@@ -375,8 +398,9 @@ fn blame_in_chains(
                     (holder == layer.resource).then_some((true, f64::MAX))
                 } else {
                     layer.rules.iter().find(|r| r.name == e.rule).map(|r| {
+                        // By traffic set: shared by every target the group is attached to.
                         let w = *weights
-                            .entry(r as *const Rule)
+                            .entry(std::sync::Arc::as_ptr(&r.traffic))
                             .or_insert_with(|| public_weight(r));
                         (r.synthetic, w)
                     })
