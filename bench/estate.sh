@@ -11,8 +11,9 @@
 #   SG_COUNT=5000 ENI_COUNT=5000 BIN=… bench/estate.sh        # a tenth of it
 #   FORMATS="json sarif" BIN=… bench/estate.sh
 #
-# Goal (issue 12 §2): every format under 2 GB peak and under 20 s. Generated data goes to $DATA
-# (default /tmp/egress-estate) and is removed at the end unless KEEP=1.
+# Goal (issue 12 §2): every format under 2 GB peak and under 20 s. Each run also prints its
+# stages (read, build, checks, …, written: seconds since the start and peak MiB). Generated data
+# goes to $DATA (default /tmp/egress-estate) and is removed at the end unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,13 +91,15 @@ measure() { # label, then the command; prints "label  wall  peak-RSS  exit"
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MB", $2/1024}' "$log")
   printf '%-34s %10s %10s %10s   exit %s\n' "$label" "$wall" "$cpu" "$rss" "$rc"
   if [[ $rc -ge 2 ]]; then grep -v '^\s' "$log" | grep -v 'Command being timed' | head -3 | sed 's/^/    /'; fi
+  # Where the time and memory went (EGRESS_AUDIT_TRACE_STAGES), on one line.
+  grep '^stage ' "$log" | awk '{printf "%s%s %s s %s MiB", (NR > 1 ? " | " : "    stages: "), $2, $3, $9} END {if (NR) print ""}'
 }
 
 echo "uptime: $(uptime)"
 echo "binary: $BIN ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 printf '%-34s %10s %10s %10s\n' "run" "wall" "CPU" "peak RSS"
 for f in $FORMATS; do
-  measure "scan --format $f" "$BIN" scan --input "$DATA/in" --format "$f" \
+  EGRESS_AUDIT_TRACE_STAGES=1 measure "scan --format $f" "$BIN" scan --input "$DATA/in" --format "$f" \
     --output "$DATA/out/report.$f" --fail-on critical --quiet
   ls -la "$DATA/out/report.$f" 2>/dev/null | awk '{printf "    report: %.1f MB\n", $5/1048576}'
   rm -f "$DATA/out/report.$f"
