@@ -315,7 +315,11 @@ fn as_written(e: &Evidence) -> Evidence {
     }
 }
 
-fn blame(f: &Finding, target: Option<&Target>, weights: &mut FxHashMap<*const TrafficSet, f64>) -> Blamed {
+fn blame(
+    f: &Finding,
+    target: Option<&Target>,
+    weights: &mut FxHashMap<*const TrafficSet, f64>,
+) -> Blamed {
     if let Some(rule) = &f.rule {
         let rules = f
             .evidence
