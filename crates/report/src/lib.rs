@@ -131,7 +131,7 @@ impl<'a> Context<'a> {
 }
 
 /// Renders `report` in `format` with causes read from the evidence and the default style (the
-/// table at 100 columns, no colour). `scan` uses [`render_with`].
+/// table at 100 columns, no colour). `scan` streams with [`write_report`].
 pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Result<String> {
     let ctx = Context::new(report, catalog, &[]);
     let mut report = report.clone();
