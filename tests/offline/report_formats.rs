@@ -640,3 +640,5 @@ mod safety;
 mod browser;
 
 mod causes;
+
+mod streaming;

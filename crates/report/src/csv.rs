@@ -6,6 +6,7 @@ use super::evidence_line;
 use super::text::csv_safe;
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Finding, Report};
+use std::fmt;
 
 /// The first 13 columns are the original ones, in their order; new columns are appended.
 const HEADER: [&str; 20] = [
@@ -31,12 +32,13 @@ const HEADER: [&str; 20] = [
     "cause",
 ];
 
-pub fn render(report: &Report, catalog: &Catalog) -> String {
-    let mut out = row(HEADER.iter().map(|s| s.to_string()));
+/// Written row by row: only one row is held at a time.
+pub fn render(report: &Report, catalog: &Catalog, out: &mut dyn fmt::Write) -> fmt::Result {
+    out.write_str(&row(HEADER.iter().map(|s| s.to_string())))?;
     for f in &report.findings {
-        out.push_str(&row(fields(f, catalog)));
+        out.write_str(&row(fields(f, catalog)))?;
     }
-    out
+    Ok(())
 }
 
 /// One finding's cells, in [`HEADER`] order.

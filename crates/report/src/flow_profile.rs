@@ -4,7 +4,7 @@
 
 use egress_audit_engine::model::traffic::{ProfileClass, TargetProfile, TrafficProfile};
 use egress_audit_engine::model::Report;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 /// Classes shown per target; the rest are counted.
 pub const TOP_CLASSES: usize = 5;
@@ -154,26 +154,27 @@ pub fn table_block(report: &Report, width: usize) -> String {
 }
 
 /// The same for the Markdown report: every target, its top classes.
-pub fn markdown_block(report: &Report) -> String {
+pub fn markdown_block(report: &Report, out: &mut dyn Write) -> fmt::Result {
     let Some(p) = &report.flow_profile else {
-        return String::new();
+        return Ok(());
     };
     let esc = |s: &str| s.replace('|', "\\|");
-    let mut out = format!(
+    write!(
+        out,
         "\n## {}\n\nThe top {TOP_CLASSES} classes of each target; the JSON report has every class.\n\n",
         title(p)
-    );
+    )?;
     if p.targets.is_empty() {
-        out.push_str("No public egress attributed to a target in the window.\n");
+        out.write_str("No public egress attributed to a target in the window.\n")?;
     }
     for t in &p.targets {
-        let _ = write!(
+        write!(
             out,
             "**{}**\n\n| status | traffic | flows | packets | bytes | first – last seen |\n|---|---|---:|---:|---:|---|\n",
             esc(&target_heading(t))
-        );
+        )?;
         for c in t.classes.iter().take(TOP_CLASSES) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
                 c.status.as_str(),
@@ -182,39 +183,43 @@ pub fn markdown_block(report: &Report) -> String {
                 c.packets,
                 human_bytes(c.bytes),
                 seen(c)
-            );
+            )?;
         }
         if let Some(r) = rest(t) {
-            let _ = writeln!(out, "| | {r} | | | | |");
+            writeln!(out, "| | {r} | | | | |")?;
         }
-        out.push('\n');
+        out.write_char('\n')?;
     }
-    out
+    Ok(())
 }
 
 /// The HTML section: every target, its top classes.
-pub fn html_section(report: &Report, esc: impl Fn(&str) -> String, out: &mut String) {
+pub fn html_section(
+    report: &Report,
+    esc: impl Fn(&str) -> String,
+    out: &mut dyn Write,
+) -> fmt::Result {
     let Some(p) = &report.flow_profile else {
-        return;
+        return Ok(());
     };
-    let _ = writeln!(
+    writeln!(
         out,
         "<h2 id=\"flows\">{}</h2>\n<p class=\"meta\">The top {TOP_CLASSES} classes of each target; \
          the JSON report has every class.</p>",
         esc(&title(p))
-    );
+    )?;
     if p.targets.is_empty() {
-        out.push_str("<p>No public egress attributed to a target in the window.</p>\n");
+        out.write_str("<p>No public egress attributed to a target in the window.</p>\n")?;
     }
     for t in &p.targets {
-        let _ = writeln!(
+        writeln!(
             out,
             "<p><strong>{}</strong></p>\n<table class=\"flows\"><tr><th>Status</th><th>Traffic</th>\
              <th>Flows</th><th>Packets</th><th>Bytes</th><th>First – last seen</th></tr>",
             esc(&target_heading(t))
-        );
+        )?;
         for c in t.classes.iter().take(TOP_CLASSES) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "<tr class=\"{0}\"><td>{0}</td><td><code>{1}</code></td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
                 c.status.as_str(),
@@ -223,13 +228,14 @@ pub fn html_section(report: &Report, esc: impl Fn(&str) -> String, out: &mut Str
                 c.packets,
                 esc(&human_bytes(c.bytes)),
                 esc(&seen(c))
-            );
+            )?;
         }
         if let Some(r) = rest(t) {
-            let _ = writeln!(out, "<tr><td></td><td colspan=\"5\">{}</td></tr>", esc(&r));
+            writeln!(out, "<tr><td></td><td colspan=\"5\">{}</td></tr>", esc(&r))?;
         }
-        out.push_str("</table>\n");
+        out.write_str("</table>\n")?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

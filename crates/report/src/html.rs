@@ -12,7 +12,7 @@ use super::{
 };
 use egress_audit_engine::model::{Report, Severity};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:1.5em 2em;color:#1d1d1f}\
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em}\
@@ -41,30 +41,29 @@ table.flows tr.ambiguous td:first-child{background:#fff3b0}";
 /// Root causes shown in full; the rest are listed in a collapsed block.
 const TOP_CAUSES: usize = 10;
 
-pub fn render(report: &Report, ctx: &Context) -> String {
-    let mut out = String::new();
-    let _ = write!(
+/// Written section by section; only the matrix rows and one cause's pieces are held.
+pub fn render(report: &Report, ctx: &Context, out: &mut dyn Write) -> fmt::Result {
+    write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>egress-audit report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
          <h1>egress-audit report</h1>\n"
-    );
-    header(report, ctx, &mut out);
+    )?;
+    header(report, ctx, out)?;
     let rows = matrix::rows(report, &ctx.targets, &ctx.checked);
     let anchors: BTreeMap<&ResourceKey, usize> =
         rows.iter().enumerate().map(|(i, r)| (&r.key, i)).collect();
-    severity_counts(report, &mut out);
-    matrix_table(&rows, &mut out);
-    causes(report, ctx, &anchors, &mut out);
-    super::flow_profile::html_section(report, esc, &mut out);
-    rest(report, &mut out);
-    out.push_str("</body>\n</html>\n");
-    out
+    severity_counts(report, out)?;
+    matrix_table(&rows, out)?;
+    causes(report, ctx, &anchors, out)?;
+    super::flow_profile::html_section(report, esc, out)?;
+    rest(report, out)?;
+    out.write_str("</body>\n</html>\n")
 }
 
-fn header(report: &Report, ctx: &Context, out: &mut String) {
+fn header(report: &Report, ctx: &Context, out: &mut dyn Write) -> fmt::Result {
     let mut scope: BTreeSet<String> = BTreeSet::new();
     for k in &ctx.targets {
         let mut s = k.provider.to_string();
@@ -74,7 +73,7 @@ fn header(report: &Report, ctx: &Context, out: &mut String) {
         }
         scope.insert(s);
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "<p class=\"meta\">{} {} · generated {} · scope: {}</p>",
         esc(&report.tool.name),
@@ -85,65 +84,67 @@ fn header(report: &Report, ctx: &Context, out: &mut String) {
         } else {
             esc(&scope.into_iter().collect::<Vec<_>>().join(", "))
         }
-    );
-    out.push_str(
+    )?;
+    out.write_str(
         "<nav id=\"toc\"><a href=\"#summary\">Summary</a><a href=\"#matrix\">Egress matrix</a>\
          <a href=\"#causes\">Root causes</a><a href=\"#warnings\">Warnings</a></nav>\n",
-    );
+    )?;
     if !report.not_scanned.is_empty() {
-        let _ = write!(
+        write!(
             out,
             "<div class=\"partial\" id=\"partial\">PARTIAL SCAN: {} not read; the results are incomplete.<ul>",
             plural(report.not_scanned.len(), "scope")
-        );
+        )?;
         for ns in &report.not_scanned {
-            let _ = write!(out, "<li>{}</li>", esc(&not_scanned_line(ns)));
+            write!(out, "<li>{}</li>", esc(&not_scanned_line(ns)))?;
         }
-        out.push_str("</ul></div>\n");
+        out.write_str("</ul></div>\n")?;
     }
+    Ok(())
 }
 
-fn severity_counts(report: &Report, out: &mut String) {
-    let _ = write!(
+fn severity_counts(report: &Report, out: &mut dyn Write) -> fmt::Result {
+    write!(
         out,
         "<h2 id=\"summary\">Summary</h2>\n<p><strong>{}</strong></p>\n<table class=\"counts\"><tr>",
         esc(&summary_line(report))
-    );
+    )?;
     for sev in Severity::ALL {
-        let _ = write!(out, "<th class=\"sev {sev}\">{sev}</th>");
+        write!(out, "<th class=\"sev {sev}\">{sev}</th>")?;
     }
-    out.push_str("</tr><tr>");
+    out.write_str("</tr><tr>")?;
     for sev in Severity::ALL {
         let n = report.summary.by_severity.get(sev.as_str()).unwrap_or(&0);
-        let _ = write!(out, "<td>{n}</td>");
+        write!(out, "<td>{n}</td>")?;
     }
-    out.push_str("</tr></table>\n");
+    out.write_str("</tr></table>\n")?;
+    Ok(())
 }
 
-fn matrix_table(rows: &[matrix::Row], out: &mut String) {
-    out.push_str(
+fn matrix_table(rows: &[matrix::Row], out: &mut dyn Write) -> fmt::Result {
+    out.write_str(
         "<h2 id=\"matrix\">Egress matrix</h2>\n<p class=\"meta\">What each target may send to \
          public addresses, per class. <b>open</b>: its declared rules allow it (a finding); \
          <b>seen</b>: a probe or flow log saw it leave; <b>closed</b>: the check ran and did not \
          fire; <b>supp.</b>: suppressed by the config; <b>–</b>: not checked. Default deny: \
          <b>open</b> means the target has none.</p>\n<table class=\"matrix\"><thead><tr><th>Target</th>",
-    );
+    )?;
     for c in &CLASSES {
-        let _ = write!(
+        write!(
             out,
             "<th class=\"c\" title=\"{}\">{}</th>",
             c.check,
             esc(c.label)
-        );
+        )?;
     }
-    out.push_str("<th>Findings</th></tr></thead>\n<tbody>\n");
+    out.write_str("<th>Findings</th></tr></thead>\n<tbody>\n")?;
     for (i, row) in rows.iter().enumerate() {
-        let _ = write!(
+        write!(
             out,
             "<tr id=\"t{i}\" class=\"target\"><td><span class=\"id\">{}</span> <span class=\"kind\">{}</span></td>",
             esc(&target_label(&row.key)),
             esc(&row.key.resource_kind)
-        );
+        )?;
         for (c, cell) in CLASSES.iter().zip(&row.cells) {
             let (class, text) = match cell {
                 Cell::Open => ("open", "open"),
@@ -152,15 +153,16 @@ fn matrix_table(rows: &[matrix::Row], out: &mut String) {
                 Cell::Closed => ("closed", "closed"),
                 Cell::NotChecked => ("na", "–"),
             };
-            let _ = write!(
+            write!(
                 out,
                 "<td class=\"m {class}\" title=\"{}: {text}\">{text}</td>",
                 esc(c.label)
-            );
+            )?;
         }
-        let _ = writeln!(out, "<td>{}</td></tr>", row.findings);
+        writeln!(out, "<td>{}</td></tr>", row.findings)?;
     }
-    out.push_str("</tbody></table>\n");
+    out.write_str("</tbody></table>\n")?;
+    Ok(())
 }
 
 /// `sg-0abc "web" (aws 111122223333 us-east-1)`; Azure ids by their last segment.
@@ -194,28 +196,29 @@ fn causes(
     report: &Report,
     ctx: &Context,
     anchors: &BTreeMap<&ResourceKey, usize>,
-    out: &mut String,
-) {
+    out: &mut dyn Write,
+) -> fmt::Result {
     let all: Vec<&Cause> = ctx.causes.active().collect();
-    let _ = writeln!(
+    writeln!(
         out,
         "<h2 id=\"causes\">Root causes</h2>\n<p>{} close the {}, worst first.</p>",
         plural(all.len(), "change"),
         plural(report.summary.findings, "finding")
-    );
+    )?;
     for (i, c) in all.iter().enumerate() {
         if i == TOP_CAUSES {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "<details><summary>{} more</summary>",
                 plural(all.len() - TOP_CAUSES, "cause")
-            );
+            )?;
         }
-        cause(report, ctx, c, anchors, out);
+        cause(report, ctx, c, anchors, out)?;
     }
     if all.len() > TOP_CAUSES {
-        out.push_str("</details>\n");
+        out.write_str("</details>\n")?;
     }
+    Ok(())
 }
 
 fn cause(
@@ -223,16 +226,16 @@ fn cause(
     ctx: &Context,
     c: &Cause,
     anchors: &BTreeMap<&ResourceKey, usize>,
-    out: &mut String,
-) {
+    out: &mut dyn Write,
+) -> fmt::Result {
     let sev = c.worst.unwrap_or(Severity::Info);
-    let _ = write!(
+    write!(
         out,
         "<div class=\"cause w-{sev}\"><p><span class=\"sev {sev}\">{sev}</span> <b class=\"id\">{}</b></p>\
          <p><b>Fix:</b> {}</p>",
         esc(&c.title()),
         esc(&c.remediation)
-    );
+    )?;
     let compliance: BTreeSet<String> = c
         .checks
         .iter()
@@ -245,37 +248,40 @@ fn cause(
         .collect();
     if !compliance.is_empty() {
         let list: Vec<String> = compliance.iter().map(|s| esc(s)).collect();
-        let _ = write!(out, "<p class=\"meta\">Compliance: {}</p>", list.join(", "));
+        write!(out, "<p class=\"meta\">Compliance: {}</p>", list.join(", "))?;
     }
-    let links: Vec<String> = c
-        .targets
-        .iter()
-        .map(|k| match anchors.get(k) {
-            Some(i) => format!(
-                "<a class=\"target-link\" href=\"#t{i}\">{}</a>",
-                esc(&target_label(k))
-            ),
-            None => format!("<span class=\"id\">{}</span>", esc(&target_label(k))),
-        })
-        .collect();
-    let _ = write!(
+    write!(
         out,
-        "<p>Checks: {} · targets: {}</p>",
+        "<p>Checks: {} · targets: ",
         esc(&c
             .checks
             .iter()
             .map(egress_audit_engine::model::Text::as_str)
             .collect::<Vec<_>>()
-            .join(" ")),
-        links.join(", ")
-    );
+            .join(" "))
+    )?;
+    // One link per target, written as it comes: a wide cause names thousands of targets.
+    for (i, k) in c.targets.iter().enumerate() {
+        if i > 0 {
+            out.write_str(", ")?;
+        }
+        match anchors.get(k) {
+            Some(i) => write!(
+                out,
+                "<a class=\"target-link\" href=\"#t{i}\">{}</a>",
+                esc(&target_label(k))
+            )?,
+            None => write!(out, "<span class=\"id\">{}</span>", esc(&target_label(k)))?,
+        }
+    }
+    out.write_str("</p>")?;
     let active: Vec<_> = c.active(report).collect();
-    let _ = write!(
+    write!(
         out,
         "<details><summary>{} ({})</summary><table><tr><th>Severity</th><th>Check</th><th>Resource</th><th>Finding</th><th>Deciding rules</th></tr>",
         plural(active.len(), "finding"),
         esc(remedy::short(c))
-    );
+    )?;
     for f in active {
         let mut msg = esc(&f.message);
         if let Some(r) = &f.rule {
@@ -285,7 +291,7 @@ fn cause(
             let _ = write!(msg, "<br><span class=\"note\">{}</span>", esc(n));
         }
         let ev: Vec<String> = f.evidence.iter().map(|e| esc(&evidence_line(e))).collect();
-        let _ = write!(
+        write!(
             out,
             "<tr><td class=\"sev {s}\">{s}</td><td>{} <code>{}</code></td><td class=\"id\">{}</td><td>{msg}</td><td class=\"ev\">{}</td></tr>",
             esc(&f.check_id),
@@ -293,49 +299,50 @@ fn cause(
             esc(&qualified_name(f)),
             ev.join("<br>"),
             s = f.severity
-        );
+        )?;
     }
-    out.push_str("</table></details></div>\n");
+    out.write_str("</table></details></div>\n")?;
+    Ok(())
 }
 
-fn rest(report: &Report, out: &mut String) {
+fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
     let suppressed = by_resource(report, true);
     if !suppressed.is_empty() {
-        out.push_str(
+        out.write_str(
             "<h2 id=\"suppressed\">Suppressed</h2>\n<table><tr><th>Check</th><th>Resource</th><th>Reason</th></tr>\n",
-        );
+        )?;
         for f in suppressed.iter().flat_map(|(_, fs)| fs) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "<tr><td>{} <code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
                 esc(&f.check_id),
                 esc(&f.slug),
                 esc(&qualified_name(f)),
                 esc(f.suppressed.as_deref().unwrap_or(""))
-            );
+            )?;
         }
-        out.push_str("</table>\n");
+        out.write_str("</table>\n")?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "<h2 id=\"warnings\">Warnings ({})</h2>",
         report.warnings.len()
-    );
+    )?;
     if report.warnings.is_empty() {
-        out.push_str("<p>None.</p>\n");
-        return;
+        return out.write_str("<p>None.</p>\n");
     }
-    out.push_str("<table><tr><th>Kind</th><th>Source</th><th>Message</th></tr>\n");
+    out.write_str("<table><tr><th>Kind</th><th>Source</th><th>Message</th></tr>\n")?;
     for w in &report.warnings {
-        let _ = writeln!(
+        writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(w.kind.as_str()),
             esc(&w.source),
             esc(&w.message)
-        );
+        )?;
     }
-    out.push_str("</table>\n");
+    out.write_str("</table>\n")?;
+    Ok(())
 }
 
 fn esc(s: &str) -> String {

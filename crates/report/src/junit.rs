@@ -8,9 +8,16 @@ use super::{evidence_line, not_scanned_line, qualified_name};
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Finding, Report, Severity};
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
-pub fn render(report: &Report, catalog: &Catalog, gate: Option<Severity>) -> String {
+/// Written as it goes: the totals on `<testsuites>` are counted first, then each suite and
+/// testcase is written; only the findings grouped by check (references) are held.
+pub fn render(
+    report: &Report,
+    catalog: &Catalog,
+    gate: Option<Severity>,
+    out: &mut dyn Write,
+) -> fmt::Result {
     let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for c in &catalog.checks {
         by_check.entry(c.id.as_str()).or_default();
@@ -19,8 +26,22 @@ pub fn render(report: &Report, catalog: &Catalog, gate: Option<Severity>) -> Str
         by_check.entry(f.check_id.as_str()).or_default().push(f);
     }
 
-    let mut suites = String::new();
-    let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);
+    // A check without findings is one passing testcase; each unread scope an erroring one.
+    let errors = report.not_scanned.len();
+    let tests = by_check.values().map(|fs| fs.len().max(1)).sum::<usize>() + errors;
+    let failures = report.findings.iter().filter(|f| fails(f, gate)).count();
+    let skipped = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_some())
+        .count();
+    out.write_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+    writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
+        esc(&format!("{} {}", report.tool.name, report.tool.version))
+    )?;
+
     for (id, findings) in &by_check {
         let slug = catalog
             .get(id)
@@ -32,57 +53,42 @@ pub fn render(report: &Report, catalog: &Catalog, gate: Option<Severity>) -> Str
         let fail = findings.iter().filter(|f| fails(f, gate)).count();
         let skip = findings.iter().filter(|f| f.suppressed.is_some()).count();
         let n = findings.len().max(1);
-        tests += n;
-        failures += fail;
-        skipped += skip;
-        let _ = writeln!(
-            suites,
+        writeln!(
+            out,
             "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{fail}\" errors=\"0\" skipped=\"{skip}\">",
             esc(&suite_name)
-        );
+        )?;
         if findings.is_empty() {
-            let _ = writeln!(
-                suites,
+            writeln!(
+                out,
                 "    <testcase classname=\"{}\" name=\"{}\"/>",
                 esc(&classname),
                 esc(&format!("{slug}: no findings"))
-            );
+            )?;
         }
         for f in findings {
-            testcase(&mut suites, &classname, f, fails(f, gate));
+            testcase(out, &classname, f, fails(f, gate))?;
         }
-        suites.push_str("  </testsuite>\n");
+        out.write_str("  </testsuite>\n")?;
     }
 
-    let mut errors = 0;
-    if !report.not_scanned.is_empty() {
-        errors = report.not_scanned.len();
-        tests += errors;
-        let _ = writeln!(
-            suites,
+    if errors > 0 {
+        writeln!(
+            out,
             "  <testsuite name=\"coverage\" tests=\"{errors}\" failures=\"0\" errors=\"{errors}\" skipped=\"0\">"
-        );
+        )?;
         for ns in &report.not_scanned {
             let line = not_scanned_line(ns);
-            let _ = writeln!(
-                suites,
+            writeln!(
+                out,
                 "    <testcase classname=\"egress-audit.coverage\" name=\"{}\">\n      <error message=\"{}\" type=\"not-scanned\"/>\n    </testcase>",
                 esc(&line),
                 esc(&format!("not scanned: {line}"))
-            );
+            )?;
         }
-        suites.push_str("  </testsuite>\n");
+        out.write_str("  </testsuite>\n")?;
     }
-
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
-        esc(&format!("{} {}", report.tool.name, report.tool.version))
-    );
-    out.push_str(&suites);
-    out.push_str("</testsuites>\n");
-    out
+    out.write_str("</testsuites>\n")
 }
 
 /// A finding fails its testcase when it is not suppressed and at or above the gate.
@@ -90,36 +96,35 @@ fn fails(f: &Finding, gate: Option<Severity>) -> bool {
     f.suppressed.is_none() && gate.is_some_and(|g| f.severity >= g)
 }
 
-fn testcase(out: &mut String, classname: &str, f: &Finding, failing: bool) {
+fn testcase(out: &mut dyn Write, classname: &str, f: &Finding, failing: bool) -> fmt::Result {
     let mut name = qualified_name(f);
     if let Some(r) = &f.rule {
         name.push_str(&format!(" [{r}]"));
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\">",
         esc(classname),
         esc(&name)
-    );
+    )?;
     match &f.suppressed {
         Some(reason) => {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "      <skipped message=\"{}\"/>",
                 esc(&format!("suppressed: {reason}"))
-            );
+            )?;
         }
         None => {
             let mut body = format!("{} ({})\n", f.message, f.resource_kind);
             if !failing {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "      <system-out>{}</system-out>",
                     esc(&format!("{} below the --fail-on gate: {body}", f.severity))
                         .replace("&#10;", "\n")
-                );
-                out.push_str("    </testcase>\n");
-                return;
+                )?;
+                return out.write_str("    </testcase>\n");
             }
             for e in &f.evidence {
                 body.push_str(&evidence_line(e));
@@ -128,16 +133,16 @@ fn testcase(out: &mut String, classname: &str, f: &Finding, failing: bool) {
             for n in &f.notes {
                 body.push_str(&format!("note: {n}\n"));
             }
-            let _ = writeln!(
+            writeln!(
                 out,
                 "      <failure message=\"{}\" type=\"{}\">{}</failure>",
                 esc(&f.message),
                 f.severity,
                 esc(&body).replace("&#10;", "\n")
-            );
+            )?;
         }
     }
-    out.push_str("    </testcase>\n");
+    out.write_str("    </testcase>\n")
 }
 
 /// Escapes text for XML attributes and content, dropping characters XML 1.0 cannot carry.

@@ -15,6 +15,7 @@ mod markdown;
 pub mod matrix;
 mod remedy;
 mod sarif;
+mod stream;
 mod table;
 pub mod text;
 
@@ -130,7 +131,7 @@ impl<'a> Context<'a> {
 }
 
 /// Renders `report` in `format` with causes read from the evidence and the default style (the
-/// table at 100 columns, no colour). `scan` uses [`render_with`].
+/// table at 100 columns, no colour). `scan` streams with [`write_report`].
 pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Result<String> {
     let ctx = Context::new(report, catalog, &[]);
     let mut report = report.clone();
@@ -141,25 +142,18 @@ pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Res
 pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Table => {
-            table::render(report, ctx)
-                + &consistency::table_block(report, usize::from(ctx.style.width))
-                + &flow_profile::table_block(report, usize::from(ctx.style.width))
-        }
         Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, ctx.catalog))? + "\n",
-        Format::Junit => junit::render(report, ctx.catalog, ctx.gate),
-        Format::Markdown => {
-            markdown::render(report, ctx)
-                + &consistency::markdown_block(report)
-                + &flow_profile::markdown_block(report)
+        other => {
+            let mut out = String::new();
+            render_into(report, other, ctx, &mut out)?;
+            out
         }
-        Format::Csv => csv::render(report, ctx.catalog),
-        Format::Html => html::render(report, ctx),
     })
 }
 
-/// Writes `report` in `format` to `w`. JSON and SARIF are streamed (serialized as they are
-/// written, never held as one string); the other formats are rendered, then written.
+/// Writes `report` in `format` to `w`, streamed: JSON and SARIF are serialized as they are
+/// written, the text formats rendered piece by piece, so the whole document is never held as one
+/// string (on a large estate it is gigabytes). A failed write is returned, never swallowed.
 pub fn write_report(
     report: &Report,
     format: Format,
@@ -169,9 +163,44 @@ pub fn write_report(
     match format {
         Format::Json => serde_json::to_writer_pretty(&mut *w, report)?,
         Format::Sarif => sarif::write(report, ctx.catalog, &mut *w)?,
-        other => return Ok(w.write_all(render_with(report, other, ctx)?.as_bytes())?),
+        other => {
+            let mut sink = stream::IoSink::new(w);
+            let rendered = render_into(report, other, ctx, &mut sink);
+            return sink.finish(rendered);
+        }
     }
     Ok(w.write_all(b"\n")?)
+}
+
+/// The text formats (all but JSON and SARIF), written to `out` as they are rendered.
+fn render_into(
+    report: &Report,
+    format: Format,
+    ctx: &Context,
+    out: &mut dyn std::fmt::Write,
+) -> anyhow::Result<()> {
+    let width = usize::from(ctx.style.width);
+    match format {
+        Format::Json | Format::Sarif => {
+            anyhow::bail!("{format:?} is serialized, not rendered as text")
+        }
+        Format::Table => {
+            table::render(report, ctx, out)?;
+            out.write_str(&consistency::table_block(report, width))?;
+            out.write_str(&flow_profile::table_block(report, width))?;
+        }
+        Format::Junit => junit::render(report, ctx.catalog, ctx.gate, out)?,
+        Format::Markdown => {
+            // Capped at about 1 MiB (a job summary's limit), so rendered whole; the blocks after
+            // it are not capped and are written as they come.
+            out.write_str(&markdown::render(report, ctx))?;
+            out.write_str(&consistency::markdown_block(report))?;
+            flow_profile::markdown_block(report, out)?;
+        }
+        Format::Csv => csv::render(report, ctx.catalog, out)?,
+        Format::Html => html::render(report, ctx, out)?,
+    }
+    Ok(())
 }
 
 /// `COLUMNS` when set (at least 40), else the terminal's width when standard output is one, else

@@ -13,6 +13,7 @@ use super::{
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Finding, Report, Severity};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Width of the severity column (`CRITICAL` and a space).
 const SEV_COL: usize = 9;
@@ -27,21 +28,25 @@ pub fn render_table(report: &Report, width: u16) -> String {
     let catalog = Catalog::default();
     let mut ctx = Context::new(report, &catalog, &[]);
     ctx.style.width = width;
-    render(report, &ctx)
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = render(report, &ctx, &mut text);
+    text
 }
 
-pub(crate) fn render(report: &Report, ctx: &Context) -> String {
+/// Written entry by entry; only one entry's lines are held.
+pub(crate) fn render(report: &Report, ctx: &Context, text: &mut dyn fmt::Write) -> fmt::Result {
     let st = ctx.style;
     let w = usize::from(st.width.max(40));
     let mut out = Out {
-        text: String::new(),
+        text,
         w,
         color: st.color,
     };
     if report.summary.partial {
-        partial_banner(report, &mut out, "below");
+        partial_banner(report, &mut out, "below")?;
     }
-    summary(report, ctx, &mut out);
+    summary(report, ctx, &mut out)?;
     let active: Vec<(usize, &Finding)> = report
         .findings
         .iter()
@@ -49,34 +54,34 @@ pub(crate) fn render(report: &Report, ctx: &Context) -> String {
         .filter(|(_, f)| f.suppressed.is_none())
         .collect();
     if active.is_empty() {
-        out.line("No findings.");
+        out.line("No findings.")?;
     } else {
         match st.group_by {
-            GroupBy::Cause => by_cause(report, ctx, &mut out),
-            GroupBy::Target => by_target(report, ctx, &mut out),
-            GroupBy::Check => by_check(&active, &st, &mut out),
+            GroupBy::Cause => by_cause(report, ctx, &mut out)?,
+            GroupBy::Target => by_target(report, ctx, &mut out)?,
+            GroupBy::Check => by_check(&active, &st, &mut out)?,
         }
     }
-    tail(report, &st, &mut out);
-    out.text
+    tail(report, &st, &mut out)
 }
 
-struct Out {
-    text: String,
+struct Out<'a> {
+    text: &'a mut dyn fmt::Write,
     w: usize,
     color: bool,
 }
 
-impl Out {
-    fn line(&mut self, s: &str) {
+impl Out<'_> {
+    fn line(&mut self, s: &str) -> fmt::Result {
         for l in wrap(&escape_controls(s, false), self.w, "  ") {
-            self.text.push_str(&l);
-            self.text.push('\n');
+            self.text.write_str(&l)?;
+            self.text.write_char('\n')?;
         }
+        Ok(())
     }
 
     /// `HIGH     head`, then `lines` under it, indented past the severity column.
-    fn entry(&mut self, sev: Option<Severity>, head: &str, lines: &[String]) {
+    fn entry(&mut self, sev: Option<Severity>, head: &str, lines: &[String]) -> fmt::Result {
         let label = sev
             .map(|s| s.as_str().to_ascii_uppercase())
             .unwrap_or_default();
@@ -88,20 +93,21 @@ impl Out {
         {
             if i == 0 {
                 let cell = format!("{label:<SEV_COL$}");
-                self.text.push_str(&paint(&cell, sev, self.color));
+                self.text.write_str(&paint(&cell, sev, self.color))?;
             } else {
-                self.text.push_str(&pad);
+                self.text.write_str(&pad)?;
             }
-            self.text.push_str(&l);
-            self.text.push('\n');
+            self.text.write_str(&l)?;
+            self.text.write_char('\n')?;
         }
         for line in lines {
             for l in wrap(&escape_controls(line, false), room, "  ") {
-                self.text.push_str(&pad);
-                self.text.push_str(&l);
-                self.text.push('\n');
+                self.text.write_str(&pad)?;
+                self.text.write_str(&l)?;
+                self.text.write_char('\n')?;
             }
         }
+        Ok(())
     }
 }
 
@@ -120,13 +126,13 @@ fn paint(text: &str, sev: Option<Severity>, color: bool) -> String {
     format!("\u{1b}[{code}m{trimmed}\u{1b}[0m{pad}")
 }
 
-fn summary(report: &Report, ctx: &Context, out: &mut Out) {
+fn summary(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
     let state = if report.summary.partial {
         "PARTIAL"
     } else {
         "complete"
     };
-    out.line(&format!("egress-audit: {} · {state}", summary_line(report)));
+    out.line(&format!("egress-audit: {} · {state}", summary_line(report)))?;
     let top: Vec<&Cause> = ctx.causes.active().take(TOP_CAUSES).collect();
     if !top.is_empty() {
         let n = ctx.causes.active().count();
@@ -134,21 +140,22 @@ fn summary(report: &Report, ctx: &Context, out: &mut Out) {
             "{} close these findings; the top {}:",
             plural(n, "change"),
             top.len()
-        ));
+        ))?;
         for (i, c) in top.iter().enumerate() {
             out.entry(
                 c.worst,
                 &format!("{}. {}", i + 1, c.title()),
                 &[format!("fix: {}", c.remediation)],
-            );
+            )?;
         }
     }
-    out.text.push('\n');
+    out.text.write_char('\n')?;
+    Ok(())
 }
 
-fn by_cause(report: &Report, ctx: &Context, out: &mut Out) {
+fn by_cause(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
     let n = ctx.causes.active().count();
-    out.line(&format!("Root causes ({n}), worst first:"));
+    out.line(&format!("Root causes ({n}), worst first:"))?;
     for c in ctx.causes.active() {
         let active: Vec<&Finding> = c.active(report).collect();
         let mut targets: Vec<&ResourceKey> = c.targets.iter().collect();
@@ -179,16 +186,17 @@ fn by_cause(report: &Report, ctx: &Context, out: &mut Out) {
                 lines.extend(finding_lines(f));
             }
         }
-        out.entry(c.worst, &c.title(), &lines);
+        out.entry(c.worst, &c.title(), &lines)?;
     }
+    Ok(())
 }
 
-fn by_target(report: &Report, ctx: &Context, out: &mut Out) {
+fn by_target(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
     let groups = by_resource(report, false);
     out.line(&format!(
         "Targets with findings ({}), worst first:",
         groups.len()
-    ));
+    ))?;
     let cause_of: BTreeMap<*const Finding, &Cause> = report
         .findings
         .iter()
@@ -234,11 +242,12 @@ fn by_target(report: &Report, ctx: &Context, out: &mut Out) {
             scope.join(" ")
         );
         let worst = findings.iter().map(|f| f.severity).max();
-        out.entry(worst, &head, &lines);
+        out.entry(worst, &head, &lines)?;
     }
+    Ok(())
 }
 
-fn by_check(active: &[(usize, &Finding)], st: &Style, out: &mut Out) {
+fn by_check(active: &[(usize, &Finding)], st: &Style, out: &mut Out) -> fmt::Result {
     let mut checks: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for (_, f) in active {
         checks.entry(f.check_id.as_str()).or_default().push(f);
@@ -246,7 +255,7 @@ fn by_check(active: &[(usize, &Finding)], st: &Style, out: &mut Out) {
     let mut checks: Vec<(&str, Vec<&Finding>)> = checks.into_iter().collect();
     let worst = |fs: &Vec<&Finding>| fs.iter().map(|f| f.severity).max();
     checks.sort_by(|a, b| worst(&b.1).cmp(&worst(&a.1)).then(a.0.cmp(b.0)));
-    out.line(&format!("Checks with findings ({}):", checks.len()));
+    out.line(&format!("Checks with findings ({}):", checks.len()))?;
     for (id, findings) in &checks {
         let names: Vec<String> = findings
             .iter()
@@ -263,8 +272,9 @@ fn by_check(active: &[(usize, &Finding)], st: &Style, out: &mut Out) {
             findings[0].slug,
             plural(findings.len(), "finding")
         );
-        out.entry(worst(findings), &head, &lines);
+        out.entry(worst(findings), &head, &lines)?;
     }
+    Ok(())
 }
 
 /// A finding and its evidence, for `-v`.
@@ -316,11 +326,11 @@ fn short_name(k: &ResourceKey) -> String {
     }
 }
 
-fn tail(report: &Report, st: &Style, out: &mut Out) {
+fn tail(report: &Report, st: &Style, out: &mut Out) -> fmt::Result {
     let suppressed = by_resource(report, true);
     if !suppressed.is_empty() {
-        out.text.push('\n');
-        out.line(&format!("Suppressed ({}):", report.summary.suppressed));
+        out.text.write_char('\n')?;
+        out.line(&format!("Suppressed ({}):", report.summary.suppressed))?;
         for f in suppressed.iter().flat_map(|(_, fs)| fs) {
             out.line(&format!(
                 "- {} {} {}: {}",
@@ -328,28 +338,29 @@ fn tail(report: &Report, st: &Style, out: &mut Out) {
                 f.check_id,
                 qualified_name(f),
                 f.suppressed.as_deref().unwrap_or("")
-            ));
+            ))?;
         }
     }
     if !report.warnings.is_empty() {
-        out.text.push('\n');
-        out.line(&format!("Warnings ({}):", report.warnings.len()));
+        out.text.write_char('\n')?;
+        out.line(&format!("Warnings ({}):", report.warnings.len()))?;
         for wn in &report.warnings {
-            out.line(&format!("- [{}] {}: {}", wn.kind, wn.source, wn.message));
+            out.line(&format!("- [{}] {}: {}", wn.kind, wn.source, wn.message))?;
         }
     }
     if !st.verbose && report.summary.findings > 0 {
-        out.text.push('\n');
-        out.line("Every finding with its deciding rules: -v; as data: --format json.");
+        out.text.write_char('\n')?;
+        out.line("Every finding with its deciding rules: -v; as data: --format json.")?;
     }
     if report.summary.partial {
-        out.text.push('\n');
-        partial_banner(report, out, "above");
+        out.text.write_char('\n')?;
+        partial_banner(report, out, "above")?;
     }
+    Ok(())
 }
 
 /// Printed first and last so that nobody reads a partial scan as clean.
-fn partial_banner(report: &Report, out: &mut Out, where_: &str) {
+fn partial_banner(report: &Report, out: &mut Out, where_: &str) -> fmt::Result {
     let n = report.not_scanned.len();
     let title = format!(
         "PARTIAL SCAN: {} not read - the results {where_} are incomplete",
@@ -372,7 +383,8 @@ fn partial_banner(report: &Report, out: &mut Out, where_: &str) {
     }
     text.push_str(&red(&bar));
     text.push_str("\n\n");
-    out.text.push_str(&text);
+    out.text.write_str(&text)?;
+    Ok(())
 }
 
 /// Word-wraps `text` to `width` characters at spaces; continuation lines start with `indent`. A
