@@ -367,7 +367,7 @@ pub fn run_scan(args: ScanArgs) -> anyhow::Result<i32> {
         };
         // Streamed to its destination: a large estate's report is never held as one string.
         let write = |w: &mut dyn std::io::Write| {
-            crate::report::write_report(&report, format, &ctx, w).map_err(std::io::Error::other)
+            crate::report::write_report(&report, format, &ctx, w).map_err(as_io_error)
         };
         match path {
             Some(path) => crate::report::write_atomic_with(&path, write)
@@ -455,6 +455,23 @@ fn write_stdout_with(
     }
 }
 
+/// A report's write error as the I/O error under it (so that a closed pipe is seen as one), else
+/// as an error of its own.
+fn as_io_error(e: anyhow::Error) -> std::io::Error {
+    for cause in e.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return std::io::Error::new(io.kind(), e.to_string());
+        }
+        if let Some(kind) = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind)
+        {
+            return std::io::Error::new(kind, e.to_string());
+        }
+    }
+    std::io::Error::other(e)
+}
+
 /// A broken pipe, also when it comes wrapped (serde_json's and anyhow's errors carry the io one).
 fn is_broken_pipe(e: &std::io::Error) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -462,6 +479,12 @@ fn is_broken_pipe(e: &std::io::Error) -> bool {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::BrokenPipe {
                 return true;
+            }
+            // `io::Error::other(e)` (how a report's error comes back through `io::Write`) gives
+            // `e`'s source, not `e`, as its own: look inside it.
+            if let Some(inner) = io.get_ref() {
+                cur = Some(inner);
+                continue;
             }
         }
         if let Some(j) = err.downcast_ref::<serde_json::Error>() {

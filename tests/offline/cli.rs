@@ -169,6 +169,33 @@ fn probe_tls_ca_must_hold_certificates() {
     }
 }
 
+/// `scan … | head`: the reader goes away early. That is the user's choice, not an error: no
+/// "Broken pipe" message and the exit status of the findings, for every format.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    for format in ["json", "sarif", "csv", "junit", "html", "markdown", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_egress-audit"))
+            .args(["scan", "--input", "examples/", "--fail-on", "never"])
+            .args(["--format", format])
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's read end is closed here, with most of the report unread.
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(
+            !stderr.to_lowercase().contains("broken pipe"),
+            "{format}: {stderr}"
+        );
+    }
+}
+
 mod completions;
 mod docs;
 mod flows_profile;
