@@ -71,6 +71,12 @@ struct Budget {
 }
 
 impl Budget {
+    /// Past the limit: each further row is only counted, so callers skip building it (a million
+    /// rows formatted to be dropped took seconds).
+    fn full(&self) -> bool {
+        self.omitted > 0
+    }
+
     fn push(&mut self, text: &str) {
         if self.omitted > 0 || self.out.len() + text.len() > LIMIT {
             self.omitted += 1;
@@ -87,6 +93,10 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
         plural(n, "change")
     ));
     for c in ctx.causes.active() {
+        if b.full() {
+            b.omitted += 1;
+            continue;
+        }
         b.push(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             c.worst.map(|s| s.as_str()).unwrap_or(""),
@@ -107,6 +117,10 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
 fn resources_table(report: &Report, b: &mut Budget) {
     b.push("\n## Resources\n\n| Resource | Kind | Critical | High | Medium | Low | Info |\n|---|---|---:|---:|---:|---:|---:|\n");
     for (key, findings) in by_resource(report, false) {
+        if b.full() {
+            b.omitted += 1;
+            continue;
+        }
         let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
         b.push(&format!(
             "| `{}` | {} | {} | {} | {} | {} | {} |\n",
@@ -124,6 +138,11 @@ fn resources_table(report: &Report, b: &mut Budget) {
 fn findings_by_cause(report: &Report, ctx: &Context, b: &mut Budget) {
     b.push("\n## Findings by root cause\n");
     for c in ctx.causes.active() {
+        if b.full() {
+            // The heading, the table's header and its rows.
+            b.omitted += 2 + c.active(report).count();
+            continue;
+        }
         b.push(&format!(
             "\n### {}\n\n**Fix:** {}\n\n",
             cell(&c.title()),
@@ -158,6 +177,10 @@ fn findings_by(report: &Report, group: GroupBy, b: &mut Budget) {
 fn findings_table<'r>(findings: impl Iterator<Item = &'r Finding>, b: &mut Budget) {
     b.push("| Severity | Check | Resource | Finding | Deciding rules |\n|---|---|---|---|---|\n");
     for f in findings {
+        if b.full() {
+            b.omitted += 1;
+            continue;
+        }
         let mut msg = cell(&f.message);
         if let Some(r) = &f.rule {
             let _ = write!(msg, "<br>rule: `{}`", code(r));
