@@ -96,7 +96,8 @@ measure() { # label, then the command; prints "label  wall  peak-RSS  exit"
 }
 
 echo "uptime: $(uptime)"
-echo "binary: $BIN ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+# The tree's commit is the code measured only when BIN was built from this tree: say both.
+echo "binary: $BIN ($("$BIN" --version 2>/dev/null || echo '?'), built $(date -r "$BIN" '+%F %T')); tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 printf '%-34s %10s %10s %10s\n' "run" "wall" "CPU" "peak RSS"
 for f in $FORMATS; do
   EGRESS_AUDIT_TRACE_STAGES=1 measure "scan --format $f" "$BIN" scan --input "$DATA/in" --format "$f" \
