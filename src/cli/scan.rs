@@ -450,7 +450,8 @@ fn write_stdout_with(
     use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match fill(&mut out).and_then(|_| out.flush()) {
-        Err(e) if is_broken_pipe(&e) => Ok(()),
+        // `as_io_error` kept the kind of an I/O error under a report's own.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
 }
@@ -470,31 +471,6 @@ fn as_io_error(e: anyhow::Error) -> std::io::Error {
         }
     }
     std::io::Error::other(e)
-}
-
-/// A broken pipe, also when it comes wrapped (serde_json's and anyhow's errors carry the io one).
-fn is_broken_pipe(e: &std::io::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return true;
-            }
-            // `io::Error::other(e)` (how a report's error comes back through `io::Write`) gives
-            // `e`'s source, not `e`, as its own: look inside it.
-            if let Some(inner) = io.get_ref() {
-                cur = Some(inner);
-                continue;
-            }
-        }
-        if let Some(j) = err.downcast_ref::<serde_json::Error>() {
-            if j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Writes to standard output; a reader that went away (`| head`) is not an error.
