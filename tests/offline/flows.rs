@@ -137,7 +137,7 @@ fn ids(f: &[Finding], check: &str) -> Vec<String> {
         .filter(|x| x.check_id == check)
         .map(|x| match &x.rule {
             Some(r) => format!("{} {r}", x.resource_id),
-            None => x.resource_id.clone().to_string(),
+            None => x.resource_id.to_string(),
         })
         .collect();
     v.sort();

@@ -335,14 +335,14 @@ fn blame(
         };
         return Blamed {
             kind: CauseKind::Rule,
-            holder: f.resource_id.clone().to_string(),
+            holder: f.resource_id.to_string(),
             rules,
         };
     }
     if f.observed {
         return Blamed {
             kind: CauseKind::Observed,
-            holder: f.resource_id.clone().to_string(),
+            holder: f.resource_id.to_string(),
             rules: Vec::new(),
         };
     }
@@ -353,7 +353,7 @@ fn blame(
     }) {
         return Blamed {
             kind: CauseKind::NoFilter,
-            holder: f.resource_id.clone().to_string(),
+            holder: f.resource_id.to_string(),
             rules: Vec::new(),
         };
     }
@@ -492,8 +492,8 @@ fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, String) {
             let nsg = nsg.trim_end_matches("/securityRules");
             (LayerKindKey::Nsg, nsg.to_string())
         }
-        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.clone().to_string()),
-        _ => (LayerKindKey::Unknown, f.resource_id.clone().to_string()),
+        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.to_string()),
+        _ => (LayerKindKey::Unknown, f.resource_id.to_string()),
     }
 }
 

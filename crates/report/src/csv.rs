@@ -56,12 +56,12 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         .unwrap_or_default();
     [
         f.severity.to_string(),
-        f.check_id.clone().to_string(),
-        f.slug.clone().to_string(),
-        f.provider.clone().to_string(),
+        f.check_id.to_string(),
+        f.slug.to_string(),
+        f.provider.to_string(),
         f.account.clone().unwrap_or_default().to_string(),
         f.region.clone().unwrap_or_default().to_string(),
-        f.resource_id.clone().to_string(),
+        f.resource_id.to_string(),
         f.resource_kind.to_string(),
         f.rule.clone().unwrap_or_default(),
         f.message.clone(),
@@ -69,7 +69,7 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         f.notes.join("; "),
         f.suppressed.clone().unwrap_or_default(),
         f.resource_name.clone().unwrap_or_default().to_string(),
-        f.title.clone().to_string(),
+        f.title.to_string(),
         check
             .map(|c| c.remediation.trim().to_string())
             .unwrap_or_default(),

@@ -81,7 +81,7 @@ pub fn matrix(inv: &Inventory, recs: &[Reconciliation]) -> Vec<ClassRow> {
             bucket
                 .entry(key.clone())
                 .or_default()
-                .push(t.resource_id.clone().to_string());
+                .push(t.resource_id.to_string());
         }
     }
     classes()
@@ -123,5 +123,5 @@ fn key_of(t: &Target, site_of: &BTreeMap<&str, &str>) -> (String, String, String
         .or_else(|| (provider == "host").then(|| "on-prem".to_string()))
         .or_else(|| t.identity.network.clone())
         .unwrap_or_else(|| "-".into());
-    (provider, scope, t.resource_kind.clone().to_string())
+    (provider, scope, t.resource_kind.to_string())
 }

@@ -96,15 +96,12 @@ impl Catalog {
                         Some(previous) => errors.push(src.value(
                             &[Seg::Key("id")],
                             DiagnosticKind::DuplicateId {
-                                id: def.id.clone().to_string(),
+                                id: def.id.to_string(),
                                 previous: previous.clone(),
                             },
                         )),
                         None => {
-                            seen.insert(
-                                def.id.clone().to_string(),
-                                src.position(&[Seg::Key("id")]),
-                            );
+                            seen.insert(def.id.to_string(), src.position(&[Seg::Key("id")]));
                         }
                     }
                     if faults.is_empty() {
@@ -163,7 +160,7 @@ fn parse_check(
             let mut at = vec![Seg::Key("query"), Seg::Key(f.field)];
             at.extend(f.index.map(Seg::Index));
             let kind = DiagnosticKind::BadQuery {
-                id: def.id.clone().to_string(),
+                id: def.id.to_string(),
                 message: f.message,
             };
             src.value(&at, kind)

@@ -298,9 +298,9 @@ fn contradiction(
             .into(),
             action: format!("observed {}", e.observed).into(),
             priority: None,
-            protocol: e.protocol.clone().into(),
-            ports: e.ports.clone().into(),
-            destination: e.destination.clone().into(),
+            protocol: e.protocol.as_str().into(),
+            ports: e.ports.as_str().into(),
+            destination: e.destination.as_str().into(),
             decides: None,
         });
         denied = denied.union(&entry_traffic(e));

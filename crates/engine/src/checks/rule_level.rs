@@ -71,7 +71,7 @@ fn rule_finding(
     f.resource_id = w.rule.resource.clone();
     f.resource_kind = Text::constant(kind_name(w.layer.kind));
     f.resource_name = None;
-    f.rule = Some(w.rule.name.clone().to_string());
+    f.rule = Some(w.rule.name.to_string());
     f.evidence = evidence;
     super::finish(&mut f, check, ev.target);
     f

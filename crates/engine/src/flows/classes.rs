@@ -123,7 +123,7 @@ pub fn build(
             (
                 Class {
                     target: o.target,
-                    target_id: t.resource_id.clone().to_string(),
+                    target_id: t.resource_id.to_string(),
                     protocol: o.point.proto,
                     port: o.point.port,
                     destinations: AddrSet::empty(),

@@ -52,8 +52,8 @@ pub struct RuleKey {
 impl RuleKey {
     pub fn of(rule: &crate::model::Rule) -> RuleKey {
         RuleKey {
-            resource: rule.resource.clone().to_string(),
-            name: rule.name.clone().to_string(),
+            resource: rule.resource.to_string(),
+            name: rule.name.to_string(),
         }
     }
 }
@@ -241,18 +241,14 @@ impl Notes {
         };
         *self
             .disagreements
-            .entry((
-                target.resource_id.clone().to_string(),
-                logged.clone(),
-                names,
-            ))
+            .entry((target.resource_id.to_string(), logged.clone(), names))
             .or_default() += flows;
     }
 
     fn engine_denies(&mut self, target: &Target, key: &FlowKey, flows: u64) {
         *self
             .engine_denies
-            .entry((target.resource_id.clone().to_string(), key_traffic(key)))
+            .entry((target.resource_id.to_string(), key_traffic(key)))
             .or_default() += flows;
     }
 

@@ -25,8 +25,8 @@ impl TargetRef {
             provider: t.provider.as_str().to_string(),
             account: t.account.clone().map(String::from),
             region: t.region.clone().map(String::from),
-            resource_id: t.resource_id.clone().to_string(),
-            resource_kind: t.resource_kind.clone().to_string(),
+            resource_id: t.resource_id.to_string(),
+            resource_kind: t.resource_kind.to_string(),
             name: t.name.clone().map(String::from),
         }
     }

@@ -73,7 +73,7 @@ impl ProbeBundle {
         for (source, p) in self.probes {
             let id = format!("{} → {}", p.host, p.target);
             let mut t = Target::new(Provider::Probe, id.clone(), "host");
-            t.name = Some(p.host.clone().into());
+            t.name = Some(p.host.as_str().into());
             t.observed = true;
             t.labels.insert("probe_target".into(), p.target.clone());
             t.labels

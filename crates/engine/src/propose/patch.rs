@@ -398,7 +398,7 @@ pub fn gcp_name(s: &str) -> String {
 
 fn as_rule(p: &Planned, resource: &str) -> Rule {
     Rule {
-        name: p.name.clone().into(),
+        name: p.name.as_str().into(),
         resource: resource.to_string().into(),
         priority: p.priority,
         action: if p.purpose == Purpose::Deny {

@@ -49,13 +49,13 @@ pub fn sg_rules(
             };
             out.push(Rule {
                 name: name.into(),
-                resource: sg.id.clone().into(),
+                resource: sg.id.as_str().into(),
                 priority: None,
                 action: Action::Allow,
                 traffic: traffic.into(),
-                protocol: perm.pp.proto_text.clone().into(),
-                ports: perm.pp.ports_text.clone().into(),
-                destination: d.text.clone().into(),
+                protocol: perm.pp.proto_text.as_str().into(),
+                ports: perm.pp.ports_text.as_str().into(),
+                destination: d.text.as_str().into(),
                 unresolved,
                 synthetic: false,
             });
@@ -92,13 +92,13 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
                 } else {
                     format!("{} rule {}", n.id, e.number).into()
                 },
-                resource: n.id.clone().into(),
+                resource: n.id.as_str().into(),
                 priority: Some(e.number),
                 action: e.action,
                 traffic: TrafficSet::rule(e.pp.proto, e.pp.ports.as_ref(), &e.dest).into(),
-                protocol: e.pp.proto_text.clone().into(),
-                ports: e.pp.ports_text.clone().into(),
-                destination: e.dest_text.clone().into(),
+                protocol: e.pp.proto_text.as_str().into(),
+                ports: e.pp.ports_text.as_str().into(),
+                destination: e.dest_text.as_str().into(),
                 unresolved: Vec::new(),
                 synthetic: star,
             }
@@ -113,7 +113,7 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
             at,
             Rule {
                 name: format!("{} rule * ({NACL_DEFAULT_RULE})", n.id).into(),
-                resource: n.id.clone().into(),
+                resource: n.id.as_str().into(),
                 priority: Some(NACL_DEFAULT_RULE),
                 action: Action::Deny,
                 traffic: TrafficSet::everything().into(),

@@ -546,7 +546,7 @@ fn resolve(
     );
     Rule {
         name: format!("{}/{}", nsg.name, r.name).into(),
-        resource: nsg.id.clone().into(),
+        resource: nsg.id.as_str().into(),
         priority: Some(r.priority),
         action: r.action,
         traffic: traffic.into(),

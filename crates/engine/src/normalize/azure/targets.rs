@@ -80,7 +80,7 @@ impl AzureBundle {
                 continue;
             }
             let mut t = Target::new(Provider::Azure, n.id.clone(), "nsg");
-            t.name = Some(n.name.clone().into());
+            t.name = Some(n.name.as_str().into());
             t.account = n.account.clone().map(Into::into);
             t.region = n.region.clone().map(Into::into);
             t.labels = n.tags.clone();
@@ -161,7 +161,7 @@ impl AzureBundle {
             "nic"
         };
         let mut t = Target::new(Provider::Azure, nic.id.clone(), kind);
-        t.name = Some(nic.name.clone().into());
+        t.name = Some(nic.name.as_str().into());
         t.account = nic.account.clone().map(Into::into);
         t.region = nic.region.clone().map(Into::into);
         // The VM's tags, with the NIC's own tags taking precedence.

@@ -103,8 +103,8 @@ fn l4_text(l4: &[L4]) -> (String, String) {
 pub fn firewall_rule(fw: &Firewall) -> Rule {
     let (protocol, ports) = l4_text(&fw.l4);
     Rule {
-        name: fw.name.clone().into(),
-        resource: fw.net.name.clone().into(),
+        name: fw.name.as_str().into(),
+        resource: fw.net.name.as_str().into(),
         priority: Some(fw.priority),
         action: fw.action,
         traffic: l4_traffic(&fw.l4, &fw.dest).into(),
@@ -156,7 +156,7 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
     }
     Rule {
         name: policy_rule_name(policy, r).into(),
-        resource: policy.name.clone().into(),
+        resource: policy.name.as_str().into(),
         priority: Some(r.priority),
         action: r.action,
         traffic: l4_traffic(&r.l4, &r.dest).into(),
@@ -198,7 +198,7 @@ pub fn policy_layer(policy: &Policy, net: &NetRef, who: &Who) -> Layer {
 fn implied(net: &NetRef, name: &str, action: Action, addrs: &AddrSet, dest: &str) -> Rule {
     Rule {
         name: name.into(),
-        resource: net.name.clone().into(),
+        resource: net.name.as_str().into(),
         priority: Some(IMPLIED_PRIORITY),
         action,
         traffic: TrafficSet::rule(None, None, addrs).into(),

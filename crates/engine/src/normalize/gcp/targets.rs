@@ -242,7 +242,7 @@ fn network_targets(b: &GcpBundle, info: &NetInfo, inv: &mut Inventory) {
             );
             t.account = net.project.clone().map(Into::into);
             t.region = region.clone().map(Into::into);
-            t.name = Some(net.name.clone().into());
+            t.name = Some(net.name.as_str().into());
             if !selector.is_empty() {
                 t.selectors.push(selector.clone());
             }
@@ -310,7 +310,7 @@ pub fn build(b: GcpBundle, inv: &mut Inventory) {
             let mut t = Target::new(Provider::Gcp, id, "instance");
             t.account = inst.project.clone().map(Into::into);
             t.region = region.clone().map(Into::into);
-            t.name = Some(inst.name.clone().into());
+            t.name = Some(inst.name.as_str().into());
             t.labels = inst.labels.clone();
             t.selectors = inst
                 .tags

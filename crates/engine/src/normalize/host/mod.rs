@@ -237,7 +237,7 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
         Egress::Forwarded => ("forward", "gateway-firewall"),
     };
     let mut t = Target::new(Provider::Host, format!("{}:{suffix}", ex.host), kind);
-    t.name = Some(ex.host.clone().into());
+    t.name = Some(ex.host.as_str().into());
     t.labels.insert("host".into(), ex.host.clone());
     if egress == Egress::Own {
         // A probe run on this host names it by its host name.
@@ -366,14 +366,14 @@ impl Flatten<'_> {
 
     fn emit(&mut self, r: &FwRule, action: Action, traffic: TrafficSet, inexact: bool) {
         self.rules.push(Rule {
-            name: r.name.clone().into(),
-            resource: self.table.label.clone().into(),
+            name: r.name.as_str().into(),
+            resource: self.table.label.as_str().into(),
             priority: None,
             action,
             traffic: traffic.into(),
-            protocol: r.protocol.clone().into(),
-            ports: r.ports.clone().into(),
-            destination: r.destination.clone().into(),
+            protocol: r.protocol.as_str().into(),
+            ports: r.ports.as_str().into(),
+            destination: r.destination.as_str().into(),
             unresolved: Vec::new(),
             synthetic: inexact,
         });
