@@ -394,6 +394,7 @@ mod tests {
                 // Canonical: equal sets have equal representations.
                 prop_assert_eq!(ra.union(&rb), rb.union(&ra));
                 prop_assert_eq!(ra.intersects(&rb), !(&ma & &mb).is_empty());
+                prop_assert_eq!(ra.overlap_len(&rb) as usize, (&ma & &mb).len());
                 prop_assert_eq!(PortSet::from_ranges(ma.iter().map(|&x| (x, x)).collect()), ra);
             }
 

@@ -107,21 +107,16 @@ impl<K: Key> RangeSet<K> {
     /// `self.intersect(o).len()`, without building the intersection (the checks measure shares
     /// of every target's egress: that allocation was most of their time).
     pub fn overlap_len(&self, o: &Self) -> u128 {
-        let (a, b) = (&self.ranges, &o.ranges);
-        let (mut i, mut j) = (0, 0);
         let mut n = 0u128;
-        while i < a.len() && j < b.len() {
-            let lo = a[i].0.max(b[j].0);
-            let hi = a[i].1.min(b[j].1);
-            if lo <= hi {
+        overlaps(
+            &self.ranges,
+            &o.ranges,
+            |r| *r,
+            |_, _, lo, hi| {
                 n = n.saturating_add(K::span(lo, hi));
-            }
-            if a[i].1 < b[j].1 {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
+                false
+            },
+        );
         n
     }
     pub fn union(&self, o: &Self) -> Self {
@@ -155,21 +150,16 @@ impl<K: Key> RangeSet<K> {
         RangeSet { ranges: out }
     }
     pub fn intersect(&self, o: &Self) -> Self {
-        let (a, b) = (&self.ranges, &o.ranges);
-        let (mut i, mut j) = (0, 0);
         let mut out = SmallVec::new();
-        while i < a.len() && j < b.len() {
-            let lo = a[i].0.max(b[j].0);
-            let hi = a[i].1.min(b[j].1);
-            if lo <= hi {
+        overlaps(
+            &self.ranges,
+            &o.ranges,
+            |r| *r,
+            |_, _, lo, hi| {
                 out.push((lo, hi));
-            }
-            if a[i].1 < b[j].1 {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
+                false
+            },
+        );
         RangeSet { ranges: out }
     }
     pub fn difference(&self, o: &Self) -> Self {
@@ -223,20 +213,32 @@ impl<K: Key> RangeSet<K> {
         true
     }
     pub fn intersects(&self, o: &Self) -> bool {
-        let (a, b) = (&self.ranges, &o.ranges);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) {
-                return true;
-            }
-            if a[i].1 < b[j].1 {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
-        false
+        overlaps(&self.ranges, &o.ranges, |r| *r, |_, _, _, _| true)
     }
+}
+
+/// Walks two sorted lists of disjoint ranges (or segments) together and calls `hit` with each
+/// pair that overlaps and the overlap's bounds, until `hit` returns true (then true).
+fn overlaps<T, K: Ord + Copy>(
+    a: &[T],
+    b: &[T],
+    bounds: impl Fn(&T) -> (K, K),
+    mut hit: impl FnMut(&T, &T, K, K) -> bool,
+) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let ((alo, ahi), (blo, bhi)) = (bounds(&a[i]), bounds(&b[j]));
+        let (lo, hi) = (alo.max(blo), ahi.min(bhi));
+        if lo <= hi && hit(&a[i], &b[j], lo, hi) {
+            return true;
+        }
+        if ahi < bhi {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
 }
 
 /// What the nested piecewise maps need from their values.
@@ -420,18 +422,11 @@ impl<V: SetOps> SetOps for Piecewise<V> {
         true
     }
     fn intersects_set(&self, o: &Self) -> bool {
-        let (a, b) = (&self.segs, &o.segs);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) && a[i].2.intersects_set(&b[j].2) {
-                return true;
-            }
-            if a[i].1 < b[j].1 {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
-        false
+        overlaps(
+            &self.segs,
+            &o.segs,
+            |s| (s.0, s.1),
+            |x, y, _, _| x.2.intersects_set(&y.2),
+        )
     }
 }
