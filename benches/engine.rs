@@ -12,7 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use egress_audit::config::Config;
 use egress_audit::eval::eval_target;
 use egress_audit::model::space::{parse_addrs, PortSet};
-use egress_audit::model::{Action, Chain, Layer, LayerKind, Rule, Target, TrafficSet};
+use egress_audit::model::{Action, Chain, Layer, LayerKind, Rule, RuleText, Target, TrafficSet};
 use egress_audit::normalize::Inventory;
 use egress_audit_snapshot::Provider;
 use std::time::Instant;
@@ -49,14 +49,17 @@ fn random_rule(rng: &mut Lcg, name: String, action: Action) -> Rule {
     };
     let addrs = parse_addrs(&cidr).unwrap();
     Rule {
-        name: name.into(),
+        written: RuleText::new(
+            name.into(),
+            action,
+            None,
+            format!("{proto:?}").into(),
+            format!("{lo}-{hi}").into(),
+            cidr.into(),
+        ),
         resource: "bench".into(),
-        priority: None,
         action,
         traffic: TrafficSet::rule(proto, Some(&ports), &addrs).into(),
-        protocol: format!("{proto:?}").into(),
-        ports: format!("{lo}-{hi}").into(),
-        destination: cidr.into(),
         unresolved: vec![],
         synthetic: false,
     }

@@ -175,7 +175,7 @@ fn example_default_open() {
     );
 
     let smb = find(&f, web, "EG002");
-    let rules: Vec<&str> = smb.evidence.iter().map(|e| e.rule.as_str()).collect();
+    let rules: Vec<&str> = smb.evidence.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
         rules,
         vec![
@@ -188,7 +188,7 @@ fn example_default_open() {
     assert_eq!(smb.evidence[0].destination, "0.0.0.0/0");
     assert_eq!(smb.evidence[2].priority, Some(100));
     let jump_smb = find(&f, jump, "EG002");
-    assert_eq!(jump_smb.evidence[0].rule, "sg-0d3f5b7c9e1a3d504 egress #1");
+    assert_eq!(jump_smb.evidence[0].name, "sg-0d3f5b7c9e1a3d504 egress #1");
     assert_eq!(jump_smb.evidence[0].protocol, "tcp");
     assert_eq!(jump_smb.evidence[0].ports, "0-65535");
 }
@@ -219,7 +219,7 @@ fn example_split_halves_and_smb() {
     );
     assert_eq!(shadow.evidence[0].ports, "445");
     assert_eq!(shadow.evidence[0].action, "deny");
-    assert_eq!(shadow.evidence[1].rule, "acl-0c9d1f3b5d7f9b80d rule 100");
+    assert_eq!(shadow.evidence[1].name, "acl-0c9d1f3b5d7f9b80d rule 100");
     // The public subnet's default ACL holds no listed interface: evaluated on its own.
     let lone = target(&inv, public_acl);
     assert_eq!(lone.resource_kind, "network-acl");
@@ -231,7 +231,7 @@ fn example_split_halves_and_smb() {
     let dests: Vec<(&str, &str)> = halves
         .evidence
         .iter()
-        .map(|e| (e.rule.as_str(), e.destination.as_str()))
+        .map(|e| (e.name.as_str(), e.destination.as_str()))
         .collect();
     assert_eq!(
         dests,
@@ -258,7 +258,7 @@ fn example_split_halves_and_smb() {
         "{}",
         broad.message
     );
-    assert!(broad.evidence.iter().any(|e| e.rule
+    assert!(broad.evidence.iter().any(|e| e.name
         == "sg-0c9f1b3d5f7b9ec03 egress #1 (partner networks)"
         && e.destination == "pl-0c1b3d5f7a9c1e305"
         && e.ports == "8443"));
@@ -351,7 +351,7 @@ fn all_protocols_minus_one() {
         .contains(6, 443, v6("2606:4700::1".parse().unwrap())));
     let ev = &find(&f, "sg-0all", "EG005").evidence[0];
     assert_eq!(
-        (ev.rule.as_str(), ev.protocol.as_str(), ev.ports.as_str()),
+        (ev.name.as_str(), ev.protocol.as_str(), ev.ports.as_str()),
         ("sg-0all egress #1", "all", "all")
     );
 }
@@ -544,7 +544,7 @@ fn nacl_icmp_and_default_acl_fallback() {
     );
     assert_eq!(ids(&f, "eni-0d"), strs(&["EG007"]));
     let ev = &find(&f, "eni-0d", "EG007").evidence;
-    assert_eq!(ev[1].rule, "acl-0dflt rule 100");
+    assert_eq!(ev[1].name, "acl-0dflt rule 100");
     assert_eq!(ev[1].ports, "type 8");
     assert_eq!(
         target(&inv, "eni-0d").chains[1].layers[0].resource,
@@ -947,7 +947,7 @@ fn ipv6_rules_do_not_apply_to_an_ipv4_only_interface() {
     for id in ["eni-0dual", "eni-0native"] {
         let smb = find(&f, id, "EG002");
         assert_eq!(smb.message, "tcp/445 is allowed to 100% of public IPv6");
-        assert_eq!(smb.evidence[0].rule, "sg-0smb6 egress #1");
+        assert_eq!(smb.evidence[0].name, "sg-0smb6 egress #1");
         assert_eq!(smb.evidence[0].destination, "::/0");
     }
     // The lone group's own view has no address limit: it still shows the IPv6 rule.

@@ -73,7 +73,7 @@ fn evidence(f: &Finding) -> Vec<(String, String, String, String)> {
         .iter()
         .map(|e| {
             (
-                e.rule.to_string(),
+                e.name.to_string(),
                 e.protocol.to_string(),
                 e.ports.to_string(),
                 e.destination.to_string(),

@@ -46,7 +46,7 @@ fn evidence(f: &Finding) -> Vec<(String, String, String, String, String)> {
         .iter()
         .map(|e| {
             (
-                e.rule.to_string(),
+                e.name.to_string(),
                 e.action.to_string(),
                 e.protocol.to_string(),
                 e.ports.to_string(),
@@ -193,7 +193,7 @@ fn security_group_protocols_read_as_the_api_defines_them() {
         assert!(x
             .evidence
             .iter()
-            .all(|e| e.rule == "sg-0a00000000000a00a egress #2 (v6 anywhere)"));
+            .all(|e| e.name == "sg-0a00000000000a00a egress #2 (v6 anywhere)"));
     }
     let unresolved = warnings_of(&inv, "unresolved-destination");
     assert_eq!(unresolved.len(), 1, "{unresolved:#?}");

@@ -207,7 +207,7 @@ fn defaults_only_example_reports_every_nic_with_the_default_rule_as_evidence() {
         assert_eq!(f.account.as_deref(), Some(SUB));
         assert_eq!(f.region.as_deref(), Some("westeurope"));
         let e = &f.evidence[0];
-        assert_eq!(e.rule, "nsg-web-prod-weu/AllowInternetOutBound");
+        assert_eq!(e.name, "nsg-web-prod-weu/AllowInternetOutBound");
         assert_eq!(e.priority, Some(65001));
         assert_eq!(e.destination, "Internet");
         // The subnet is known to have no route table: the system route goes to the internet.
@@ -233,7 +233,7 @@ fn default_rules_apply_when_the_input_omits_them() {
     let f = s.finding("nsg-empty", "EG001");
     assert_eq!(f.resource_kind, "nsg");
     assert_eq!(f.evidence.len(), 1);
-    assert_eq!(f.evidence[0].rule, "nsg-empty/AllowInternetOutBound");
+    assert_eq!(f.evidence[0].name, "nsg-empty/AllowInternetOutBound");
     assert_eq!(f.evidence[0].priority, Some(65001));
     assert_eq!(f.evidence[0].action, "allow");
 
@@ -342,7 +342,7 @@ fn nic_without_any_nsg_is_unfiltered() {
     // Nothing filters it, and the evidence says so rather than being empty.
     let ev = &s.finding("nic-bare", "EG001").evidence;
     assert_eq!(ev.len(), 1);
-    assert!(ev[0].rule.contains("no filter"), "{ev:?}");
+    assert!(ev[0].name.contains("no filter"), "{ev:?}");
 }
 
 #[test]
@@ -373,7 +373,7 @@ fn rules_are_evaluated_by_priority_not_input_order() {
     assert!(ids.contains("EG002") && ids.contains("EG011"), "{ids:?}");
     let f = s.finding("nsg-order", "EG011");
     assert_eq!(f.rule.as_deref(), Some("nsg-order/Deny-SMB"));
-    assert_eq!(f.evidence[1].rule, "nsg-order/Allow-All");
+    assert_eq!(f.evidence[1].name, "nsg-order/Allow-All");
     assert_eq!(f.evidence[1].priority, Some(100));
 }
 
@@ -395,7 +395,7 @@ fn shadowed_deny_example() {
     );
     assert_eq!(f.rule.as_deref(), Some("nsg-app-nic/Deny-SMB-Out"));
     assert_eq!(f.evidence[0].priority, Some(200));
-    assert_eq!(f.evidence[1].rule, "nsg-app-nic/Allow-Internet-Out");
+    assert_eq!(f.evidence[1].name, "nsg-app-nic/Allow-Internet-Out");
     // The subnet NSG blocks SMB (445, 139) and telnet for the NIC, whatever the NIC NSG says.
     assert_eq!(
         s.ids("vm-app-01-nic"),
@@ -757,7 +757,7 @@ fn hub_spoke_routes() {
     // Only the partner SFTP allow is open; the note names the firewall.
     assert_eq!(s.ids("vm-batch-01-nic"), set(&["EG013"]));
     let f = s.finding("vm-batch-01-nic", "EG013");
-    assert_eq!(f.evidence[0].rule, "nsg-spoke-workload/Allow-Partner-SFTP");
+    assert_eq!(f.evidence[0].name, "nsg-spoke-workload/Allow-Partner-SFTP");
     assert!(f.notes[0].contains("afw-hub-weu"));
 
     let (_, route, _, _) = s.target("vm-render-01-nic");
@@ -997,7 +997,7 @@ fn mixed_shapes_subnet_listing_and_lower_case_values() {
     assert_eq!(route.internet_path, Some(true));
     assert!(route.reason.as_deref().unwrap().contains("rt-mixed"));
     let f = s.finding("vm-mixed-01-nic", "EG009");
-    assert_eq!(f.evidence[0].rule, "nsg-mixed-subnet/allow-web");
+    assert_eq!(f.evidence[0].name, "nsg-mixed-subnet/allow-web");
     assert_eq!(f.evidence[0].ports, "80,443");
     assert_eq!(f.evidence[0].destination, "0.0.0.0/1, 128.0.0.0/1");
     assert!(s.warnings.is_empty(), "{:#?}", s.warnings);
@@ -1242,7 +1242,7 @@ fn ipv6_only_where_the_nic_has_an_ipv6_address_and_0_0_0_0_slash_0_is_ipv4() {
     assert!(smb
         .evidence
         .iter()
-        .any(|e| e.rule.ends_with("AllowInternetOutBound")));
+        .any(|e| e.name.ends_with("AllowInternetOutBound")));
     // The IPv4-only NIC cannot send IPv6, and its IPv4 is denied.
     assert_eq!(s.ids("nic-v4"), set(&[]));
 }

@@ -88,7 +88,7 @@ fn review_estate_gives_exact_findings() {
         open.message,
         "tcp is allowed to 100% of public IPv4; udp is allowed to 100% of public IPv4"
     );
-    assert!(open.evidence[0].rule.ends_with(
+    assert!(open.evidence[0].name.ends_with(
         "/networkInterfaces/nic-open (no filter: no security group, NSG or firewall applies)"
     ));
 

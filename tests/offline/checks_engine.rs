@@ -4,6 +4,7 @@
 use egress_audit::checks::{run, run_on, Catalog};
 use egress_audit::config::Config;
 use egress_audit::model::space::{parse_addrs, parse_proto, AddrSet, PortSet};
+use egress_audit::model::RuleText;
 use egress_audit::model::{Action, Chain, Finding, Layer, LayerKind, Rule, Target, TrafficSet};
 use egress_audit::normalize::Inventory;
 use egress_audit_snapshot::Provider;
@@ -16,14 +17,17 @@ fn rule(name: &str, action: Action, proto: &str, ports: &str, dest: &str) -> Rul
         .map(|d| parse_addrs(d).unwrap())
         .fold(AddrSet::empty(), |a, b| a.union(&b));
     Rule {
-        name: name.into(),
+        written: RuleText::new(
+            name.into(),
+            action,
+            None,
+            proto.into(),
+            ports.into(),
+            dest.into(),
+        ),
         resource: "res-1".into(),
-        priority: None,
         action,
         traffic: TrafficSet::rule(proto_n, port_set.as_ref(), &addrs).into(),
-        protocol: proto.into(),
-        ports: ports.into(),
-        destination: dest.into(),
         unresolved: vec![],
         synthetic: false,
     }
@@ -101,7 +105,7 @@ fn allow_all_fires_the_broad_checks_with_evidence() {
     let smb = one(&f, "EG002");
     assert_eq!(smb.message, "tcp/445 is allowed to 100% of public IPv4");
     assert_eq!(smb.evidence.len(), 1);
-    assert_eq!(smb.evidence[0].rule, "sg-1 egress #1");
+    assert_eq!(smb.evidence[0].name, "sg-1 egress #1");
     assert_eq!(smb.evidence[0].destination, "0.0.0.0/0");
     assert!(one(&f, "EG001").message.contains("100% of public IPv4"));
 }
@@ -193,8 +197,8 @@ fn shadowed_deny_and_its_deciders() {
     let f = scan(target(vec![vec![nacl]]), &["EG002", "EG011", "EG012"]);
     let s = one(&f, "EG011");
     assert_eq!(s.rule.as_deref(), Some("acl rule 200"));
-    assert_eq!(s.evidence[0].rule, "acl rule 200");
-    assert_eq!(s.evidence[1].rule, "acl rule 100");
+    assert_eq!(s.evidence[0].name, "acl rule 200");
+    assert_eq!(s.evidence[1].name, "acl rule 100");
     assert!(ids(&f).contains(&"EG002"));
     // A shadowed deny is not also reported as merely redundant.
     assert!(!ids(&f).contains(&"EG012"));
@@ -338,7 +342,7 @@ fn no_chain_is_unfiltered() {
     assert!(ids(&f).contains(&"EG001"));
     // Every finding names what decided it, even when nothing filters.
     assert!(f.iter().all(|x| !x.evidence.is_empty()), "{f:#?}");
-    assert!(one(&f, "EG002").evidence[0].rule.contains("no filter"));
+    assert!(one(&f, "EG002").evidence[0].name.contains("no filter"));
 }
 
 #[test]

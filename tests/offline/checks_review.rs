@@ -910,7 +910,7 @@ fn azure_deny_under_an_internet_allow_is_shadowed_and_defaults_are_not() {
     let s = only(&f, "EG011");
     assert_eq!(s.rule.as_deref(), Some("nsg-review/deny-smb"), "{s:#?}");
     assert_eq!(s.resource_id, NSG);
-    assert_eq!(s.evidence[1].rule, "nsg-review/allow-web");
+    assert_eq!(s.evidence[1].name, "nsg-review/allow-web");
     // The deny-all blocks everything but tcp: no default deny posture problem.
     assert!(!fired(&f, "EG005"), "{f:#?}");
     // The fixed defaults (AllowInternetOutBound 65001, DenyAllOutBound 65500) are never reported.

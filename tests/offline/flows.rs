@@ -8,6 +8,7 @@ use egress_audit::checks::Catalog;
 use egress_audit::config::Config;
 use egress_audit::flows::{analyze, Analysis, Status};
 use egress_audit::model::space::{parse_addrs, parse_proto, AddrSet, PortSet};
+use egress_audit::model::RuleText;
 use egress_audit::model::{
     Action, Chain, Finding, Identity, Layer, LayerKind, ObservedSource, Rule, Target, TrafficSet,
 };
@@ -234,12 +235,12 @@ fn an_accepted_smb_flow_is_an_observed_eg002_with_its_numbers() {
          2026-11-20T00:00:00Z, last 2026-11-28T00:00:00Z (flow logs)"
     );
     assert_eq!(
-        f.evidence[0].rule,
+        f.evidence[0].name,
         "flow logs: 3 flow(s), 4500 bytes, 2026-11-20T00:00:00Z – 2026-11-28T00:00:00Z"
     );
     assert_eq!(f.evidence[0].action, "accepted");
     assert_eq!(f.evidence[0].ports, "445");
-    let deciders: Vec<&str> = f.evidence[1..].iter().map(|e| e.rule.as_str()).collect();
+    let deciders: Vec<&str> = f.evidence[1..].iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
         deciders,
         vec![
@@ -390,14 +391,17 @@ fn nsg_rule(
         .fold(AddrSet::empty(), |a, b| a.union(&b));
     let ports_set = (ports != "all").then(|| PortSet::parse_ports(ports).unwrap());
     Rule {
-        name: format!("nsg-web/{name}").into(),
+        written: RuleText::new(
+            format!("nsg-web/{name}").into(),
+            action,
+            Some(prio),
+            proto.into(),
+            ports.into(),
+            dest.into(),
+        ),
         resource: NSG.into(),
-        priority: Some(prio),
         action,
         traffic: TrafficSet::rule(parse_proto(proto).unwrap(), ports_set.as_ref(), &addrs).into(),
-        protocol: proto.into(),
-        ports: ports.into(),
-        destination: dest.into(),
         unresolved: vec![],
         synthetic,
     }
@@ -678,21 +682,30 @@ fn a_proposal_the_engine_cannot_verify_says_so() {
     let mut t = Target::new(Provider::Gcp, "proj/zone/vm-1", "instance");
     t.account = Some("proj".into());
     let allow_all = Rule {
-        name: "org-policy/1000".into(),
+        written: RuleText::new(
+            "org-policy/1000".into(),
+            Action::Allow,
+            Some(1000),
+            "all".into(),
+            "all".into(),
+            "0.0.0.0/0".into(),
+        ),
         resource: "org-policy".into(),
-        priority: Some(1000),
         action: Action::Allow,
         traffic: TrafficSet::everything().into(),
-        protocol: "all".into(),
-        ports: "all".into(),
-        destination: "0.0.0.0/0".into(),
         unresolved: vec![],
         synthetic: false,
     };
     let implied = Rule {
-        name: "implied-allow-egress".into(),
+        written: RuleText::new(
+            "implied-allow-egress".into(),
+            allow_all.action,
+            Some(65535),
+            allow_all.protocol.clone(),
+            allow_all.ports.clone(),
+            allow_all.destination.clone(),
+        ),
         resource: "app-net".into(),
-        priority: Some(65535),
         synthetic: true,
         ..allow_all.clone()
     };

@@ -153,7 +153,7 @@ fn implied_allow_example() {
     let eg001 = find(&findings, "app-net", "EG001");
     assert_eq!(eg001.evidence.len(), 1);
     let ev = &eg001.evidence[0];
-    assert_eq!(ev.rule, "implied-allow-egress");
+    assert_eq!(ev.name, "implied-allow-egress");
     assert_eq!(ev.priority, Some(65535));
     assert_eq!(
         (ev.action.as_str(), ev.destination.as_str()),
@@ -196,12 +196,12 @@ fn tags_and_shadowing_example() {
     // The allow-all for tag `web` opens everything; the disabled FTP rule plays no part.
     assert_eq!(ids(&findings, web), strs(&OPEN));
     let eg002 = find(&findings, web, "EG002");
-    assert_eq!(eg002.evidence[0].rule, "prod-allow-web-egress");
+    assert_eq!(eg002.evidence[0].name, "prod-allow-web-egress");
     assert_eq!(eg002.evidence[0].priority, Some(1000));
     // The service account's ssh rule: tcp/22 to everything, nothing else (deny-all at 65534).
     assert_eq!(ids(&findings, batch), strs(&["EG009", "EG013"]));
     assert_eq!(
-        find(&findings, batch, "EG013").evidence[0].rule,
+        find(&findings, batch, "EG013").evidence[0].name,
         "prod-allow-batch-ssh"
     );
     // Untagged: tcp/443 to one /24 only; DNS allow and deny tie at 1100 and the deny wins.
@@ -228,7 +228,7 @@ fn tags_and_shadowing_example() {
     assert!(smb
         .evidence
         .iter()
-        .any(|e| e.rule == "prod-allow-web-egress"));
+        .any(|e| e.name == "prod-allow-web-egress"));
     assert_eq!(
         rule_findings(&findings, "EG012"),
         ["prod-allow-dns-any".to_string()].into_iter().collect()
@@ -237,7 +237,7 @@ fn tags_and_shadowing_example() {
         .iter()
         .find(|f| f.rule.as_deref() == Some("prod-allow-dns-any"))
         .unwrap();
-    assert_eq!(dns.evidence[1].rule, "prod-deny-dns-any");
+    assert_eq!(dns.evidence[1].name, "prod-deny-dns-any");
     assert!(
         inv.not_scanned.is_empty(),
         "NO_RESULTS_ON_PAGE is not a gap"
@@ -261,7 +261,7 @@ fn policies_example() {
     assert_eq!(ids(&findings, "shared-vpc"), strs(&["EG008", "EG009"]));
     let eg009 = find(&findings, "shared-vpc", "EG009");
     assert!(eg009.message.starts_with("tcp/443 "), "{}", eg009.message);
-    assert_eq!(eg009.evidence[0].rule, "shared-allow-all-egress");
+    assert_eq!(eg009.evidence[0].name, "shared-allow-all-egress");
     // The org policy's tcp:445 deny overrides the VPC allow-all.
     let legacy: Vec<String> = OPEN
         .iter()
@@ -281,7 +281,7 @@ fn policies_example() {
     assert!(eg001
         .evidence
         .iter()
-        .any(|e| e.rule == "legacy-allow-all-egress"));
+        .any(|e| e.name == "legacy-allow-all-egress"));
     let t = inv
         .targets
         .iter()
@@ -409,7 +409,7 @@ fn disabled_rule_does_not_exist() {
     );
     assert_eq!(ids(&findings, "net1"), strs(&OPEN));
     assert_eq!(
-        find(&findings, "net1", "EG002").evidence[0].rule,
+        find(&findings, "net1", "EG002").evidence[0].name,
         "implied-allow-egress"
     );
 }
@@ -983,7 +983,7 @@ fn policy_service_accounts_and_secure_tags_make_network_targets() {
             "EG013"
         )
         .evidence[0]
-            .rule,
+            .name,
         "folder-egress/100"
     );
     assert_eq!(

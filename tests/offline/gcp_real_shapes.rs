@@ -47,7 +47,7 @@ fn lines(findings: &[Finding]) -> Vec<String> {
                 .map(|e| {
                     format!(
                         "{} {} {} {} {} {}",
-                        e.rule,
+                        e.name,
                         e.action,
                         e.priority.map_or("-".into(), |p| p.to_string()),
                         e.protocol,

@@ -26,7 +26,7 @@ fn on(findings: &[Finding], resource: &str) -> Vec<String> {
             let ev: Vec<String> = f
                 .evidence
                 .iter()
-                .map(|e| format!("{} {} {}", e.rule, e.action, e.destination))
+                .map(|e| format!("{} {} {}", e.name, e.action, e.destination))
                 .collect();
             let rule = f
                 .rule
@@ -132,7 +132,7 @@ fn ipv6_implied_allow_and_ipv6_default_route() {
         assert!(x.original_severity.is_none(), "{x:?}");
         assert!(x.notes.is_empty(), "{:?}", x.notes);
         assert_eq!(x.evidence.len(), 1);
-        assert_eq!(x.evidence[0].rule, "implied-allow-egress-ipv6");
+        assert_eq!(x.evidence[0].name, "implied-allow-egress-ipv6");
         assert_eq!(x.evidence[0].destination, "::/0");
     }
     let eg001 = f

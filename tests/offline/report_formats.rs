@@ -3,10 +3,12 @@
 //! table within 100 columns and grouped by resource.
 
 use egress_audit::checks::Catalog;
+use egress_audit::model::RuleText;
 use egress_audit::model::{Evidence, Finding, Report, Severity, Warning, WarningKind};
 use egress_audit::report::{render, render_table, write_atomic, Format};
 use egress_audit_snapshot::{NotScanned, Provider};
 use serde_json::Value;
+use std::sync::Arc;
 
 const AZURE_NSG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-production-network/providers/Microsoft.Network/networkSecurityGroups/nsg-web-tier-frontend";
 
@@ -24,15 +26,17 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         resource_name: Some("web".into()),
         rule: None,
         message: format!("{slug}: tcp/445 is allowed to 100% of public IPv4"),
-        evidence: vec![Evidence {
-            rule: format!("{resource} egress #1").into(),
-            action: "allow".into(),
-            priority: None,
-            protocol: "tcp".into(),
-            ports: "0-65535".into(),
-            destination: "0.0.0.0/0".into(),
-            decides: Some("tcp/445 to 0.0.0.0/0".into()),
-        }],
+        evidence: vec![Evidence::new(
+            Arc::new(RuleText {
+                name: format!("{resource} egress #1").into(),
+                action: "allow".into(),
+                priority: None,
+                protocol: "tcp".into(),
+                ports: "0-65535".into(),
+                destination: "0.0.0.0/0".into(),
+            }),
+            Some("tcp/445 to 0.0.0.0/0".into()),
+        )],
         observed: false,
         source: None,
         notes: vec![],
@@ -72,15 +76,21 @@ fn sample() -> Report {
     az.region = Some("westeurope".into());
     az.resource_kind = "nsg".into();
     az.evidence = (0..9)
-        .map(|i| Evidence {
-            rule: format!("{AZURE_NSG}/securityRules/allow-outbound-application-traffic-{i}")
-                .into(),
-            action: "allow".into(),
-            priority: Some(100 + i),
-            protocol: "Tcp".into(),
-            ports: "1-65535".into(),
-            destination: "Internet".into(),
-            decides: None,
+        .map(|i| {
+            Evidence::new(
+                Arc::new(RuleText {
+                    name: format!(
+                        "{AZURE_NSG}/securityRules/allow-outbound-application-traffic-{i}"
+                    )
+                    .into(),
+                    action: "allow".into(),
+                    priority: Some(100 + i),
+                    protocol: "Tcp".into(),
+                    ports: "1-65535".into(),
+                    destination: "Internet".into(),
+                }),
+                None,
+            )
         })
         .collect();
     az.notes

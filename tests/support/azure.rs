@@ -49,7 +49,7 @@ pub fn evidence(f: &Finding) -> Vec<String> {
         .map(|e| {
             format!(
                 "{} {} {} {} {}",
-                e.rule, e.action, e.protocol, e.ports, e.destination
+                e.name, e.action, e.protocol, e.ports, e.destination
             )
         })
         .collect()

@@ -14,10 +14,12 @@
 
 use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
+use egress_audit_engine::model::RuleText;
 use egress_audit_engine::model::{
     Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text, TrafficSet,
 };
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// Share of the broadest deciding rule's public traffic below which a rule is not blamed.
 const MINOR_SHARE: f64 = 0.01;
@@ -110,14 +112,18 @@ pub struct Cause {
     pub checks: CheckSet,
     /// Of the findings that are not suppressed (`None` when all are suppressed).
     pub worst: Option<Severity>,
-    /// The change, in the provider's terms.
-    pub remediation: String,
 }
 
 impl Cause {
     /// `sg-0abc egress #1 (all traffic to 0.0.0.0/0)`, or `no default deny in nsg-web`.
     pub fn title(&self) -> String {
         remedy::title(self)
+    }
+
+    /// The change, in the provider's terms. Made when a report shows it: most of a large
+    /// estate's causes are never shown one by one.
+    pub fn remediation(&self) -> String {
+        remedy::remediation(self)
     }
 
     /// Findings that are not suppressed.
@@ -201,7 +207,6 @@ impl Causes {
                         targets: Vec::with_capacity(1),
                         checks: CheckSet::default(),
                         worst: None,
-                        remediation: String::new(),
                     });
                     list.len() - 1
                 }
@@ -224,7 +229,6 @@ impl Causes {
             c.targets.dedup();
             c.targets.shrink_to_fit();
             c.findings.shrink_to_fit();
-            c.remediation = remedy::remediation(c);
         }
         // Worst first, then the cause that closes the most findings; findings follow their cause.
         // Sorted by index, each cause then moved once: a million causes, merge-sorted in place,
@@ -292,7 +296,7 @@ impl Blamed {
             CauseKind::Rules(_) | CauseKind::Rule if !self.rules.is_empty() => self
                 .rules
                 .iter()
-                .map(|e| e.rule.as_str())
+                .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" + "),
             _ => self.holder.clone(),
@@ -309,10 +313,7 @@ impl Blamed {
 
 /// The evidence of a rule as written, without the finding-specific `decides`.
 fn as_written(e: &Evidence) -> Evidence {
-    Evidence {
-        decides: None,
-        ..e.clone()
-    }
+    e.as_written()
 }
 
 fn blame(
@@ -324,7 +325,7 @@ fn blame(
         let rules = f
             .evidence
             .iter()
-            .filter(|e| &e.rule == rule)
+            .filter(|e| &e.name == rule)
             .take(1)
             .map(as_written)
             .collect::<Vec<_>>();
@@ -348,7 +349,7 @@ fn blame(
     }
     let allows: Vec<&Evidence> = f.evidence.iter().filter(|e| e.action == "allow").collect();
     if allows.iter().any(|e| {
-        e.rule
+        e.name
             .ends_with("(no filter: no security group, NSG or firewall applies)")
     }) {
         return Blamed {
@@ -364,15 +365,17 @@ fn blame(
 }
 
 fn named(rule: &str) -> Evidence {
-    Evidence {
-        rule: rule.into(),
-        action: String::new().into(),
-        priority: None,
-        protocol: String::new().into(),
-        ports: String::new().into(),
-        destination: String::new().into(),
-        decides: None,
-    }
+    Evidence::new(
+        Arc::new(RuleText {
+            name: rule.into(),
+            action: String::new().into(),
+            priority: None,
+            protocol: String::new().into(),
+            ports: String::new().into(),
+            destination: String::new().into(),
+        }),
+        None,
+    )
 }
 
 /// A deciding rule located in its target's chains.
@@ -398,10 +401,10 @@ fn blame_in_chains(
         for e in allows {
             for layer in &chain.layers {
                 let kind = LayerKindKey::of(layer.kind);
-                let hit = if let Some(holder) = e.rule.strip_suffix(DEFAULT_ALLOW_SUFFIX) {
+                let hit = if let Some(holder) = e.name.strip_suffix(DEFAULT_ALLOW_SUFFIX) {
                     (holder == layer.resource).then_some((true, f64::MAX))
                 } else {
-                    layer.rules.iter().find(|r| r.name == e.rule).map(|r| {
+                    layer.rules.iter().find(|r| r.name == e.name).map(|r| {
                         // By traffic set: shared by every target the group is attached to.
                         let w = *weights
                             .entry(std::sync::Arc::as_ptr(&r.traffic))
@@ -446,8 +449,8 @@ fn blame_in_chains(
         .filter(|l| !l.synthetic)
         .map(|l| as_written(l.evidence))
         .collect();
-    rules.sort_by(|a, b| a.rule.cmp(&b.rule));
-    rules.dedup_by(|a, b| a.rule == b.rule);
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    rules.dedup_by(|a, b| a.name == b.name);
     Some(Blamed {
         kind: CauseKind::Rules(kind),
         holder,
@@ -459,7 +462,7 @@ fn blame_in_chains(
 fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
     if let Some(holder) = allows
         .iter()
-        .find_map(|e| e.rule.strip_suffix(DEFAULT_ALLOW_SUFFIX))
+        .find_map(|e| e.name.strip_suffix(DEFAULT_ALLOW_SUFFIX))
     {
         return Blamed {
             kind: CauseKind::DefaultAllow(LayerKindKey::Unknown),
@@ -468,8 +471,8 @@ fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
         };
     }
     let mut rules: Vec<Evidence> = allows.iter().map(|e| as_written(e)).collect();
-    rules.sort_by(|a, b| a.rule.cmp(&b.rule));
-    rules.dedup_by(|a, b| a.rule == b.rule);
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    rules.dedup_by(|a, b| a.name == b.name);
     let (kind, holder) = guess_layer(f, &rules);
     Blamed {
         kind: CauseKind::Rules(kind),
@@ -481,8 +484,8 @@ fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
 /// The layer and holder of rules known only by name, as the normalizers name them: AWS
 /// `sg-… egress #N` and `acl-… rule N`, Azure `NSG/rule`, GCP rule names.
 fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, String) {
-    let first = rules.first().map(|e| e.rule.as_str()).unwrap_or("");
-    let all = |prefix: &str| !rules.is_empty() && rules.iter().all(|e| e.rule.starts_with(prefix));
+    let first = rules.first().map(|e| e.name.as_str()).unwrap_or("");
+    let all = |prefix: &str| !rules.is_empty() && rules.iter().all(|e| e.name.starts_with(prefix));
     let token = first.split(' ').next().unwrap_or(first).to_string();
     match f.provider.as_str() {
         "aws" if all("sg-") => (LayerKindKey::SecurityGroup, token),

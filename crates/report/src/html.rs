@@ -234,7 +234,7 @@ fn cause(
         "<div class=\"cause w-{sev}\"><p><span class=\"sev {sev}\">{sev}</span> <b class=\"id\">{}</b></p>\
          <p><b>Fix:</b> {}</p>",
         esc(&c.title()),
-        esc(&c.remediation)
+        esc(&c.remediation())
     )?;
     let compliance: BTreeSet<String> = c
         .checks

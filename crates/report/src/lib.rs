@@ -303,7 +303,7 @@ pub fn evidence_line(e: &Evidence) -> String {
         (p, "all" | "*" | "") => p.to_string(),
         (p, ports) => format!("{p} {ports}"),
     };
-    let mut s = format!("{} {}{prio}: {what} to {}", e.action, e.rule, e.destination);
+    let mut s = format!("{} {}{prio}: {what} to {}", e.action, e.name, e.destination);
     if let Some(d) = &e.decides {
         s.push_str(&format!(" [decides {d}]"));
     }

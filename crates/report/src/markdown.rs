@@ -108,7 +108,7 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
                 .map(egress_audit_engine::model::Text::as_str)
                 .collect::<Vec<_>>()
                 .join(" "),
-            cell(&c.remediation)
+            cell(&c.remediation())
         ));
     }
 }

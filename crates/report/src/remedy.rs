@@ -27,7 +27,7 @@ pub fn title(c: &Cause) -> String {
 
 /// `sg-0abc egress #1 (all traffic to 0.0.0.0/0)`.
 fn rule_text(e: &Evidence) -> String {
-    let name = short_rule(&e.rule);
+    let name = short_rule(&e.name);
     match what(e) {
         Some(w) => format!("{name} ({w})"),
         None => name,
@@ -65,7 +65,7 @@ fn what(e: &Evidence) -> Option<String> {
 fn names(c: &Cause) -> String {
     c.rules
         .iter()
-        .map(|e| format!("`{}`", short_rule(&e.rule)))
+        .map(|e| format!("`{}`", short_rule(&e.name)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -145,7 +145,7 @@ fn summary(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
             out.entry(
                 c.worst,
                 &format!("{}. {}", i + 1, c.title()),
-                &[format!("fix: {}", c.remediation)],
+                &[format!("fix: {}", c.remediation())],
             )?;
         }
     }
@@ -181,7 +181,7 @@ fn by_cause(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
             ));
         }
         if ctx.style.verbose {
-            lines.push(format!("fix: {}", c.remediation));
+            lines.push(format!("fix: {}", c.remediation()));
             for f in &active {
                 lines.extend(finding_lines(f));
             }

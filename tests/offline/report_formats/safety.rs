@@ -15,7 +15,7 @@ fn evil_report() -> Report {
         f.resource_name = Some(EVIL.into());
         f.message = format!("{EVIL} is open");
         for e in &mut f.evidence {
-            e.rule = format!("{EVIL} rule").into();
+            std::sync::Arc::make_mut(&mut e.written).name = format!("{EVIL} rule").into();
         }
     }
     report.warnings[0].message = EVIL.into();

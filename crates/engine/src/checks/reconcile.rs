@@ -25,10 +25,12 @@ use crate::config::Config;
 use crate::eval::{eval_target, rule_evidence, TargetOutcome};
 use crate::model::reconciliation::{Entry, ProbeRef, Reconciliation, TargetRef};
 use crate::model::space::proto_name;
+use crate::model::RuleText;
 use crate::model::{Action, Evidence, Finding, ObservedSource, Target, TrafficSet};
 use crate::normalize::observed::{Observation, ProbeRecord};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
+use std::sync::Arc;
 
 /// The result for `scan`: the per-target lists, and the probes matched (whose observed targets
 /// no longer stand alone).
@@ -290,19 +292,21 @@ fn contradiction(
     f.source = Some(ObservedSource::Probe);
     let mut denied = TrafficSet::empty();
     for e in &r.contradictions {
-        f.evidence.push(Evidence {
-            rule: format!(
-                "probe {} → {} ({}, {})",
-                rec.host, rec.target, e.by, rec.source
-            )
-            .into(),
-            action: format!("observed {}", e.observed).into(),
-            priority: None,
-            protocol: e.protocol.as_str().into(),
-            ports: e.ports.as_str().into(),
-            destination: e.destination.as_str().into(),
-            decides: None,
-        });
+        f.evidence.push(Evidence::new(
+            Arc::new(RuleText {
+                name: format!(
+                    "probe {} → {} ({}, {})",
+                    rec.host, rec.target, e.by, rec.source
+                )
+                .into(),
+                action: format!("observed {}", e.observed).into(),
+                priority: None,
+                protocol: e.protocol.as_str().into(),
+                ports: e.ports.as_str().into(),
+                destination: e.destination.as_str().into(),
+            }),
+            None,
+        ));
         denied = denied.union(&entry_traffic(e));
     }
     for (target, outcome) in matched.iter().zip(outcomes) {
@@ -335,19 +339,21 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
     if let Some(limit) = &t.address_limit {
         let outside = denied.difference(&denied.restrict_addrs(limit));
         if !outside.is_empty() {
-            out.push(Evidence {
-                rule: format!(
-                    "{} (its addresses: no address of this family)",
-                    t.resource_id
-                )
-                .into(),
-                action: "deny".into(),
-                priority: None,
-                protocol: "all".into(),
-                ports: "all".into(),
-                destination: crate::eval::describe_traffic(&outside).into(),
-                decides: Some(crate::eval::describe_traffic(&outside)),
-            });
+            out.push(Evidence::new(
+                Arc::new(RuleText {
+                    name: format!(
+                        "{} (its addresses: no address of this family)",
+                        t.resource_id
+                    )
+                    .into(),
+                    action: "deny".into(),
+                    priority: None,
+                    protocol: "all".into(),
+                    ports: "all".into(),
+                    destination: crate::eval::describe_traffic(&outside).into(),
+                }),
+                Some(crate::eval::describe_traffic(&outside)),
+            ));
         }
     }
     for (chain, co) in t.chains.iter().zip(&outcome.chains) {
@@ -367,15 +373,17 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
             }
             let fell = lo.fallthrough.intersect(&not_passed);
             if layer.no_match == Action::Deny && !fell.is_empty() {
-                out.push(Evidence {
-                    rule: format!("{} (no rule allows it)", layer.resource).into(),
-                    action: "deny".into(),
-                    priority: None,
-                    protocol: "all".into(),
-                    ports: "all".into(),
-                    destination: "all".into(),
-                    decides: Some(crate::eval::describe_traffic(&fell)),
-                });
+                out.push(Evidence::new(
+                    Arc::new(RuleText {
+                        name: format!("{} (no rule allows it)", layer.resource).into(),
+                        action: "deny".into(),
+                        priority: None,
+                        protocol: "all".into(),
+                        ports: "all".into(),
+                        destination: "all".into(),
+                    }),
+                    Some(crate::eval::describe_traffic(&fell)),
+                ));
             }
         }
     }

@@ -2,10 +2,12 @@
 //! remembers which rule decided which part, for evidence and for the rule-level checks.
 
 use crate::model::space::{describe_addrs, proto_name, public};
+use crate::model::RuleText;
 use crate::model::{Action, Chain, Evidence, Layer, Rule, Target, Text, TrafficSet};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// What one rule decided in its chain, given everything before it.
 #[derive(Clone, Debug)]
@@ -218,19 +220,21 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
     if target.chains.is_empty() && !passing.is_empty() {
         // Nothing filters this target (an Azure NIC with no NSG on it or its subnet): say so, so
         // that the finding still names what decided it.
-        out.push(Evidence {
-            rule: format!(
-                "{} (no filter: no security group, NSG or firewall applies)",
-                target.resource_id
-            )
-            .into(),
-            action: Text::constant("allow"),
-            priority: None,
-            protocol: "all".into(),
-            ports: "all".into(),
-            destination: "all".into(),
-            decides: Some(describe_traffic(&passing)),
-        });
+        out.push(Evidence::new(
+            Arc::new(RuleText {
+                name: format!(
+                    "{} (no filter: no security group, NSG or firewall applies)",
+                    target.resource_id
+                )
+                .into(),
+                action: Text::constant("allow"),
+                priority: None,
+                protocol: "all".into(),
+                ports: "all".into(),
+                destination: "all".into(),
+            }),
+            Some(describe_traffic(&passing)),
+        ));
     }
     for (chain, co) in target.chains.iter().zip(&outcome.chains) {
         for (layer, lo) in chain.layers.iter().zip(&co.layers) {
@@ -244,15 +248,17 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
                 }
             }
             if layer.no_match == Action::Allow && lo.fallthrough.intersects(&passing) {
-                out.push(Evidence {
-                    rule: format!("{} (no rule matched: default allow)", layer.resource).into(),
-                    action: Text::constant("allow"),
-                    priority: None,
-                    protocol: "all".into(),
-                    ports: "all".into(),
-                    destination: "all".into(),
-                    decides: Some(describe_traffic(&lo.fallthrough.intersect(&passing))),
-                });
+                out.push(Evidence::new(
+                    Arc::new(RuleText {
+                        name: format!("{} (no rule matched: default allow)", layer.resource).into(),
+                        action: Text::constant("allow"),
+                        priority: None,
+                        protocol: "all".into(),
+                        ports: "all".into(),
+                        destination: "all".into(),
+                    }),
+                    Some(describe_traffic(&lo.fallthrough.intersect(&passing))),
+                ));
             }
         }
     }
@@ -260,15 +266,8 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
 }
 
 pub fn rule_evidence(rule: &Rule, part: Option<&TrafficSet>) -> Evidence {
-    Evidence {
-        rule: rule.name.clone(),
-        action: Text::constant(rule.action.as_str()),
-        priority: rule.priority,
-        protocol: rule.protocol.clone(),
-        ports: rule.ports.clone(),
-        destination: rule.destination.clone(),
-        decides: part.map(describe_traffic),
-    }
+    // The rule's text is shared, not copied: a large estate has millions of evidence entries.
+    Evidence::new(rule.written.clone(), part.map(describe_traffic))
 }
 
 /// Short form of a traffic set for evidence: `tcp/445 to 0.0.0.0/0; udp/53 to 8.8.8.8/32`.

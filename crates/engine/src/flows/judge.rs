@@ -9,6 +9,7 @@ use crate::checks::{finding, Catalog, CheckDef, QueryKind};
 use crate::config::Config;
 use crate::eval::{describe_traffic, rule_evidence};
 use crate::model::space::{parse_addrs, parse_proto, public};
+use crate::model::RuleText;
 use crate::model::{
     Action, AddrSet, Evidence, Finding, LayerKind, ObservedSource, PortSet, Rule, Target,
     TrafficSet, Warning,
@@ -16,6 +17,7 @@ use crate::model::{
 use crate::normalize::Inventory;
 use egress_audit_flows::FlowProfile;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// At most this many observed classes are listed as evidence of one finding.
 const MAX_CLASS_EVIDENCE: usize = 10;
@@ -61,21 +63,26 @@ pub fn observed_findings(
             f.evidence = mine
                 .iter()
                 .take(MAX_CLASS_EVIDENCE)
-                .map(|c| Evidence {
-                    rule: format!(
-                        "flow logs: {} flow(s), {} bytes, {} – {}",
-                        c.flows,
-                        c.bytes,
-                        time(c.first_seen),
-                        time(c.last_seen)
+                .map(|c| {
+                    Evidence::new(
+                        Arc::new(RuleText {
+                            name: format!(
+                                "flow logs: {} flow(s), {} bytes, {} – {}",
+                                c.flows,
+                                c.bytes,
+                                time(c.first_seen),
+                                time(c.last_seen)
+                            )
+                            .into(),
+                            action: "accepted".into(),
+                            priority: None,
+                            protocol: crate::model::space::proto_name(u32::from(c.protocol)).into(),
+                            ports: port_text(c.protocol, c.port).into(),
+                            destination: crate::model::space::describe_addrs(&c.destinations)
+                                .into(),
+                        }),
+                        Some(c.traffic.clone()),
                     )
-                    .into(),
-                    action: "accepted".into(),
-                    priority: None,
-                    protocol: crate::model::space::proto_name(u32::from(c.protocol)).into(),
-                    ports: port_text(c.protocol, c.port).into(),
-                    destination: crate::model::space::describe_addrs(&c.destinations).into(),
-                    decides: Some(c.traffic.clone()),
                 })
                 .collect();
             f.evidence.extend(deciding_evidence(a, target, ti, &mine));
@@ -270,9 +277,11 @@ pub fn unused(
                 time(a.window.end)
             );
             let mut ev = vec![rule_evidence(u.rule, None)];
-            ev.extend(idle.iter().map(|e| Evidence {
-                decides: Some(format!("unused: {}", describe_traffic(&e.traffic))),
-                ..rule_evidence(u.rule, None)
+            ev.extend(idle.iter().map(|e| {
+                Evidence::new(
+                    u.rule.written.clone(),
+                    Some(format!("unused: {}", describe_traffic(&e.traffic))),
+                )
             }));
             (c, msg, ev)
         };

@@ -1,6 +1,6 @@
 //! Findings, warnings and the report object (docs/SEMANTICS.md §4).
 
-use super::Text;
+use super::{Evidence, Text};
 use egress_audit_snapshot::NotScanned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,22 +66,6 @@ pub enum ObservedSource {
     Probe,
     /// Accepted flows in VPC / VNet flow logs or firewall logs.
     Flows,
-}
-
-/// One rule that decided part of a finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// Provider rule id or name, e.g. `sg-0123 egress #1`, `nsg-web/AllowInternetOutBound`.
-    pub rule: Text,
-    pub action: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i64>,
-    pub protocol: Text,
-    pub ports: Text,
-    pub destination: Text,
-    /// The part of the finding's traffic this rule decided, e.g. `tcp/445 to 0.0.0.0/0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decides: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! The provider-neutral model: traffic sets, normalized policies, findings.
 
+pub mod evidence;
 pub mod finding;
 pub mod pattern;
 pub mod policy;
@@ -9,8 +10,9 @@ pub mod text;
 pub mod traffic;
 pub use egress_audit_space as space;
 
+pub use evidence::{Evidence, RuleText};
 pub use finding::{
-    Evidence, Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
+    Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };
 pub use pattern::Pattern;
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};

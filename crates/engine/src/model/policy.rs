@@ -8,7 +8,7 @@
 //! order and the first one that matches decides.
 
 use super::space::{AddrSet, TrafficSet};
-use super::Text;
+use super::{RuleText, Text};
 use egress_audit_snapshot::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,28 +34,31 @@ impl Action {
 }
 
 /// One rule, resolved into the traffic it matches, with what the user wrote for evidence.
+/// Reads as its [`RuleText`] too: `rule.name`, `rule.protocol`, `rule.priority`.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Rule {
-    /// What a user searches for: `sg-0abc egress #1`, `acl-0abc rule 100`, `nsg-web/deny-smb`,
-    /// `allow-egress-web` (GCP rule name).
-    pub name: Text,
+    /// What the user wrote: name (`sg-0abc egress #1`, `acl-0abc rule 100`, `nsg-web/deny-smb`,
+    /// a GCP rule name), priority or rule number as the provider shows it, protocol, ports and
+    /// destination. Shared with every finding the rule decides.
+    pub written: Arc<RuleText>,
     /// The resource that holds the rule (security group id, NACL id, NSG id, network, policy).
     pub resource: Text,
-    /// Priority or rule number as the provider shows it.
-    pub priority: Option<i64>,
     pub action: Action,
     /// The packets the rule matches (unresolved destinations are left out, see `unresolved`).
     /// Shared: the same group's rules are in every target it is attached to.
     pub traffic: Arc<TrafficSet>,
-    /// Protocol, ports and destination as written, for evidence.
-    pub protocol: Text,
-    pub ports: Text,
-    pub destination: Text,
     /// Symbolic destinations that could not be resolved (a warning, never a guess).
     pub unresolved: Vec<String>,
     /// A provider default or implied rule (Azure default rules, NACL `*`, GCP implied allow).
     /// Never reported as shadowed or redundant.
     pub synthetic: bool,
+}
+
+impl std::ops::Deref for Rule {
+    type Target = RuleText;
+    fn deref(&self) -> &RuleText {
+        &self.written
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

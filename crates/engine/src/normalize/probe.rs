@@ -24,6 +24,7 @@ use super::observed::{self, Observation, ProbeIdentity, ProbeRecord};
 use super::reach::{non_public_class, reach_name, reached_text, NOT_PUBLIC};
 use super::{DocContext, Inventory, Options};
 use crate::model::space::{public4, public6, AddrSet, ICMP, ICMPV6, TCP, UDP};
+use crate::model::RuleText;
 use crate::model::WarningKind;
 use crate::model::{Action, Chain, Layer, LayerKind, PortSet, Rule, Target, TrafficSet, Warning};
 use crate::normalize::fields::{self, FieldError};
@@ -170,14 +171,17 @@ fn allow(
     dest: String,
 ) -> Rule {
     Rule {
-        name: name.into(),
+        written: RuleText::new(
+            name.into(),
+            Action::Allow,
+            None,
+            crate::model::space::proto_name(proto as u32).into(),
+            ports_text.into(),
+            dest.into(),
+        ),
         resource: resource.to_string().into(),
-        priority: None,
         action: Action::Allow,
         traffic: TrafficSet::rule(Some(proto), Some(&ports), addrs).into(),
-        protocol: crate::model::space::proto_name(proto as u32).into(),
-        ports: ports_text.into(),
-        destination: dest.into(),
         unresolved: Vec::new(),
         synthetic: false,
     }

@@ -141,14 +141,18 @@ mod tests {
 
     #[test]
     fn findings_resting_on_non_public_rules_say_what_was_reached() {
-        let ev = |destination: &str| crate::model::Evidence {
-            rule: "probe tcp open 445 (w00tw00t)".into(),
-            action: "allow".into(),
-            priority: None,
-            protocol: "tcp".into(),
-            ports: "445".into(),
-            destination: destination.into(),
-            decides: Some("tcp/445 to all public IPv4".into()),
+        let ev = |destination: &str| {
+            crate::model::Evidence::new(
+                std::sync::Arc::new(crate::model::RuleText {
+                    name: "probe tcp open 445 (w00tw00t)".into(),
+                    action: "allow".into(),
+                    priority: None,
+                    protocol: "tcp".into(),
+                    ports: "445".into(),
+                    destination: destination.into(),
+                }),
+                Some("tcp/445 to all public IPv4".into()),
+            )
         };
         let mut f: Finding = serde_json::from_value(json!({
             "check_id": "EG002", "slug": "smb-egress", "severity": "high", "title": "t",

@@ -4,6 +4,7 @@
 use super::scope::{self, RuleScope};
 use super::{Proposal, UnitKind};
 use crate::model::space::{display_addrs, proto_name, public, public4, public6, ICMP, ICMPV6};
+use crate::model::RuleText;
 use crate::model::{
     Action, AddrSet, Layer, LayerKind, PortSet, ProtoSet, Rule, Target, TrafficSet,
 };
@@ -398,24 +399,30 @@ pub fn gcp_name(s: &str) -> String {
 
 fn as_rule(p: &Planned, resource: &str) -> Rule {
     Rule {
-        name: p.name.as_str().into(),
+        written: RuleText::new(
+            p.name.as_str().into(),
+            if p.purpose == Purpose::Deny {
+                Action::Deny
+            } else {
+                Action::Allow
+            },
+            p.priority,
+            p.protocol
+                .map_or("all".into(), |x| proto_name(u32::from(x)).into()),
+            if p.ports.is_empty() {
+                "all".into()
+            } else {
+                PortSet::from_ranges(p.ports.clone()).display_ports().into()
+            },
+            p.destinations.join(", ").into(),
+        ),
         resource: resource.to_string().into(),
-        priority: p.priority,
         action: if p.purpose == Purpose::Deny {
             Action::Deny
         } else {
             Action::Allow
         },
         traffic: p.traffic.clone().into(),
-        protocol: p
-            .protocol
-            .map_or("all".into(), |x| proto_name(u32::from(x)).into()),
-        ports: if p.ports.is_empty() {
-            "all".into()
-        } else {
-            PortSet::from_ranges(p.ports.clone()).display_ports().into()
-        },
-        destination: p.destinations.join(", ").into(),
         unresolved: Vec::new(),
         synthetic: false,
     }

@@ -70,7 +70,7 @@ pub fn verify_all(
             .iter()
             .filter(|f| p.targets.iter().any(|t| *t == f.resource_id))
         {
-            let rules: Vec<&str> = f.evidence.iter().map(|e| e.rule.as_str()).collect();
+            let rules: Vec<&str> = f.evidence.iter().map(|e| e.name.as_str()).collect();
             problems.push(format!(
                 "{} {} still fires on {}: {} (decided by {})",
                 f.check_id,

@@ -1,6 +1,7 @@
 //! Security groups and network ACLs → policy layers.
 
 use super::parse::{DestKind, Nacl, SecurityGroup};
+use crate::model::RuleText;
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
 use std::collections::BTreeMap;
@@ -48,14 +49,17 @@ pub fn sg_rules(
                 },
             };
             out.push(Rule {
-                name: name.into(),
+                written: RuleText::new(
+                    name.into(),
+                    Action::Allow,
+                    None,
+                    perm.pp.proto_text.as_str().into(),
+                    perm.pp.ports_text.as_str().into(),
+                    d.text.as_str().into(),
+                ),
                 resource: sg.id.as_str().into(),
-                priority: None,
                 action: Action::Allow,
                 traffic: traffic.into(),
-                protocol: perm.pp.proto_text.as_str().into(),
-                ports: perm.pp.ports_text.as_str().into(),
-                destination: d.text.as_str().into(),
                 unresolved,
                 synthetic: false,
             });
@@ -87,18 +91,21 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
         .map(|e| {
             let star = e.number >= NACL_DEFAULT_RULE;
             Rule {
-                name: if star {
-                    format!("{} rule * ({})", n.id, e.number).into()
-                } else {
-                    format!("{} rule {}", n.id, e.number).into()
-                },
+                written: RuleText::new(
+                    if star {
+                        format!("{} rule * ({})", n.id, e.number).into()
+                    } else {
+                        format!("{} rule {}", n.id, e.number).into()
+                    },
+                    e.action,
+                    Some(e.number),
+                    e.pp.proto_text.as_str().into(),
+                    e.pp.ports_text.as_str().into(),
+                    e.dest_text.as_str().into(),
+                ),
                 resource: n.id.as_str().into(),
-                priority: Some(e.number),
                 action: e.action,
                 traffic: TrafficSet::rule(e.pp.proto, e.pp.ports.as_ref(), &e.dest).into(),
-                protocol: e.pp.proto_text.as_str().into(),
-                ports: e.pp.ports_text.as_str().into(),
-                destination: e.dest_text.as_str().into(),
                 unresolved: Vec::new(),
                 synthetic: star,
             }
@@ -112,14 +119,17 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
         rules.insert(
             at,
             Rule {
-                name: format!("{} rule * ({NACL_DEFAULT_RULE})", n.id).into(),
+                written: RuleText::new(
+                    format!("{} rule * ({NACL_DEFAULT_RULE})", n.id).into(),
+                    Action::Deny,
+                    Some(NACL_DEFAULT_RULE),
+                    "all".into(),
+                    "all".into(),
+                    "0.0.0.0/0, ::/0".into(),
+                ),
                 resource: n.id.as_str().into(),
-                priority: Some(NACL_DEFAULT_RULE),
                 action: Action::Deny,
                 traffic: TrafficSet::everything().into(),
-                protocol: "all".into(),
-                ports: "all".into(),
-                destination: "0.0.0.0/0, ::/0".into(),
                 unresolved: Vec::new(),
                 synthetic: true,
             },

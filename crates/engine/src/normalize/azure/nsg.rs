@@ -7,6 +7,7 @@ use super::shape::{array_field, field, id_key, id_name, opt_str, ref_ids, req_st
 use crate::model::space::{
     all_v4, all_v6, parse_addrs, parse_proto_named, public, PortSet, ICMP, ICMPV6,
 };
+use crate::model::RuleText;
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
 use crate::normalize::fields::FieldError;
@@ -545,20 +546,23 @@ fn resolve(
             .map(|a| format!("asg:{}", id_name(a))),
     );
     Rule {
-        name: format!("{}/{}", nsg.name, r.name).into(),
+        written: RuleText::new(
+            format!("{}/{}", nsg.name, r.name).into(),
+            r.action,
+            Some(r.priority),
+            match r.protocol {
+                None => "all".into(),
+                Some(p) => crate::model::space::proto_name(p as u32).into(),
+            },
+            match (&r.ports, r.protocol) {
+                (_, Some(ICMP)) | (None, _) => "all".into(),
+                (Some(p), _) => p.display_ports().into(),
+            },
+            destination.join(", ").into(),
+        ),
         resource: nsg.id.as_str().into(),
-        priority: Some(r.priority),
         action: r.action,
         traffic: traffic.into(),
-        protocol: match r.protocol {
-            None => "all".into(),
-            Some(p) => crate::model::space::proto_name(p as u32).into(),
-        },
-        ports: match (&r.ports, r.protocol) {
-            (_, Some(ICMP)) | (None, _) => "all".into(),
-            (Some(p), _) => p.display_ports().into(),
-        },
-        destination: destination.join(", ").into(),
         unresolved,
         synthetic: r.synthetic,
     }

@@ -10,6 +10,7 @@ use super::parse::{Firewall, L4};
 use super::policy::{Policy, PolicyRule};
 use super::urls::NetRef;
 use crate::model::space::{all_v4, all_v6};
+use crate::model::RuleText;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet};
 
 /// The priority of the implied rules.
@@ -103,18 +104,21 @@ fn l4_text(l4: &[L4]) -> (String, String) {
 pub fn firewall_rule(fw: &Firewall) -> Rule {
     let (protocol, ports) = l4_text(&fw.l4);
     Rule {
-        name: fw.name.as_str().into(),
+        written: RuleText::new(
+            fw.name.as_str().into(),
+            fw.action,
+            Some(fw.priority),
+            protocol.into(),
+            ports.into(),
+            if fw.dest_text.is_empty() {
+                "0.0.0.0/0".into()
+            } else {
+                fw.dest_text.join(", ").into()
+            },
+        ),
         resource: fw.net.name.as_str().into(),
-        priority: Some(fw.priority),
         action: fw.action,
         traffic: l4_traffic(&fw.l4, &fw.dest).into(),
-        protocol: protocol.into(),
-        ports: ports.into(),
-        destination: if fw.dest_text.is_empty() {
-            "0.0.0.0/0".into()
-        } else {
-            fw.dest_text.join(", ").into()
-        },
         unresolved: Vec::new(),
         synthetic: false,
     }
@@ -155,18 +159,21 @@ fn policy_rule(policy: &Policy, r: &PolicyRule) -> Rule {
         destination.push(format!("network-context:{n}"));
     }
     Rule {
-        name: policy_rule_name(policy, r).into(),
+        written: RuleText::new(
+            policy_rule_name(policy, r).into(),
+            r.action,
+            Some(r.priority),
+            protocol.into(),
+            ports.into(),
+            if destination.is_empty() {
+                "all".into()
+            } else {
+                destination.join(", ").into()
+            },
+        ),
         resource: policy.name.as_str().into(),
-        priority: Some(r.priority),
         action: r.action,
         traffic: l4_traffic(&r.l4, &r.dest).into(),
-        protocol: protocol.into(),
-        ports: ports.into(),
-        destination: if destination.is_empty() {
-            "all".into()
-        } else {
-            destination.join(", ").into()
-        },
         unresolved: r.unresolved.clone(),
         synthetic: r.priority >= POLICY_DEFAULT_RULES,
     }
@@ -197,14 +204,17 @@ pub fn policy_layer(policy: &Policy, net: &NetRef, who: &Who) -> Layer {
 
 fn implied(net: &NetRef, name: &str, action: Action, addrs: &AddrSet, dest: &str) -> Rule {
     Rule {
-        name: name.into(),
+        written: RuleText::new(
+            name.into(),
+            action,
+            Some(IMPLIED_PRIORITY),
+            "all".into(),
+            "all".into(),
+            dest.into(),
+        ),
         resource: net.name.as_str().into(),
-        priority: Some(IMPLIED_PRIORITY),
         action,
         traffic: TrafficSet::rule(None, None, addrs).into(),
-        protocol: "all".into(),
-        ports: "all".into(),
-        destination: dest.into(),
         unresolved: Vec::new(),
         synthetic: true,
     }

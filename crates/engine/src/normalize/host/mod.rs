@@ -25,6 +25,7 @@ pub mod nft;
 mod values;
 
 use crate::model::space::{all_v4, all_v6};
+use crate::model::RuleText;
 use crate::model::{Action, AddrSet, Chain, Layer, LayerKind, Rule, Target, TrafficSet, Warning};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
@@ -254,20 +255,23 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
         flat.walk(chain, &Match::exact(fam.clone()), 0);
         let mut rules = flat.rules;
         rules.push(Rule {
-            name: format!(
-                "{} {} policy {}",
-                table.label,
-                chain.name,
-                policy_word(base.policy)
-            )
-            .into(),
+            written: RuleText::new(
+                format!(
+                    "{} {} policy {}",
+                    table.label,
+                    chain.name,
+                    policy_word(base.policy)
+                )
+                .into(),
+                base.policy,
+                None,
+                "all".into(),
+                "all".into(),
+                "all".into(),
+            ),
             resource: format!("{} {}", table.label, chain.name).into(),
-            priority: None,
             action: base.policy,
             traffic: fam.into(),
-            protocol: "all".into(),
-            ports: "all".into(),
-            destination: "all".into(),
             unresolved: Vec::new(),
             synthetic: true,
         });
@@ -366,14 +370,17 @@ impl Flatten<'_> {
 
     fn emit(&mut self, r: &FwRule, action: Action, traffic: TrafficSet, inexact: bool) {
         self.rules.push(Rule {
-            name: r.name.as_str().into(),
+            written: RuleText::new(
+                r.name.as_str().into(),
+                action,
+                None,
+                r.protocol.as_str().into(),
+                r.ports.as_str().into(),
+                r.destination.as_str().into(),
+            ),
             resource: self.table.label.as_str().into(),
-            priority: None,
             action,
             traffic: traffic.into(),
-            protocol: r.protocol.as_str().into(),
-            ports: r.ports.as_str().into(),
-            destination: r.destination.as_str().into(),
             unresolved: Vec::new(),
             synthetic: inexact,
         });
