@@ -181,49 +181,49 @@ impl Causes {
             .iter()
             .map(|t| (TargetKey::of_target(t), t))
             .collect();
-        let mut by_id: FxHashMap<Text, usize> = FxHashMap::default();
-        let mut list: Vec<Cause> = Vec::new();
-        let mut of_finding = Vec::with_capacity(report.findings.len());
-        // Rules are shared by many targets' findings: weigh each once (by address).
-        let mut weights: FxHashMap<*const TrafficSet, f64> = FxHashMap::default();
-        for (i, f) in report.findings.iter().enumerate() {
-            let target = index.get(&TargetKey::of_finding(f)).copied();
-            let blamed = blame(f, target, &mut weights);
-            let id = blamed.id(f);
-            let at = match by_id.get(id.as_str()) {
-                Some(&at) => at,
-                None => {
-                    let id = Text::from(id);
-                    by_id.insert(id.clone(), list.len());
-                    list.push(Cause {
-                        id,
-                        kind: blamed.kind,
-                        provider: f.provider.clone(),
-                        account: f.account.clone(),
-                        holder: blamed.holder,
-                        rules: blamed.rules,
-                        // Most causes (a rule-level finding) hold one finding on one target.
-                        findings: Vec::with_capacity(1),
-                        targets: Vec::with_capacity(1),
-                        checks: CheckSet::default(),
-                        worst: None,
-                    });
-                    list.len() - 1
-                }
-            };
-            let cause = &mut list[at];
-            cause.findings.push(i);
-            cause.checks.insert(&f.check_id);
-            // Sorted and deduplicated below; a run of one resource's findings is pushed once.
-            if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
-                cause.targets.push(ResourceKey::of(f));
-            }
-            if f.suppressed.is_none() {
-                cause.worst = cause.worst.max(Some(f.severity));
-            }
-            of_finding.push(at);
+        let threads = match report.findings.len() {
+            n if n < PARALLEL_FROM => 1,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Self::build_on(report, &index, threads.clamp(1, 8))
+    }
+
+    /// [`Causes::build`] on `threads` threads. Blaming is per finding: each thread takes a
+    /// contiguous share, and the shares' causes are joined in finding order, so every cause's
+    /// findings stay in report order and the result does not depend on the thread count.
+    fn build_on(report: &Report, index: &FxHashMap<TargetKey, &Target>, threads: usize) -> Causes {
+        let findings = report.findings.len();
+        let share = findings.div_ceil(threads).max(1);
+        let ranges: Vec<_> = (0..threads)
+            .map(|k| (k * share).min(findings)..((k + 1) * share).min(findings))
+            .collect();
+        let mut partials = if threads == 1 {
+            vec![Partial::of(report, ranges[0].clone(), index)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = ranges
+                    .iter()
+                    .map(|r| {
+                        let r = r.clone();
+                        s.spawn(move || Partial::of(report, r, index))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a cause share panicked"))
+                    .collect::<Vec<_>>()
+            })
         }
-        drop(by_id);
+        .into_iter();
+        let mut joined = partials.next().unwrap_or_default();
+        for later in partials {
+            joined.append(later);
+        }
+        let Partial {
+            mut list,
+            of_finding,
+            ..
+        } = joined;
         for c in &mut list {
             c.targets.sort();
             c.targets.dedup();
@@ -258,6 +258,98 @@ impl Causes {
     /// Causes with at least one finding that is not suppressed.
     pub fn active(&self) -> impl Iterator<Item = &Cause> {
         self.list.iter().filter(|c| c.worst.is_some())
+    }
+}
+
+/// Below this many findings causes are built on one thread: starting threads costs more.
+const PARALLEL_FROM: usize = 20_000;
+
+/// The causes of a contiguous share of the findings.
+#[derive(Default)]
+struct Partial {
+    by_id: FxHashMap<Text, usize>,
+    list: Vec<Cause>,
+    /// For each finding of the share, in order, its cause's index in `list`.
+    of_finding: Vec<usize>,
+}
+
+impl Partial {
+    fn of(
+        report: &Report,
+        range: std::ops::Range<usize>,
+        index: &FxHashMap<TargetKey, &Target>,
+    ) -> Partial {
+        let mut p = Partial {
+            of_finding: Vec::with_capacity(range.len()),
+            ..Partial::default()
+        };
+        // Rules are shared by many targets' findings: weigh each once (by address).
+        let mut weights: FxHashMap<*const TrafficSet, f64> = FxHashMap::default();
+        for i in range {
+            let f = &report.findings[i];
+            let target = index.get(&TargetKey::of_finding(f)).copied();
+            let blamed = blame(f, target, &mut weights);
+            let id = blamed.id(f);
+            let at = match p.by_id.get(id.as_str()) {
+                Some(&at) => at,
+                None => {
+                    let id = Text::from(id);
+                    p.by_id.insert(id.clone(), p.list.len());
+                    p.list.push(Cause {
+                        id,
+                        kind: blamed.kind,
+                        provider: f.provider.clone(),
+                        account: f.account.clone(),
+                        holder: blamed.holder,
+                        rules: blamed.rules,
+                        // Most causes (a rule-level finding) hold one finding on one target.
+                        findings: Vec::with_capacity(1),
+                        targets: Vec::with_capacity(1),
+                        checks: CheckSet::default(),
+                        worst: None,
+                    });
+                    p.list.len() - 1
+                }
+            };
+            let cause = &mut p.list[at];
+            cause.findings.push(i);
+            cause.checks.insert(&f.check_id);
+            // Sorted and deduplicated later; a run of one resource's findings is pushed once.
+            if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
+                cause.targets.push(ResourceKey::of(f));
+            }
+            if f.suppressed.is_none() {
+                cause.worst = cause.worst.max(Some(f.severity));
+            }
+            p.of_finding.push(at);
+        }
+        p
+    }
+
+    /// Adds the causes of the share that follows this one.
+    fn append(&mut self, later: Partial) {
+        let mut moved = Vec::with_capacity(later.list.len());
+        for c in later.list {
+            match self.by_id.get(c.id.as_str()) {
+                Some(&at) => {
+                    let mine = &mut self.list[at];
+                    mine.findings.extend(c.findings);
+                    mine.targets.extend(c.targets);
+                    for check in c.checks.iter() {
+                        mine.checks.insert(check);
+                    }
+                    mine.worst = mine.worst.max(c.worst);
+                    moved.push(at);
+                }
+                None => {
+                    self.by_id.insert(c.id.clone(), self.list.len());
+                    moved.push(self.list.len());
+                    self.list.push(c);
+                }
+            }
+        }
+        self.of_finding
+            .extend(later.of_finding.into_iter().map(|c| moved[c]));
     }
 }
 
@@ -522,6 +614,60 @@ impl Causes {
         for (i, f) in report.findings.iter_mut().enumerate() {
             // Shared with the cause: a reference count per finding, not a copy of the id.
             f.cause = self.of_finding.get(i).map(|&c| self.list[c].id.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Findings on a few resources whose causes recur across any split of the list.
+    fn report() -> Report {
+        let findings = (0..60)
+            .map(|i| {
+                let (sg, check) = (i % 7, ["EG001", "EG002", "EG013"][i % 3]);
+                let severity = ["high", "low"][i % 2];
+                serde_json::from_value(serde_json::json!({
+                    "check_id": check, "slug": "s", "severity": severity,
+                    "title": "t", "provider": "aws", "account": "1", "region": "r",
+                    "resource_id": format!("eni-{}", i % 11), "resource_kind": "network-interface",
+                    "message": "m", "fingerprint": "",
+                    "evidence": [{"rule": format!("sg-{sg} egress #1"), "action": "allow",
+                        "protocol": "all", "ports": "all", "destination": "0.0.0.0/0"}],
+                }))
+                .unwrap()
+            })
+            .collect();
+        Report::new(findings, Vec::new(), Vec::new(), 11)
+    }
+
+    #[test]
+    fn causes_do_not_depend_on_the_thread_count() {
+        let report = report();
+        let index = FxHashMap::default();
+        let one = Causes::build_on(&report, &index, 1);
+        assert_eq!(one.list.len(), 7, "one cause per group");
+        let summary = |c: &Causes| {
+            let list: Vec<_> = c
+                .list
+                .iter()
+                .map(|c| {
+                    let checks: Vec<_> = c.checks.iter().map(|t| t.to_string()).collect();
+                    (
+                        c.id.to_string(),
+                        c.findings.clone(),
+                        c.targets.clone(),
+                        checks,
+                        c.worst,
+                    )
+                })
+                .collect();
+            (list, c.of_finding.clone())
+        };
+        for threads in [2, 3, 4, 7] {
+            let many = Causes::build_on(&report, &index, threads);
+            assert_eq!(summary(&many), summary(&one), "{threads} threads");
         }
     }
 }
