@@ -34,11 +34,31 @@ const HEADER: [&str; 20] = [
 
 /// Written row by row: only one row is held at a time.
 pub fn render(report: &Report, catalog: &Catalog, out: &mut dyn fmt::Write) -> fmt::Result {
-    out.write_str(&row(HEADER.iter().map(|s| s.to_string())))?;
+    out.write_str(&header())?;
     for f in &report.findings {
         out.write_str(&row(fields(f, catalog)))?;
     }
     Ok(())
+}
+
+/// [`render`] to a file or pipe, the rows made on every core (a large estate has millions).
+pub fn write(
+    report: &Report,
+    catalog: &Catalog,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    w.write_all(header().as_bytes())?;
+    super::spliced::in_order(w, &report.findings, &|part: &[Finding], _| {
+        let mut out = String::with_capacity(part.len() * 512);
+        for f in part {
+            out.push_str(&row(fields(f, catalog)));
+        }
+        Ok(out.into_bytes())
+    })
+}
+
+fn header() -> String {
+    row(HEADER.iter().map(|s| s.to_string()))
 }
 
 /// One finding's cells, in [`HEADER`] order.

@@ -15,6 +15,7 @@ mod markdown;
 pub mod matrix;
 mod remedy;
 mod sarif;
+mod spliced;
 mod stream;
 mod table;
 pub mod text;
@@ -161,8 +162,17 @@ pub fn write_report(
     w: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
     match format {
-        Format::Json => serde_json::to_writer_pretty(&mut *w, report)?,
+        // The findings are serialized on every core (a large estate has millions).
+        Format::Json => spliced::write(
+            &mut *w,
+            &report.without_findings(),
+            "findings",
+            1,
+            &report.findings,
+            |f, buf| serde_json::to_writer_pretty(buf, f),
+        )?,
         Format::Sarif => sarif::write(report, ctx.catalog, &mut *w)?,
+        Format::Csv => return Ok(csv::write(report, ctx.catalog, &mut *w)?),
         other => {
             let mut sink = stream::IoSink::new(w);
             let rendered = render_into(report, other, ctx, &mut sink);

@@ -1,5 +1,6 @@
-//! The text formats are streamed to their writer: the bytes are those of the rendered string, and
-//! a writer that fails (a full disk) makes the write an error instead of a short report.
+//! Every format is streamed to its writer: the bytes are those of the rendered string (also when
+//! the findings are rendered on several threads, in chunks), and a writer that fails (a full
+//! disk) makes the write an error instead of a short report.
 
 use super::{catalog, sample};
 use egress_audit::report::{render_with, write_report, Context, Format};
@@ -29,13 +30,34 @@ impl Write for FailAfter {
     }
 }
 
+/// The sample's findings many times over: more than one chunk of findings per thread.
+fn large() -> egress_audit::model::Report {
+    let mut report = sample();
+    let one = report.findings.clone();
+    for i in 0..400 {
+        report.findings.extend(one.iter().cloned().map(|mut f| {
+            f.resource_id = format!("{}-{i}", f.resource_id).into();
+            f
+        }));
+    }
+    report.recount();
+    report
+}
+
 #[test]
 fn streamed_formats_match_the_string_and_return_write_errors() {
+    for report in [sample(), large()] {
+        check_streamed(report);
+    }
+}
+
+fn check_streamed(mut report: egress_audit::model::Report) {
     let catalog = catalog();
-    let mut report = sample();
     let ctx = Context::new(&report, &catalog, &[]);
     ctx.causes.apply(&mut report);
     for format in [
+        Format::Json,
+        Format::Sarif,
         Format::Csv,
         Format::Junit,
         Format::Html,
@@ -59,10 +81,16 @@ fn streamed_formats_match_the_string_and_return_write_errors() {
         };
         let err = write_report(&report, format, &ctx, &mut w)
             .expect_err(&format!("{format:?}: a failed write must be an error"));
-        let io = err
+        // The writer's error, as itself or under the serializer's.
+        let kind = err
             .downcast_ref::<io::Error>()
+            .map(io::Error::kind)
+            .or_else(|| {
+                err.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
             .unwrap_or_else(|| panic!("{format:?}: not the writer's error: {err:#}"));
-        assert_eq!(io.kind(), io::ErrorKind::StorageFull, "{format:?}");
+        assert_eq!(kind, io::ErrorKind::StorageFull, "{format:?}");
         assert_eq!(w.written, whole.as_bytes()[..room], "{format:?}");
         // Nothing is written past the failure: no report with a hole in it.
         assert_eq!(w.after_failure, 1, "{format:?}");
