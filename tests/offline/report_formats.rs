@@ -642,3 +642,5 @@ mod browser;
 mod causes;
 
 mod streaming;
+
+mod sarif_bytes;
