@@ -321,15 +321,6 @@ impl std::fmt::Display for EvidenceLine<'_> {
     }
 }
 
-/// All of a finding's evidence, `; `-separated.
-pub fn evidence_summary(f: &Finding) -> String {
-    f.evidence
-        .iter()
-        .map(evidence_line)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// The resource a group of findings is about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResourceKey {
