@@ -120,9 +120,27 @@ fn sarif_bytes_match_the_golden_file_streamed_and_whole() {
     );
     assert!(
         streamed == want,
-        "streamed SARIF's bytes differ from {golden:?}"
+        "streamed SARIF differs from {golden:?}: {}",
+        first_difference(&streamed, &want)
     );
-    assert!(whole == want, "sarif() rendered differs from {golden:?}");
+    assert!(
+        whole == want,
+        "sarif() rendered differs from {golden:?}: {}",
+        first_difference(&whole, &want)
+    );
     let errors = schema_errors(&sarif_validator(), &as_value(&want));
     assert!(errors.is_empty(), "SARIF schema errors: {errors:#?}");
+}
+
+/// Where two documents part, for a failure message shorter than both documents.
+fn first_difference(got: &str, want: &str) -> String {
+    let mut lines = got.lines().zip(want.lines()).enumerate();
+    match lines.find(|(_, (g, w))| g != w) {
+        Some((i, (g, w))) => format!("line {}: got {g:?}, want {w:?}", i + 1),
+        None => format!(
+            "{} lines, want {}",
+            got.lines().count(),
+            want.lines().count()
+        ),
+    }
 }
