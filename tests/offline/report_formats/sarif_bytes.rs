@@ -107,7 +107,8 @@ fn sarif_bytes_match_the_golden_file_streamed_and_whole() {
     let streamed = String::from_utf8(streamed).unwrap();
     let whole = render_with(&report, Format::Sarif, &ctx).unwrap();
 
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sarif-every-field.sarif");
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-every-field.golden.sarif");
     if std::env::var_os("EGRESS_AUDIT_BLESS").is_some() {
         std::fs::write(&golden, &streamed).unwrap();
     }

@@ -4,7 +4,7 @@
 //!
 //! The document was once built from `Value`s, whose maps sort their keys: every struct here
 //! declares its fields in that sorted order, so that the bytes stay the same
-//! (tests/golden/sarif-every-field.sarif pins them).
+//! (tests/fixtures/sarif-every-field.golden.sarif pins them).
 
 use super::level;
 use crate::EvidenceLine;
