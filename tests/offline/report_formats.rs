@@ -652,3 +652,5 @@ mod browser;
 mod causes;
 
 mod streaming;
+
+mod sarif_bytes;

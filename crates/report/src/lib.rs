@@ -303,30 +303,32 @@ pub fn qualified_name(f: &Finding) -> String {
 
 /// One deciding rule on one line: `allow sg-1 egress #1 (prio 100): tcp 0-65535 → 0.0.0.0/0`.
 pub fn evidence_line(e: &Evidence) -> String {
-    let prio = e
-        .priority
-        .map(|p| format!(" (priority {p})"))
-        .unwrap_or_default();
-    // `all all` and `tcp 0-65535` read better as `all traffic` and `tcp`.
-    let what = match (e.protocol.as_str(), e.ports.as_str()) {
-        ("all" | "-1" | "*", "all" | "*" | "0-65535" | "") => "all traffic".to_string(),
-        (p, "all" | "*" | "") => p.to_string(),
-        (p, ports) => format!("{p} {ports}"),
-    };
-    let mut s = format!("{} {}{prio}: {what} to {}", e.action, e.name, e.destination);
-    if let Some(d) = &e.decides {
-        s.push_str(&format!(" [decides {d}]"));
-    }
-    s
+    EvidenceLine(e).to_string()
 }
 
-/// All of a finding's evidence, `; `-separated.
-pub fn evidence_summary(f: &Finding) -> String {
-    f.evidence
-        .iter()
-        .map(evidence_line)
-        .collect::<Vec<_>>()
-        .join("; ")
+/// [`evidence_line`] written to a formatter, for a report that writes it into a longer text.
+pub(crate) struct EvidenceLine<'a>(pub &'a Evidence);
+
+impl std::fmt::Display for EvidenceLine<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self.0;
+        write!(out, "{} {}", e.action, e.name)?;
+        if let Some(p) = e.priority {
+            write!(out, " (priority {p})")?;
+        }
+        out.write_str(": ")?;
+        // `all all` and `tcp 0-65535` read better as `all traffic` and `tcp`.
+        match (e.protocol.as_str(), e.ports.as_str()) {
+            ("all" | "-1" | "*", "all" | "*" | "0-65535" | "") => out.write_str("all traffic")?,
+            (p, "all" | "*" | "") => out.write_str(p)?,
+            (p, ports) => write!(out, "{p} {ports}")?,
+        }
+        write!(out, " to {}", e.destination)?;
+        if let Some(d) = &e.decides {
+            write!(out, " [decides {d}]")?;
+        }
+        Ok(())
+    }
 }
 
 /// The resource a group of findings is about.

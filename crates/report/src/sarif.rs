@@ -2,22 +2,31 @@
 //! `provider/account/region/resource_id` and, for GitHub code scanning, at a pseudo-path
 //! `cloud/provider/account/region/resource_id` (cloud resources have no file and line).
 
-use super::{evidence_summary, not_scanned_line, qualified_name};
+mod result;
+
+use super::not_scanned_line;
 use egress_audit_engine::checks::{Catalog, CheckDef};
-use egress_audit_engine::model::{Finding, Report, Severity};
-use serde_json::{json, Map, Value};
+use egress_audit_engine::model::{Report, Severity};
+use result::SarifResult;
+use serde_json::{json, Value};
 
 const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
+/// The document [`write`] writes, as a `Value` (one source for both).
 pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
-    let mut doc = shell(report, catalog);
-    doc["runs"][0]["results"] = report.findings.iter().map(|f| result(f, catalog)).collect();
-    doc
+    let doc = shell(report, catalog);
+    serde_json::to_value(Streamed {
+        doc: &doc,
+        report,
+        catalog,
+    })
+    .expect("a SARIF document has only string keys")
 }
 
-/// Writes [`sarif`]'s document to `w` with its results built one at a time, so memory does not
-/// grow with the number of findings (a large estate's SARIF held as one `Value` took 24 GB).
+/// Writes [`sarif`]'s document to `w` with its results written straight from the findings, so
+/// memory does not grow with the number of findings (a large estate's SARIF held as one `Value`
+/// took 24 GB).
 pub fn write(
     report: &Report,
     catalog: &Catalog,
@@ -83,7 +92,7 @@ struct Results<'a>(&'a Report, &'a Catalog);
 
 impl serde::Serialize for Results<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.findings.iter().map(|f| result(f, self.1)))
+        s.collect_seq(self.0.findings.iter().map(|f| SarifResult::new(f, self.1)))
     }
 }
 
@@ -160,86 +169,6 @@ fn shell(report: &Report, catalog: &Catalog) -> Value {
             "properties": {"summary": report.summary},
         }],
     })
-}
-
-fn result(f: &Finding, catalog: &Catalog) -> Value {
-    let mut text = f.message.clone();
-    if let Some(r) = &f.rule {
-        text.push_str(&format!(" (rule {r})"));
-    }
-    let ev = evidence_summary(f);
-    if !ev.is_empty() {
-        text.push_str(&format!(". Deciding rules: {ev}"));
-    }
-    for n in &f.notes {
-        text.push_str(&format!(". Note: {n}"));
-    }
-    let mut props = Map::new();
-    props.insert("severity".into(), json!(f.severity));
-    if let Some(o) = f.original_severity {
-        props.insert("originalSeverity".into(), json!(o));
-    }
-    props.insert("evidence".into(), json!(f.evidence));
-    props.insert("notes".into(), json!(f.notes));
-    props.insert("observed".into(), json!(f.observed));
-    props.insert("resourceKind".into(), json!(f.resource_kind));
-    if let Some(c) = &f.cause {
-        props.insert("cause".into(), json!(c));
-    }
-
-    let mut logical = json!({
-        "fullyQualifiedName": qualified_name(f),
-        "name": f.resource_name.as_deref().unwrap_or(&f.resource_id),
-        "kind": "resource",
-    });
-    if f.resource_name.is_some() {
-        logical["decoratedName"] = json!(f.resource_id);
-    }
-
-    let mut r = json!({
-        "ruleId": f.check_id,
-        "level": level(f.severity),
-        "message": {"text": text},
-        "locations": [{
-            // Code scanning needs a region; a cloud resource's "file" has one line.
-            "physicalLocation": {
-                "artifactLocation": {"uri": resource_uri(f)},
-                "region": {"startLine": 1},
-            },
-            "logicalLocations": [logical],
-        }],
-        "partialFingerprints": {"egressAudit/v1": f.fingerprint},
-        "properties": props,
-    });
-    if let Some(i) = catalog.checks.iter().position(|c| c.id == f.check_id) {
-        r["ruleIndex"] = json!(i);
-    }
-    if let Some(reason) = &f.suppressed {
-        r["suppressions"] = json!([{"kind": "external", "justification": reason}]);
-    }
-    r
-}
-
-/// GitHub code scanning rejects a result without a physical location ("expected a physical
-/// location"), and a cloud resource has no file: name the resource as a relative path,
-/// `cloud/aws/111122223333/us-east-1/sg-0123`, percent-encoded so it is a valid URI reference.
-fn resource_uri(f: &Finding) -> String {
-    let path = format!(
-        "cloud/{}/{}/{}/{}",
-        f.provider,
-        f.account.as_deref().unwrap_or("-"),
-        f.region.as_deref().unwrap_or("-"),
-        f.resource_id.trim_start_matches('/')
-    );
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn level(s: Severity) -> &'static str {
