@@ -24,22 +24,22 @@ pub fn sarif(report: &Report, catalog: &Catalog) -> Value {
     .expect("a SARIF document has only string keys")
 }
 
-/// Writes [`sarif`]'s document to `w` with its results written straight from the findings, so
-/// memory does not grow with the number of findings (a large estate's SARIF held as one `Value`
-/// took 24 GB).
+/// Writes [`sarif`]'s document to `w` with its results written straight from the findings, on
+/// every core, so memory does not grow with the number of findings (a large estate's SARIF held
+/// as one `Value` took 24 GB).
 pub fn write(
     report: &Report,
     catalog: &Catalog,
     w: &mut dyn std::io::Write,
-) -> serde_json::Result<()> {
-    let doc = shell(report, catalog);
-    serde_json::to_writer_pretty(
+) -> std::io::Result<()> {
+    // `runs[0].results`: a member of an object in an array in the top-level object.
+    super::spliced::write(
         w,
-        &Streamed {
-            doc: &doc,
-            report,
-            catalog,
-        },
+        &shell(report, catalog),
+        "results",
+        3,
+        &report.findings,
+        |f, buf| serde_json::to_writer_pretty(buf, &SarifResult::new(f, catalog)),
     )
 }
 
