@@ -22,7 +22,7 @@ fn evidence(
         Arc::new(RuleText {
             name: rule.into(),
             action: "allow".into(),
-            priority: priority,
+            priority,
             protocol: what.0.into(),
             ports: what.1.into(),
             destination: "0.0.0.0/0".into(),
