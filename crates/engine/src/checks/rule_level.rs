@@ -81,9 +81,8 @@ fn rule_finding(
 fn deciders(entries: &[Entry], k: usize, part: &TrafficSet) -> Vec<Evidence> {
     let mut ev = vec![rule_evidence(entries[k].rule, None)];
     for e in &entries[..k] {
-        let d = e.outcome.decided.intersect(part);
-        if !d.is_empty() {
-            ev.push(rule_evidence(e.rule, Some(&d)));
+        if e.outcome.decided.intersects(part) {
+            ev.push(rule_evidence(e.rule, Some(&e.outcome.decided.intersect(part))));
         }
     }
     ev

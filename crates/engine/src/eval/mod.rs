@@ -12,8 +12,9 @@ use std::sync::Arc;
 /// What one rule decided in its chain, given everything before it.
 #[derive(Clone, Debug)]
 pub struct RuleOutcome {
-    /// The packets this rule decided (matched and not decided earlier).
-    pub decided: TrafficSet,
+    /// The packets this rule decided (matched and not decided earlier). Often all of the
+    /// rule's traffic: then it is the rule's own set, shared, not a copy per target.
+    pub decided: Arc<TrafficSet>,
     /// For deny rules in ordered layers: its public traffic was all decided before it.
     pub public_shadowed: bool,
     /// For deny rules: part of its public traffic was already allowed before it.
@@ -70,7 +71,7 @@ fn eval_layer(
     let mut passed = TrafficSet::empty();
     let mut rules = Vec::with_capacity(layer.rules.len());
     for rule in &layer.rules {
-        let decided = rule.traffic.intersect(&remaining);
+        let decided = decided_part(rule, &remaining);
         // Only a deny can be shadowed (EG011); skip the set work for the rest.
         let (public_shadowed, public_allowed_before) = if rule.action == Action::Deny {
             let rule_pub = rule.traffic.restrict_addrs(public());
@@ -109,6 +110,15 @@ fn eval_layer(
     )
 }
 
+/// The part of `rule`'s traffic in `input`: the rule's own (shared) set when it all is.
+fn decided_part(rule: &Rule, input: &TrafficSet) -> Arc<TrafficSet> {
+    if rule.traffic.is_subset(input) {
+        rule.traffic.clone()
+    } else {
+        Arc::new(rule.traffic.intersect(input))
+    }
+}
+
 /// A security-group style layer: the union of its allow rules; no order, nothing shadows.
 fn eval_unordered(
     layer: &Layer,
@@ -131,7 +141,7 @@ fn eval_unordered(
         .rules
         .iter()
         .map(|r| RuleOutcome {
-            decided: r.traffic.intersect(input),
+            decided: decided_part(r, input),
             public_shadowed: false,
             public_allowed_before: false,
         })
@@ -242,9 +252,9 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
                 if rule.action != Action::Allow {
                     continue;
                 }
-                let part = ro.decided.intersect(&passing);
-                if !part.is_empty() {
-                    out.push(rule_evidence(rule, Some(&part)));
+                // Most rules have no part in a check's traffic: tell without building the part.
+                if ro.decided.intersects(&passing) {
+                    out.push(rule_evidence(rule, Some(&ro.decided.intersect(&passing))));
                 }
             }
             if layer.no_match == Action::Allow && lo.fallthrough.intersects(&passing) {
