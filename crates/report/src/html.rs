@@ -41,26 +41,66 @@ table.flows tr.ambiguous td:first-child{background:#fff3b0}";
 /// Root causes shown in full; the rest are listed in a collapsed block.
 const TOP_CAUSES: usize = 10;
 
-/// Written section by section; only the matrix rows and one cause's pieces are held.
-pub fn render(report: &Report, ctx: &Context, out: &mut dyn Write) -> fmt::Result {
-    write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>egress-audit report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>egress-audit report</h1>\n"
-    )?;
-    header(report, ctx, out)?;
+/// Written section by section; only the matrix rows and a few causes' pieces are held. The
+/// causes (a large estate has hundreds of thousands) are rendered on every core, in order.
+pub fn write(report: &Report, ctx: &Context, w: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    write_text(w, |out| {
+        write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>egress-audit report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+             <h1>egress-audit report</h1>\n"
+        )?;
+        header(report, ctx, out)
+    })?;
     let rows = matrix::rows(report, &ctx.targets, &ctx.checked);
     let anchors: BTreeMap<&ResourceKey, usize> =
         rows.iter().enumerate().map(|(i, r)| (&r.key, i)).collect();
-    severity_counts(report, out)?;
-    matrix_table(&rows, out)?;
-    causes(report, ctx, &anchors, out)?;
-    super::flow_profile::html_section(report, esc, out)?;
-    rest(report, out)?;
-    out.write_str("</body>\n</html>\n")
+    let all: Vec<&Cause> = ctx.causes.active().collect();
+    write_text(w, |out| {
+        severity_counts(report, out)?;
+        matrix_table(&rows, out)?;
+        writeln!(
+            out,
+            "<h2 id=\"causes\">Root causes</h2>\n<p>{} close the {}, worst first.</p>",
+            plural(all.len(), "change"),
+            plural(report.summary.findings, "finding")
+        )
+    })?;
+    super::spliced::in_order(w, &all, &|part: &[&Cause], first: usize| {
+        let mut out = String::new();
+        for (k, c) in part.iter().enumerate() {
+            if first + k == TOP_CAUSES {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{} more</summary>",
+                    plural(all.len() - TOP_CAUSES, "cause")
+                );
+            }
+            let _ = cause(report, ctx, c, &anchors, &mut out);
+        }
+        Ok(out.into_bytes())
+    })?;
+    write_text(w, |out| {
+        if all.len() > TOP_CAUSES {
+            out.write_str("</details>\n")?;
+        }
+        super::flow_profile::html_section(report, esc, out)?;
+        rest(report, out)?;
+        out.write_str("</body>\n</html>\n")
+    })
+}
+
+/// Text written through `fmt::Write`, with the writer's error kept.
+fn write_text(
+    w: &mut dyn std::io::Write,
+    text: impl FnOnce(&mut dyn Write) -> fmt::Result,
+) -> anyhow::Result<()> {
+    let mut sink = super::stream::IoSink::new(w);
+    let written = text(&mut sink).map_err(anyhow::Error::from);
+    sink.finish(written)
 }
 
 fn header(report: &Report, ctx: &Context, out: &mut dyn Write) -> fmt::Result {
@@ -190,35 +230,6 @@ fn target_label(k: &ResourceKey) -> String {
     .flatten()
     .collect();
     format!("{s} ({})", scope.join(" "))
-}
-
-fn causes(
-    report: &Report,
-    ctx: &Context,
-    anchors: &BTreeMap<&ResourceKey, usize>,
-    out: &mut dyn Write,
-) -> fmt::Result {
-    let all: Vec<&Cause> = ctx.causes.active().collect();
-    writeln!(
-        out,
-        "<h2 id=\"causes\">Root causes</h2>\n<p>{} close the {}, worst first.</p>",
-        plural(all.len(), "change"),
-        plural(report.summary.findings, "finding")
-    )?;
-    for (i, c) in all.iter().enumerate() {
-        if i == TOP_CAUSES {
-            writeln!(
-                out,
-                "<details><summary>{} more</summary>",
-                plural(all.len() - TOP_CAUSES, "cause")
-            )?;
-        }
-        cause(report, ctx, c, anchors, out)?;
-    }
-    if all.len() > TOP_CAUSES {
-        out.write_str("</details>\n")?;
-    }
-    Ok(())
 }
 
 fn cause(

@@ -173,6 +173,7 @@ pub fn write_report(
         )?,
         Format::Sarif => sarif::write(report, ctx.catalog, &mut *w)?,
         Format::Csv => return Ok(csv::write(report, ctx.catalog, &mut *w)?),
+        Format::Html => return html::write(report, ctx, w),
         other => {
             let mut sink = stream::IoSink::new(w);
             let rendered = render_into(report, other, ctx, &mut sink);
@@ -208,7 +209,12 @@ fn render_into(
             flow_profile::markdown_block(report, out)?;
         }
         Format::Csv => csv::render(report, ctx.catalog, out)?,
-        Format::Html => html::render(report, ctx, out)?,
+        Format::Html => {
+            // One writer for both: the page is written to bytes, then passed on.
+            let mut page = Vec::new();
+            html::write(report, ctx, &mut page)?;
+            out.write_str(std::str::from_utf8(&page)?)?;
+        }
     }
     Ok(())
 }

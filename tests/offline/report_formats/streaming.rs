@@ -30,13 +30,19 @@ impl Write for FailAfter {
     }
 }
 
-/// The sample's findings many times over: more than one chunk of findings per thread.
+/// The sample's findings many times over: more than one chunk of findings (and causes) per
+/// thread.
 fn large() -> egress_audit::model::Report {
     let mut report = sample();
     let one = report.findings.clone();
     for i in 0..400 {
         report.findings.extend(one.iter().cloned().map(|mut f| {
             f.resource_id = format!("{}-{i}", f.resource_id).into();
+            // Other rules too: thousands of causes, so that the HTML's causes take many chunks.
+            for e in &mut f.evidence {
+                let written = std::sync::Arc::make_mut(&mut e.written);
+                written.name = format!("{}-{i}", written.name).into();
+            }
             f
         }));
     }

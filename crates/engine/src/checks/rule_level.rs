@@ -82,7 +82,10 @@ fn deciders(entries: &[Entry], k: usize, part: &TrafficSet) -> Vec<Evidence> {
     let mut ev = vec![rule_evidence(entries[k].rule, None)];
     for e in &entries[..k] {
         if e.outcome.decided.intersects(part) {
-            ev.push(rule_evidence(e.rule, Some(&e.outcome.decided.intersect(part))));
+            ev.push(rule_evidence(
+                e.rule,
+                Some(&e.outcome.decided.intersect(part)),
+            ));
         }
     }
     ev
