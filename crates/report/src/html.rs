@@ -6,6 +6,7 @@
 
 use super::cause::Cause;
 use super::matrix::{self, Cell, CLASSES};
+use super::stream::write_text;
 use super::{
     by_resource, evidence_line, not_scanned_line, plural, qualified_name, remedy, summary_line,
     Context, ResourceKey,
@@ -91,16 +92,6 @@ pub fn write(report: &Report, ctx: &Context, w: &mut dyn std::io::Write) -> anyh
         rest(report, out)?;
         out.write_str("</body>\n</html>\n")
     })
-}
-
-/// Text written through `fmt::Write`, with the writer's error kept.
-fn write_text(
-    w: &mut dyn std::io::Write,
-    text: impl FnOnce(&mut dyn Write) -> fmt::Result,
-) -> anyhow::Result<()> {
-    let mut sink = super::stream::IoSink::new(w);
-    let written = text(&mut sink).map_err(anyhow::Error::from);
-    sink.finish(written)
 }
 
 fn header(report: &Report, ctx: &Context, out: &mut dyn Write) -> fmt::Result {

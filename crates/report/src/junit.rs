@@ -4,6 +4,7 @@
 //! without findings, and an erroring suite for scopes that were not read (a partial scan must not
 //! look green).
 
+use super::stream::write_text;
 use super::{evidence_line, not_scanned_line, qualified_name};
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Finding, Report, Severity};
@@ -11,13 +12,14 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 /// Written as it goes: the totals on `<testsuites>` are counted first, then each suite and
-/// testcase is written; only the findings grouped by check (references) are held.
-pub fn render(
+/// testcase is written; only the findings grouped by check (references) are held. A suite's
+/// testcases (a large estate has hundreds of thousands per check) are made on every core.
+pub fn write(
     report: &Report,
     catalog: &Catalog,
     gate: Option<Severity>,
-    out: &mut dyn Write,
-) -> fmt::Result {
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     let mut by_check: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for c in &catalog.checks {
         by_check.entry(c.id.as_str()).or_default();
@@ -35,12 +37,14 @@ pub fn render(
         .iter()
         .filter(|f| f.suppressed.is_some())
         .count();
-    out.write_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
-    writeln!(
-        out,
-        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
-        esc(&format!("{} {}", report.tool.name, report.tool.version))
-    )?;
+    write_text(w, |out| {
+        out.write_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+        writeln!(
+            out,
+            "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
+            esc(&format!("{} {}", report.tool.name, report.tool.version))
+        )
+    })?;
 
     for (id, findings) in &by_check {
         let slug = catalog
@@ -53,25 +57,37 @@ pub fn render(
         let fail = findings.iter().filter(|f| fails(f, gate)).count();
         let skip = findings.iter().filter(|f| f.suppressed.is_some()).count();
         let n = findings.len().max(1);
-        writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{fail}\" errors=\"0\" skipped=\"{skip}\">",
-            esc(&suite_name)
-        )?;
-        if findings.is_empty() {
+        write_text(w, |out| {
             writeln!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{}\"/>",
-                esc(&classname),
-                esc(&format!("{slug}: no findings"))
+                "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{fail}\" errors=\"0\" skipped=\"{skip}\">",
+                esc(&suite_name)
             )?;
-        }
-        for f in findings {
-            testcase(out, &classname, f, fails(f, gate))?;
-        }
-        out.write_str("  </testsuite>\n")?;
+            if findings.is_empty() {
+                writeln!(
+                    out,
+                    "    <testcase classname=\"{}\" name=\"{}\"/>",
+                    esc(&classname),
+                    esc(&format!("{slug}: no findings"))
+                )?;
+            }
+            Ok(())
+        })?;
+        super::spliced::in_order(w, findings, &|part: &[&Finding], _| {
+            let mut out = String::new();
+            for f in part {
+                let _ = testcase(&mut out, &classname, f, fails(f, gate));
+            }
+            Ok(out.into_bytes())
+        })?;
+        w.write_all(b"  </testsuite>\n")?;
     }
 
+    write_text(w, |out| coverage_and_end(report, errors, out))
+}
+
+/// The suite of scopes that were not read, and the end of the document.
+fn coverage_and_end(report: &Report, errors: usize, out: &mut dyn Write) -> fmt::Result {
     if errors > 0 {
         writeln!(
             out,

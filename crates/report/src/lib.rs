@@ -174,6 +174,7 @@ pub fn write_report(
         Format::Sarif => sarif::write(report, ctx.catalog, &mut *w)?,
         Format::Csv => return Ok(csv::write(report, ctx.catalog, &mut *w)?),
         Format::Html => return html::write(report, ctx, w),
+        Format::Junit => return junit::write(report, ctx.catalog, ctx.gate, w),
         other => {
             let mut sink = stream::IoSink::new(w);
             let rendered = render_into(report, other, ctx, &mut sink);
@@ -200,7 +201,11 @@ fn render_into(
             out.write_str(&consistency::table_block(report, width))?;
             out.write_str(&flow_profile::table_block(report, width))?;
         }
-        Format::Junit => junit::render(report, ctx.catalog, ctx.gate, out)?,
+        Format::Junit => {
+            let mut xml = Vec::new();
+            junit::write(report, ctx.catalog, ctx.gate, &mut xml)?;
+            out.write_str(std::str::from_utf8(&xml)?)?;
+        }
         Format::Markdown => {
             // Capped at about 1 MiB (a job summary's limit), so rendered whole; the blocks after
             // it are not capped and are written as they come.

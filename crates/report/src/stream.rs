@@ -37,3 +37,13 @@ impl fmt::Write for IoSink<'_> {
         })
     }
 }
+
+/// Text written through `fmt::Write` to an `io::Write`, with the writer's error kept.
+pub(crate) fn write_text(
+    w: &mut dyn io::Write,
+    text: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+) -> anyhow::Result<()> {
+    let mut sink = IoSink::new(w);
+    let written = text(&mut sink).map_err(anyhow::Error::from);
+    sink.finish(written)
+}
