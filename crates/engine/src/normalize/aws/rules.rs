@@ -2,7 +2,7 @@
 
 use super::parse::{DestKind, Nacl, SecurityGroup};
 use crate::model::WarningKind;
-use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
+use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, Rules, TrafficSet, Warning};
 use std::collections::BTreeMap;
 
 /// One rule per (permission × destination), all allows: `sg-0123 egress #1 (description)`.
@@ -13,7 +13,7 @@ pub fn sg_rules(
     prefix_lists: &BTreeMap<String, AddrSet>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Rule> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(sg.egress.iter().map(|p| p.dests.len()).sum());
     for perm in &sg.egress {
         for d in &perm.dests {
             let n = out.len() + 1;
@@ -65,7 +65,7 @@ pub fn sg_rules(
 }
 
 /// The union of some groups' rules: a stateful allow-list, order carries no meaning.
-pub fn sg_layer(resource: String, rules: Vec<Rule>) -> Layer {
+pub fn sg_layer(resource: String, rules: Rules) -> Layer {
     Layer {
         kind: LayerKind::SecurityGroup,
         resource,
@@ -128,7 +128,7 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
     Layer {
         kind: LayerKind::NetworkAcl,
         resource: n.id.clone(),
-        rules,
+        rules: rules.into(),
         no_match: Action::Deny,
         unordered: false,
     }

@@ -239,7 +239,7 @@ pub fn implied_layer(net: &NetRef, v6: bool) -> Layer {
     Layer {
         kind: LayerKind::VpcFirewall,
         resource: format!("{} (implied rules)", net.name),
-        rules,
+        rules: rules.into(),
         no_match: Action::Deny,
         unordered: false,
     }
