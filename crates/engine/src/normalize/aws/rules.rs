@@ -1,6 +1,7 @@
 //! Security groups and network ACLs → policy layers.
 
 use super::parse::{DestKind, Nacl, SecurityGroup};
+use crate::model::space::parse_addrs;
 use crate::model::WarningKind;
 use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, Rules, TrafficSet, Warning};
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ pub fn sg_rules(
         for d in &perm.dests {
             let n = out.len() + 1;
             let number = match &perm.rule_id {
-                Some(id) => id.clone(),
+                Some(id) => id.to_string(),
                 None => format!("#{n}"),
             };
             let name = match &d.description {
@@ -27,9 +28,24 @@ pub fn sg_rules(
             };
             let mut unresolved = Vec::new();
             let traffic = match &d.kind {
-                DestKind::Cidr(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), set),
+                DestKind::Cidr => match parse_addrs(&d.text) {
+                    Ok(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), &set),
+                    // Read as a CIDR block when added; never dropped silently should that change.
+                    Err(e) => {
+                        warnings.push(Warning {
+                            kind: WarningKind::UnresolvedDestination,
+                            source: sg.id.clone(),
+                            message: format!(
+                                "{name} allows {}/{} to {}, which could not be read as addresses                                  ({e}); that rule was not evaluated",
+                                perm.pp.proto_text, perm.pp.ports_text, d.text
+                            ),
+                        });
+                        unresolved.push(d.text.to_string());
+                        TrafficSet::empty()
+                    }
+                },
                 DestKind::Group => TrafficSet::empty(),
-                DestKind::PrefixList => match prefix_lists.get(&d.text) {
+                DestKind::PrefixList => match prefix_lists.get(d.text.as_str()) {
                     Some(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), set),
                     None => {
                         warnings.push(Warning {
@@ -42,7 +58,7 @@ pub fn sg_rules(
                                 perm.pp.proto_text, perm.pp.ports_text, d.text, d.text, d.text
                             ),
                         });
-                        unresolved.push(d.text.clone());
+                        unresolved.push(d.text.to_string());
                         TrafficSet::empty()
                     }
                 },
