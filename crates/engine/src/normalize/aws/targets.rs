@@ -68,6 +68,16 @@ pub fn build(mut b: AwsBundle, inv: &mut Inventory) {
         );
     }
     let sg_rule_map = group_rules(&mut b.sgs, &pls, &mut warnings);
+    let vpc_regions = vpc_regions(&b);
+    // An instance stands in for its interfaces only when none of them is listed.
+    let with_listed_enis: BTreeSet<String> = b
+        .enis
+        .values()
+        .filter(|e| e.kind != "instance")
+        .filter_map(|e| e.instance_id.clone())
+        .collect();
+    // Each interface is dropped once its target is made, rather than held beside all targets.
+    let enis = std::mem::take(&mut b.enis);
     let nacl_layers: BTreeMap<&str, Layer> = b
         .nacls
         .values()
@@ -76,24 +86,15 @@ pub fn build(mut b: AwsBundle, inv: &mut Inventory) {
         .collect();
     let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables, &pls);
     let acls = Acls::new(&b);
-    let vpc_regions = vpc_regions(&b);
 
     let mut attached: BTreeSet<&str> = BTreeSet::new();
     let mut covered_nacls: BTreeSet<&str> = BTreeSet::new();
     let mut unions = Unions::new(&sg_rule_map);
     // Said once per subnet, not once per interface in it.
     let mut acl_gaps: BTreeSet<Warning> = BTreeSet::new();
-    // An instance stands in for its interfaces only when none of them is listed.
-    let with_listed_enis: BTreeSet<&str> = b
-        .enis
-        .values()
-        .filter(|e| e.kind != "instance")
-        .filter_map(|e| e.instance_id.as_deref())
-        .collect();
-    for eni in b
-        .enis
-        .values()
-        .filter(|e| !(e.kind == "instance" && with_listed_enis.contains(e.id.as_str())))
+    for eni in enis
+        .into_values()
+        .filter(|e| !(e.kind == "instance" && with_listed_enis.contains(&e.id)))
     {
         if eni.groups.is_empty() {
             warn(
@@ -121,7 +122,7 @@ pub fn build(mut b: AwsBundle, inv: &mut Inventory) {
             .clone()
             .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()))
             .map(Into::into);
-        name_and_labels(&b, eni, &mut t);
+        name_and_labels(&b, &eni, &mut t);
         t.identity = Identity {
             instance_ids: eni.instance_id.iter().cloned().collect(),
             interface_ids: if eni.kind == "instance" {
@@ -136,7 +137,9 @@ pub fn build(mut b: AwsBundle, inv: &mut Inventory) {
         t.address_limit = eni.family.limit();
 
         for g in &eni.groups {
-            attached.insert(g);
+            if let Some((id, _)) = b.sgs.get_key_value(g) {
+                attached.insert(id);
+            }
             match sg_rule_map.get(g.as_str()) {
                 Some(_) => {}
                 None if b.sgs.contains_key(g) => warn(
@@ -271,7 +274,7 @@ fn group_rules(
 /// distinct list of groups (interfaces of one role share theirs).
 struct Unions<'a> {
     by_group: &'a BTreeMap<String, Rules>,
-    made: BTreeMap<&'a [String], Rules>,
+    made: BTreeMap<Box<[String]>, Rules>,
 }
 
 impl<'a> Unions<'a> {
@@ -283,23 +286,22 @@ impl<'a> Unions<'a> {
     }
 
     /// Groups not in the input add no rule (the caller warns about them).
-    fn of(&mut self, groups: &'a [String]) -> Rules {
+    fn of(&mut self, groups: &[String]) -> Rules {
         let mut known = groups.iter().filter_map(|g| self.by_group.get(g.as_str()));
         match (known.next(), known.next()) {
             (None, _) => Rules::default(),
             (Some(only), None) => only.clone(),
             (Some(_), Some(_)) => {
-                let by_group = self.by_group;
-                self.made
-                    .entry(groups)
-                    .or_insert_with(|| {
-                        groups
-                            .iter()
-                            .filter_map(|g| by_group.get(g.as_str()))
-                            .flat_map(|r| r.iter().cloned())
-                            .collect()
-                    })
-                    .clone()
+                if let Some(made) = self.made.get(groups) {
+                    return made.clone();
+                }
+                let union: Rules = groups
+                    .iter()
+                    .filter_map(|g| self.by_group.get(g.as_str()))
+                    .flat_map(|r| r.iter().cloned())
+                    .collect();
+                self.made.insert(groups.into(), union.clone());
+                union
             }
         }
     }
