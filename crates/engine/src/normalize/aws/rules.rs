@@ -36,7 +36,8 @@ pub fn sg_rules(
                             kind: WarningKind::UnresolvedDestination,
                             source: sg.id.clone(),
                             message: format!(
-                                "{name} allows {}/{} to {}, which could not be read as addresses                                  ({e}); that rule was not evaluated",
+                                "{name} allows {}/{} to {}, which could not be read as addresses \
+                                 ({e}); that rule was not evaluated",
                                 perm.pp.proto_text, perm.pp.ports_text, d.text
                             ),
                         });
