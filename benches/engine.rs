@@ -94,7 +94,7 @@ fn targets(n: usize, distinct: Option<usize>) -> Vec<Target> {
                     layers: vec![Layer {
                         kind: LayerKind::SecurityGroup,
                         resource: format!("sg-{i}"),
-                        rules: sg,
+                        rules: sg.into(),
                         no_match: Action::Deny,
                         unordered: true,
                     }],
@@ -103,7 +103,7 @@ fn targets(n: usize, distinct: Option<usize>) -> Vec<Target> {
                     layers: vec![Layer {
                         kind: LayerKind::NetworkAcl,
                         resource: format!("acl-{i}"),
-                        rules: acl,
+                        rules: acl.into(),
                         no_match: Action::Deny,
                         unordered: false,
                     }],

@@ -37,7 +37,7 @@ fn ordered(rules: Vec<Rule>, no_match: Action) -> Layer {
     Layer {
         kind: LayerKind::Nsg,
         resource: "res-1".into(),
-        rules,
+        rules: rules.into(),
         no_match,
         unordered: false,
     }
@@ -47,7 +47,7 @@ fn group(rules: Vec<Rule>) -> Layer {
     Layer {
         kind: LayerKind::SecurityGroup,
         resource: "res-1".into(),
-        rules,
+        rules: rules.into(),
         no_match: Action::Deny,
         unordered: true,
     }
@@ -371,7 +371,7 @@ fn goto_next_hands_the_decision_on() {
     let policy = Layer {
         kind: LayerKind::FirewallPolicy,
         resource: "pol".into(),
-        rules: vec![rule("pol/100", Action::Next, "tcp", "445", "0.0.0.0/0")],
+        rules: vec![rule("pol/100", Action::Next, "tcp", "445", "0.0.0.0/0")].into(),
         no_match: Action::Next,
         unordered: false,
     };
@@ -384,7 +384,8 @@ fn goto_next_hands_the_decision_on() {
             "tcp",
             "445",
             "0.0.0.0/0,::/0",
-        )],
+        )]
+        .into(),
         no_match: Action::Allow,
         unordered: false,
     };

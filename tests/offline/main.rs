@@ -19,6 +19,7 @@ mod inputs;
 mod aws_normalize;
 mod aws_real_shapes;
 mod aws_review;
+mod aws_shared_groups;
 mod azure_normalize;
 mod azure_real_shapes;
 mod azure_review;

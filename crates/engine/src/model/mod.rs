@@ -15,7 +15,7 @@ pub use finding::{
     Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };
 pub use pattern::Pattern;
-pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Target};
+pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Rules, Target};
 pub use scope::{LiveScope, Scope};
 pub use space::{AddrSet, PortSet, ProtoSet, TrafficSet};
 pub use text::Text;

@@ -83,8 +83,9 @@ pub struct Layer {
     pub kind: LayerKind,
     /// The resource(s) this layer stands for: `sg-a,sg-b`, `acl-1`, an NSG id, a network.
     pub resource: String,
-    /// In evaluation order (the normalizer sorts).
-    pub rules: Vec<Rule>,
+    /// In evaluation order (the normalizer sorts). Shared: every target with the same security
+    /// group holds the one copy of its rules.
+    pub rules: Rules,
     /// What happens to traffic no rule matches. Providers' defaults that have names (Azure's default
     /// rules, GCP's implied rules, the NACL `*` rule) are better modelled as synthetic rules so that
     /// they show up in evidence; `no_match` then never applies.
@@ -92,6 +93,59 @@ pub struct Layer {
     /// True when the rules are a union of allows (security groups): order carries no meaning and
     /// redundancy is judged against all other rules, not earlier ones.
     pub unordered: bool,
+}
+
+/// A layer's rules: one allocation shared by every layer that holds the same rules (an estate's
+/// thousands of interfaces in the same group), read as a `[Rule]`. Changing them makes a new list.
+#[derive(Clone, Default)]
+pub struct Rules(Arc<[Rule]>);
+
+impl Rules {
+    /// Whether two lists are the same allocation (not merely equal).
+    pub fn ptr_eq(a: &Rules, b: &Rules) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl std::ops::Deref for Rules {
+    type Target = [Rule];
+    fn deref(&self) -> &[Rule] {
+        &self.0
+    }
+}
+
+impl From<Vec<Rule>> for Rules {
+    fn from(rules: Vec<Rule>) -> Self {
+        Rules(rules.into())
+    }
+}
+
+impl FromIterator<Rule> for Rules {
+    fn from_iter<I: IntoIterator<Item = Rule>>(rules: I) -> Self {
+        Rules(rules.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Rules {
+    type Item = &'a Rule;
+    type IntoIter = std::slice::Iter<'a, Rule>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Equal rules; the same allocation is equal at once (the evaluation cache compares chains).
+impl PartialEq for Rules {
+    fn eq(&self, o: &Rules) -> bool {
+        Rules::ptr_eq(self, o) || *self.0 == *o.0
+    }
+}
+
+/// As the list of rules it holds, as a `Vec<Rule>` printed.
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
 }
 
 #[derive(Clone, PartialEq, Debug, Default)]

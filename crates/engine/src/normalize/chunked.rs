@@ -20,6 +20,10 @@ use serde_json::{Map, Value};
 /// per-slice work (detection, scalars) does not matter.
 pub const DEFAULT_SLICE: usize = 2048;
 
+/// A slice also ends once its items' text reaches this size: items can be large (a security group
+/// with 20 rules is 4 KB), and 2,048 of them parsed were a 47 MB tree.
+pub const SLICE_BYTES: usize = 512 * 1024;
+
 /// A listing split into its scalars and its raw items.
 pub struct Listing<'a> {
     /// `None` for a bare array; else the member that holds the items.
@@ -80,7 +84,8 @@ impl<'a> Listing<'a> {
         self.items.is_empty()
     }
 
-    /// The slices in order, each with the position of its first item in the whole listing.
+    /// The slices in order, each with the position of its first item in the whole listing: at
+    /// most `slice` items, and no more once they hold [`SLICE_BYTES`] of text (at least one).
     /// Items are parsed as their slice is built; only one slice's tree is alive at a time.
     pub fn slices(self, slice: usize) -> impl Iterator<Item = (usize, Value)> + 'a {
         let Listing {
@@ -92,12 +97,14 @@ impl<'a> Listing<'a> {
         let mut items = items.into_iter();
         let mut offset = 0;
         std::iter::from_fn(move || {
-            let chunk: Vec<Value> = items
-                .by_ref()
-                .take(slice)
+            let mut chunk: Vec<Value> = Vec::new();
+            let mut bytes = 0;
+            while chunk.len() < slice && bytes < SLICE_BYTES {
+                let Some(raw) = items.next() else { break };
+                bytes += raw.get().len();
                 // Each item was valid JSON when the listing was split.
-                .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
-                .collect();
+                chunk.push(serde_json::from_str(raw.get()).unwrap_or(Value::Null));
+            }
             if chunk.is_empty() {
                 return None;
             }
@@ -132,6 +139,19 @@ mod tests {
         assert_eq!(slices[1].1["SecurityGroups"][0]["a"], 3);
         assert!(Listing::split(doc, 3).is_none(), "not larger than a slice");
         assert_eq!(Listing::split("[1,2,3]", 1).map(|l| l.len()), Some(3));
+    }
+
+    #[test]
+    fn a_slice_ends_at_its_size_in_bytes() {
+        let item = format!(r#"{{"a":"{}"}}"#, "x".repeat(SLICE_BYTES / 2));
+        let doc = format!(r#"{{"SecurityGroups": [{item},{item},{item},1]}}"#);
+        let l = Listing::split(&doc, 2).expect("a listing");
+        let at: Vec<(usize, usize)> = l
+            .slices(100)
+            .map(|(at, v)| (at, v["SecurityGroups"].as_array().map_or(0, Vec::len)))
+            .collect();
+        // Two large items fill a slice; every item is in exactly one slice, in order.
+        assert_eq!(at, [(0, 2), (2, 2)]);
     }
 
     #[test]

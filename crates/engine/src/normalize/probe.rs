@@ -114,7 +114,7 @@ impl ProbeBundle {
                 layers: vec![Layer {
                     kind: LayerKind::Observed,
                     resource: format!("probe {id}"),
-                    rules: p.rules,
+                    rules: p.rules.into(),
                     no_match: Action::Deny,
                     unordered: true,
                 }],

@@ -445,14 +445,19 @@ pub fn apply(target: &mut Target, p: &Proposal) {
         if layer.kind == LayerKind::VpcFirewall && layer.resource.ends_with(" (implied rules)") {
             continue;
         }
-        layer.rules.retain(|r| !replaced(r, p.kind, &p.resource));
-        layer.rules.extend(rules.iter().cloned());
+        // The layer's rules may be shared with other targets: this one gets a changed copy.
+        let mut changed: Vec<Rule> = layer
+            .rules
+            .iter()
+            .filter(|r| !replaced(r, p.kind, &p.resource))
+            .cloned()
+            .collect();
+        changed.extend(rules.iter().cloned());
         if !layer.unordered {
             // Ordered layers: by priority, a deny before an allow of equal priority (GCP); the
             // provider defaults (synthetic, 65000+) keep their place after the user's rules.
-            layer
-                .rules
-                .sort_by_key(|r| (r.priority.unwrap_or(i64::MAX), r.action != Action::Deny));
+            changed.sort_by_key(|r| (r.priority.unwrap_or(i64::MAX), r.action != Action::Deny));
         }
+        layer.rules = changed.into();
     }
 }

@@ -3,7 +3,7 @@
 
 use super::shapes::{parse_protocol, proto_ports, region_of_az, tags, ProtoPorts};
 use crate::model::space::{all_v4, all_v6};
-use crate::model::{Action, AddrSet};
+use crate::model::{Action, AddrSet, Text};
 use crate::normalize::fields::{
     first_str, list, opt_bool, opt_cidr, opt_int, opt_str, req_cidr, req_str as req,
 };
@@ -20,9 +20,14 @@ pub struct Scope {
     pub region: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+// A large estate holds millions of these until `build`: they are kept small (no parsed address
+// set beside its text, boxed strings, lists without spare capacity).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DestKind {
-    Cidr(AddrSet),
+    /// A CIDR block, checked when read; its addresses are parsed again from the text when the
+    /// rule is made rather than kept beside it.
+    Cidr,
     PrefixList,
     /// Another security group: internal traffic, never public.
     Group,
@@ -32,16 +37,16 @@ pub enum DestKind {
 pub struct Destination {
     pub kind: DestKind,
     /// As written: the CIDR, `pl-…` or `sg-…`.
-    pub text: String,
-    pub description: Option<String>,
+    pub text: Text,
+    pub description: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Permission {
     pub pp: ProtoPorts,
-    pub dests: Vec<Destination>,
+    pub dests: Box<[Destination]>,
     /// `sgr-…` when read from `describe-security-group-rules`: the name users search for.
-    pub rule_id: Option<String>,
+    pub rule_id: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +78,7 @@ pub fn security_group(v: &Value, i: usize, scope: &Scope) -> Result<SecurityGrou
         }
         egress.push(perm);
     }
+    egress.shrink_to_fit();
     Ok(SecurityGroup {
         name: opt_str(v, "GroupName", &what)?.map(str::to_string),
         vpc_id: opt_str(v, "VpcId", &what)?.map(str::to_string),
@@ -105,10 +111,10 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
     ] {
         for (j, r) in list(v, field, what)?.iter().enumerate() {
             let w = format!("{what}.{field}[{j}]");
-            let (text, set) = req_cidr(r, key, ipv6, &w)?;
+            let (text, _) = req_cidr(r, key, ipv6, &w)?;
             dests.push(Destination {
-                kind: DestKind::Cidr(set),
-                text,
+                kind: DestKind::Cidr,
+                text: text.into(),
                 description: description(r, &w)?,
             });
         }
@@ -117,7 +123,7 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
         let w = format!("{what}.PrefixListIds[{j}]");
         dests.push(Destination {
             kind: DestKind::PrefixList,
-            text: req(r, "PrefixListId", &w)?.to_string(),
+            text: req(r, "PrefixListId", &w)?.into(),
             description: description(r, &w)?,
         });
     }
@@ -133,22 +139,23 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
         };
         dests.push(Destination {
             kind: DestKind::Group,
-            text,
+            text: text.into(),
             description: description(r, &w)?,
         });
     }
     Ok(Permission {
         pp,
-        dests,
+        dests: dests.into_boxed_slice(),
         rule_id: None,
     })
 }
 
-fn description(v: &Value, what: &str) -> Result<Option<String>, NormalizeError> {
+/// A rule's `Description`, trimmed; none when empty.
+pub fn description(v: &Value, what: &str) -> Result<Option<Box<str>>, NormalizeError> {
     Ok(opt_str(v, "Description", what)?
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .map(str::to_string))
+        .map(Box::from))
 }
 
 #[derive(Clone, Debug)]

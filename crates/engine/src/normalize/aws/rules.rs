@@ -1,9 +1,10 @@
 //! Security groups and network ACLs → policy layers.
 
 use super::parse::{DestKind, Nacl, SecurityGroup};
+use crate::model::space::parse_addrs;
 use crate::model::RuleText;
 use crate::model::WarningKind;
-use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, TrafficSet, Warning};
+use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, Rules, TrafficSet, Warning};
 use std::collections::BTreeMap;
 
 /// One rule per (permission × destination), all allows: `sg-0123 egress #1 (description)`.
@@ -14,12 +15,12 @@ pub fn sg_rules(
     prefix_lists: &BTreeMap<String, AddrSet>,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Rule> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(sg.egress.iter().map(|p| p.dests.len()).sum());
     for perm in &sg.egress {
         for d in &perm.dests {
             let n = out.len() + 1;
             let number = match &perm.rule_id {
-                Some(id) => id.clone(),
+                Some(id) => id.to_string(),
                 None => format!("#{n}"),
             };
             let name = match &d.description {
@@ -28,9 +29,25 @@ pub fn sg_rules(
             };
             let mut unresolved = Vec::new();
             let traffic = match &d.kind {
-                DestKind::Cidr(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), set),
+                DestKind::Cidr => match parse_addrs(&d.text) {
+                    Ok(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), &set),
+                    // Read as a CIDR block when added; never dropped silently should that change.
+                    Err(e) => {
+                        warnings.push(Warning {
+                            kind: WarningKind::UnresolvedDestination,
+                            source: sg.id.clone(),
+                            message: format!(
+                                "{name} allows {}/{} to {}, which could not be read as addresses \
+                                 ({e}); that rule was not evaluated",
+                                perm.pp.proto_text, perm.pp.ports_text, d.text
+                            ),
+                        });
+                        unresolved.push(d.text.to_string());
+                        TrafficSet::empty()
+                    }
+                },
                 DestKind::Group => TrafficSet::empty(),
-                DestKind::PrefixList => match prefix_lists.get(&d.text) {
+                DestKind::PrefixList => match prefix_lists.get(d.text.as_str()) {
                     Some(set) => TrafficSet::rule(perm.pp.proto, perm.pp.ports.as_ref(), set),
                     None => {
                         warnings.push(Warning {
@@ -43,7 +60,7 @@ pub fn sg_rules(
                                 perm.pp.proto_text, perm.pp.ports_text, d.text, d.text, d.text
                             ),
                         });
-                        unresolved.push(d.text.clone());
+                        unresolved.push(d.text.to_string());
                         TrafficSet::empty()
                     }
                 },
@@ -53,8 +70,8 @@ pub fn sg_rules(
                     name.into(),
                     Action::Allow,
                     None,
-                    perm.pp.proto_text.as_str().into(),
-                    perm.pp.ports_text.as_str().into(),
+                    perm.pp.proto_text.clone(),
+                    perm.pp.ports_text.clone(),
                     d.text.as_str().into(),
                 ),
                 resource: sg.id.as_str().into(),
@@ -69,7 +86,7 @@ pub fn sg_rules(
 }
 
 /// The union of some groups' rules: a stateful allow-list, order carries no meaning.
-pub fn sg_layer(resource: String, rules: Vec<Rule>) -> Layer {
+pub fn sg_layer(resource: String, rules: Rules) -> Layer {
     Layer {
         kind: LayerKind::SecurityGroup,
         resource,
@@ -99,8 +116,8 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
                     },
                     e.action,
                     Some(e.number),
-                    e.pp.proto_text.as_str().into(),
-                    e.pp.ports_text.as_str().into(),
+                    e.pp.proto_text.clone(),
+                    e.pp.ports_text.clone(),
                     e.dest_text.as_str().into(),
                 ),
                 resource: n.id.as_str().into(),
@@ -138,7 +155,7 @@ pub fn nacl_layer(n: &Nacl) -> Layer {
     Layer {
         kind: LayerKind::NetworkAcl,
         resource: n.id.clone(),
-        rules,
+        rules: rules.into(),
         no_match: Action::Deny,
         unordered: false,
     }

@@ -3,7 +3,9 @@
 //! Its egress rules make up the group when `describe-security-groups` does not list it; when it
 //! does, that listing already holds the same rules and wins (adding both would count each twice).
 
-use super::parse::{owned_scope, DestKind, Destination, Permission, Scope, SecurityGroup};
+use super::parse::{
+    description, owned_scope, DestKind, Destination, Permission, Scope, SecurityGroup,
+};
 use super::shapes::{parse_protocol, proto_ports};
 use crate::normalize::fields::{list, opt_bool, opt_cidr, opt_int, opt_str, req_str as req};
 use crate::normalize::NormalizeError;
@@ -46,6 +48,10 @@ pub fn add(v: &Value, scope: &Scope, groups: &mut RuleGroups) -> Result<(), Norm
         }
         sg.egress.push(rule(r, id, owner, &what)?);
     }
+    // Kept until `build`: without the spare capacity of their growth.
+    for sg in groups.values_mut() {
+        sg.egress.shrink_to_fit();
+    }
     Ok(())
 }
 
@@ -66,14 +72,11 @@ fn rule(
         ("FromPort", "ToPort"),
         what,
     )?;
-    let description = opt_str(r, "Description", what)?
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_string);
-    let (kind, text) = if let Some((text, set)) = opt_cidr(r, "CidrIpv4", false, what)? {
-        (DestKind::Cidr(set), text)
-    } else if let Some((text, set)) = opt_cidr(r, "CidrIpv6", true, what)? {
-        (DestKind::Cidr(set), text)
+    let description = description(r, what)?;
+    let (kind, text) = if let Some((text, _)) = opt_cidr(r, "CidrIpv4", false, what)? {
+        (DestKind::Cidr, text)
+    } else if let Some((text, _)) = opt_cidr(r, "CidrIpv6", true, what)? {
+        (DestKind::Cidr, text)
     } else if let Some(pl) = opt_str(r, "PrefixListId", what)? {
         (DestKind::PrefixList, pl.to_string())
     } else {
@@ -98,11 +101,11 @@ fn rule(
     };
     Ok(Permission {
         pp,
-        dests: vec![Destination {
+        dests: Box::new([Destination {
             kind,
-            text,
+            text: text.into(),
             description,
-        }],
-        rule_id: Some(id.to_string()),
+        }]),
+        rule_id: Some(id.into()),
     })
 }

@@ -1,12 +1,14 @@
 //! AWS value shapes the shared readers do not know: `[{"Key", "Value"}]` tags, zone names, and
 //! a protocol with its `FromPort`/`ToPort` pair.
 
-use crate::model::space::{parse_proto_named, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
-use crate::model::PortSet;
+use crate::model::space::{parse_proto_named, proto_name, ICMP, ICMPV6, PORT_MAX, TCP, UDP};
+use crate::model::{PortSet, Text};
 use crate::normalize::fields::{list, opt_str, req_str, FieldError};
 use crate::normalize::NormalizeError;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+
 /// `[{"Key": k, "Value": v}]` → map.
 pub fn tags(obj: &Value, field: &str, what: &str) -> Result<BTreeMap<String, String>, FieldError> {
     let mut out = BTreeMap::new();
@@ -44,8 +46,25 @@ pub struct ProtoPorts {
     pub proto: Option<u8>,
     /// None = every port / type.
     pub ports: Option<PortSet>,
-    pub proto_text: String,
-    pub ports_text: String,
+    /// Shared: a whole estate has a handful of protocol names.
+    pub proto_text: Text,
+    pub ports_text: Text,
+}
+
+/// `all`, `tcp`, `47`: one `Text` per protocol (per thread), not one string per permission.
+fn proto_text(proto: Option<u8>) -> Text {
+    thread_local! {
+        static MADE: RefCell<BTreeMap<Option<u8>, Text>> = const { RefCell::new(BTreeMap::new()) };
+    }
+    MADE.with(|made| {
+        made.borrow_mut()
+            .entry(proto)
+            .or_insert_with(|| match proto {
+                None => "all".into(),
+                Some(p) => proto_name(p as u32).into(),
+            })
+            .clone()
+    })
 }
 
 pub fn parse_protocol(raw: &Value, field: &str, what: &str) -> Result<Option<u8>, FieldError> {
@@ -80,15 +99,12 @@ pub fn proto_ports(
     names: (&str, &str),
     what: &str,
 ) -> Result<ProtoPorts, NormalizeError> {
-    let proto_text = match proto {
-        None => "all".to_string(),
-        Some(p) => crate::model::space::proto_name(p as u32),
-    };
+    let proto_text = proto_text(proto);
     let all = |proto_text| ProtoPorts {
         proto,
         ports: None,
         proto_text,
-        ports_text: "all".into(),
+        ports_text: Text::constant("all"),
     };
     // AWS always prints both ends (or neither); one alone is a damaged export, and reading it as
     // a single port (or any icmp code) would hide the rest of the range.
@@ -127,9 +143,9 @@ pub fn proto_ports(
                 .into());
             }
             let ports_text = if lo == hi {
-                lo.to_string()
+                lo.to_string().into()
             } else {
-                format!("{lo}-{hi}")
+                format!("{lo}-{hi}").into()
             };
             Ok(ProtoPorts {
                 proto,
@@ -160,8 +176,8 @@ pub fn proto_ports(
                     ports: Some(PortSet::icmp(t, code)),
                     proto_text,
                     ports_text: match code {
-                        Some(c) => format!("type {t} code {c}"),
-                        None => format!("type {t}"),
+                        Some(c) => format!("type {t} code {c}").into(),
+                        None => format!("type {t}").into(),
                     },
                 }),
             }

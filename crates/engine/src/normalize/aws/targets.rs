@@ -1,12 +1,12 @@
 //! Joins everything added into targets: interfaces with their groups and subnet ACL, then the
 //! groups and ACLs that no evaluated interface covers.
 
-use super::parse::{DestKind, Eni, Nacl};
+use super::parse::{DestKind, Eni, Nacl, SecurityGroup};
 use super::routes::{combine, Routes};
 use super::rules::{nacl_layer, sg_layer, sg_rules};
 use super::AwsBundle;
 use crate::model::WarningKind;
-use crate::model::{AddrSet, Chain, Identity, Layer, Rule, Target, Warning};
+use crate::model::{AddrSet, Chain, Identity, Layer, Rules, Target, Warning};
 use crate::normalize::Inventory;
 use crate::normalize::NormalizeError;
 use egress_audit_snapshot::Provider;
@@ -20,7 +20,7 @@ fn warn(out: &mut Vec<Warning>, kind: WarningKind, source: &str, message: String
     });
 }
 
-pub fn build(b: AwsBundle, inv: &mut Inventory) {
+pub fn build(mut b: AwsBundle, inv: &mut Inventory) {
     let mut warnings = Vec::new();
     let pls = resolve_prefix_lists(&b, &mut warnings);
     // Groups and ACLs listed without their rules are not evaluated: unknown is not "none".
@@ -67,12 +67,17 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             ),
         );
     }
-    let sg_rule_map: BTreeMap<&str, Vec<Rule>> = b
-        .sgs
+    let sg_rule_map = group_rules(&mut b.sgs, &pls, &mut warnings);
+    let vpc_regions = vpc_regions(&b);
+    // An instance stands in for its interfaces only when none of them is listed.
+    let with_listed_enis: BTreeSet<String> = b
+        .enis
         .values()
-        .filter(|sg| !sg.egress_unknown)
-        .map(|sg| (sg.id.as_str(), sg_rules(sg, &pls, &mut warnings)))
+        .filter(|e| e.kind != "instance")
+        .filter_map(|e| e.instance_id.clone())
         .collect();
+    // Each interface is dropped once its target is made, rather than held beside all targets.
+    let enis = std::mem::take(&mut b.enis);
     let nacl_layers: BTreeMap<&str, Layer> = b
         .nacls
         .values()
@@ -81,21 +86,15 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         .collect();
     let routes = Routes::new(b.loaded.contains("route-tables"), &b.route_tables, &pls);
     let acls = Acls::new(&b);
-    let vpc_regions = vpc_regions(&b);
 
     let mut attached: BTreeSet<&str> = BTreeSet::new();
     let mut covered_nacls: BTreeSet<&str> = BTreeSet::new();
-    // An instance stands in for its interfaces only when none of them is listed.
-    let with_listed_enis: BTreeSet<&str> = b
-        .enis
-        .values()
-        .filter(|e| e.kind != "instance")
-        .filter_map(|e| e.instance_id.as_deref())
-        .collect();
-    for eni in b
-        .enis
-        .values()
-        .filter(|e| !(e.kind == "instance" && with_listed_enis.contains(e.id.as_str())))
+    let mut unions = Unions::new(&sg_rule_map);
+    // Said once per subnet, not once per interface in it.
+    let mut acl_gaps: BTreeSet<Warning> = BTreeSet::new();
+    for eni in enis
+        .into_values()
+        .filter(|e| !(e.kind == "instance" && with_listed_enis.contains(&e.id)))
     {
         if eni.groups.is_empty() {
             warn(
@@ -123,7 +122,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             .clone()
             .or_else(|| vpc.and_then(|v| vpc_regions.get(v).cloned()))
             .map(Into::into);
-        name_and_labels(&b, eni, &mut t);
+        name_and_labels(&b, &eni, &mut t);
         t.identity = Identity {
             instance_ids: eni.instance_id.iter().cloned().collect(),
             interface_ids: if eni.kind == "instance" {
@@ -137,11 +136,12 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         // An interface without an IPv6 address sends no IPv6, whatever `::/0` rules allow.
         t.address_limit = eni.family.limit();
 
-        let mut rules = Vec::new();
         for g in &eni.groups {
-            attached.insert(g);
+            if let Some((id, _)) = b.sgs.get_key_value(g) {
+                attached.insert(id);
+            }
             match sg_rule_map.get(g.as_str()) {
-                Some(r) => rules.extend(r.iter().cloned()),
+                Some(_) => {}
                 None if b.sgs.contains_key(g) => warn(
                     &mut warnings,
                     WarningKind::PartialData,
@@ -166,7 +166,7 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             }
         }
         t.chains.push(Chain {
-            layers: vec![sg_layer(eni.groups.join(","), rules)],
+            layers: vec![sg_layer(eni.groups.join(","), unions.of(&eni.groups))],
         });
         match acls.of_subnet(eni.subnet_id.as_deref(), vpc) {
             Ok(n) => {
@@ -177,20 +177,20 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
             }
             Err(reason) => {
                 let source = eni.subnet_id.as_deref().unwrap_or(&eni.id);
-                warn(
-                    &mut warnings,
-                    WarningKind::PartialData,
-                    source,
-                    format!(
+                acl_gaps.insert(Warning {
+                    kind: WarningKind::PartialData,
+                    source: source.into(),
+                    message: format!(
                         "the network ACL part was not evaluated for the interfaces in {source} \
                          (only their security groups were): {reason}"
                     ),
-                );
+                });
             }
         }
         t.route = routes.for_subnet(eni.subnet_id.as_deref(), vpc, t.address_limit.as_ref());
         inv.targets.push(t);
     }
+    warnings.extend(acl_gaps);
 
     // Groups and ACLs that no interface covers are evaluated on their own: they may be attached
     // later, and without attachment data they are all there is.
@@ -249,6 +249,62 @@ pub fn build(b: AwsBundle, inv: &mut Inventory) {
         inv.targets.push(t);
     }
     inv.warnings.extend(warnings);
+}
+
+/// Each evaluated group's rules, made once: every target with the group shares them. A group's
+/// permissions are freed as its rules are made, so that a large estate's raw data and its rules
+/// are not all held at once.
+fn group_rules(
+    sgs: &mut BTreeMap<String, SecurityGroup>,
+    pls: &BTreeMap<String, AddrSet>,
+    warnings: &mut Vec<Warning>,
+) -> BTreeMap<String, Rules> {
+    sgs.values_mut()
+        .filter(|sg| !sg.egress_unknown)
+        .map(|sg| {
+            let rules = Rules::from(sg_rules(sg, pls, warnings));
+            sg.egress = Vec::new();
+            (sg.id.clone(), rules)
+        })
+        .collect()
+}
+
+/// The security-group layer's rules of an interface: the union of its groups' rules, in the order
+/// it lists them. One group's are its shared list; several groups' are concatenated once per
+/// distinct list of groups (interfaces of one role share theirs).
+struct Unions<'a> {
+    by_group: &'a BTreeMap<String, Rules>,
+    made: BTreeMap<Box<[String]>, Rules>,
+}
+
+impl<'a> Unions<'a> {
+    fn new(by_group: &'a BTreeMap<String, Rules>) -> Self {
+        Unions {
+            by_group,
+            made: BTreeMap::new(),
+        }
+    }
+
+    /// Groups not in the input add no rule (the caller warns about them).
+    fn of(&mut self, groups: &[String]) -> Rules {
+        let mut known = groups.iter().filter_map(|g| self.by_group.get(g.as_str()));
+        match (known.next(), known.next()) {
+            (None, _) => Rules::default(),
+            (Some(only), None) => only.clone(),
+            (Some(_), Some(_)) => {
+                if let Some(made) = self.made.get(groups) {
+                    return made.clone();
+                }
+                let union: Rules = groups
+                    .iter()
+                    .filter_map(|g| self.by_group.get(g.as_str()))
+                    .flat_map(|r| r.iter().cloned())
+                    .collect();
+                self.made.insert(groups.into(), union.clone());
+                union
+            }
+        }
+    }
 }
 
 /// `Name (i-…)` from the instance, else the interface's own Name tag or description.

@@ -249,7 +249,7 @@ pub fn implied_layer(net: &NetRef, v6: bool) -> Layer {
     Layer {
         kind: LayerKind::VpcFirewall,
         resource: format!("{} (implied rules)", net.name),
-        rules,
+        rules: rules.into(),
         no_match: Action::Deny,
         unordered: false,
     }

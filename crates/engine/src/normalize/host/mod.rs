@@ -279,7 +279,7 @@ fn target(ex: &HostExport, egress: Egress, warnings: &mut Vec<Warning>) -> Optio
             layers: vec![Layer {
                 kind: LayerKind::HostFirewall,
                 resource: format!("{} {}", table.label, chain.name),
-                rules,
+                rules: rules.into(),
                 // Traffic of another family passes a table that does not see it.
                 no_match: Action::Allow,
                 unordered: false,
