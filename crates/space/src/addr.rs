@@ -132,6 +132,15 @@ pub fn public() -> &'static AddrSet {
 /// Renders an address set as the fewest CIDR blocks (IPv4 blocks in dotted form).
 pub fn display_addrs(set: &AddrSet) -> Vec<String> {
     let mut out = Vec::new();
+    cidr_blocks(set, |block| {
+        out.push(block.to_string());
+        true
+    });
+    out
+}
+
+/// Hands each CIDR block of `set` to `visit`, in order, until it returns false.
+fn cidr_blocks(set: &AddrSet, mut visit: impl FnMut(Block) -> bool) {
     let v4 = all_v4();
     for &(lo, hi) in set.ranges() {
         // Split at the IPv4-mapped block so each part renders in its own family.
@@ -140,14 +149,38 @@ pub fn display_addrs(set: &AddrSet) -> Vec<String> {
             AddrSet::range(lo, hi).difference(&v4),
         ] {
             for &(lo, hi) in part.ranges() {
-                range_to_cidrs(lo, hi, &mut out);
+                if !range_to_cidrs(lo, hi, &mut visit) {
+                    return;
+                }
             }
         }
     }
-    out
 }
 
-fn range_to_cidrs(mut lo: u128, hi: u128, out: &mut Vec<String>) {
+/// One CIDR block, formatted only when shown.
+struct Block {
+    lo: u128,
+    size_bits: u32,
+    is_v4: bool,
+}
+
+impl std::fmt::Display for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_v4 {
+            write!(
+                f,
+                "{}/{}",
+                Ipv4Addr::from(self.lo as u32),
+                32 - self.size_bits
+            )
+        } else {
+            write!(f, "{}/{}", Ipv6Addr::from(self.lo), 128 - self.size_bits)
+        }
+    }
+}
+
+/// False when `visit` asked to stop.
+fn range_to_cidrs(mut lo: u128, hi: u128, visit: &mut impl FnMut(Block) -> bool) -> bool {
     let is_v4 = (lo >> 32) == (V4_BASE >> 32);
     loop {
         // Largest aligned block starting at lo that fits in lo..=hi.
@@ -163,10 +196,12 @@ fn range_to_cidrs(mut lo: u128, hi: u128, out: &mut Vec<String>) {
             }
             size_bits -= 1;
         }
-        if is_v4 {
-            out.push(format!("{}/{}", Ipv4Addr::from(lo as u32), 32 - size_bits));
-        } else {
-            out.push(format!("{}/{}", Ipv6Addr::from(lo), 128 - size_bits));
+        if !visit(Block {
+            lo,
+            size_bits,
+            is_v4,
+        }) {
+            return false;
         }
         let last = if size_bits == 128 {
             u128::MAX
@@ -174,7 +209,7 @@ fn range_to_cidrs(mut lo: u128, hi: u128, out: &mut Vec<String>) {
             lo + ((1u128 << size_bits) - 1)
         };
         if last >= hi {
-            break;
+            return true;
         }
         lo = last + 1;
     }
@@ -187,30 +222,37 @@ pub fn describe_addrs(set: &AddrSet) -> String {
     }
     // Name the public ranges rather than print the ~100 blocks they are made of.
     let mut named = Vec::new();
-    let mut rest = set.clone();
+    let mut rest: Option<AddrSet> = None;
     for (fam, name) in [
         (public4(), "all public IPv4"),
         (public6(), "all public IPv6"),
     ] {
-        if fam.is_subset(&rest) {
+        let left = rest.as_ref().unwrap_or(set);
+        if fam.is_subset(left) {
             named.push(name.to_string());
-            rest = rest.difference(fam);
+            rest = Some(left.difference(fam));
         }
     }
-    if !named.is_empty() {
+    if let Some(rest) = rest {
         if !rest.is_empty() {
             named.push(describe_addrs(&rest));
         }
         return named.join(", ");
     }
-    let list = display_addrs(set);
-    if list.len() > 6 {
-        format!(
-            "{} and {} more blocks",
-            list[..6].join(", "),
-            list.len() - 6
-        )
+    // Six blocks are shown; the rest are only counted, never formatted.
+    let (mut shown, mut more) = (Vec::new(), 0usize);
+    let mut count = |block: Block| {
+        if shown.len() < 6 {
+            shown.push(block.to_string());
+        } else {
+            more += 1;
+        }
+        true
+    };
+    cidr_blocks(set, &mut count);
+    if more > 0 {
+        format!("{} and {more} more blocks", shown.join(", "))
     } else {
-        list.join(", ")
+        shown.join(", ")
     }
 }

@@ -40,6 +40,18 @@ pub struct RangeSet<K: Key> {
     ranges: SmallVec<[(K, K); 2]>,
 }
 
+/// A result being built on the stack: a set of many ranges (public IPv4 is 14) then gets one
+/// allocation of its exact size rather than a run of doublings.
+type Scratch<K> = SmallVec<[(K, K); 16]>;
+
+impl<K: Key> RangeSet<K> {
+    fn from_scratch(ranges: Scratch<K>) -> Self {
+        RangeSet {
+            ranges: SmallVec::from_slice(&ranges),
+        }
+    }
+}
+
 pub type AddrSet = RangeSet<u128>;
 pub type PortSet = RangeSet<u32>;
 pub type ProtoSet = RangeSet<u32>;
@@ -150,7 +162,7 @@ impl<K: Key> RangeSet<K> {
         RangeSet { ranges: out }
     }
     pub fn intersect(&self, o: &Self) -> Self {
-        let mut out = SmallVec::new();
+        let mut out = Scratch::new();
         overlaps(
             &self.ranges,
             &o.ranges,
@@ -160,13 +172,13 @@ impl<K: Key> RangeSet<K> {
                 false
             },
         );
-        RangeSet { ranges: out }
+        RangeSet::from_scratch(out)
     }
     pub fn difference(&self, o: &Self) -> Self {
         if o.ranges.is_empty() {
             return self.clone();
         }
-        let mut out = SmallVec::new();
+        let mut out = Scratch::new();
         let mut j = 0;
         for &(lo, hi) in &self.ranges {
             let mut cur = Some(lo);
@@ -187,7 +199,7 @@ impl<K: Key> RangeSet<K> {
                 k += 1;
             }
         }
-        RangeSet { ranges: out }
+        RangeSet::from_scratch(out)
     }
     /// Whether every member is in `o`, without building the difference (the redundancy check
     /// asks this of every rule of every target).

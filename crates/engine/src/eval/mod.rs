@@ -71,7 +71,7 @@ fn eval_layer(
     let mut passed = TrafficSet::empty();
     let mut rules = Vec::with_capacity(layer.rules.len());
     for rule in &layer.rules {
-        let decided = decided_part(rule, &remaining);
+        let decided = Arc::new(rule.traffic.intersect(&remaining));
         // Only a deny can be shadowed (EG011); skip the set work for the rest.
         let (public_shadowed, public_allowed_before) = if rule.action == Action::Deny {
             let rule_pub = rule.traffic.restrict_addrs(public());
@@ -110,7 +110,8 @@ fn eval_layer(
     )
 }
 
-/// The part of `rule`'s traffic in `input`: the rule's own (shared) set when it all is.
+/// The part of `rule`'s traffic in `input`: the rule's own (shared) set when it all is (a
+/// security group's rules on the whole input).
 fn decided_part(rule: &Rule, input: &TrafficSet) -> Arc<TrafficSet> {
     if rule.traffic.is_subset(input) {
         rule.traffic.clone()
@@ -281,45 +282,51 @@ pub fn rule_evidence(rule: &Rule, part: Option<&TrafficSet>) -> Evidence {
 }
 
 /// Short form of a traffic set for evidence: `tcp/445 to 0.0.0.0/0; udp/53 to 8.8.8.8/32`.
+/// Written into one string: millions of evidence entries have one.
 pub fn describe_traffic(t: &TrafficSet) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for ((plo, phi), (lo, hi), addrs) in t.pieces() {
-        let proto = if plo == 0 && phi == 255 {
-            "all".to_string()
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (n, ((plo, phi), (lo, hi), addrs)) in t.pieces().enumerate() {
+        if n > 0 {
+            out.push_str("; ");
+        }
+        if plo == 0 && phi == 255 {
+            out.push_str("all");
         } else if plo == phi {
-            proto_name(plo)
+            out.push_str(&proto_name(plo));
         } else {
-            format!("protocols {plo}-{phi}")
-        };
+            let _ = write!(out, "protocols {plo}-{phi}");
+        }
         let ported = plo == phi && [6, 17, 132, 1, 58].contains(&plo);
         let icmp = plo == phi && (plo == 1 || plo == 58);
-        let ports = if !ported || (lo == 0 && hi == 65535) {
-            String::new()
+        if !ported || (lo == 0 && hi == 65535) {
+            // every port
         } else if icmp {
             // The port axis of icmp holds `type * 256 + code`.
             let (t0, t1) = (lo / 256, hi / 256);
-            if lo % 256 == 0 && hi % 256 == 255 {
+            let _ = if lo % 256 == 0 && hi % 256 == 255 {
                 if t0 == t1 {
-                    format!(" type {t0}")
+                    write!(out, " type {t0}")
                 } else {
-                    format!(" types {t0}-{t1}")
+                    write!(out, " types {t0}-{t1}")
                 }
             } else if lo == hi {
-                format!(" type {t0} code {}", lo % 256)
+                write!(out, " type {t0} code {}", lo % 256)
             } else {
-                format!(" type/code {t0}:{}-{t1}:{}", lo % 256, hi % 256)
-            }
+                write!(out, " type/code {t0}:{}-{t1}:{}", lo % 256, hi % 256)
+            };
         } else if lo == hi {
-            format!("/{lo}")
+            let _ = write!(out, "/{lo}");
         } else {
-            format!("/{lo}-{hi}")
-        };
-        let dst = describe_addrs(addrs);
-        parts.push(format!("{proto}{ports} to {dst}"));
-        if parts.len() >= 6 {
-            parts.push("…".into());
+            let _ = write!(out, "/{lo}-{hi}");
+        }
+        out.push_str(" to ");
+        out.push_str(&describe_addrs(addrs));
+        // At most six parts, and then the mark (even when there were just six).
+        if n == 5 {
+            out.push_str("; …");
             break;
         }
     }
-    parts.join("; ")
+    out
 }
