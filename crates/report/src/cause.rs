@@ -328,6 +328,8 @@ impl Partial {
 
     /// Adds the causes of the share that follows this one.
     fn append(&mut self, later: Partial) {
+        // At most this many more: grown once, not doubled past what is needed.
+        self.list.reserve_exact(later.list.len());
         let mut moved = Vec::with_capacity(later.list.len());
         for c in later.list {
             match self.by_id.get(c.id.as_str()) {
