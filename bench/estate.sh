@@ -92,7 +92,8 @@ measure() { # label, then the command; prints "label  wall  peak-RSS  exit"
   printf '%-34s %10s %10s %10s   exit %s\n' "$label" "$wall" "$cpu" "$rss" "$rc"
   if [[ $rc -ge 2 ]]; then grep -v '^\s' "$log" | grep -v 'Command being timed' | head -3 | sed 's/^/    /'; fi
   # Where the time and memory went (EGRESS_AUDIT_TRACE_STAGES), on one line.
-  grep '^stage ' "$log" | awk '{printf "%s%s %s s %s MiB", (NR > 1 ? " | " : "    stages: "), $2, $3, $9} END {if (NR) print ""}'
+  # A run that printed no stage (a refused input) has none to show; not an error of the script.
+  { grep '^stage ' "$log" || true; } | awk '{printf "%s%s %s s %s MiB", (NR > 1 ? " | " : "    stages: "), $2, $3, $9} END {if (NR) print ""}'
 }
 
 echo "uptime: $(uptime)"
@@ -104,6 +105,8 @@ for f in $FORMATS; do
     --output "$DATA/out/report.$f" --fail-on critical --quiet
   ls -la "$DATA/out/report.$f" 2>/dev/null | awk '{printf "    report: %.1f MB\n", $5/1048576}'
   rm -f "$DATA/out/report.$f"
+  # The next run should not pay for writing back this one's gigabytes.
+  sync
 done
 [[ "${KEEP:-0}" == 1 ]] || rm -rf "$DATA/in"
 
