@@ -4,10 +4,8 @@
 use chrono::NaiveDate;
 use egress_audit::checks::Catalog;
 use egress_audit::config::Config;
-use egress_audit::model::RuleText;
 use egress_audit::model::{Evidence, Finding, Report, Severity};
 use std::path::Path;
-use std::sync::Arc;
 
 fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
     let mut f = Finding {
@@ -24,14 +22,7 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         rule: None,
         message: format!("{slug} on {resource}"),
         evidence: vec![Evidence::new(
-            Arc::new(RuleText {
-                name: format!("{resource} egress #1").into(),
-                action: "allow".into(),
-                priority: None,
-                protocol: "tcp".into(),
-                ports: "0-65535".into(),
-                destination: "0.0.0.0/0".into(),
-            }),
+            crate::report_formats::allow_all_tcp(resource),
             None,
         )],
         observed: false,

@@ -27,14 +27,7 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         rule: None,
         message: format!("{slug}: tcp/445 is allowed to 100% of public IPv4"),
         evidence: vec![Evidence::new(
-            Arc::new(RuleText {
-                name: format!("{resource} egress #1").into(),
-                action: "allow".into(),
-                priority: None,
-                protocol: "tcp".into(),
-                ports: "0-65535".into(),
-                destination: "0.0.0.0/0".into(),
-            }),
+            crate::report_formats::allow_all_tcp(resource),
             Some("tcp/445 to 0.0.0.0/0".into()),
         )],
         observed: false,
@@ -52,6 +45,18 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
 
 /// Two AWS groups, one Azure NSG with a long id and many rules, a suppressed finding, a
 /// rule-level finding, a warning and an unread region.
+/// `RESOURCE egress #1`: all tcp to 0.0.0.0/0, as a security group writes it.
+pub(crate) fn allow_all_tcp(resource: &str) -> Arc<RuleText> {
+    RuleText::new(
+        format!("{resource} egress #1").into(),
+        egress_audit::model::Action::Allow,
+        None,
+        "tcp".into(),
+        "0-65535".into(),
+        "0.0.0.0/0".into(),
+    )
+}
+
 fn sample() -> Report {
     let mut findings = vec![
         finding(
@@ -106,8 +111,13 @@ fn sample() -> Report {
     let mut sup = finding("EG004", "ftp-egress", Severity::Medium, "aws", "sg-0ddd");
     sup.suppressed = Some("legacy FTP partner, ticket SEC-12".into());
     findings.push(sup);
-    Report::new(
-        findings,
+    let (warnings, not_scanned) = warning_and_unread_region();
+    Report::new(findings, warnings, not_scanned, 5)
+}
+
+/// The sample reports' one warning and one region that was not read.
+pub(crate) fn warning_and_unread_region() -> (Vec<Warning>, Vec<NotScanned>) {
+    (
         vec![Warning {
             kind: WarningKind::UnresolvedDestination,
             source: "nsg.json".into(),
@@ -120,7 +130,6 @@ fn sample() -> Report {
             scope: "region".into(),
             reason: "OptInRequired: the region is not enabled".into(),
         }],
-        5,
     )
 }
 

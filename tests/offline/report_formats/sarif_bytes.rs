@@ -5,9 +5,8 @@
 //! `EGRESS_AUDIT_BLESS=1 cargo test --all-features --test offline sarif_bytes` and review the diff.
 
 use super::{catalog, finding, sarif_validator, schema_errors};
-use egress_audit::model::{Evidence, Report, RuleText, Severity, Warning, WarningKind};
+use egress_audit::model::{Evidence, Report, RuleText, Severity};
 use egress_audit::report::{render_with, write_report, Context, Format};
-use egress_audit_snapshot::{NotScanned, Provider};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,22 +72,8 @@ fn every_field() -> Report {
     bare.evidence = vec![];
     bare.compute_fingerprint();
 
-    let mut report = Report::new(
-        vec![full, bare],
-        vec![Warning {
-            kind: WarningKind::UnresolvedDestination,
-            source: "nsg.json".into(),
-            message: "service tag Storage.WestEurope is not resolved".into(),
-        }],
-        vec![NotScanned {
-            provider: Provider::Aws,
-            account: Some("111122223333".into()),
-            region: Some("me-south-1".into()),
-            scope: "region".into(),
-            reason: "OptInRequired: the region is not enabled".into(),
-        }],
-        2,
-    );
+    let (warnings, not_scanned) = super::warning_and_unread_region();
+    let mut report = Report::new(vec![full, bare], warnings, not_scanned, 2);
     // The golden must not change with each release.
     report.tool.version = "0.0.0-golden".into();
     report
