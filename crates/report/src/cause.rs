@@ -405,11 +405,6 @@ impl Blamed {
     }
 }
 
-/// The evidence of a rule as written, without the finding-specific `decides`.
-fn as_written(e: &Evidence) -> Evidence {
-    e.as_written()
-}
-
 fn blame(
     f: &Finding,
     target: Option<&Target>,
@@ -421,7 +416,7 @@ fn blame(
             .iter()
             .filter(|e| &e.name == rule)
             .take(1)
-            .map(as_written)
+            .map(Evidence::as_written)
             .collect::<Vec<_>>();
         let rules = if rules.is_empty() {
             vec![named(rule)]
@@ -535,13 +530,13 @@ fn blame_in_chains(
         return Some(Blamed {
             kind: CauseKind::DefaultAllow(kind),
             holder,
-            rules: found.iter().map(|l| as_written(l.evidence)).collect(),
+            rules: found.iter().map(|l| l.evidence.as_written()).collect(),
         });
     }
     let mut rules: Vec<Evidence> = found
         .iter()
         .filter(|l| !l.synthetic)
-        .map(|l| as_written(l.evidence))
+        .map(|l| l.evidence.as_written())
         .collect();
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     rules.dedup_by(|a, b| a.name == b.name);
@@ -564,7 +559,7 @@ fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
             rules: Vec::new(),
         };
     }
-    let mut rules: Vec<Evidence> = allows.iter().map(|e| as_written(e)).collect();
+    let mut rules: Vec<Evidence> = allows.iter().map(|e| e.as_written()).collect();
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     rules.dedup_by(|a, b| a.name == b.name);
     let (kind, holder) = guess_layer(f, &rules);

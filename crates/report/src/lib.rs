@@ -201,11 +201,7 @@ fn render_into(
             out.write_str(&consistency::table_block(report, width))?;
             out.write_str(&flow_profile::table_block(report, width))?;
         }
-        Format::Junit => {
-            let mut xml = Vec::new();
-            junit::write(report, ctx.catalog, ctx.gate, &mut xml)?;
-            out.write_str(std::str::from_utf8(&xml)?)?;
-        }
+        Format::Junit => via_bytes(out, |w| junit::write(report, ctx.catalog, ctx.gate, w))?,
         Format::Markdown => {
             // Capped at about 1 MiB (a job summary's limit), so rendered whole; the blocks after
             // it are not capped and are written as they come.
@@ -214,14 +210,19 @@ fn render_into(
             flow_profile::markdown_block(report, out)?;
         }
         Format::Csv => csv::render(report, ctx.catalog, out)?,
-        Format::Html => {
-            // One writer for both: the page is written to bytes, then passed on.
-            let mut page = Vec::new();
-            html::write(report, ctx, &mut page)?;
-            out.write_str(std::str::from_utf8(&page)?)?;
-        }
+        Format::Html => via_bytes(out, |w| html::write(report, ctx, w))?,
     }
     Ok(())
+}
+
+/// A format with one writer, to an `io::Write`, rendered as text: written to bytes, then passed on.
+fn via_bytes(
+    out: &mut dyn std::fmt::Write,
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    write(&mut bytes)?;
+    Ok(out.write_str(std::str::from_utf8(&bytes)?)?)
 }
 
 /// `COLUMNS` when set (at least 40), else the terminal's width when standard output is one, else

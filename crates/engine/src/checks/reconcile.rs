@@ -26,7 +26,7 @@ use crate::eval::{eval_target, rule_evidence, TargetOutcome};
 use crate::model::reconciliation::{Entry, ProbeRef, Reconciliation, TargetRef};
 use crate::model::space::proto_name;
 use crate::model::RuleText;
-use crate::model::{Action, Evidence, Finding, ObservedSource, Target, TrafficSet};
+use crate::model::{Action, Evidence, Finding, ObservedSource, Target, Text, TrafficSet};
 use crate::normalize::observed::{Observation, ProbeRecord};
 use crate::normalize::Inventory;
 use egress_audit_snapshot::Provider;
@@ -339,20 +339,17 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
     if let Some(limit) = &t.address_limit {
         let outside = denied.difference(&denied.restrict_addrs(limit));
         if !outside.is_empty() {
+            let described = crate::eval::describe_traffic(&outside);
             out.push(Evidence::new(
-                Arc::new(RuleText {
-                    name: format!(
+                RuleText::other(
+                    format!(
                         "{} (its addresses: no address of this family)",
                         t.resource_id
-                    )
-                    .into(),
-                    action: "deny".into(),
-                    priority: None,
-                    protocol: "all".into(),
-                    ports: "all".into(),
-                    destination: crate::eval::describe_traffic(&outside).into(),
-                }),
-                Some(crate::eval::describe_traffic(&outside)),
+                    ),
+                    "deny",
+                    described.as_str().into(),
+                ),
+                Some(described),
             ));
         }
     }
@@ -374,14 +371,11 @@ fn deny_evidence(t: &Target, outcome: &TargetOutcome, denied: &TrafficSet) -> Ve
             let fell = lo.fallthrough.intersect(&not_passed);
             if layer.no_match == Action::Deny && !fell.is_empty() {
                 out.push(Evidence::new(
-                    Arc::new(RuleText {
-                        name: format!("{} (no rule allows it)", layer.resource).into(),
-                        action: "deny".into(),
-                        priority: None,
-                        protocol: "all".into(),
-                        ports: "all".into(),
-                        destination: "all".into(),
-                    }),
+                    RuleText::other(
+                        format!("{} (no rule allows it)", layer.resource),
+                        "deny",
+                        Text::constant("all"),
+                    ),
                     Some(crate::eval::describe_traffic(&fell)),
                 ));
             }

@@ -232,18 +232,14 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
         // Nothing filters this target (an Azure NIC with no NSG on it or its subnet): say so, so
         // that the finding still names what decided it.
         out.push(Evidence::new(
-            Arc::new(RuleText {
-                name: format!(
+            RuleText::other(
+                format!(
                     "{} (no filter: no security group, NSG or firewall applies)",
                     target.resource_id
-                )
-                .into(),
-                action: Text::constant("allow"),
-                priority: None,
-                protocol: "all".into(),
-                ports: "all".into(),
-                destination: "all".into(),
-            }),
+                ),
+                "allow",
+                Text::constant("all"),
+            ),
             Some(describe_traffic(&passing)),
         ));
     }
@@ -260,14 +256,11 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
             }
             if layer.no_match == Action::Allow && lo.fallthrough.intersects(&passing) {
                 out.push(Evidence::new(
-                    Arc::new(RuleText {
-                        name: format!("{} (no rule matched: default allow)", layer.resource).into(),
-                        action: Text::constant("allow"),
-                        priority: None,
-                        protocol: "all".into(),
-                        ports: "all".into(),
-                        destination: "all".into(),
-                    }),
+                    RuleText::other(
+                        format!("{} (no rule matched: default allow)", layer.resource),
+                        "allow",
+                        Text::constant("all"),
+                    ),
                     Some(describe_traffic(&lo.fallthrough.intersect(&passing))),
                 ));
             }
