@@ -6,7 +6,6 @@ use super::evidence_line;
 use super::text::csv_safe;
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Finding, Report};
-use std::fmt;
 
 /// The first 13 columns are the original ones, in their order; new columns are appended.
 const HEADER: [&str; 20] = [
@@ -32,16 +31,7 @@ const HEADER: [&str; 20] = [
     "cause",
 ];
 
-/// Written row by row: only one row is held at a time.
-pub fn render(report: &Report, catalog: &Catalog, out: &mut dyn fmt::Write) -> fmt::Result {
-    out.write_str(&header())?;
-    for f in &report.findings {
-        out.write_str(&row(fields(f, catalog)))?;
-    }
-    Ok(())
-}
-
-/// [`render`] to a file or pipe, the rows made on every core (a large estate has millions).
+/// Written a chunk of rows at a time, the rows made on every core (a large estate has millions).
 pub fn write(
     report: &Report,
     catalog: &Catalog,

@@ -209,7 +209,7 @@ fn render_into(
             out.write_str(&consistency::markdown_block(report))?;
             flow_profile::markdown_block(report, out)?;
         }
-        Format::Csv => csv::render(report, ctx.catalog, out)?,
+        Format::Csv => via_bytes(out, |w| Ok(csv::write(report, ctx.catalog, w)?))?,
         Format::Html => via_bytes(out, |w| html::write(report, ctx, w))?,
     }
     Ok(())
