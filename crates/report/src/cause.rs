@@ -95,6 +95,9 @@ impl CauseKind {
 }
 
 /// One root cause and what it opens.
+///
+/// Kept small: a large estate has a cause for nearly every rule-level finding, so what can be
+/// read back from the findings (their targets) is not copied here.
 #[derive(Clone, Debug)]
 pub struct Cause {
     /// `aws:111122223333:security-group:sg-0abc egress #1`.
@@ -103,12 +106,13 @@ pub struct Cause {
     pub provider: Text,
     pub account: Option<Text>,
     /// The resource that holds the rules: security group, NACL, NSG, network, policy.
-    pub holder: String,
+    pub holder: Text,
     /// The blamed rules as written (evidence without `decides`); empty for a missing filter.
-    pub rules: Vec<Evidence>,
+    pub rules: Box<[Evidence]>,
     /// Indices into `report.findings`.
-    pub findings: Vec<usize>,
-    pub targets: Vec<ResourceKey>,
+    pub findings: Members,
+    /// How many distinct targets the findings are on ([`Cause::targets`] lists them).
+    pub target_count: usize,
     pub checks: CheckSet,
     /// Of the findings that are not suppressed (`None` when all are suppressed).
     pub worst: Option<Severity>,
@@ -134,20 +138,104 @@ impl Cause {
         let findings = &report.findings;
         self.findings
             .iter()
-            .map(move |&i| &findings[i])
+            .map(move |i| &findings[i])
             .filter(|f| f.suppressed.is_none())
+    }
+
+    /// The targets of the cause's findings, sorted, each once.
+    pub fn targets(&self, report: &Report) -> Vec<ResourceKey> {
+        let mut keys: Vec<ResourceKey> = Vec::with_capacity(self.target_count);
+        for i in self.findings.iter() {
+            let f = &report.findings[i];
+            if keys.last().is_none_or(|k| !k.is_of(f)) {
+                keys.push(ResourceKey::of(f));
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
     }
 }
 
-/// The checks of a cause's findings, sorted: most causes have one, so a small vector rather than a
-/// tree (a B-tree node for each of a million causes was 170 bytes apiece).
+/// The findings of a cause, as indices into `report.findings`. Most causes (a rule-level
+/// finding) have one, held without an allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Members {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Members {
+    fn of(i: usize) -> Self {
+        Members::One(Self::index(i))
+    }
+
+    fn index(i: usize) -> u32 {
+        u32::try_from(i).expect("a report holds fewer than 2^32 findings")
+    }
+
+    fn push(&mut self, i: usize) {
+        let i = Self::index(i);
+        match self {
+            Members::One(first) => *self = Members::Many(vec![*first, i]),
+            Members::Many(all) => all.push(i),
+        }
+    }
+
+    /// Adds the members of a later share (all after these).
+    fn append(&mut self, later: Members) {
+        match later {
+            Members::One(i) => self.push(i as usize),
+            Members::Many(more) => {
+                let mut all = match std::mem::replace(self, Members::Many(Vec::new())) {
+                    Members::One(first) => vec![first],
+                    Members::Many(all) => all,
+                };
+                all.extend(more);
+                *self = Members::Many(all);
+            }
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        if let Members::Many(all) = self {
+            all.shrink_to_fit();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Members::One(_) => 1,
+            Members::Many(all) => all.len(),
+        }
+    }
+
+    /// Never: a cause has at least one finding.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// In report order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let slice: &[u32] = match self {
+            Members::One(i) => std::slice::from_ref(i),
+            Members::Many(all) => all,
+        };
+        slice.iter().map(|&i| i as usize)
+    }
+}
+
+/// The checks of a cause's findings, sorted: most causes have one, so an exact slice rather than
+/// a tree (a B-tree node for each of a million causes was 170 bytes apiece).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckSet(Vec<Text>);
+pub struct CheckSet(Box<[Text]>);
 
 impl CheckSet {
     pub fn insert(&mut self, id: &Text) {
         if let Err(at) = self.0.binary_search(id) {
-            self.0.insert(at, id.clone());
+            let mut ids = std::mem::take(&mut self.0).into_vec();
+            ids.insert(at, id.clone());
+            self.0 = ids.into_boxed_slice();
         }
     }
     pub fn contains(&self, id: &str) -> bool {
@@ -169,7 +257,7 @@ impl CheckSet {
 pub struct Causes {
     pub list: Vec<Cause>,
     /// For each finding (by index), its cause's index in `list`.
-    pub of_finding: Vec<usize>,
+    pub of_finding: Vec<u32>,
 }
 
 impl Causes {
@@ -225,10 +313,8 @@ impl Causes {
             ..
         } = joined;
         for c in &mut list {
-            c.targets.sort();
-            c.targets.dedup();
-            c.targets.shrink_to_fit();
             c.findings.shrink_to_fit();
+            c.target_count = count_targets(report, &c.findings);
         }
         // Worst first, then the cause that closes the most findings; findings follow their cause.
         // Sorted by index, each cause then moved once: a million causes, merge-sorted in place,
@@ -240,25 +326,56 @@ impl Causes {
                 .cmp(&(a.worst, a.findings.len()))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        let mut pos = vec![0; order.len()];
+        let mut pos = vec![0u32; order.len()];
         for (new, &old) in order.iter().enumerate() {
-            pos[old] = new;
+            pos[old] = Members::index(new);
         }
         egress_audit_engine::order::apply_order(&mut list, order);
-        let of_finding = of_finding.into_iter().map(|old| pos[old]).collect();
+        let of_finding = of_finding
+            .into_iter()
+            .map(|old| pos[old as usize])
+            .collect();
         Causes { list, of_finding }
+    }
+
+    /// The cause of finding `i`.
+    pub fn of(&self, i: usize) -> Option<&Cause> {
+        let c = self.of_finding.get(i)?;
+        Some(&self.list[*c as usize])
     }
 
     /// The cause id of finding `i`.
     pub fn id_of(&self, i: usize) -> Option<&str> {
-        let c = self.of_finding.get(i)?;
-        Some(self.list[*c].id.as_str())
+        self.of(i).map(|c| c.id.as_str())
     }
 
     /// Causes with at least one finding that is not suppressed.
     pub fn active(&self) -> impl Iterator<Item = &Cause> {
         self.list.iter().filter(|c| c.worst.is_some())
     }
+}
+
+/// The number of distinct targets of `members` (a cause's findings are mostly one target's run).
+fn count_targets(report: &Report, members: &Members) -> usize {
+    // Every field of a [`ResourceKey`], borrowed.
+    type KeyOf<'f> = (TargetKey<'f>, &'f str, Option<&'f str>);
+    let mut keys: Vec<KeyOf> = Vec::new();
+    for i in members.iter() {
+        let f = &report.findings[i];
+        let key = (
+            TargetKey::of_finding(f),
+            f.resource_kind.as_str(),
+            f.resource_name.as_deref(),
+        );
+        if keys.last() != Some(&key) {
+            keys.push(key);
+        }
+    }
+    if keys.len() > 1 {
+        keys.sort_unstable();
+        keys.dedup();
+    }
+    keys.len()
 }
 
 /// Below this many findings causes are built on one thread: starting threads costs more.
@@ -270,7 +387,7 @@ struct Partial {
     by_id: FxHashMap<Text, usize>,
     list: Vec<Cause>,
     /// For each finding of the share, in order, its cause's index in `list`.
-    of_finding: Vec<usize>,
+    of_finding: Vec<u32>,
 }
 
 impl Partial {
@@ -290,38 +407,37 @@ impl Partial {
             let target = index.get(&TargetKey::of_finding(f)).copied();
             let blamed = blame(f, target, &mut weights);
             let id = blamed.id(f);
+            let worst = f.suppressed.is_none().then_some(f.severity);
             let at = match p.by_id.get(id.as_str()) {
-                Some(&at) => at,
+                Some(&at) => {
+                    let cause = &mut p.list[at];
+                    cause.findings.push(i);
+                    cause.checks.insert(&f.check_id);
+                    cause.worst = cause.worst.max(worst);
+                    at
+                }
                 None => {
                     let id = Text::from(id);
                     p.by_id.insert(id.clone(), p.list.len());
+                    let mut checks = CheckSet::default();
+                    checks.insert(&f.check_id);
                     p.list.push(Cause {
                         id,
                         kind: blamed.kind,
                         provider: f.provider.clone(),
                         account: f.account.clone(),
                         holder: blamed.holder,
-                        rules: blamed.rules,
-                        // Most causes (a rule-level finding) hold one finding on one target.
-                        findings: Vec::with_capacity(1),
-                        targets: Vec::with_capacity(1),
-                        checks: CheckSet::default(),
-                        worst: None,
+                        rules: blamed.rules.into_boxed_slice(),
+                        findings: Members::of(i),
+                        // Counted once all shares are joined.
+                        target_count: 0,
+                        checks,
+                        worst,
                     });
                     p.list.len() - 1
                 }
             };
-            let cause = &mut p.list[at];
-            cause.findings.push(i);
-            cause.checks.insert(&f.check_id);
-            // Sorted and deduplicated later; a run of one resource's findings is pushed once.
-            if cause.targets.last().is_none_or(|k| !k.is_of(f)) {
-                cause.targets.push(ResourceKey::of(f));
-            }
-            if f.suppressed.is_none() {
-                cause.worst = cause.worst.max(Some(f.severity));
-            }
-            p.of_finding.push(at);
+            p.of_finding.push(Members::index(at));
         }
         p
     }
@@ -335,27 +451,26 @@ impl Partial {
             match self.by_id.get(c.id.as_str()) {
                 Some(&at) => {
                     let mine = &mut self.list[at];
-                    mine.findings.extend(c.findings);
-                    mine.targets.extend(c.targets);
+                    mine.findings.append(c.findings);
                     for check in c.checks.iter() {
                         mine.checks.insert(check);
                     }
                     mine.worst = mine.worst.max(c.worst);
-                    moved.push(at);
+                    moved.push(Members::index(at));
                 }
                 None => {
                     self.by_id.insert(c.id.clone(), self.list.len());
-                    moved.push(self.list.len());
+                    moved.push(Members::index(self.list.len()));
                     self.list.push(c);
                 }
             }
         }
         self.of_finding
-            .extend(later.of_finding.into_iter().map(|c| moved[c]));
+            .extend(later.of_finding.into_iter().map(|c| moved[c as usize]));
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct TargetKey<'a>(&'a str, Option<&'a str>, Option<&'a str>, &'a str);
 
 impl<'a> TargetKey<'a> {
@@ -380,7 +495,7 @@ impl<'a> TargetKey<'a> {
 /// What one finding is blamed on.
 struct Blamed {
     kind: CauseKind,
-    holder: String,
+    holder: Text,
     rules: Vec<Evidence>,
 }
 
@@ -393,7 +508,7 @@ impl Blamed {
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" + "),
-            _ => self.holder.clone(),
+            _ => self.holder.to_string(),
         };
         format!(
             "{}:{}:{}:{}",
@@ -411,28 +526,20 @@ fn blame(
     weights: &mut FxHashMap<*const TrafficSet, f64>,
 ) -> Blamed {
     if let Some(rule) = &f.rule {
-        let rules = f
-            .evidence
-            .iter()
-            .filter(|e| &e.name == rule)
-            .take(1)
-            .map(Evidence::as_written)
-            .collect::<Vec<_>>();
-        let rules = if rules.is_empty() {
-            vec![named(rule)]
-        } else {
-            rules
+        let rule = match f.evidence.iter().find(|e| &e.name == rule) {
+            Some(e) => e.as_written(),
+            None => named(rule),
         };
         return Blamed {
             kind: CauseKind::Rule,
-            holder: f.resource_id.to_string(),
-            rules,
+            holder: f.resource_id.clone(),
+            rules: vec![rule],
         };
     }
     if f.observed {
         return Blamed {
             kind: CauseKind::Observed,
-            holder: f.resource_id.to_string(),
+            holder: f.resource_id.clone(),
             rules: Vec::new(),
         };
     }
@@ -443,7 +550,7 @@ fn blame(
     }) {
         return Blamed {
             kind: CauseKind::NoFilter,
-            holder: f.resource_id.to_string(),
+            holder: f.resource_id.clone(),
             rules: Vec::new(),
         };
     }
@@ -525,7 +632,7 @@ fn blame_in_chains(
         }
     }
     let ((all_defaults, kind, _), found) = best?;
-    let holder = found[0].holder.to_string();
+    let holder = Text::from(found[0].holder);
     if all_defaults {
         return Some(Blamed {
             kind: CauseKind::DefaultAllow(kind),
@@ -555,7 +662,7 @@ fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
     {
         return Blamed {
             kind: CauseKind::DefaultAllow(LayerKindKey::Unknown),
-            holder: holder.to_string(),
+            holder: Text::from(holder),
             rules: Vec::new(),
         };
     }
@@ -572,20 +679,20 @@ fn blame_from_evidence(f: &Finding, allows: &[&Evidence]) -> Blamed {
 
 /// The layer and holder of rules known only by name, as the normalizers name them: AWS
 /// `sg-… egress #N` and `acl-… rule N`, Azure `NSG/rule`, GCP rule names.
-fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, String) {
+fn guess_layer(f: &Finding, rules: &[Evidence]) -> (LayerKindKey, Text) {
     let first = rules.first().map(|e| e.name.as_str()).unwrap_or("");
     let all = |prefix: &str| !rules.is_empty() && rules.iter().all(|e| e.name.starts_with(prefix));
-    let token = first.split(' ').next().unwrap_or(first).to_string();
+    let token = Text::from(first.split(' ').next().unwrap_or(first));
     match f.provider.as_str() {
         "aws" if all("sg-") => (LayerKindKey::SecurityGroup, token),
         "aws" if all("acl-") => (LayerKindKey::NetworkAcl, token),
         "azure" => {
             let nsg = first.rsplit_once('/').map(|(n, _)| n).unwrap_or(first);
             let nsg = nsg.trim_end_matches("/securityRules");
-            (LayerKindKey::Nsg, nsg.to_string())
+            (LayerKindKey::Nsg, Text::from(nsg))
         }
-        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.to_string()),
-        _ => (LayerKindKey::Unknown, f.resource_id.to_string()),
+        "gcp" => (LayerKindKey::VpcFirewall, f.resource_id.clone()),
+        _ => (LayerKindKey::Unknown, f.resource_id.clone()),
     }
 }
 
@@ -610,7 +717,7 @@ impl Causes {
     pub fn apply(&self, report: &mut Report) {
         for (i, f) in report.findings.iter_mut().enumerate() {
             // Shared with the cause: a reference count per finding, not a copy of the id.
-            f.cause = self.of_finding.get(i).map(|&c| self.list[c].id.clone());
+            f.cause = self.of(i).map(|c| c.id.clone());
         }
     }
 }
@@ -654,7 +761,8 @@ mod tests {
                     (
                         c.id.to_string(),
                         c.findings.clone(),
-                        c.targets.clone(),
+                        c.targets(&report),
+                        c.target_count,
                         checks,
                         c.worst,
                     )

@@ -263,7 +263,7 @@ fn cause(
             .join(" "))
     )?;
     // One link per target, written as it comes: a wide cause names thousands of targets.
-    for (i, k) in c.targets.iter().enumerate() {
+    for (i, k) in c.targets(report).iter().enumerate() {
         if i > 0 {
             out.write_str(", ")?;
         }

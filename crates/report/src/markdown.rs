@@ -102,7 +102,7 @@ fn causes_table(report: &Report, ctx: &Context, b: &mut Budget) {
             c.worst.map(|s| s.as_str()).unwrap_or(""),
             cell(&c.title()),
             c.active(report).count(),
-            c.targets.len(),
+            c.target_count,
             c.checks
                 .iter()
                 .map(egress_audit_engine::model::Text::as_str)

@@ -76,7 +76,7 @@ pub fn remediation(c: &Cause) -> String {
     let closes = format!(
         "closes {} on {}",
         super::plural(n, "finding"),
-        super::plural(c.targets.len(), "target")
+        super::plural(c.target_count, "target")
     );
     let rules = names(c);
     let holder = short_id(&c.holder);

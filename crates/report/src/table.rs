@@ -158,8 +158,7 @@ fn by_cause(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
     out.line(&format!("Root causes ({n}), worst first:"))?;
     for c in ctx.causes.active() {
         let active: Vec<&Finding> = c.active(report).collect();
-        let mut targets: Vec<&ResourceKey> = c.targets.iter().collect();
-        targets.dedup();
+        let targets = c.targets(report);
         let checks: Vec<&str> = c
             .checks
             .iter()
@@ -172,7 +171,7 @@ fn by_cause(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
             checks.join(" "),
             remedy::short(c)
         )];
-        let names: Vec<String> = targets.iter().map(|k| short_name(k)).collect();
+        let names: Vec<String> = targets.iter().map(short_name).collect();
         // A lone group that is its own cause needs no "targets:" line.
         if names.len() != 1 || targets[0].resource_id != c.holder {
             lines.push(format!(
@@ -201,10 +200,7 @@ fn by_target(report: &Report, ctx: &Context, out: &mut Out) -> fmt::Result {
         .findings
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| {
-            let c = ctx.causes.of_finding.get(i)?;
-            Some((f as *const Finding, &ctx.causes.list[*c]))
-        })
+        .filter_map(|(i, f)| Some((f as *const Finding, ctx.causes.of(i)?)))
         .collect();
     for (key, findings) in &groups {
         let checks: Vec<&str> = findings.iter().map(|f| f.check_id.as_str()).collect();
