@@ -625,7 +625,7 @@ fn threads_share_the_targets_without_changing_a_verdict() {
     let rules_of = |f: &[Finding], id: &str| -> Vec<String> {
         f.iter()
             .filter(|f| f.check_id == id)
-            .filter_map(|f| f.rule.clone())
+            .filter_map(|f| f.rule.as_deref().map(str::to_string))
             .collect()
     };
     let one = scan(1200, 1);

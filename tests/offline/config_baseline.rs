@@ -4,11 +4,11 @@
 use chrono::NaiveDate;
 use egress_audit::checks::Catalog;
 use egress_audit::config::Config;
-use egress_audit::model::{Evidence, Finding, Report, Severity};
+use egress_audit::model::{Evidence, Finding, Fingerprint, Report, Severity};
 use std::path::Path;
 
 fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
-    let mut f = Finding {
+    Finding {
         check_id: check.into(),
         slug: slug.into(),
         severity: sev,
@@ -30,12 +30,10 @@ fn finding(check: &str, slug: &str, sev: Severity, resource: &str) -> Finding {
         notes: vec![],
         original_severity: None,
         suppressed: None,
-        fingerprint: String::new(),
+        fingerprint: Fingerprint::of_fields(),
         cause: None,
         no_internet_path: false,
-    };
-    f.compute_fingerprint();
-    f
+    }
 }
 
 fn report() -> Report {
@@ -43,7 +41,6 @@ fn report() -> Report {
     az.provider = "azure".into();
     az.account = Some("s1".into());
     az.region = Some("westeurope".into());
-    az.compute_fingerprint();
     Report::new(
         vec![
             finding("EG001", "unrestricted-egress", Severity::High, "sg-0abc1"),

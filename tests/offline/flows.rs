@@ -249,7 +249,7 @@ fn an_accepted_smb_flow_is_an_observed_eg002_with_its_numbers() {
             "sg-0c2e4a6b8d0f2c403 egress #1"
         ]
     );
-    assert!(f.fingerprint.ends_with("|flows"), "{}", f.fingerprint);
+    assert!(f.fingerprint().ends_with("|flows"), "{}", f.fingerprint());
     assert_eq!(a.classes[0].status, Status::Unauthorized);
     assert_eq!(a.classes[0].checks, vec!["EG002".to_string()]);
     // A flow that ended before the window counts for nothing.

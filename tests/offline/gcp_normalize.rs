@@ -80,7 +80,7 @@ fn rule_findings(findings: &[Finding], check: &str) -> BTreeSet<String> {
     findings
         .iter()
         .filter(|f| f.check_id == check)
-        .filter_map(|f| f.rule.clone())
+        .filter_map(|f| f.rule.as_deref().map(str::to_string))
         .collect()
 }
 
@@ -764,7 +764,7 @@ fn gcloud_array_and_rest_items_read_the_same() {
         crate::inputs::EVERY,
     );
     assert_eq!(target_ids(&inv_a), target_ids(&inv_b));
-    let key = |f: &Finding| (f.fingerprint.clone(), f.message.clone());
+    let key = |f: &Finding| (f.fingerprint().into_owned(), f.message.clone());
     a.sort_by_key(key);
     b.sort_by_key(key);
     assert_eq!(a, b);
@@ -1093,7 +1093,7 @@ fn snapshot_documents_read_like_the_files() {
     });
     let (_, mut from_snapshot) = scan_docs(&[("snapshot.json", snapshot)], crate::inputs::EVERY);
     let (_, mut from_files) = example("tags-and-shadowing", crate::inputs::EVERY);
-    let key = |f: &Finding| (f.fingerprint.clone(), f.message.clone());
+    let key = |f: &Finding| (f.fingerprint().into_owned(), f.message.clone());
     from_snapshot.sort_by_key(key);
     from_files.sort_by_key(key);
     assert_eq!(from_snapshot, from_files);

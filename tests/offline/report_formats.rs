@@ -4,7 +4,7 @@
 
 use egress_audit::checks::Catalog;
 use egress_audit::model::RuleText;
-use egress_audit::model::{Evidence, Finding, Report, Severity, Warning, WarningKind};
+use egress_audit::model::{Evidence, Finding, Fingerprint, Report, Severity, Warning, WarningKind};
 use egress_audit::report::{render, render_table, write_atomic, Format};
 use egress_audit_snapshot::{NotScanned, Provider};
 use serde_json::Value;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 const AZURE_NSG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-production-network/providers/Microsoft.Network/networkSecurityGroups/nsg-web-tier-frontend";
 
 fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &str) -> Finding {
-    let mut f = Finding {
+    Finding {
         check_id: check.into(),
         slug: slug.into(),
         severity: sev,
@@ -35,12 +35,10 @@ fn finding(check: &str, slug: &str, sev: Severity, provider: &str, resource: &st
         notes: vec![],
         original_severity: None,
         suppressed: None,
-        fingerprint: String::new(),
+        fingerprint: Fingerprint::of_fields(),
         cause: None,
         no_internet_path: false,
-    };
-    f.compute_fingerprint();
-    f
+    }
 }
 
 /// Two AWS groups, one Azure NSG with a long id and many rules, a suppressed finding, a
@@ -100,13 +98,11 @@ fn sample() -> Report {
         .collect();
     az.notes
         .push("egress passes an appliance: 10.0.0.4 (azure firewall)".into());
-    az.compute_fingerprint();
     findings.push(az);
     let mut shadowed = finding("EG011", "shadowed-deny", Severity::High, "aws", "acl-0ccc");
     shadowed.rule = Some("acl-0ccc rule 200".into());
     shadowed.resource_kind = "network-acl".into();
     shadowed.resource_name = None;
-    shadowed.compute_fingerprint();
     findings.push(shadowed);
     let mut sup = finding("EG004", "ftp-egress", Severity::Medium, "aws", "sg-0ddd");
     sup.suppressed = Some("legacy FTP partner, ticket SEC-12".into());
@@ -235,7 +231,7 @@ fn sarif_is_valid_and_maps_levels_and_suppressions() {
     }
     assert_eq!(
         smb["partialFingerprints"]["egressAudit/v1"],
-        report.findings[1].fingerprint.as_str()
+        report.findings[1].fingerprint().as_ref()
     );
     let msg = smb["message"]["text"].as_str().unwrap();
     assert!(msg.contains("sg-0aaa egress #1"), "{msg}");
@@ -431,7 +427,7 @@ fn csv_quotes_commas_quotes_and_newlines() {
         "remediation from the catalog"
     );
     assert!(first[16].contains("nist-800-53"), "{}", &first[16]);
-    assert_eq!(&first[17], report.findings[0].fingerprint);
+    assert_eq!(&first[17], report.findings[0].fingerprint().as_ref());
     assert!(
         first[19].contains("sg-0aaa egress #1"),
         "cause: {}",

@@ -8,7 +8,9 @@ use std::path::Path;
 pub fn apply(path: &Path, report: &mut Report) -> anyhow::Result<()> {
     let known = fingerprints(path)?;
     let before = report.findings.len();
-    report.findings.retain(|f| !known.contains(&f.fingerprint));
+    report
+        .findings
+        .retain(|f| !known.contains(f.fingerprint().as_ref()));
     report.summary.baseline_matched = Some(before - report.findings.len());
     report.recount();
     Ok(())
@@ -36,12 +38,9 @@ pub fn fingerprints(path: &Path) -> anyhow::Result<HashSet<String>> {
     };
     let mut out = HashSet::new();
     for (i, f) in findings.iter().enumerate() {
-        let mut finding: Finding = serde_json::from_value(f.clone())
+        let finding: Finding = serde_json::from_value(f.clone())
             .map_err(|e| anyhow::anyhow!("{name}: baseline findings[{i}]: {e}"))?;
-        if finding.fingerprint.is_empty() {
-            finding.compute_fingerprint();
-        }
-        out.insert(finding.fingerprint);
+        out.insert(finding.fingerprint().into_owned());
     }
     Ok(out)
 }

@@ -73,7 +73,7 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         f.region.clone().unwrap_or_default().to_string(),
         f.resource_id.to_string(),
         f.resource_kind.to_string(),
-        f.rule.clone().unwrap_or_default(),
+        f.rule.as_deref().unwrap_or_default().to_string(),
         f.message.clone(),
         evidence.join("; "),
         f.notes.join("; "),
@@ -84,7 +84,7 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
             .map(|c| c.remediation.trim().to_string())
             .unwrap_or_default(),
         compliance,
-        f.fingerprint.clone(),
+        f.fingerprint().into_owned(),
         f.original_severity
             .map(|s| s.to_string())
             .unwrap_or_default(),

@@ -60,7 +60,6 @@ fn every_field() -> Report {
             Some("tcp/445 to 10.0.0.0/8"),
         ),
     ];
-    full.compute_fingerprint();
 
     let mut bare = finding("EG999", "not-in-catalog", Severity::Critical, "gcp", "x");
     bare.account = None;
@@ -70,7 +69,6 @@ fn every_field() -> Report {
     bare.resource_kind = "firewall".into();
     bare.message = "quote \" backslash \\ tab\t newline\n control \u{1} non-ASCII é→".into();
     bare.evidence = vec![];
-    bare.compute_fingerprint();
 
     let (warnings, not_scanned) = super::warning_and_unread_region();
     let mut report = Report::new(vec![full, bare], warnings, not_scanned, 2);

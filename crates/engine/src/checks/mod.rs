@@ -383,6 +383,14 @@ fn retarget(f: &Finding, target: &Target) -> Finding {
 /// The note on findings whose target has no route to the internet.
 pub const NO_INTERNET_PATH: &str = "no internet path";
 
+/// Gives `s` an allocation of exactly its length: formatting grows a string by doubling, and a
+/// million findings kept the slack.
+fn exact(s: &mut String) {
+    if s.capacity() > s.len() {
+        *s = s.as_str().to_owned();
+    }
+}
+
 pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
     f.title = check.title.clone();
     f.slug = check.slug.clone();
@@ -401,5 +409,14 @@ pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
         f.notes.push(format!("{NO_INTERNET_PATH}: {why}"));
         f.no_internet_path = true;
     }
-    f.compute_fingerprint();
+    // Findings are kept until the report is written: held at the size they are.
+    exact(&mut f.message);
+    if f.evidence.capacity() > f.evidence.len() {
+        f.evidence = f.evidence.drain(..).collect();
+    }
+    for e in &mut f.evidence {
+        if let Some(d) = &mut e.decides {
+            exact(d);
+        }
+    }
 }

@@ -293,7 +293,7 @@ pub fn finding(check: &CheckDef, t: &Target, message: String) -> Finding {
         notes: Vec::new(),
         original_severity: None,
         suppressed: None,
-        fingerprint: String::new(),
+        fingerprint: crate::model::Fingerprint::of_fields(),
         cause: None,
         no_internet_path: false,
     }

@@ -399,8 +399,7 @@ fn move_observed_findings(rec: &ProbeRecord, t: &Target, findings: &mut [Finding
         f.resource_id = t.resource_id.clone();
         f.resource_kind = t.resource_kind.clone();
         f.resource_name = t.name.clone();
-        f.compute_fingerprint();
-        f.fingerprint.push_str(&format!("|probe:{}", rec.host));
+        f.suffix_fingerprint(&format!("|probe:{}", rec.host));
     }
 }
 

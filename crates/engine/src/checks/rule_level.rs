@@ -71,7 +71,7 @@ fn rule_finding(
     f.resource_id = w.rule.resource.clone();
     f.resource_kind = Text::constant(kind_name(w.layer.kind));
     f.resource_name = None;
-    f.rule = Some(w.rule.name.to_string());
+    f.rule = Some(w.rule.name.clone());
     f.evidence = evidence;
     super::finish(&mut f, check, ev.target);
     f
@@ -114,7 +114,9 @@ pub struct RuleVerdicts {
 
 struct Verdict {
     key: u64,
-    finding: Finding,
+    /// Boxed: a verdict moves when shares merge, and the findings leave the boxes one by one
+    /// into the report's list, so that a million of them are never held twice.
+    finding: Box<Finding>,
     kind: &'static str,
     rule: (Text, Text),
 }
@@ -140,7 +142,7 @@ impl RuleVerdicts {
         }
         self.insert(Verdict {
             key,
-            finding: f(),
+            finding: Box::new(f()),
             kind,
             rule: (rule.resource.clone(), rule.name.clone()),
         });
@@ -177,8 +179,8 @@ impl RuleVerdicts {
     }
 
     /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
-    /// reported as shadowed only.
-    pub fn into_findings(self) -> Vec<Finding> {
+    /// reported as shadowed only. Each leaves its box as it is taken.
+    pub fn into_findings(self) -> impl ExactSizeIterator<Item = Finding> {
         let live = || self.verdicts.iter().flatten();
         let shadowed: HashSet<&(Text, Text)> = live()
             .filter(|v| v.kind == SHADOWED)
@@ -198,7 +200,9 @@ impl RuleVerdicts {
             .zip(keep)
             .filter_map(|(v, keep)| v.filter(|_| keep))
             .map(|v| v.finding)
-            .collect()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|f| *f)
     }
 }
 

@@ -88,7 +88,7 @@ pub fn observed_findings(
             f.evidence.extend(deciding_evidence(a, target, ti, &mine));
             crate::checks::finish(&mut f, check, target);
             // Not the declared finding of the same check on the same target.
-            f.fingerprint.push_str("|flows");
+            f.suffix_fingerprint("|flows");
             out.push(f);
         }
     }
@@ -289,7 +289,7 @@ pub fn unused(
         f.resource_id = u.rule.resource.clone();
         f.resource_kind = kind_name(u.kind).into();
         f.resource_name = None;
-        f.rule = Some(key.name.clone());
+        f.rule = Some(key.name.as_str().into());
         f.observed = false;
         f.source = Some(crate::model::ObservedSource::Flows);
         f.evidence = evidence;

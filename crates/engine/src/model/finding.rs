@@ -1,6 +1,6 @@
 //! Findings, warnings and the report object (docs/SEMANTICS.md §4).
 
-use super::{Evidence, Text};
+use super::{Evidence, Fingerprint, Text};
 use egress_audit_snapshot::NotScanned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,7 +68,9 @@ pub enum ObservedSource {
     Flows,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Serialised by hand (`fingerprint.rs`): the fingerprint is made when written.
+/// Compared by hand too: a fingerprint read back as text equals the one made from the fields.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Finding {
     pub check_id: Text,
     pub slug: Text,
@@ -85,7 +87,7 @@ pub struct Finding {
     pub resource_name: Option<Text>,
     /// For rule-level checks (shadowed, redundant): the rule the finding is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Text>,
     pub message: String,
     pub evidence: Vec<Evidence>,
     /// From a live probe rather than from declared rules.
@@ -105,8 +107,9 @@ pub struct Finding {
     /// do not count toward `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
-    /// Stable identity for baselines: check, provider, account, region, resource (and rule).
-    pub fingerprint: String,
+    /// Stable identity for baselines: check, provider, account, region, resource (and rule),
+    /// read with [`Finding::fingerprint`].
+    pub fingerprint: Fingerprint,
     /// The root cause this finding is grouped under (`report::cause`): the rules whose change
     /// closes it, e.g. `aws:111122223333:security-group:sg-0abc egress #1`. Set by `scan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,18 +132,6 @@ impl Finding {
             self.region.as_deref().unwrap_or("-"),
             self.resource_id
         )
-    }
-
-    pub fn compute_fingerprint(&mut self) {
-        self.fingerprint = format!(
-            "{}|{}|{}|{}|{}|{}",
-            self.check_id,
-            self.provider,
-            self.account.as_deref().unwrap_or(""),
-            self.region.as_deref().unwrap_or(""),
-            self.resource_id,
-            self.rule.as_deref().unwrap_or("")
-        );
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod evidence;
 pub mod finding;
+pub mod fingerprint;
 pub mod pattern;
 pub mod policy;
 pub mod reconciliation;
@@ -14,6 +15,7 @@ pub use evidence::{Evidence, RuleText};
 pub use finding::{
     Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };
+pub use fingerprint::Fingerprint;
 pub use pattern::Pattern;
 pub use policy::{Action, Chain, Identity, Layer, LayerKind, RouteInfo, Rule, Rules, Target};
 pub use scope::{LiveScope, Scope};

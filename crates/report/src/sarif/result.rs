@@ -52,7 +52,7 @@ impl<'a> SarifResult<'a> {
                 text: AsString(MessageText(f)),
             },
             partial_fingerprints: Fingerprints {
-                egress_audit_v1: &f.fingerprint,
+                egress_audit_v1: f.fingerprint(),
             },
             properties: Properties {
                 cause: f.cause.as_deref(),
@@ -119,7 +119,7 @@ struct Message<'a> {
 #[derive(Serialize)]
 struct Fingerprints<'a> {
     #[serde(rename = "egressAudit/v1")]
-    egress_audit_v1: &'a str,
+    egress_audit_v1: std::borrow::Cow<'a, str>,
 }
 
 #[derive(Serialize)]
