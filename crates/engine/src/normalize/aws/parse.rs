@@ -114,7 +114,8 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
             let (text, _) = req_cidr(r, key, ipv6, &w)?;
             dests.push(Destination {
                 kind: DestKind::Cidr,
-                text: text.into(),
+                // Estates repeat a few destinations (0.0.0.0/0, the VPC's blocks) everywhere.
+                text: Text::interned(&text),
                 description: description(r, &w)?,
             });
         }
@@ -123,7 +124,7 @@ fn permission(v: &Value, what: &str, owner: Option<&str>) -> Result<Permission, 
         let w = format!("{what}.PrefixListIds[{j}]");
         dests.push(Destination {
             kind: DestKind::PrefixList,
-            text: req(r, "PrefixListId", &w)?.into(),
+            text: Text::interned(req(r, "PrefixListId", &w)?),
             description: description(r, &w)?,
         });
     }

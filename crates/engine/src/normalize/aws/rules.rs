@@ -4,7 +4,7 @@ use super::parse::{DestKind, Nacl, SecurityGroup};
 use crate::model::space::parse_addrs;
 use crate::model::RuleText;
 use crate::model::WarningKind;
-use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, Rules, TrafficSet, Warning};
+use crate::model::{Action, AddrSet, Layer, LayerKind, Rule, Rules, Text, TrafficSet, Warning};
 use std::collections::BTreeMap;
 
 /// One rule per (permission × destination), all allows: `sg-0123 egress #1 (description)`.
@@ -16,6 +16,8 @@ pub fn sg_rules(
     warnings: &mut Vec<Warning>,
 ) -> Vec<Rule> {
     let mut out = Vec::with_capacity(sg.egress.iter().map(|p| p.dests.len()).sum());
+    // Shared by the group's rules, as the destination texts are with the permissions.
+    let resource = Text::from(sg.id.as_str());
     for perm in &sg.egress {
         for d in &perm.dests {
             let n = out.len() + 1;
@@ -72,9 +74,9 @@ pub fn sg_rules(
                     None,
                     perm.pp.proto_text.clone(),
                     perm.pp.ports_text.clone(),
-                    d.text.as_str().into(),
+                    d.text.clone(),
                 ),
-                resource: sg.id.as_str().into(),
+                resource: resource.clone(),
                 action: Action::Allow,
                 traffic: traffic.into(),
                 unresolved,

@@ -143,9 +143,9 @@ pub fn proto_ports(
                 .into());
             }
             let ports_text = if lo == hi {
-                lo.to_string().into()
+                Text::interned(&lo.to_string())
             } else {
-                format!("{lo}-{hi}").into()
+                Text::interned(&format!("{lo}-{hi}"))
             };
             Ok(ProtoPorts {
                 proto,
