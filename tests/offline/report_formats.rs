@@ -549,7 +549,11 @@ fn json_round_trips() {
     let mut back: Report = serde_json::from_str(&text).unwrap();
     // Each finding carries its root cause.
     assert_eq!(
-        back.findings[0].cause.as_deref(),
+        back.findings[0]
+            .cause
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("aws:111122223333:security-group:sg-0aaa egress #1")
     );
     assert_eq!(back.findings[0].cause, back.findings[1].cause);

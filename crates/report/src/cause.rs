@@ -16,7 +16,7 @@ use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
 use egress_audit_engine::model::RuleText;
 use egress_audit_engine::model::{
-    Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text, TrafficSet,
+    CauseId, Evidence, Finding, LayerKind, Report, Rule, Severity, Target, Text,
 };
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -101,10 +101,8 @@ impl CauseKind {
 #[derive(Clone, Debug)]
 pub struct Cause {
     /// `aws:111122223333:security-group:sg-0abc egress #1`.
-    pub id: Text,
+    pub id: CauseId,
     pub kind: CauseKind,
-    pub provider: Text,
-    pub account: Option<Text>,
     /// The resource that holds the rules: security group, NACL, NSG, network, policy.
     pub holder: Text,
     /// The blamed rules as written (evidence without `decides`); empty for a missing filter.
@@ -179,21 +177,6 @@ impl Members {
         match self {
             Members::One(first) => *self = Members::Many(vec![*first, i]),
             Members::Many(all) => all.push(i),
-        }
-    }
-
-    /// Adds the members of a later share (all after these).
-    fn append(&mut self, later: Members) {
-        match later {
-            Members::One(i) => self.push(i as usize),
-            Members::Many(more) => {
-                let mut all = match std::mem::replace(self, Members::Many(Vec::new())) {
-                    Members::One(first) => vec![first],
-                    Members::Many(all) => all,
-                };
-                all.extend(more);
-                *self = Members::Many(all);
-            }
         }
     }
 
@@ -276,42 +259,53 @@ impl Causes {
         Self::build_on(report, &index, threads.clamp(1, 8))
     }
 
-    /// [`Causes::build`] on `threads` threads. Blaming is per finding: each thread takes a
-    /// contiguous share, and the shares' causes are joined in finding order, so every cause's
-    /// findings stay in report order and the result does not depend on the thread count.
+    /// [`Causes::build`] on `threads` threads. Blaming (the costly part) is per finding: a
+    /// chunk of findings is blamed on every thread, each taking a contiguous part, and the blames
+    /// are then grouped in finding order into one list, so every cause's findings stay in report
+    /// order and the result does not depend on the thread count. One list, grown as causes are
+    /// found: a list per thread, joined, held the causes twice.
     fn build_on(report: &Report, index: &FxHashMap<TargetKey, &Target>, threads: usize) -> Causes {
-        let findings = report.findings.len();
-        let share = findings.div_ceil(threads).max(1);
-        let ranges: Vec<_> = (0..threads)
-            .map(|k| (k * share).min(findings)..((k + 1) * share).min(findings))
-            .collect();
-        let mut partials = if threads == 1 {
-            vec![Partial::of(report, ranges[0].clone(), index)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = ranges
-                    .iter()
-                    .map(|r| {
-                        let r = r.clone();
-                        s.spawn(move || Partial::of(report, r, index))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a cause share panicked"))
-                    .collect::<Vec<_>>()
-            })
+        let total = report.findings.len();
+        let mut grouping = Grouping {
+            by_id: FxHashMap::default(),
+            // At most a cause per finding: reserved once (pages are only used as causes are
+            // added), so that a million causes are not copied at each doubling.
+            list: Vec::with_capacity(total),
+            of_finding: Vec::with_capacity(total),
+        };
+        // Rules are shared by many targets' findings: each thread weighs each once (by address).
+        let mut states: Vec<BlameState> = (0..threads).map(|_| BlameState::default()).collect();
+        for start in (0..total).step_by(BLAME_CHUNK) {
+            let chunk = start..(start + BLAME_CHUNK).min(total);
+            let part = chunk.len().div_ceil(threads).max(1);
+            let blamed: Vec<Vec<(CauseId, Blamed)>> = if threads == 1 {
+                vec![blame_range(report, chunk.clone(), index, &mut states[0])]
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = states
+                        .iter_mut()
+                        .enumerate()
+                        .map(|(k, w)| {
+                            let from = (chunk.start + k * part).min(chunk.end);
+                            let to = (from + part).min(chunk.end);
+                            s.spawn(move || blame_range(report, from..to, index, w))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a blame share panicked"))
+                        .collect()
+                })
+            };
+            for (i, (id, b)) in (chunk.start..).zip(blamed.into_iter().flatten()) {
+                grouping.add(&report.findings[i], i, id, b);
+            }
         }
-        .into_iter();
-        let mut joined = partials.next().unwrap_or_default();
-        for later in partials {
-            joined.append(later);
-        }
-        let Partial {
+        let Grouping {
             mut list,
             of_finding,
             ..
-        } = joined;
+        } = grouping;
         for c in &mut list {
             c.findings.shrink_to_fit();
             c.target_count = count_targets(report, &c.findings);
@@ -345,8 +339,8 @@ impl Causes {
     }
 
     /// The cause id of finding `i`.
-    pub fn id_of(&self, i: usize) -> Option<&str> {
-        self.of(i).map(|c| c.id.as_str())
+    pub fn id_of(&self, i: usize) -> Option<&CauseId> {
+        self.of(i).map(|c| &c.id)
     }
 
     /// Causes with at least one finding that is not suppressed.
@@ -381,92 +375,78 @@ fn count_targets(report: &Report, members: &Members) -> usize {
 /// Below this many findings causes are built on one thread: starting threads costs more.
 const PARALLEL_FROM: usize = 20_000;
 
-/// The causes of a contiguous share of the findings.
+/// Findings blamed at a time: the blames wait to be grouped, so their number is bounded.
+const BLAME_CHUNK: usize = 1 << 15;
+
+/// A rule's public weight, by the address of its (shared) traffic set (as a number, so that a
+/// thread can own the table).
+type Weights = FxHashMap<usize, f64>;
+
+/// What a thread keeps from one finding to the next.
 #[derive(Default)]
-struct Partial {
-    by_id: FxHashMap<Text, usize>,
+struct BlameState {
+    weights: Weights,
+    /// Each provider, account and kind's id prefix, made once.
+    prefixes: FxHashMap<(Text, Option<Text>, &'static str), Text>,
+}
+
+/// Each finding of `range`, in order, with its cause's id and what it is blamed on.
+fn blame_range(
+    report: &Report,
+    range: std::ops::Range<usize>,
+    index: &FxHashMap<TargetKey, &Target>,
+    state: &mut BlameState,
+) -> Vec<(CauseId, Blamed)> {
+    report.findings[range]
+        .iter()
+        .map(|f| {
+            let target = index.get(&TargetKey::of_finding(f)).copied();
+            let blamed = blame(f, target, &mut state.weights);
+            (blamed.id(f, &mut state.prefixes), blamed)
+        })
+        .collect()
+}
+
+/// Causes as they are found, in finding order.
+struct Grouping {
+    by_id: FxHashMap<CauseId, u32>,
     list: Vec<Cause>,
-    /// For each finding of the share, in order, its cause's index in `list`.
+    /// For each finding, in order, its cause's index in `list`.
     of_finding: Vec<u32>,
 }
 
-impl Partial {
-    fn of(
-        report: &Report,
-        range: std::ops::Range<usize>,
-        index: &FxHashMap<TargetKey, &Target>,
-    ) -> Partial {
-        let mut p = Partial {
-            of_finding: Vec::with_capacity(range.len()),
-            ..Partial::default()
-        };
-        // Rules are shared by many targets' findings: weigh each once (by address).
-        let mut weights: FxHashMap<*const TrafficSet, f64> = FxHashMap::default();
-        for i in range {
-            let f = &report.findings[i];
-            let target = index.get(&TargetKey::of_finding(f)).copied();
-            let blamed = blame(f, target, &mut weights);
-            let id = blamed.id(f);
-            let worst = f.suppressed.is_none().then_some(f.severity);
-            let at = match p.by_id.get(id.as_str()) {
-                Some(&at) => {
-                    let cause = &mut p.list[at];
-                    cause.findings.push(i);
-                    cause.checks.insert(&f.check_id);
-                    cause.worst = cause.worst.max(worst);
-                    at
-                }
-                None => {
-                    let id = Text::from(id);
-                    p.by_id.insert(id.clone(), p.list.len());
-                    let mut checks = CheckSet::default();
-                    checks.insert(&f.check_id);
-                    p.list.push(Cause {
-                        id,
-                        kind: blamed.kind,
-                        provider: f.provider.clone(),
-                        account: f.account.clone(),
-                        holder: blamed.holder,
-                        rules: blamed.rules.into_boxed_slice(),
-                        findings: Members::of(i),
-                        // Counted once all shares are joined.
-                        target_count: 0,
-                        checks,
-                        worst,
-                    });
-                    p.list.len() - 1
-                }
-            };
-            p.of_finding.push(Members::index(at));
-        }
-        p
-    }
-
-    /// Adds the causes of the share that follows this one.
-    fn append(&mut self, later: Partial) {
-        // At most this many more: grown once, not doubled past what is needed.
-        self.list.reserve_exact(later.list.len());
-        let mut moved = Vec::with_capacity(later.list.len());
-        for c in later.list {
-            match self.by_id.get(c.id.as_str()) {
-                Some(&at) => {
-                    let mine = &mut self.list[at];
-                    mine.findings.append(c.findings);
-                    for check in c.checks.iter() {
-                        mine.checks.insert(check);
-                    }
-                    mine.worst = mine.worst.max(c.worst);
-                    moved.push(Members::index(at));
-                }
-                None => {
-                    self.by_id.insert(c.id.clone(), self.list.len());
-                    moved.push(Members::index(self.list.len()));
-                    self.list.push(c);
-                }
+impl Grouping {
+    /// Finding `i`, `f`, blamed on `blamed` (whose id is `id`).
+    fn add(&mut self, f: &Finding, i: usize, id: CauseId, blamed: Blamed) {
+        let worst = f.suppressed.is_none().then_some(f.severity);
+        let at = match self.by_id.get(&id) {
+            Some(&at) => {
+                let cause = &mut self.list[at as usize];
+                cause.findings.push(i);
+                cause.checks.insert(&f.check_id);
+                cause.worst = cause.worst.max(worst);
+                at
             }
-        }
-        self.of_finding
-            .extend(later.of_finding.into_iter().map(|c| moved[c as usize]));
+            None => {
+                let at = Members::index(self.list.len());
+                self.by_id.insert(id.clone(), at);
+                let mut checks = CheckSet::default();
+                checks.insert(&f.check_id);
+                self.list.push(Cause {
+                    id,
+                    kind: blamed.kind,
+                    holder: blamed.holder,
+                    rules: blamed.rules.into_boxed_slice(),
+                    findings: Members::of(i),
+                    // Counted once every finding is in.
+                    target_count: 0,
+                    checks,
+                    worst,
+                });
+                at
+            }
+        };
+        self.of_finding.push(at);
     }
 }
 
@@ -500,31 +480,34 @@ struct Blamed {
 }
 
 impl Blamed {
-    fn id(&self, f: &Finding) -> String {
-        let subject = match self.kind {
-            CauseKind::Rules(_) | CauseKind::Rule if !self.rules.is_empty() => self
-                .rules
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" + "),
-            _ => self.holder.to_string(),
+    /// `provider:account:kind:subject`; the subject is the blamed rules' names (a name the
+    /// rule already holds when there is one) or the holder.
+    fn id(
+        &self,
+        f: &Finding,
+        prefixes: &mut FxHashMap<(Text, Option<Text>, &'static str), Text>,
+    ) -> CauseId {
+        let subject = match (self.kind, &*self.rules) {
+            (CauseKind::Rules(_) | CauseKind::Rule, [one]) => one.name.clone(),
+            (CauseKind::Rules(_) | CauseKind::Rule, [_, _, ..]) => Text::from(
+                self.rules
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+            ),
+            _ => self.holder.clone(),
         };
-        format!(
-            "{}:{}:{}:{}",
-            f.provider,
-            f.account.as_deref().unwrap_or("-"),
-            self.kind.as_str(),
-            subject
-        )
+        let kind = self.kind.as_str();
+        let prefix = prefixes
+            .entry((f.provider.clone(), f.account.clone(), kind))
+            .or_insert_with(|| CauseId::prefix(&f.provider, f.account.as_deref(), kind).into())
+            .clone();
+        CauseId::new(prefix, subject)
     }
 }
 
-fn blame(
-    f: &Finding,
-    target: Option<&Target>,
-    weights: &mut FxHashMap<*const TrafficSet, f64>,
-) -> Blamed {
+fn blame(f: &Finding, target: Option<&Target>, weights: &mut Weights) -> Blamed {
     if let Some(rule) = &f.rule {
         let rule = match f.evidence.iter().find(|e| &e.name == rule) {
             Some(e) => e.as_written(),
@@ -586,11 +569,7 @@ struct Located<'a> {
 const DEFAULT_ALLOW_SUFFIX: &str = " (no rule matched: default allow)";
 
 /// Picks the chain to edit and the rules to change in it (module docs).
-fn blame_in_chains(
-    t: &Target,
-    allows: &[&Evidence],
-    weights: &mut FxHashMap<*const TrafficSet, f64>,
-) -> Option<Blamed> {
+fn blame_in_chains(t: &Target, allows: &[&Evidence], weights: &mut Weights) -> Option<Blamed> {
     let mut best: Option<((bool, LayerKindKey, usize), Vec<Located>)> = None;
     for (ci, chain) in t.chains.iter().enumerate() {
         let mut found: Vec<Located> = Vec::new();
@@ -603,7 +582,7 @@ fn blame_in_chains(
                     layer.rules.iter().find(|r| r.name == e.name).map(|r| {
                         // By traffic set: shared by every target the group is attached to.
                         let w = *weights
-                            .entry(std::sync::Arc::as_ptr(&r.traffic))
+                            .entry(std::sync::Arc::as_ptr(&r.traffic) as usize)
                             .or_insert_with(|| public_weight(r));
                         (r.synthetic, w)
                     })

@@ -88,7 +88,10 @@ pub fn fields(f: &Finding, catalog: &Catalog) -> [String; 20] {
         f.original_severity
             .map(|s| s.to_string())
             .unwrap_or_default(),
-        f.cause.clone().unwrap_or_default().to_string(),
+        f.cause
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     ]
 }
 

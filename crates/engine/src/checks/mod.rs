@@ -11,7 +11,7 @@ pub mod spec;
 use crate::config::Config;
 use crate::diag::{Diagnostic, DiagnosticKind, Diagnostics, Seg, Source};
 use crate::eval::{EvalCache, TargetOutcome};
-use crate::model::{AddrSet, Finding, Severity, Target, Text};
+use crate::model::{AddrSet, Evidence, Finding, Severity, Target, Text};
 use crate::normalize::Inventory;
 pub use query::{finding, Query, QueryFault, QueryKind, TargetSelector};
 use serde::{Deserialize, Serialize};
@@ -249,10 +249,10 @@ pub fn run_on(
         verdicts.merge(part_verdicts);
     }
     // Rule-level findings are already finished, against the first target that showed them.
-    let rule_findings = verdicts.into_findings();
+    let (rule_count, rule_findings) = verdicts.into_findings();
     // Grown once to the exact total: doubling a vector of a million findings (twice) held
     // copies of it side by side.
-    findings.reserve_exact(shares.iter().map(Vec::len).sum::<usize>() + rule_findings.len());
+    findings.reserve_exact(shares.iter().map(Vec::len).sum::<usize>() + rule_count);
     for part in shares {
         findings.extend(part);
     }
@@ -299,11 +299,11 @@ fn sort_findings(findings: &mut [Finding]) {
 }
 
 /// Runs every enabled check on a share of the targets, in order.
-fn run_share(
-    targets: &[Target],
-    enabled: &[&CheckDef],
+fn run_share<'a>(
+    targets: &'a [Target],
+    enabled: &[&'a CheckDef],
     cfg: &Config,
-) -> (Vec<Finding>, rule_level::RuleVerdicts) {
+) -> (Vec<Finding>, rule_level::RuleVerdicts<'a>) {
     let ctx = query::Context::new(cfg).expect("checked before the threads started");
     let mut findings = Vec::new();
     let prepared: Vec<query::Prepared> = enabled
@@ -391,6 +391,21 @@ fn exact(s: &mut String) {
     }
 }
 
+/// A message and evidence list (and its texts) in allocations of exactly their size.
+pub(crate) fn held_exactly(message: &mut String, evidence: &mut Vec<Evidence>) {
+    exact(message);
+    if evidence.capacity() > evidence.len() {
+        let mut exactly = Vec::with_capacity(evidence.len());
+        exactly.append(evidence);
+        *evidence = exactly;
+    }
+    for e in evidence.iter_mut() {
+        if let Some(crate::model::Decides::Text(d)) = &mut e.decides {
+            exact(d);
+        }
+    }
+}
+
 pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
     f.title = check.title.clone();
     f.slug = check.slug.clone();
@@ -410,13 +425,5 @@ pub(crate) fn finish(f: &mut Finding, check: &CheckDef, target: &Target) {
         f.no_internet_path = true;
     }
     // Findings are kept until the report is written: held at the size they are.
-    exact(&mut f.message);
-    if f.evidence.capacity() > f.evidence.len() {
-        f.evidence = f.evidence.drain(..).collect();
-    }
-    for e in &mut f.evidence {
-        if let Some(d) = &mut e.decides {
-            exact(d);
-        }
-    }
+    held_exactly(&mut f.message, &mut f.evidence);
 }

@@ -235,11 +235,11 @@ impl Prepared {
 }
 
 /// Runs one check on one evaluated target.
-pub fn run(
-    check: &CheckDef,
+pub fn run<'a>(
+    check: &'a CheckDef,
     prep: &Prepared,
-    ev: &Evaluated,
-    verdicts: &mut rule_level::RuleVerdicts,
+    ev: &Evaluated<'a>,
+    verdicts: &mut rule_level::RuleVerdicts<'a>,
 ) -> Vec<Finding> {
     let q = &check.query;
     if let Some(sel) = &q.targets {

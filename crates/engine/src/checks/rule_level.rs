@@ -8,20 +8,20 @@ use super::query::finding;
 use super::{CheckDef, Evaluated};
 use crate::eval::{rule_evidence, RuleOutcome};
 use crate::model::space::public;
-use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, Text, TrafficSet};
+use crate::model::{Action, Evidence, Finding, Layer, LayerKind, Rule, Target, Text, TrafficSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashSet;
 
-/// One rule in its chain, with what it decided.
+/// One rule in its chain (borrowed from the target, `'t`), with what it decided (`'e`).
 #[derive(Clone, Copy)]
-struct Entry<'a> {
-    rule: &'a Rule,
-    layer: &'a Layer,
-    outcome: &'a RuleOutcome,
+struct Entry<'t, 'e> {
+    rule: &'t Rule,
+    layer: &'t Layer,
+    outcome: &'e RuleOutcome,
 }
 
 /// Every chain's rules in evaluation order (earlier layers first).
-fn chains<'a>(ev: &'a Evaluated) -> Vec<Vec<Entry<'a>>> {
+fn chains<'t, 'e>(ev: &'e Evaluated<'t>) -> Vec<Vec<Entry<'t, 'e>>> {
     ev.target
         .chains
         .iter()
@@ -60,21 +60,49 @@ fn kind_name(k: LayerKind) -> &'static str {
     }
 }
 
-fn rule_finding(
-    check: &CheckDef,
-    ev: &Evaluated,
-    w: &Entry,
+/// A rule-level finding, made when it is taken into the report's list: most verdicts are
+/// merged and moved before they are final, and a finding is several times the size of this.
+struct Pending<'a> {
+    check: &'a CheckDef,
+    /// The first target the verdict held for.
+    target: &'a Target,
+    rule: &'a Rule,
+    kind: LayerKind,
     message: String,
     evidence: Vec<Evidence>,
-) -> Finding {
-    let mut f = finding(check, ev.target, message);
-    f.resource_id = w.rule.resource.clone();
-    f.resource_kind = Text::constant(kind_name(w.layer.kind));
-    f.resource_name = None;
-    f.rule = Some(w.rule.name.clone());
-    f.evidence = evidence;
-    super::finish(&mut f, check, ev.target);
-    f
+}
+
+impl Pending<'_> {
+    fn finding(self) -> Finding {
+        let mut f = finding(self.check, self.target, self.message);
+        f.resource_id = self.rule.resource.clone();
+        f.resource_kind = Text::constant(kind_name(self.kind));
+        f.resource_name = None;
+        f.rule = Some(self.rule.name.clone());
+        f.evidence = self.evidence;
+        super::finish(&mut f, self.check, self.target);
+        f
+    }
+}
+
+fn rule_finding<'a>(
+    check: &'a CheckDef,
+    ev: &Evaluated<'a>,
+    w: &Entry<'a, '_>,
+    message: String,
+    evidence: Vec<Evidence>,
+) -> Pending<'a> {
+    // Held at their size while they wait: formatting left the message with room to grow.
+    let mut pending = Pending {
+        check,
+        target: ev.target,
+        rule: w.rule,
+        kind: w.layer.kind,
+        message,
+        evidence,
+    };
+    super::held_exactly(&mut pending.message, &mut pending.evidence);
+    pending
 }
 
 /// The earlier rules that decided part of `part`, as evidence, after the rule itself.
@@ -100,11 +128,11 @@ fn judged(rule: &Rule) -> bool {
 /// when it is shadowed for any target; a rule is redundant only when it decides nothing for every
 /// target it applies to (deleting it must change nothing anywhere).
 #[derive(Default)]
-pub struct RuleVerdicts {
+pub struct RuleVerdicts<'a> {
     /// Rules whose condition held, with the finding, in the order first seen; `None` once the
     /// rule failed for a later target. Findings stay where they were put: the table below holds
     /// indices, so that growing it never moves a million findings.
-    verdicts: Vec<Option<Verdict>>,
+    verdicts: Vec<Option<Verdict<'a>>>,
     // Keyed by `rule_key` hashes already: a cheap hasher on top.
     held: FxHashMap<u64, usize>,
     /// Rules whose condition failed for some target (hashes: one per rule of every target, so
@@ -112,13 +140,17 @@ pub struct RuleVerdicts {
     failed: FxHashSet<u64>,
 }
 
-struct Verdict {
+struct Verdict<'a> {
     key: u64,
-    /// Boxed: a verdict moves when shares merge, and the findings leave the boxes one by one
-    /// into the report's list, so that a million of them are never held twice.
-    finding: Box<Finding>,
+    finding: Pending<'a>,
     kind: &'static str,
-    rule: (Text, Text),
+}
+
+impl Verdict<'_> {
+    /// The rule the verdict is on: its resource and name.
+    fn rule(&self) -> (&Text, &Text) {
+        (&self.finding.rule.resource, &self.finding.rule.name)
+    }
 }
 
 fn rule_key(check: &CheckDef, rule: &Rule) -> u64 {
@@ -128,13 +160,13 @@ fn rule_key(check: &CheckDef, rule: &Rule) -> u64 {
     h.finish()
 }
 
-impl RuleVerdicts {
+impl<'a> RuleVerdicts<'a> {
     fn holds(
         &mut self,
         check: &CheckDef,
         kind: &'static str,
         rule: &Rule,
-        f: impl FnOnce() -> Finding,
+        f: impl FnOnce() -> Pending<'a>,
     ) {
         let key = rule_key(check, rule);
         if self.failed.contains(&key) || self.held.contains_key(&key) {
@@ -142,13 +174,12 @@ impl RuleVerdicts {
         }
         self.insert(Verdict {
             key,
-            finding: Box::new(f()),
+            finding: f(),
             kind,
-            rule: (rule.resource.clone(), rule.name.clone()),
         });
     }
 
-    fn insert(&mut self, v: Verdict) {
+    fn insert(&mut self, v: Verdict<'a>) {
         self.held.insert(v.key, self.verdicts.len());
         self.verdicts.push(Some(v));
     }
@@ -167,7 +198,7 @@ impl RuleVerdicts {
 
     /// Adds the verdicts of the next share of targets (in target order): a rule held if it held
     /// for some target and failed for none, with the finding of the first target it held for.
-    pub fn merge(&mut self, later: RuleVerdicts) {
+    pub fn merge(&mut self, later: RuleVerdicts<'a>) {
         for v in later.verdicts.into_iter().flatten() {
             if !self.failed.contains(&v.key) && !self.held.contains_key(&v.key) {
                 self.insert(v);
@@ -179,30 +210,31 @@ impl RuleVerdicts {
     }
 
     /// The findings that held everywhere; a redundant rule that is also a shadowed deny is
-    /// reported as shadowed only. Each leaves its box as it is taken.
-    pub fn into_findings(self) -> impl ExactSizeIterator<Item = Finding> {
+    /// reported as shadowed only: how many, and each finding, made as it is taken (the verdicts
+    /// are not gathered into a list of their own first).
+    pub fn into_findings(self) -> (usize, impl Iterator<Item = Finding> + 'a) {
         let live = || self.verdicts.iter().flatten();
-        let shadowed: HashSet<&(Text, Text)> = live()
+        let shadowed: HashSet<(&Text, &Text)> = live()
             .filter(|v| v.kind == SHADOWED)
-            .map(|v| &v.rule)
+            .map(Verdict::rule)
             .collect();
         let keep: Vec<bool> = self
             .verdicts
             .iter()
             .map(|v| {
                 v.as_ref()
-                    .is_some_and(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule)))
+                    .is_some_and(|v| !(v.kind == REDUNDANT && shadowed.contains(&v.rule())))
             })
             .collect();
         drop(shadowed);
-        self.verdicts
+        let count = keep.iter().filter(|&&k| k).count();
+        let findings = self
+            .verdicts
             .into_iter()
             .zip(keep)
             .filter_map(|(v, keep)| v.filter(|_| keep))
-            .map(|v| v.finding)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|f| *f)
+            .map(|v| v.finding.finding());
+        (count, findings)
     }
 }
 
@@ -219,7 +251,7 @@ fn is_shadowed(w: &Entry) -> bool {
         && w.outcome.public_allowed_before
 }
 
-pub fn shadowed(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) {
+pub fn shadowed<'a>(check: &'a CheckDef, ev: &Evaluated<'a>, verdicts: &mut RuleVerdicts<'a>) {
     for entries in chains(ev) {
         for (k, w) in entries.iter().enumerate() {
             if w.rule.action != Action::Deny || w.layer.unordered || !judged(w.rule) {
@@ -253,7 +285,7 @@ fn on_target(ev: &Evaluated, w: &Entry) -> String {
     }
 }
 
-pub fn redundant(check: &CheckDef, ev: &Evaluated, verdicts: &mut RuleVerdicts) {
+pub fn redundant<'a>(check: &'a CheckDef, ev: &Evaluated<'a>, verdicts: &mut RuleVerdicts<'a>) {
     for entries in chains(ev) {
         let in_groups = redundant_in_groups(&entries);
         for (k, w) in entries.iter().enumerate() {
@@ -344,7 +376,13 @@ fn group_cover(entries: &[Entry], redundant: &[bool], k: usize) -> Vec<Evidence>
         let same = std::ptr::eq(e.layer, me.layer) && e.rule.resource == me.rule.resource;
         if j != k && same && !redundant[j] && e.rule.action == Action::Allow {
             let d = e.rule.traffic.intersect(&me.rule.traffic);
-            if !d.is_empty() {
+            if d == *me.rule.traffic {
+                // All of the rule: its own set, shared (described when the report is written).
+                ev.push(Evidence::deciding(
+                    e.rule.written.clone(),
+                    me.rule.traffic.clone(),
+                ));
+            } else if !d.is_empty() {
                 ev.push(rule_evidence(e.rule, Some(&d)));
             }
         }

@@ -6,8 +6,9 @@
 //! reference to its rule's text and the part of the finding it decided, not a copy of six fields.
 
 use super::policy::Action;
-use super::Text;
+use super::{Text, TrafficSet};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A rule as written, as findings show it.
@@ -66,12 +67,59 @@ impl RuleText {
 pub struct Evidence {
     pub written: Arc<RuleText>,
     /// The part of the finding's traffic this rule decided, e.g. `tcp/445 to 0.0.0.0/0`.
-    pub decides: Option<String>,
+    pub decides: Option<Decides>,
+}
+
+/// What a rule decided: text, or a traffic set described when read. A rule that covers another's
+/// whole traffic (an allow-all beside a redundant rule) decides exactly that rule's set, which is
+/// then shared with the rule rather than written out for each of a million findings.
+#[derive(Clone, Debug)]
+pub enum Decides {
+    Text(String),
+    Traffic(Arc<TrafficSet>),
+}
+
+impl Decides {
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Decides::Text(t) => Cow::Borrowed(t),
+            Decides::Traffic(t) => Cow::Owned(crate::eval::describe_traffic(t)),
+        }
+    }
+}
+
+/// Equal as read.
+impl PartialEq for Decides {
+    fn eq(&self, o: &Decides) -> bool {
+        match (self, o) {
+            (Decides::Traffic(a), Decides::Traffic(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.text() == o.text(),
+        }
+    }
+}
+
+impl Eq for Decides {}
+
+impl std::fmt::Display for Decides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
 }
 
 impl Evidence {
     pub fn new(written: Arc<RuleText>, decides: Option<String>) -> Self {
-        Evidence { written, decides }
+        Evidence {
+            written,
+            decides: decides.map(Decides::Text),
+        }
+    }
+
+    /// A rule that decided all of `traffic` (a set it shares with another rule).
+    pub fn deciding(written: Arc<RuleText>, traffic: Arc<TrafficSet>) -> Self {
+        Evidence {
+            written,
+            decides: Some(Decides::Traffic(traffic)),
+        }
     }
 
     /// The rule alone, without the finding-specific `decides`.
@@ -103,7 +151,7 @@ impl Serialize for Evidence {
         st.serialize_field("ports", &w.ports)?;
         st.serialize_field("destination", &w.destination)?;
         if let Some(d) = &self.decides {
-            st.serialize_field("decides", d)?;
+            st.serialize_field("decides", &*d.text())?;
         }
         st.end()
     }
@@ -166,5 +214,33 @@ mod tests {
             Arc::ptr_eq(&e.as_written().written, &written),
             "shared, not copied"
         );
+    }
+
+    #[test]
+    fn a_shared_traffic_set_reads_as_its_description() {
+        use crate::model::space::{parse_addrs, PortSet, ProtoSet};
+        let written = RuleText::new(
+            "sg-1 egress #11".into(),
+            Action::Allow,
+            None,
+            "all".into(),
+            "all".into(),
+            "0.0.0.0/0".into(),
+        );
+        let traffic = Arc::new(TrafficSet::product(
+            &ProtoSet::single(6),
+            &PortSet::range(445, 445),
+            &parse_addrs("0.0.0.0/0").unwrap(),
+        ));
+        let shared = Evidence::deciding(written.clone(), traffic.clone());
+        let text = crate::eval::describe_traffic(&traffic);
+        assert!(text.starts_with("tcp/445 to all public IPv4"), "{text}");
+        let as_text = Evidence::new(written, Some(text.clone()));
+        assert_eq!(shared, as_text, "equal as read");
+        assert_eq!(
+            serde_json::to_value(&shared).unwrap(),
+            serde_json::to_value(&as_text).unwrap()
+        );
+        assert_eq!(shared.decides.as_ref().unwrap().to_string(), text);
     }
 }

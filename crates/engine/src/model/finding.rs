@@ -1,6 +1,6 @@
 //! Findings, warnings and the report object (docs/SEMANTICS.md §4).
 
-use super::{Evidence, Fingerprint, Text};
+use super::{CauseId, Evidence, Fingerprint, Text};
 use egress_audit_snapshot::NotScanned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -113,7 +113,7 @@ pub struct Finding {
     /// The root cause this finding is grouped under (`report::cause`): the rules whose change
     /// closes it, e.g. `aws:111122223333:security-group:sg-0abc egress #1`. Set by `scan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Text>,
+    pub cause: Option<CauseId>,
     /// Route data shows the target has no path to the internet (the `no internet path` note
     /// says why); `lower_unreachable` in the config lowers such findings. Not in reports: the
     /// note carries it there.

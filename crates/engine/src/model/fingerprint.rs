@@ -6,7 +6,7 @@
 //! groups). It is kept as text only when it is not that: an observed finding's suffix (`|probe:HOST`,
 //! `|flows`) or a fingerprint read from a report.
 
-use super::{Evidence, Finding, ObservedSource, Severity, Text};
+use super::{CauseId, Evidence, Finding, ObservedSource, Severity, Text};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 
@@ -97,7 +97,7 @@ struct Written<'a> {
     suppressed: &'a Option<String>,
     fingerprint: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cause: &'a Option<Text>,
+    cause: &'a Option<CauseId>,
 }
 
 impl Serialize for Finding {

@@ -1,5 +1,6 @@
 //! The provider-neutral model: traffic sets, normalized policies, findings.
 
+pub mod cause_id;
 pub mod evidence;
 pub mod finding;
 pub mod fingerprint;
@@ -11,7 +12,8 @@ pub mod text;
 pub mod traffic;
 pub use egress_audit_space as space;
 
-pub use evidence::{Evidence, RuleText};
+pub use cause_id::CauseId;
+pub use evidence::{Decides, Evidence, RuleText};
 pub use finding::{
     Finding, ObservedSource, Report, Severity, Summary, ToolInfo, Warning, WarningKind,
 };

@@ -84,7 +84,9 @@ pub fn scope_finding(f: &mut Finding) {
             .join("; ")
     };
     for e in &mut f.evidence {
-        e.decides = e.decides.as_deref().map(retarget);
+        if let Some(d) = &e.decides {
+            e.decides = Some(crate::model::Decides::Text(retarget(&d.text())));
+        }
     }
     let verb = " was observed open";
     let parts: Vec<String> = f
@@ -171,7 +173,7 @@ mod tests {
         );
         assert!(f.notes[0].starts_with("the probe reached only 10.0.0.5 (private)"));
         assert_eq!(
-            f.evidence[0].decides.as_deref(),
+            f.evidence[0].decides.as_ref().map(|d| d.text()).as_deref(),
             Some("tcp/445 to 10.0.0.5 (private)")
         );
         // One rule that did reach the public internet: the finding stands as it is.

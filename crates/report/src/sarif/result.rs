@@ -55,7 +55,7 @@ impl<'a> SarifResult<'a> {
                 egress_audit_v1: f.fingerprint(),
             },
             properties: Properties {
-                cause: f.cause.as_deref(),
+                cause: f.cause.as_ref(),
                 evidence: EvidenceList(&f.evidence),
                 notes: &f.notes,
                 observed: f.observed,
@@ -126,7 +126,7 @@ struct Fingerprints<'a> {
 #[serde(rename_all = "camelCase")]
 struct Properties<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    cause: Option<&'a str>,
+    cause: Option<&'a egress_audit_engine::model::CauseId>,
     evidence: EvidenceList<'a>,
     notes: &'a [String],
     observed: bool,
@@ -155,7 +155,7 @@ impl Serialize for EvidenceList<'_> {
 struct SortedEvidence<'a> {
     action: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    decides: Option<&'a str>,
+    decides: Option<AsString<&'a egress_audit_engine::model::Decides>>,
     destination: &'a str,
     ports: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ impl<'a> From<&'a Evidence> for SortedEvidence<'a> {
         } = &**written;
         SortedEvidence {
             action,
-            decides: decides.as_deref(),
+            decides: decides.as_ref().map(AsString),
             destination,
             ports,
             priority: *priority,
