@@ -28,10 +28,6 @@ impl CauseId {
     pub fn prefix(provider: &str, account: Option<&str>, kind: &str) -> String {
         format!("{provider}:{}:{kind}:", account.unwrap_or("-"))
     }
-
-    fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        self.prefix.bytes().chain(self.subject.bytes())
-    }
 }
 
 /// Splits after the third `:` (the prefix's end), as ids are made.
@@ -42,10 +38,42 @@ impl From<&str> for CauseId {
     }
 }
 
-/// As the joined text orders.
+/// As the joined text orders (a million causes are sorted by id: compared a slice at a time).
 impl Ord for CauseId {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.bytes().cmp(o.bytes())
+        let (a, b) = (self.prefix.as_bytes(), o.prefix.as_bytes());
+        if a == b {
+            return self.subject.as_bytes().cmp(o.subject.as_bytes());
+        }
+        joined_cmp([a, self.subject.as_bytes()], [b, o.subject.as_bytes()])
+    }
+}
+
+/// Compares two texts given in parts, as their concatenations compare.
+fn joined_cmp(mut a: [&[u8]; 2], mut b: [&[u8]; 2]) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        // Skip exhausted parts; a text that runs out first is the smaller.
+        while i < 2 && a[i].is_empty() {
+            i += 1;
+        }
+        while j < 2 && b[j].is_empty() {
+            j += 1;
+        }
+        match (i < 2, j < 2) {
+            (false, false) => return Ordering::Equal,
+            (false, true) => return Ordering::Less,
+            (true, false) => return Ordering::Greater,
+            (true, true) => {}
+        }
+        let n = a[i].len().min(b[j].len());
+        match a[i][..n].cmp(&b[j][..n]) {
+            Ordering::Equal => {
+                a[i] = &a[i][n..];
+                b[j] = &b[j][n..];
+            }
+            other => return other,
+        }
     }
 }
 
@@ -99,5 +127,19 @@ mod tests {
         sorted.sort();
         assert_eq!(texts, sorted);
         assert_eq!(CauseId::from("no-colon").to_string(), "no-colon");
+        // Split differently, compared as the joined texts.
+        let texts = ["a:b", "a:bc", "a:", "ab", "a:b:c:d", "a:b:c:", "a:b:cd", ""];
+        for x in texts {
+            for y in texts {
+                for (sx, sy) in [(1, 2), (0, 3), (2, 0)] {
+                    let split = |t: &str, at: usize| {
+                        let at = at.min(t.len());
+                        CauseId::new(t[..at].into(), t[at..].into())
+                    };
+                    let (a, b) = (split(x, sx), split(y, sy));
+                    assert_eq!(a.cmp(&b), x.cmp(y), "{x:?} vs {y:?}");
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@
 //! Rule-level findings (a shadowed deny, a rule that decides nothing) are their own cause: the
 //! rule itself. The id is readable and stable across runs: `provider:account:kind:subject`.
 
+mod build;
+
 use super::{remedy, ResourceKey};
 use egress_audit_engine::model::space::public;
 use egress_audit_engine::model::RuleText;
@@ -256,80 +258,7 @@ impl Causes {
             n if n < PARALLEL_FROM => 1,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        Self::build_on(report, &index, threads.clamp(1, 8))
-    }
-
-    /// [`Causes::build`] on `threads` threads. Blaming (the costly part) is per finding: a
-    /// chunk of findings is blamed on every thread, each taking a contiguous part, and the blames
-    /// are then grouped in finding order into one list, so every cause's findings stay in report
-    /// order and the result does not depend on the thread count. One list, grown as causes are
-    /// found: a list per thread, joined, held the causes twice.
-    fn build_on(report: &Report, index: &FxHashMap<TargetKey, &Target>, threads: usize) -> Causes {
-        let total = report.findings.len();
-        let mut grouping = Grouping {
-            by_id: FxHashMap::default(),
-            // At most a cause per finding: reserved once (pages are only used as causes are
-            // added), so that a million causes are not copied at each doubling.
-            list: Vec::with_capacity(total),
-            of_finding: Vec::with_capacity(total),
-        };
-        // Rules are shared by many targets' findings: each thread weighs each once (by address).
-        let mut states: Vec<BlameState> = (0..threads).map(|_| BlameState::default()).collect();
-        for start in (0..total).step_by(BLAME_CHUNK) {
-            let chunk = start..(start + BLAME_CHUNK).min(total);
-            let part = chunk.len().div_ceil(threads).max(1);
-            let blamed: Vec<Vec<(CauseId, Blamed)>> = if threads == 1 {
-                vec![blame_range(report, chunk.clone(), index, &mut states[0])]
-            } else {
-                std::thread::scope(|s| {
-                    let handles: Vec<_> = states
-                        .iter_mut()
-                        .enumerate()
-                        .map(|(k, w)| {
-                            let from = (chunk.start + k * part).min(chunk.end);
-                            let to = (from + part).min(chunk.end);
-                            s.spawn(move || blame_range(report, from..to, index, w))
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("a blame share panicked"))
-                        .collect()
-                })
-            };
-            for (i, (id, b)) in (chunk.start..).zip(blamed.into_iter().flatten()) {
-                grouping.add(&report.findings[i], i, id, b);
-            }
-        }
-        let Grouping {
-            mut list,
-            of_finding,
-            ..
-        } = grouping;
-        for c in &mut list {
-            c.findings.shrink_to_fit();
-            c.target_count = count_targets(report, &c.findings);
-        }
-        // Worst first, then the cause that closes the most findings; findings follow their cause.
-        // Sorted by index, each cause then moved once: a million causes, merge-sorted in place,
-        // moved gigabytes.
-        let mut order: Vec<usize> = (0..list.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&list[a], &list[b]);
-            (b.worst, b.findings.len())
-                .cmp(&(a.worst, a.findings.len()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let mut pos = vec![0u32; order.len()];
-        for (new, &old) in order.iter().enumerate() {
-            pos[old] = Members::index(new);
-        }
-        egress_audit_engine::order::apply_order(&mut list, order);
-        let of_finding = of_finding
-            .into_iter()
-            .map(|old| pos[old as usize])
-            .collect();
-        Causes { list, of_finding }
+        build::build_on(report, &index, threads.clamp(1, 8))
     }
 
     /// The cause of finding `i`.
@@ -349,109 +278,15 @@ impl Causes {
     }
 }
 
-/// The number of distinct targets of `members` (a cause's findings are mostly one target's run).
-fn count_targets(report: &Report, members: &Members) -> usize {
-    // Every field of a [`ResourceKey`], borrowed.
-    type KeyOf<'f> = (TargetKey<'f>, &'f str, Option<&'f str>);
-    let mut keys: Vec<KeyOf> = Vec::new();
-    for i in members.iter() {
-        let f = &report.findings[i];
-        let key = (
-            TargetKey::of_finding(f),
-            f.resource_kind.as_str(),
-            f.resource_name.as_deref(),
-        );
-        if keys.last() != Some(&key) {
-            keys.push(key);
-        }
-    }
-    if keys.len() > 1 {
-        keys.sort_unstable();
-        keys.dedup();
-    }
-    keys.len()
-}
-
 /// Below this many findings causes are built on one thread: starting threads costs more.
 const PARALLEL_FROM: usize = 20_000;
-
-/// Findings blamed at a time: the blames wait to be grouped, so their number is bounded.
-const BLAME_CHUNK: usize = 1 << 15;
 
 /// A rule's public weight, by the address of its (shared) traffic set (as a number, so that a
 /// thread can own the table).
 type Weights = FxHashMap<usize, f64>;
 
-/// What a thread keeps from one finding to the next.
-#[derive(Default)]
-struct BlameState {
-    weights: Weights,
-    /// Each provider, account and kind's id prefix, made once.
-    prefixes: FxHashMap<(Text, Option<Text>, &'static str), Text>,
-}
-
-/// Each finding of `range`, in order, with its cause's id and what it is blamed on.
-fn blame_range(
-    report: &Report,
-    range: std::ops::Range<usize>,
-    index: &FxHashMap<TargetKey, &Target>,
-    state: &mut BlameState,
-) -> Vec<(CauseId, Blamed)> {
-    report.findings[range]
-        .iter()
-        .map(|f| {
-            let target = index.get(&TargetKey::of_finding(f)).copied();
-            let blamed = blame(f, target, &mut state.weights);
-            (blamed.id(f, &mut state.prefixes), blamed)
-        })
-        .collect()
-}
-
-/// Causes as they are found, in finding order.
-struct Grouping {
-    by_id: FxHashMap<CauseId, u32>,
-    list: Vec<Cause>,
-    /// For each finding, in order, its cause's index in `list`.
-    of_finding: Vec<u32>,
-}
-
-impl Grouping {
-    /// Finding `i`, `f`, blamed on `blamed` (whose id is `id`).
-    fn add(&mut self, f: &Finding, i: usize, id: CauseId, blamed: Blamed) {
-        let worst = f.suppressed.is_none().then_some(f.severity);
-        let at = match self.by_id.get(&id) {
-            Some(&at) => {
-                let cause = &mut self.list[at as usize];
-                cause.findings.push(i);
-                cause.checks.insert(&f.check_id);
-                cause.worst = cause.worst.max(worst);
-                at
-            }
-            None => {
-                let at = Members::index(self.list.len());
-                self.by_id.insert(id.clone(), at);
-                let mut checks = CheckSet::default();
-                checks.insert(&f.check_id);
-                self.list.push(Cause {
-                    id,
-                    kind: blamed.kind,
-                    holder: blamed.holder,
-                    rules: blamed.rules.into_boxed_slice(),
-                    findings: Members::of(i),
-                    // Counted once every finding is in.
-                    target_count: 0,
-                    checks,
-                    worst,
-                });
-                at
-            }
-        };
-        self.of_finding.push(at);
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct TargetKey<'a>(&'a str, Option<&'a str>, Option<&'a str>, &'a str);
+pub(crate) struct TargetKey<'a>(&'a str, Option<&'a str>, Option<&'a str>, &'a str);
 
 impl<'a> TargetKey<'a> {
     fn of_target(t: &'a Target) -> Self {
@@ -729,7 +564,7 @@ mod tests {
     fn causes_do_not_depend_on_the_thread_count() {
         let report = report();
         let index = FxHashMap::default();
-        let one = Causes::build_on(&report, &index, 1);
+        let one = build::build_on(&report, &index, 1);
         assert_eq!(one.list.len(), 7, "one cause per group");
         let summary = |c: &Causes| {
             let list: Vec<_> = c
@@ -750,7 +585,7 @@ mod tests {
             (list, c.of_finding.clone())
         };
         for threads in [2, 3, 4, 7] {
-            let many = Causes::build_on(&report, &index, threads);
+            let many = build::build_on(&report, &index, threads);
             assert_eq!(summary(&many), summary(&one), "{threads} threads");
         }
     }
