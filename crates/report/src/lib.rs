@@ -248,6 +248,10 @@ pub fn table_width() -> u16 {
 /// created exclusively (`O_CREAT|O_EXCL`: a planted file or symlink is never written through)
 /// under an unpredictable name, takes the mode of the file it replaces, and is removed on every
 /// failure.
+///
+/// Readers see the old report or the whole new one, never part of one. The file is not forced
+/// to the disk before the rename: a report can be made again, and waiting for the disk was most
+/// of the time of a large one (6 s of a 3.7 GB SARIF report's 12 s of writing).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
@@ -276,7 +280,6 @@ pub fn write_atomic_with(
         if let Some(perm) = existing_mode {
             file.set_permissions(perm)?;
         }
-        file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)
     })();

@@ -298,6 +298,12 @@ fn sort_findings(findings: &mut [Finding]) {
     crate::order::apply_order(findings, order);
 }
 
+/// A capacity to reserve for an estimated number of entries: capped, so that a wild estimate
+/// never asks for more address space than a large estate needs.
+fn estimate(n: usize) -> usize {
+    n.min(1 << 22)
+}
+
 /// Runs every enabled check on a share of the targets, in order.
 fn run_share<'a>(
     targets: &'a [Target],
@@ -305,12 +311,29 @@ fn run_share<'a>(
     cfg: &Config,
 ) -> (Vec<Finding>, rule_level::RuleVerdicts<'a>) {
     let ctx = query::Context::new(cfg).expect("checked before the threads started");
-    let mut findings = Vec::new();
+    let is_rule_level = |c: &&CheckDef| {
+        matches!(
+            c.query.kind,
+            QueryKind::ShadowedDeny | QueryKind::RedundantRule
+        )
+    };
+    // Reserved at a generous estimate (a finding per target and check, a verdict per rule and
+    // rule-level check): pages are only used as entries are added, and a share's lists of a
+    // million entries are not copied at each doubling.
+    let target_checks = enabled.iter().filter(|c| !is_rule_level(c)).count();
+    let mut findings = Vec::with_capacity(estimate(targets.len() * target_checks));
+    let rules: usize = targets
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.layers)
+        .map(|l| l.rules.len())
+        .sum();
+    let rule_checks = enabled.len() - target_checks;
     let prepared: Vec<query::Prepared> = enabled
         .iter()
         .map(|c| query::Prepared::new(c, &ctx))
         .collect();
-    let mut verdicts = rule_level::RuleVerdicts::default();
+    let mut verdicts = rule_level::RuleVerdicts::with_capacity(estimate(rules * rule_checks));
     let mut cache = EvalCache::default();
     // Targets with the same (cached) chain outcomes get the same target-level findings: reuse them.
     let mut memo: HashMap<MemoKey, Vec<Vec<Finding>>> = HashMap::new();
@@ -321,10 +344,7 @@ fn run_share<'a>(
         let known = key.as_ref().and_then(|k| memo.get(k));
         let mut fresh = Vec::new();
         for (i, (check, prep)) in enabled.iter().zip(&prepared).enumerate() {
-            let rule_level = matches!(
-                check.query.kind,
-                QueryKind::ShadowedDeny | QueryKind::RedundantRule
-            );
+            let rule_level = is_rule_level(check);
             let list = match known {
                 // Same chains: the rule-level verdicts are already in.
                 Some(_) if rule_level => Vec::new(),

@@ -161,6 +161,14 @@ fn rule_key(check: &CheckDef, rule: &Rule) -> u64 {
 }
 
 impl<'a> RuleVerdicts<'a> {
+    /// Room for `n` verdicts (those of later shares are merged in too).
+    pub fn with_capacity(n: usize) -> Self {
+        RuleVerdicts {
+            verdicts: Vec::with_capacity(n),
+            ..RuleVerdicts::default()
+        }
+    }
+
     fn holds(
         &mut self,
         check: &CheckDef,

@@ -24,7 +24,14 @@ pub(super) fn build_on(
     threads: usize,
 ) -> Causes {
     let total = report.findings.len();
-    let mut shards: Vec<Grouping> = (0..threads).map(|_| Grouping::default()).collect();
+    // At most a cause per finding, all in one shard: reserved once (pages are only used as
+    // causes are added), so that no list of a million causes is copied at a doubling or a join.
+    let mut shards: Vec<Grouping> = (0..threads)
+        .map(|_| Grouping {
+            by_id: FxHashMap::default(),
+            list: Vec::with_capacity(total),
+        })
+        .collect();
     // Rules are shared by many targets' findings: each thread weighs each once (by address).
     let mut states: Vec<BlameState> = (0..threads).map(|_| BlameState::default()).collect();
     // For each finding: its cause's shard, and its index there.
@@ -49,10 +56,14 @@ pub(super) fn build_on(
         }
     }
     let mut offsets = Vec::with_capacity(threads);
-    let mut list = Vec::with_capacity(shards.iter().map(|g| g.list.len()).sum());
+    let mut list = Vec::new();
     for g in shards {
         offsets.push(Members::index(list.len()));
-        list.extend(g.list);
+        if list.is_empty() {
+            list = g.list;
+        } else {
+            list.extend(g.list);
+        }
     }
     let of_finding: Vec<u32> = placed
         .into_iter()
@@ -216,7 +227,6 @@ fn blame_range(
 }
 
 /// One shard's causes as they are found, in finding order.
-#[derive(Default)]
 struct Grouping {
     by_id: FxHashMap<CauseId, u32>,
     list: Vec<Cause>,
