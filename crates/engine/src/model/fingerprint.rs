@@ -66,7 +66,7 @@ impl Finding {
 }
 
 /// The JSON form, field by field as the derived form had it, with the fingerprint made here.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq)]
 struct Written<'a> {
     check_id: &'a Text,
     slug: &'a Text,
@@ -100,8 +100,9 @@ struct Written<'a> {
     cause: &'a Option<CauseId>,
 }
 
-impl Serialize for Finding {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Finding {
+    /// The finding as written, field by field.
+    fn written(&self) -> Written<'_> {
         // Destructured: a field added to `Finding` does not compile until it is written here.
         let Finding {
             check_id,
@@ -148,57 +149,20 @@ impl Serialize for Finding {
             fingerprint: self.fingerprint(),
             cause,
         }
-        .serialize(s)
     }
 }
 
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.written().serialize(s)
+    }
+}
+
+/// Equal as written (a fingerprint read back as text equals the one made from the fields), and
+/// in what is not written.
 impl PartialEq for Finding {
     fn eq(&self, o: &Finding) -> bool {
-        // Destructured: a field added to `Finding` does not compile until it is compared here.
-        let Finding {
-            check_id,
-            slug,
-            severity,
-            title,
-            provider,
-            account,
-            region,
-            resource_id,
-            resource_kind,
-            resource_name,
-            rule,
-            message,
-            evidence,
-            observed,
-            source,
-            notes,
-            original_severity,
-            suppressed,
-            fingerprint: _,
-            cause,
-            no_internet_path,
-        } = self;
-        *check_id == o.check_id
-            && *slug == o.slug
-            && *severity == o.severity
-            && *title == o.title
-            && *provider == o.provider
-            && *account == o.account
-            && *region == o.region
-            && *resource_id == o.resource_id
-            && *resource_kind == o.resource_kind
-            && *resource_name == o.resource_name
-            && *rule == o.rule
-            && *message == o.message
-            && *evidence == o.evidence
-            && *observed == o.observed
-            && *source == o.source
-            && *notes == o.notes
-            && *original_severity == o.original_severity
-            && *suppressed == o.suppressed
-            && self.fingerprint() == o.fingerprint()
-            && *cause == o.cause
-            && *no_internet_path == o.no_internet_path
+        self.written() == o.written() && self.no_internet_path == o.no_internet_path
     }
 }
 
