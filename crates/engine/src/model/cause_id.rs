@@ -24,6 +24,11 @@ impl CauseId {
         CauseId { prefix, subject }
     }
 
+    /// The prefix (`provider:account:kind:`) and the subject.
+    pub fn parts(&self) -> (&str, &str) {
+        (&self.prefix, &self.subject)
+    }
+
     /// `provider:account:kind:`, the part every cause of that kind in that account shares.
     pub fn prefix(provider: &str, account: Option<&str>, kind: &str) -> String {
         format!("{provider}:{}:{kind}:", account.unwrap_or("-"))

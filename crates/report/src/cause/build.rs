@@ -81,25 +81,33 @@ pub(super) fn build_on(
 /// (most causes of an estate tie but for their id) and merged. Sorted by index, each cause then
 /// moved once: a million causes, merge-sorted in place, moved gigabytes.
 fn sorted(mut list: Vec<Cause>, of_finding: Vec<u32>, threads: usize) -> Causes {
-    let cmp = |a: &Key, b: &Key| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| list[a.2 as usize].id.cmp(&list[b.2 as usize].id))
-    };
+    let ranks = prefix_ranks(&list);
     let mut keys: Vec<Key> = list
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            (
-                Reverse(c.worst),
-                Reverse(c.findings.len()),
-                Members::index(i),
-            )
+            let (prefix, subject) = c.id.parts();
+            Key {
+                worst: Reverse(c.worst),
+                size: Reverse(c.findings.len()),
+                prefix: ranks.as_ref().map_or(0, |r| r[prefix]),
+                subject: subject.as_bytes(),
+                index: Members::index(i),
+            }
         })
         .collect();
+    let cmp = |a: &Key, b: &Key| {
+        (a.worst, a.size).cmp(&(b.worst, b.size)).then_with(|| {
+            if ranks.is_some() {
+                (a.prefix, a.subject).cmp(&(b.prefix, b.subject))
+            } else {
+                list[a.index as usize].id.cmp(&list[b.index as usize].id)
+            }
+        })
+    };
     let order: Vec<usize> = if threads < 2 || keys.len() < 2 * SORT_SPLIT_FROM {
         keys.sort_unstable_by(cmp);
-        keys.iter().map(|k| k.2 as usize).collect()
+        keys.iter().map(|k| k.index as usize).collect()
     } else {
         let half = keys.len() / 2;
         let (left, right) = keys.split_at_mut(half);
@@ -109,6 +117,8 @@ fn sorted(mut list: Vec<Cause>, of_finding: Vec<u32>, threads: usize) -> Causes 
         });
         merged(left, right, cmp)
     };
+    drop(keys);
+    drop(ranks);
     let mut pos = vec![0u32; order.len()];
     for (new, &old) in order.iter().enumerate() {
         pos[old] = Members::index(new);
@@ -121,13 +131,35 @@ fn sorted(mut list: Vec<Cause>, of_finding: Vec<u32>, threads: usize) -> Causes 
     Causes { list, of_finding }
 }
 
-/// A cause's sort key: worst, size, index (which the id is read through).
-type Key = (Reverse<Option<Severity>>, Reverse<usize>, u32);
+/// Each id prefix's rank in text order, for ordering ids as (prefix rank, subject): the same
+/// order as the joined texts when no prefix begins another (one that does sorts right before a
+/// prefix it begins). `None` when one does (an account with a `:` in it): ids are then compared
+/// whole.
+fn prefix_ranks(list: &[Cause]) -> Option<FxHashMap<&str, u32>> {
+    let distinct: rustc_hash::FxHashSet<&str> = list.iter().map(|c| c.id.parts().0).collect();
+    let mut prefixes: Vec<&str> = distinct.into_iter().collect();
+    prefixes.sort_unstable();
+    if prefixes.windows(2).any(|w| w[1].starts_with(w[0])) {
+        return None;
+    }
+    Some((0..).zip(prefixes).map(|(i, p)| (p, i)).collect())
+}
+
+/// A cause's sort key: worst, size, then its id as prefix rank and subject (read in place), and
+/// its index.
+#[derive(Clone, Copy)]
+struct Key<'a> {
+    worst: Reverse<Option<Severity>>,
+    size: Reverse<usize>,
+    prefix: u32,
+    subject: &'a [u8],
+    index: u32,
+}
 
 /// Below this many causes per half, one thread sorts them all.
 const SORT_SPLIT_FROM: usize = 10_000;
 
-/// The indices (third fields) of two sorted runs, merged.
+/// The indices of two sorted runs, merged.
 fn merged(left: &[Key], right: &[Key], cmp: impl Fn(&Key, &Key) -> Ordering) -> Vec<usize> {
     let mut out = Vec::with_capacity(left.len() + right.len());
     let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
@@ -138,7 +170,7 @@ fn merged(left: &[Key], right: &[Key], cmp: impl Fn(&Key, &Key) -> Ordering) -> 
             (Some(_), None) => l.next(),
             (None, None) => break,
         };
-        out.extend(next.map(|k| k.2 as usize));
+        out.extend(next.map(|k| k.index as usize));
     }
     out
 }
@@ -338,5 +370,37 @@ mod tests {
             let key = |c: &Cause| (Reverse(c.worst), Reverse(c.findings.len()));
             assert!((key(&w[0]), w[0].id.to_string()) < (key(&w[1]), w[1].id.to_string()));
         }
+    }
+
+    #[test]
+    fn ids_sort_as_their_text_when_a_prefix_begins_another() {
+        // An account with a `:` in it: `gcp:org:proj:rule:` begins with `gcp:org:`.
+        let parts = [
+            ("gcp:org:", "proj:rule:b"),
+            ("gcp:org:proj:rule:", "a"),
+            ("gcp:org:proj:rule:", "c"),
+            ("gcp:org:", "proj:rule:bb"),
+            ("aws:1:rule:", "z"),
+        ];
+        let list: Vec<Cause> = parts
+            .iter()
+            .zip(0..)
+            .map(|(&(p, s), i)| Cause {
+                id: CauseId::new(p.into(), s.into()),
+                kind: CauseKind::Rule,
+                holder: Text::from("h"),
+                rules: Box::new([]),
+                findings: Members::One(i),
+                target_count: 1,
+                checks: CheckSet::default(),
+                worst: Some(Severity::Info),
+            })
+            .collect();
+        assert!(prefix_ranks(&list).is_none());
+        let causes = sorted(list, (0..5).collect(), 1);
+        let ids: Vec<String> = causes.list.iter().map(|c| c.id.to_string()).collect();
+        let mut texts: Vec<String> = parts.iter().map(|(p, s)| format!("{p}{s}")).collect();
+        texts.sort();
+        assert_eq!(ids, texts);
     }
 }
