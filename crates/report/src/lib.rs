@@ -369,16 +369,6 @@ impl ResourceKey {
         }
     }
 
-    /// Whether this is the key of `f`'s resource (without building that key).
-    fn is_of(&self, f: &Finding) -> bool {
-        self.resource_id == f.resource_id
-            && self.provider == f.provider
-            && self.account == f.account
-            && self.region == f.region
-            && self.resource_kind == f.resource_kind
-            && self.resource_name == f.resource_name
-    }
-
     fn of(f: &Finding) -> Self {
         ResourceKey {
             provider: f.provider.clone(),

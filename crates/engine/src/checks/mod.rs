@@ -248,7 +248,7 @@ pub fn run_on(
         shares.push(part);
         verdicts.merge(part_verdicts);
     }
-    // Rule-level findings are already finished, against the first target that showed them.
+    // Rule-level findings are made as they are taken, against the first target that showed them.
     let (rule_count, rule_findings) = verdicts.into_findings();
     // Grown once to the exact total: doubling a vector of a million findings (twice) held
     // copies of it side by side.

@@ -129,9 +129,9 @@ fn judged(rule: &Rule) -> bool {
 /// target it applies to (deleting it must change nothing anywhere).
 #[derive(Default)]
 pub struct RuleVerdicts<'a> {
-    /// Rules whose condition held, with the finding, in the order first seen; `None` once the
-    /// rule failed for a later target. Findings stay where they were put: the table below holds
-    /// indices, so that growing it never moves a million findings.
+    /// Rules whose condition held, with their pending finding, in the order first seen; `None`
+    /// once the rule failed for a later target. Verdicts stay where they were put: the table
+    /// below holds indices.
     verdicts: Vec<Option<Verdict<'a>>>,
     // Keyed by `rule_key` hashes already: a cheap hasher on top.
     held: FxHashMap<u64, usize>,

@@ -54,9 +54,7 @@ impl Text {
             t
         })
     }
-}
 
-impl Text {
     /// A text that inputs repeat (ports, destinations): the same text read again on this thread
     /// is most often the same allocation. A small table remembers the last text of each hash
     /// slot: the common values (`0.0.0.0/0`, `443`) stay in it, and a text seen once costs no

@@ -7,7 +7,10 @@
 //! order. The shards' causes are joined and sorted by a total order (worst, size, id), so the
 //! result does not depend on the thread count, and every cause's findings stay in report order.
 
-use super::{blame, Blamed, Cause, CauseId, Causes, CheckSet, Members, TargetKey, Text, Weights};
+use super::{
+    blame, distinct_targets, Blamed, Cause, CauseId, Causes, CheckSet, Members, TargetKey, Text,
+    Weights,
+};
 use egress_audit_engine::model::Severity;
 use egress_audit_engine::model::{Finding, Report, Target};
 use rustc_hash::FxHashMap;
@@ -71,7 +74,7 @@ pub(super) fn build_on(
         .collect();
     for c in &mut list {
         c.findings.shrink_to_fit();
-        c.target_count = count_targets(report, &c.findings);
+        c.target_count = distinct_targets(report, &c.findings).len();
     }
     sorted(list, of_finding, threads)
 }
@@ -292,29 +295,6 @@ impl Grouping {
         });
         at
     }
-}
-
-/// The number of distinct targets of `members` (a cause's findings are mostly one target's run).
-fn count_targets(report: &Report, members: &Members) -> usize {
-    // Every field of a [`super::ResourceKey`], borrowed.
-    type KeyOf<'f> = (TargetKey<'f>, &'f str, Option<&'f str>);
-    let mut keys: Vec<KeyOf> = Vec::new();
-    for i in members.iter() {
-        let f = &report.findings[i];
-        let key = (
-            TargetKey::of_finding(f),
-            f.resource_kind.as_str(),
-            f.resource_name.as_deref(),
-        );
-        if keys.last() != Some(&key) {
-            keys.push(key);
-        }
-    }
-    if keys.len() > 1 {
-        keys.sort_unstable();
-        keys.dedup();
-    }
-    keys.len()
 }
 
 #[cfg(test)]

@@ -144,17 +144,37 @@ impl Cause {
 
     /// The targets of the cause's findings, sorted, each once.
     pub fn targets(&self, report: &Report) -> Vec<ResourceKey> {
-        let mut keys: Vec<ResourceKey> = Vec::with_capacity(self.target_count);
-        for i in self.findings.iter() {
-            let f = &report.findings[i];
-            if keys.last().is_none_or(|k| !k.is_of(f)) {
-                keys.push(ResourceKey::of(f));
-            }
-        }
-        keys.sort();
-        keys.dedup();
-        keys
+        distinct_targets(report, &self.findings)
+            .into_iter()
+            .map(ResourceKey::of)
+            .collect()
     }
+}
+
+/// A finding of each distinct target of `members`, in [`ResourceKey`] order. Compared by
+/// borrowed fields (the key's, in its order): counting a million causes' targets makes no keys.
+fn distinct_targets<'r>(report: &'r Report, members: &Members) -> Vec<&'r Finding> {
+    type KeyOf<'f> = (TargetKey<'f>, &'f str, Option<&'f str>);
+    let key = |f: &'r Finding| -> KeyOf<'r> {
+        (
+            TargetKey::of_finding(f),
+            f.resource_kind.as_str(),
+            f.resource_name.as_deref(),
+        )
+    };
+    let mut found: Vec<&Finding> = Vec::new();
+    for i in members.iter() {
+        let f = &report.findings[i];
+        // A cause's findings are mostly one target's run: pushed once.
+        if found.last().is_none_or(|&last| key(last) != key(f)) {
+            found.push(f);
+        }
+    }
+    if found.len() > 1 {
+        found.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        found.dedup_by(|a, b| key(a) == key(b));
+    }
+    found
 }
 
 /// The findings of a cause, as indices into `report.findings`. Most causes (a rule-level
@@ -265,11 +285,6 @@ impl Causes {
     pub fn of(&self, i: usize) -> Option<&Cause> {
         let c = self.of_finding.get(i)?;
         Some(&self.list[*c as usize])
-    }
-
-    /// The cause id of finding `i`.
-    pub fn id_of(&self, i: usize) -> Option<&CauseId> {
-        self.of(i).map(|c| &c.id)
     }
 
     /// Causes with at least one finding that is not suppressed.
