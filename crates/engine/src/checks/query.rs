@@ -15,8 +15,11 @@ use crate::config::Config;
 use crate::eval::evidence;
 use crate::model::space::{public, public4, public6, TCP, UDP};
 use crate::model::{AddrSet, Finding, Pattern, Target, Text, TrafficSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -191,13 +194,90 @@ impl Context {
     }
 }
 
-/// A check's traffic, parsed once per scan rather than once per target.
+/// A check's traffic, parsed once per scan rather than once per target. Each thread has its own.
 pub struct Prepared {
-    /// Each spec's traffic, already limited to public addresses outside the exclusions.
-    specs: Vec<Spec>,
+    /// Each spec's traffic, already limited to public addresses outside the exclusions, with
+    /// what the checks measure of it.
+    specs: Vec<Plane>,
     /// `allowlist`: the permitted traffic.
     allow: TrafficSet,
+    /// The union of the traffic of the specs that hit, by which ones hit (a bit per spec): the
+    /// same few combinations recur on every target, and rebuilding the union was a fifth of the
+    /// checks' time on a large estate.
+    witnesses: RefCell<FxHashMap<Box<[u64]>, Rc<TrafficSet>>>,
 }
+
+/// At most this many witness unions are kept per check and thread.
+const WITNESSES_KEPT: usize = 4096;
+
+/// A spec and what the checks measure of it that does not depend on the target.
+struct Plane {
+    spec: Spec,
+    /// How many addresses the spec names, when that is few enough to count them in messages
+    /// rather than give a share of the internet.
+    listed: Option<u128>,
+    /// The packets it holds toward public IPv4 and toward public IPv6.
+    whole: [f64; 2],
+}
+
+impl Plane {
+    fn new(spec: Spec) -> Plane {
+        let named = spec
+            .traffic
+            .pieces()
+            .fold(AddrSet::empty(), |acc, (_, _, a)| acc.union(a));
+        let listed = (named.len() <= 65_536).then(|| named.len());
+        let whole = FAMILIES.map(|(fam, _)| measure(&spec.traffic, fam()));
+        Plane {
+            spec,
+            listed,
+            whole,
+        }
+    }
+
+    /// A plane that no message names.
+    fn unnamed(traffic: TrafficSet) -> Plane {
+        Plane::new(Spec {
+            text: String::new(),
+            traffic,
+        })
+    }
+
+    /// The share of the plane toward each family that `reached` (a part of it) holds.
+    fn shares(&self, reached: &TrafficSet) -> [f64; 2] {
+        let mut out = [0.0; 2];
+        for (i, (fam, _)) in FAMILIES.iter().enumerate() {
+            if self.whole[i] != 0.0 {
+                out[i] = measure(reached, fam()) / self.whole[i];
+            }
+        }
+        out
+    }
+
+    /// `100% of public IPv4 and 0.5% of public IPv6`, or `2 of 16 listed addresses (…)`: how
+    /// much of the plane `reached` (a part of it) holds.
+    fn describe(&self, reached: &TrafficSet) -> String {
+        if let Some(named) = self.listed {
+            let addrs = reached
+                .pieces()
+                .fold(AddrSet::empty(), |acc, (_, _, a)| acc.union(a));
+            let list = crate::model::space::describe_addrs(&addrs);
+            return format!("{} of {named} listed addresses ({list})", addrs.len());
+        }
+        let shares = self.shares(reached);
+        let mut parts = Vec::new();
+        for (i, (_, name)) in FAMILIES.iter().enumerate() {
+            if self.whole[i] != 0.0 && shares[i] > 0.0 {
+                parts.push(format!("{} of {name}", percent(shares[i])));
+            }
+        }
+        parts.join(" and ")
+    }
+}
+
+/// The public address families that shares are given of, with their names in messages.
+const FAMILIES: [(fn() -> &'static AddrSet, &str); 2] =
+    [(public4, "public IPv4"), (public6, "public IPv6")];
 
 impl Prepared {
     pub fn new(check: &CheckDef, ctx: &Context) -> Prepared {
@@ -223,15 +303,49 @@ impl Prepared {
             .iter()
             .filter_map(|s| parse_spec(s).ok())
             .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic));
-        Prepared { specs, allow }
+        Prepared {
+            specs: specs.into_iter().map(Plane::new).collect(),
+            allow,
+            witnesses: RefCell::default(),
+        }
     }
 
     /// Everything the check's traffic specs name (public, after the config's exclusions).
     pub fn traffic(&self) -> TrafficSet {
         self.specs
             .iter()
-            .fold(TrafficSet::empty(), |acc, s| acc.union(&s.traffic))
+            .fold(TrafficSet::empty(), |acc, p| acc.union(&p.spec.traffic))
     }
+
+    /// The union of the traffic of the specs marked in `hit` (a bit per spec, in order).
+    fn witness(&self, hit: &[u64]) -> Rc<TrafficSet> {
+        if let Some(w) = self.witnesses.borrow().get(hit) {
+            return w.clone();
+        }
+        let union = self
+            .specs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| hit[i / 64] & (1 << (i % 64)) != 0)
+            .fold(TrafficSet::empty(), |acc, (_, p)| {
+                acc.union(&p.spec.traffic)
+            });
+        let union = Rc::new(union);
+        let mut kept = self.witnesses.borrow_mut();
+        if kept.len() < WITNESSES_KEPT {
+            kept.insert(hit.into(), union.clone());
+        }
+        union
+    }
+}
+
+/// Which specs hit, a bit each.
+fn hit_bits(count: usize) -> Vec<u64> {
+    vec![0; count.div_ceil(64)]
+}
+
+fn mark(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
 }
 
 /// Runs one check on one evaluated target.
@@ -252,8 +366,8 @@ pub fn run<'a>(
         QueryKind::Coverage if observed && q.traffic.iter().any(|t| t.trim() == "253") => {
             Vec::new()
         }
-        QueryKind::Coverage => coverage(check, ev, &prep.specs),
-        QueryKind::Reachable => reachable(check, ev, &prep.specs),
+        QueryKind::Coverage => coverage(check, ev, prep),
+        QueryKind::Reachable => reachable(check, ev, prep),
         QueryKind::BroadDestination if observed => Vec::new(),
         QueryKind::BroadDestination => broad(check, ev),
         QueryKind::ShadowedDeny if observed => Vec::new(),
@@ -311,14 +425,6 @@ pub fn measure(t: &TrafficSet, family: &AddrSet) -> f64 {
         .sum()
 }
 
-fn share(allowed: &TrafficSet, plane: &TrafficSet, family: &AddrSet) -> f64 {
-    let whole = measure(plane, family);
-    if whole == 0.0 {
-        return 0.0;
-    }
-    measure(&allowed.intersect(plane), family) / whole
-}
-
 fn percent(x: f64) -> String {
     let p = x * 100.0;
     if p >= 99.995 {
@@ -340,79 +446,59 @@ fn verb(t: &Target) -> &'static str {
     }
 }
 
-/// `100% of public IPv4 and 0.5% of public IPv6`: the shares of a spec that pass.
-fn describe_shares(allowed: &TrafficSet, plane: &TrafficSet) -> String {
-    // A spec that names a few destinations: count them rather than give a share of the internet.
-    let named = plane
-        .pieces()
-        .fold(AddrSet::empty(), |acc, (_, _, a)| acc.union(a));
-    if named.len() <= 65_536 {
-        let reached = allowed
-            .intersect(plane)
-            .pieces()
-            .fold(AddrSet::empty(), |acc, (_, _, a)| acc.union(a));
-        let list = crate::model::space::describe_addrs(&reached);
-        return format!(
-            "{} of {} listed addresses ({list})",
-            reached.len(),
-            named.len()
-        );
-    }
-    let mut parts = Vec::new();
-    for (fam, name) in [(public4(), "public IPv4"), (public6(), "public IPv6")] {
-        if measure(plane, fam) == 0.0 {
-            continue;
-        }
-        let s = share(allowed, plane, fam);
-        if s > 0.0 {
-            parts.push(format!("{} of {name}", percent(s)));
-        }
-    }
-    parts.join(" and ")
+/// The part of a spec's plane that is allowed, when there is one: the one intersection every
+/// measure and message of the spec is taken from.
+fn reached(allowed: &TrafficSet, plane: &Plane) -> Option<TrafficSet> {
+    plane
+        .spec
+        .traffic
+        .intersects(allowed)
+        .then(|| allowed.intersect(&plane.spec.traffic))
 }
 
-fn coverage(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
+fn coverage(check: &CheckDef, ev: &Evaluated, prep: &Prepared) -> Vec<Finding> {
     let threshold = check.query.threshold.unwrap_or(0.5);
     let allowed = &ev.outcome.allowed;
     let mut hits = Vec::new();
-    let mut witness = TrafficSet::empty();
-    for spec in specs {
-        let hit = [public4(), public6()].iter().any(|fam| {
-            measure(&spec.traffic, fam) > 0.0 && share(allowed, &spec.traffic, fam) >= threshold
-        });
-        if hit {
+    let mut hit = hit_bits(prep.specs.len());
+    for (i, plane) in prep.specs.iter().enumerate() {
+        let Some(reach) = reached(allowed, plane) else {
+            continue;
+        };
+        let shares = plane.shares(&reach);
+        if (0..2).any(|f| plane.whole[f] > 0.0 && shares[f] >= threshold) {
             hits.push(format!(
                 "{} {} to {}",
-                spec.text,
+                plane.spec.text,
                 verb(ev.target),
-                describe_shares(allowed, &spec.traffic)
+                plane.describe(&reach)
             ));
-            witness = witness.union(&spec.traffic);
+            mark(&mut hit, i);
         }
     }
     if hits.is_empty() {
         return Vec::new();
     }
     let mut f = finding(check, ev.target, hits.join("; "));
-    f.evidence = evidence(ev.target, &ev.outcome, &witness);
+    f.evidence = evidence(ev.target, &ev.outcome, &prep.witness(&hit));
     vec![f]
 }
 
-fn reachable(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
+fn reachable(check: &CheckDef, ev: &Evaluated, prep: &Prepared) -> Vec<Finding> {
     let allowed = &ev.outcome.allowed;
     // Specs with the same shares share a sentence: `tcp/22, tcp/25 are allowed to 100% of …`.
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
-    let mut witness = TrafficSet::empty();
-    for spec in specs {
-        let plane = &spec.traffic;
-        if plane.intersects(allowed) {
-            let shares = describe_shares(allowed, plane);
-            match groups.iter_mut().find(|(s, _)| *s == shares) {
-                Some((_, names)) => names.push(&spec.text),
-                None => groups.push((shares, vec![&spec.text])),
-            }
-            witness = witness.union(plane);
+    let mut hit = hit_bits(prep.specs.len());
+    for (i, plane) in prep.specs.iter().enumerate() {
+        let Some(reach) = reached(allowed, plane) else {
+            continue;
+        };
+        let shares = plane.describe(&reach);
+        match groups.iter_mut().find(|(s, _)| *s == shares) {
+            Some((_, names)) => names.push(&plane.spec.text),
+            None => groups.push((shares, vec![&plane.spec.text])),
         }
+        mark(&mut hit, i);
     }
     if groups.is_empty() {
         return Vec::new();
@@ -431,7 +517,7 @@ fn reachable(check: &CheckDef, ev: &Evaluated, specs: &[Spec]) -> Vec<Finding> {
         .collect::<Vec<_>>()
         .join("; ");
     let mut f = finding(check, ev.target, message);
-    f.evidence = evidence(ev.target, &ev.outcome, &witness);
+    f.evidence = evidence(ev.target, &ev.outcome, &prep.witness(&hit));
     vec![f]
 }
 
@@ -443,14 +529,11 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
     let allowed = &ev.outcome.allowed;
     let mut out = Vec::new();
     for (proto, name) in [(TCP, "tcp"), (UDP, "udp")] {
-        let plane = TrafficSet::rule(Some(proto), None, public());
-        let half_open = [public4(), public6()]
-            .iter()
-            .any(|fam| share(allowed, &plane, fam) >= 0.5);
-        if half_open {
+        let plane = Plane::unnamed(TrafficSet::rule(Some(proto), None, public()));
+        let mine = allowed.intersect(&plane.spec.traffic);
+        if plane.shares(&mine).iter().any(|s| *s >= 0.5) {
             continue;
         }
-        let mine = allowed.intersect(&plane);
         let mut ports: Vec<(u32, u32)> = Vec::new();
         let mut widest: u128 = 0;
         for (_, (lo, hi), addrs) in mine.pieces() {
@@ -478,7 +561,7 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
                 "{name}/{} {} to {} (up to {size} addresses on one port); name the destinations it needs",
                 port_list.display_ports(),
                 verb(ev.target),
-                describe_shares(allowed, &witness),
+                Plane::unnamed(witness.clone()).describe(&allowed.intersect(&witness)),
             ),
         );
         f.evidence = evidence(ev.target, &ev.outcome, &witness);

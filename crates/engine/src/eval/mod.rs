@@ -243,14 +243,20 @@ pub fn evidence(target: &Target, outcome: &TargetOutcome, witness: &TrafficSet) 
             Some(describe_traffic(&passing)),
         ));
     }
+    // What passes, described once: a rule that decides all of it (an allow-all rule) has it as
+    // its part, and such rules are the ones behind most findings.
+    let mut whole: Option<String> = None;
     for (chain, co) in target.chains.iter().zip(&outcome.chains) {
         for (layer, lo) in chain.layers.iter().zip(&co.layers) {
             for (rule, ro) in layer.rules.iter().zip(&lo.rules) {
                 if rule.action != Action::Allow {
                     continue;
                 }
+                if !passing.is_empty() && passing.is_subset(&ro.decided) {
+                    let part = whole.get_or_insert_with(|| describe_traffic(&passing));
+                    out.push(Evidence::new(rule.written.clone(), Some(part.clone())));
                 // Most rules have no part in a check's traffic: tell without building the part.
-                if ro.decided.intersects(&passing) {
+                } else if ro.decided.intersects(&passing) {
                     out.push(rule_evidence(rule, Some(&ro.decided.intersect(&passing))));
                 }
             }
