@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -528,8 +529,18 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
     let max6 = 1u128 << check.query.max_ipv6_bits.unwrap_or(96).min(127);
     let allowed = &ev.outcome.allowed;
     let mut out = Vec::new();
-    for (proto, name) in [(TCP, "tcp"), (UDP, "udp")] {
-        let plane = Plane::unnamed(TrafficSet::rule(Some(proto), None, public()));
+    // The planes are the same for every target: built once.
+    static PLANES: OnceLock<[(u8, &str, Plane); 2]> = OnceLock::new();
+    let planes = PLANES.get_or_init(|| {
+        [(TCP, "tcp"), (UDP, "udp")].map(|(p, name)| {
+            (
+                p,
+                name,
+                Plane::unnamed(TrafficSet::rule(Some(p), None, public())),
+            )
+        })
+    });
+    for (proto, name, plane) in planes {
         let mine = allowed.intersect(&plane.spec.traffic);
         if plane.shares(&mine).iter().any(|s| *s >= 0.5) {
             continue;
@@ -537,8 +548,8 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
         let mut ports: Vec<(u32, u32)> = Vec::new();
         let mut widest: u128 = 0;
         for (_, (lo, hi), addrs) in mine.pieces() {
-            let n4 = addrs.intersect(public4()).len();
-            let n6 = addrs.intersect(public6()).len();
+            let n4 = addrs.overlap_len(public4());
+            let n6 = addrs.overlap_len(public6());
             if n4 > max4 || n6 > max6 {
                 ports.push((lo, hi));
                 widest = widest.max(n4).max(n6);
@@ -548,7 +559,7 @@ fn broad(check: &CheckDef, ev: &Evaluated) -> Vec<Finding> {
             continue;
         }
         let port_list = crate::model::PortSet::from_ranges(ports);
-        let witness = TrafficSet::rule(Some(proto), Some(&port_list), public());
+        let witness = TrafficSet::rule(Some(*proto), Some(&port_list), public());
         let size = if widest >= 1u128 << 40 {
             format!("2^{}", 127 - widest.leading_zeros())
         } else {
