@@ -143,7 +143,7 @@ pub fn render(report: &Report, format: Format, catalog: &Catalog) -> anyhow::Res
 pub fn render_with(report: &Report, format: Format, ctx: &Context) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
-        Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report, ctx.catalog))? + "\n",
+        Format::Sarif => serde_json::to_string(&sarif::sarif(report, ctx.catalog))? + "\n",
         other => {
             let mut out = String::new();
             render_into(report, other, ctx, &mut out)?;
@@ -165,9 +165,9 @@ pub fn write_report(
         // The findings are serialized on every core (a large estate has millions).
         Format::Json => spliced::write(
             &mut *w,
+            spliced::Layout::Pretty,
             &report.without_findings(),
-            "findings",
-            1,
+            ("findings", 1),
             &report.findings,
             |f, buf| serde_json::to_writer_pretty(buf, f),
         )?,

@@ -35,11 +35,11 @@ pub fn write(
     // `runs[0].results`: a member of an object in an array in the top-level object.
     super::spliced::write(
         w,
+        super::spliced::Layout::Compact,
         &shell(report, catalog),
-        "results",
-        3,
+        ("results", 3),
         &report.findings,
-        |f, buf| serde_json::to_writer_pretty(buf, &SarifResult::new(f, catalog)),
+        |f, buf| serde_json::to_writer(buf, &SarifResult::new(f, catalog)),
     )
 }
 

@@ -1,11 +1,11 @@
-//! A pretty-printed JSON document whose one large array is serialized on every core.
+//! A JSON document whose one large array is serialized on every core.
 //!
 //! A large estate's JSON report is millions of findings inside a small document. The small
 //! document is serialized as usual with that array empty; the array's items are serialized in
 //! chunks by worker threads and written, in order, in its place. The bytes are those of
-//! `serde_json::to_writer_pretty` on the whole document: an item's pretty text only gains the
-//! indentation of its depth (JSON strings cannot hold a raw newline, so every newline in an
-//! item's text is a line break of its layout).
+//! `serde_json` on the whole document, in either [`Layout`]: pretty, where an item's text only
+//! gains the indentation of its depth (JSON strings cannot hold a raw newline, so every newline in
+//! an item's text is a line break of its layout), or compact.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,13 +17,25 @@ use std::sync::mpsc;
 /// the chunks in flight are a few megabytes.
 const CHUNK: usize = 512;
 
+/// How the document is laid out: as `serde_json::to_writer_pretty` or `serde_json::to_writer`
+/// write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Two spaces per level, a member per line: the JSON report, read by people.
+    Pretty,
+    /// No whitespace: SARIF, read by code scanning and viewers, where the layout was a third of
+    /// the bytes of a large estate's report.
+    Compact,
+}
+
 /// Writes `doc`, in which the member `"key": []` at `depth` (1 for a member of the top-level
-/// object) holds no items, with `items` in that array, each written by `item`.
+/// object) holds no items, with `items` in that array, each written by `item` in `layout`. In the
+/// compact layout, where depth cannot be seen, the empty member must be the document's only one.
 pub fn write<D, T, F>(
     w: &mut dyn Write,
+    layout: Layout,
     doc: &D,
-    key: &str,
-    depth: usize,
+    (key, depth): (&str, usize),
     items: &[T],
     item: F,
 ) -> io::Result<()>
@@ -32,21 +44,34 @@ where
     T: Sync,
     F: Fn(&T, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
 {
-    let text = serde_json::to_vec_pretty(doc).map_err(io::Error::other)?;
-    let member_indent = "  ".repeat(depth);
-    let empty = format!("\n{member_indent}{}: []", serde_json::to_string(key)?);
-    let at = find(&text, empty.as_bytes()).ok_or_else(|| {
-        io::Error::other(format!("no empty `{key}` array at depth {depth} to fill"))
-    })?;
+    let key = serde_json::to_string(key)?;
+    let (text, empty, indent) = match layout {
+        Layout::Pretty => {
+            let member_indent = "  ".repeat(depth);
+            let empty = format!("\n{member_indent}{key}: []");
+            (serde_json::to_vec_pretty(doc)?, empty, member_indent)
+        }
+        Layout::Compact => (serde_json::to_vec(doc)?, format!("{key}:[]"), String::new()),
+    };
+    let missing = || io::Error::other(format!("no empty {key} array at depth {depth} to fill"));
+    let at = find(&text, empty.as_bytes()).ok_or_else(missing)?;
     let open = at + empty.len() - 1; // just after `[`
+    if layout == Layout::Compact && find(&text[open..], empty.as_bytes()).is_some() {
+        return Err(io::Error::other(format!("more than one empty {key} array")));
+    }
     if items.is_empty() {
         return w.write_all(&text);
     }
     w.write_all(&text[..open])?;
-    let indent = format!("{member_indent}  ");
-    write_items(w, items, &indent, &item)?;
-    w.write_all(b"\n")?;
-    w.write_all(member_indent.as_bytes())?;
+    match layout {
+        Layout::Pretty => {
+            let item_indent = format!("{indent}  ");
+            write_items(w, items, Some(&item_indent), &item)?;
+            w.write_all(b"\n")?;
+            w.write_all(indent.as_bytes())?;
+        }
+        Layout::Compact => write_items(w, items, None, &item)?,
+    }
     w.write_all(&text[open..])
 }
 
@@ -54,8 +79,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The items, `,`-separated, each on its own lines at `indent`.
-fn write_items<T, F>(w: &mut dyn Write, items: &[T], indent: &str, item: &F) -> io::Result<()>
+/// The items, `,`-separated, each on its own lines at `indent` (pretty) or as written (compact).
+fn write_items<T, F>(
+    w: &mut dyn Write,
+    items: &[T],
+    indent: Option<&str>,
+    item: &F,
+) -> io::Result<()>
 where
     T: Sync,
     F: Fn(&T, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
@@ -109,12 +139,13 @@ where
     })
 }
 
-/// One chunk's items as they appear in the array: `\n` (or `,\n` after an earlier item), the
-/// indentation, and the item's pretty text with its line breaks indented.
+/// One chunk's items as they appear in the array. Pretty (with an `indent`): `\n` (or `,\n`
+/// after an earlier item), the indentation, and the item's pretty text with its line breaks
+/// indented. Compact: the items, `,` before each but the array's first.
 fn render_chunk<T, F>(
     part: &[T],
     first_chunk: bool,
-    indent: &str,
+    indent: Option<&str>,
     item: &F,
 ) -> serde_json::Result<Vec<u8>>
 where
@@ -123,7 +154,15 @@ where
     let mut out = Vec::with_capacity(part.len() * 1024);
     let mut one = Vec::with_capacity(4096);
     for (i, t) in part.iter().enumerate() {
-        out.extend_from_slice(if first_chunk && i == 0 { b"\n" } else { b",\n" });
+        let first = first_chunk && i == 0;
+        let Some(indent) = indent else {
+            if !first {
+                out.push(b',');
+            }
+            item(t, &mut out)?;
+            continue;
+        };
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
         out.extend_from_slice(indent.as_bytes());
         one.clear();
         item(t, &mut one)?;
@@ -149,12 +188,34 @@ mod tests {
         key: &str,
         depth: usize,
     ) -> String {
+        let pretty = written(Layout::Pretty, items, &depth_doc, key, depth).unwrap();
+        let compact = written(Layout::Compact, items, &depth_doc, key, depth).unwrap();
+        // The compact text is the pretty one's, laid out differently: one check of both.
+        let reparsed: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(compact, serde_json::to_string(&reparsed).unwrap());
+        pretty
+    }
+
+    fn written(
+        layout: Layout,
+        items: &[serde_json::Value],
+        doc: &serde_json::Value,
+        key: &str,
+        depth: usize,
+    ) -> io::Result<String> {
         let mut out = Vec::new();
-        write(&mut out, &depth_doc, key, depth, items, |v, buf| {
-            serde_json::to_writer_pretty(buf, v)
-        })
-        .unwrap();
-        String::from_utf8(out).unwrap()
+        write(
+            &mut out,
+            layout,
+            doc,
+            (key, depth),
+            items,
+            |v, buf| match layout {
+                Layout::Pretty => serde_json::to_writer_pretty(buf, v),
+                Layout::Compact => serde_json::to_writer(buf, v),
+            },
+        )?;
+        Ok(String::from_utf8(out).unwrap())
     }
 
     #[test]
@@ -181,6 +242,17 @@ mod tests {
     }
 
     #[test]
+    fn a_compact_document_with_two_empty_members_is_refused() {
+        let doc = json!({"a": {"results": []}, "runs": [{"results": []}]});
+        let err = written(Layout::Compact, &[json!(1)], &doc, "results", 3).unwrap_err();
+        assert!(err.to_string().contains("more than one"), "{err}");
+        // Pretty, the depth tells them apart.
+        let got = written(Layout::Pretty, &[json!(1)], &doc, "results", 3).unwrap();
+        let want = json!({"a": {"results": []}, "runs": [{"results": [1]}]});
+        assert_eq!(got, serde_json::to_string_pretty(&want).unwrap());
+    }
+
+    #[test]
     fn a_failed_write_is_returned() {
         struct Full;
         impl Write for Full {
@@ -192,15 +264,17 @@ mod tests {
             }
         }
         let items: Vec<_> = (0..CHUNK * 4).map(|i| json!(i)).collect();
-        let err = write(
-            &mut Full,
-            &json!({"findings": []}),
-            "findings",
-            1,
-            &items,
-            |v, b| serde_json::to_writer_pretty(b, v),
-        )
-        .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        for layout in [Layout::Pretty, Layout::Compact] {
+            let err = write(
+                &mut Full,
+                layout,
+                &json!({"findings": []}),
+                ("findings", 1),
+                &items,
+                |v, b| serde_json::to_writer(b, v),
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        }
     }
 }
