@@ -276,9 +276,11 @@ impl Plane {
     }
 }
 
-/// The public address families that shares are given of, with their names in messages.
-const FAMILIES: [(fn() -> &'static AddrSet, &str); 2] =
-    [(public4, "public IPv4"), (public6, "public IPv6")];
+/// A public address family and its name in messages.
+type Family = (fn() -> &'static AddrSet, &'static str);
+
+/// The public address families that shares are given of.
+const FAMILIES: [Family; 2] = [(public4, "public IPv4"), (public6, "public IPv6")];
 
 impl Prepared {
     pub fn new(check: &CheckDef, ctx: &Context) -> Prepared {
