@@ -283,12 +283,26 @@ impl Loader {
             source: name.to_string(),
             ..Default::default()
         };
-        for (at, doc) in slices {
-            if let Err(e) = self.normalizers[n].add_slice(doc, at, &ctx) {
-                return Some(Err(e));
+        let normalizer = &mut self.normalizers[n];
+        // The next slices are parsed on another thread while this one reads the last: parsing
+        // was half of the time of reading a large estate. Their order is kept, and only a few
+        // slices are ever parsed ahead.
+        std::thread::scope(|s| {
+            let (send, parsed) = std::sync::mpsc::sync_channel(2);
+            s.spawn(move || {
+                for slice in slices {
+                    if send.send(slice).is_err() {
+                        break; // the reader stopped at an error
+                    }
+                }
+            });
+            for (at, doc) in parsed {
+                if let Err(e) = normalizer.add_slice(doc, at, &ctx) {
+                    return Some(Err(e));
+                }
             }
-        }
-        Some(Ok(()))
+            Some(Ok(()))
+        })
     }
 
     /// Adds one parsed document; its kind is detected from its content.
