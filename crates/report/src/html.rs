@@ -8,8 +8,8 @@ use super::cause::Cause;
 use super::matrix::{self, Cell, CLASSES};
 use super::stream::write_text;
 use super::{
-    by_resource, evidence_line, not_scanned_line, plural, qualified_name, remedy, summary_line,
-    Context, ResourceKey,
+    by_resource, not_scanned_line, plural, remedy, summary_line, Context, EvidenceLine,
+    QualifiedName, ResourceKey,
 };
 use egress_audit_engine::model::{Report, Severity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -285,23 +285,29 @@ fn cause(
         esc(remedy::short(c))
     )?;
     for f in active {
-        let mut msg = esc(&f.message);
-        if let Some(r) = &f.rule {
-            let _ = write!(msg, "<br>rule: <code>{}</code>", esc(r));
-        }
-        for n in &f.notes {
-            let _ = write!(msg, "<br><span class=\"note\">{}</span>", esc(n));
-        }
-        let ev: Vec<String> = f.evidence.iter().map(|e| esc(&evidence_line(e))).collect();
         write!(
             out,
-            "<tr><td class=\"sev {s}\">{s}</td><td>{} <code>{}</code></td><td class=\"id\">{}</td><td>{msg}</td><td class=\"ev\">{}</td></tr>",
-            esc(&f.check_id),
-            esc(&f.slug),
-            esc(&qualified_name(f)),
-            ev.join("<br>"),
+            "<tr><td class=\"sev {s}\">{s}</td><td>{} <code>{}</code></td><td class=\"id\">{}</td><td>{}",
+            Esc(&f.check_id),
+            Esc(&f.slug),
+            Esc(QualifiedName(f)),
+            Esc(&f.message),
             s = f.severity
         )?;
+        if let Some(r) = &f.rule {
+            write!(out, "<br>rule: <code>{}</code>", Esc(r))?;
+        }
+        for n in &f.notes {
+            write!(out, "<br><span class=\"note\">{}</span>", Esc(n))?;
+        }
+        out.write_str("</td><td class=\"ev\">")?;
+        for (i, e) in f.evidence.iter().enumerate() {
+            if i > 0 {
+                out.write_str("<br>")?;
+            }
+            write!(out, "{}", Esc(EvidenceLine(e)))?;
+        }
+        out.write_str("</td></tr>")?;
     }
     out.write_str("</table></details></div>\n")?;
     Ok(())
@@ -319,7 +325,7 @@ fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
                 "<tr><td>{} <code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
                 esc(&f.check_id),
                 esc(&f.slug),
-                esc(&qualified_name(f)),
+                Esc(QualifiedName(f)),
                 esc(f.suppressed.as_deref().unwrap_or(""))
             )?;
         }
@@ -348,17 +354,44 @@ fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
 }
 
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push_str(&format!("&#{};", u32::from(c))),
-            c => out.push(c),
-        }
+    Esc(s).to_string()
+}
+
+/// `T` as text, HTML-escaped as it is written: no string is made of it first (a large estate's
+/// page has millions of cells).
+struct Esc<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Esc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(Escaping(f), "{}", self.0)
     }
-    out
+}
+
+/// Escapes what is written through it: `& < > " '` and control characters but newline.
+struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl Write for Escaping<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Runs of plain text are written as they are.
+        let mut plain = 0;
+        for (i, c) in s.char_indices() {
+            let entity = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                c if c.is_control() && c != '\n' => "",
+                _ => continue,
+            };
+            self.0.write_str(&s[plain..i])?;
+            if entity.is_empty() {
+                write!(self.0, "&#{};", u32::from(c))?;
+            } else {
+                self.0.write_str(entity)?;
+            }
+            plain = i + c.len_utf8();
+        }
+        self.0.write_str(&s[plain..])
+    }
 }

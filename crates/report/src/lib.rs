@@ -316,6 +316,23 @@ pub fn qualified_name(f: &Finding) -> String {
     f.qualified_name()
 }
 
+/// `provider/account/region/resource_id`, as [`Finding::qualified_name`] makes it.
+pub(crate) struct QualifiedName<'a>(pub &'a Finding);
+
+impl std::fmt::Display for QualifiedName<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let f = self.0;
+        write!(
+            out,
+            "{}/{}/{}/{}",
+            f.provider,
+            f.account.as_deref().unwrap_or("-"),
+            f.region.as_deref().unwrap_or("-"),
+            f.resource_id
+        )
+    }
+}
+
 /// One deciding rule on one line: `allow sg-1 egress #1 (prio 100): tcp 0-65535 → 0.0.0.0/0`.
 pub fn evidence_line(e: &Evidence) -> String {
     EvidenceLine(e).to_string()

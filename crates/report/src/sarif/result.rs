@@ -7,7 +7,7 @@
 //! (tests/fixtures/sarif-every-field.golden.sarif pins them).
 
 use super::level;
-use crate::EvidenceLine;
+use crate::{EvidenceLine, QualifiedName};
 use egress_audit_engine::checks::Catalog;
 use egress_audit_engine::model::{Evidence, Finding, RuleText, Severity};
 use serde::{Serialize, Serializer};
@@ -218,23 +218,6 @@ impl Display for MessageText<'_> {
             write!(out, ". Note: {n}")?;
         }
         Ok(())
-    }
-}
-
-/// `provider/account/region/resource_id`, as [`Finding::qualified_name`] makes it.
-struct QualifiedName<'a>(&'a Finding);
-
-impl Display for QualifiedName<'_> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let f = self.0;
-        write!(
-            out,
-            "{}/{}/{}/{}",
-            f.provider,
-            f.account.as_deref().unwrap_or("-"),
-            f.region.as_deref().unwrap_or("-"),
-            f.resource_id
-        )
     }
 }
 
