@@ -372,26 +372,81 @@ struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
 
 impl Write for Escaping<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Runs of plain text are written as they are.
+        // Runs of plain text are written as they are. Every character to escape starts with an
+        // ASCII byte or 0xC2 (the C1 controls, U+0080–U+009F), never inside another character.
+        let bytes = s.as_bytes();
         let mut plain = 0;
-        for (i, c) in s.char_indices() {
-            let entity = match c {
-                '&' => "&amp;",
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '"' => "&quot;",
-                '\'' => "&#39;",
-                c if c.is_control() && c != '\n' => "",
-                _ => continue,
+        let mut i = 0;
+        while i < bytes.len() {
+            let (entity, len) = match bytes[i] {
+                b'&' => ("&amp;", 1),
+                b'<' => ("&lt;", 1),
+                b'>' => ("&gt;", 1),
+                b'"' => ("&quot;", 1),
+                b'\'' => ("&#39;", 1),
+                b'\n' => ("", 0),
+                0..=0x1f | 0x7f => ("", 1),
+                0xc2 if (0x80..=0x9f).contains(&bytes.get(i + 1).copied().unwrap_or(0)) => ("", 2),
+                _ => ("", 0),
             };
+            if len == 0 {
+                i += 1;
+                continue;
+            }
             self.0.write_str(&s[plain..i])?;
             if entity.is_empty() {
+                let c = s[i..].chars().next().expect("a character starts here");
                 write!(self.0, "&#{};", u32::from(c))?;
             } else {
                 self.0.write_str(entity)?;
             }
-            plain = i + c.len_utf8();
+            i += len;
+            plain = i;
         }
         self.0.write_str(&s[plain..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    /// The character-by-character definition that `Escaping` writes in runs.
+    fn by_char(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c if c.is_control() && c != '\n' => out.push_str(&format!("&#{};", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn escapes_as_the_definition_does() {
+        let mut every = String::new();
+        // Every ASCII and Latin-1 character (C0, DEL, C1, NBSP), then wider ones.
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            every.push(c);
+            every.push('x');
+        }
+        every.push_str("é→🙂\u{2028}\u{feff}<a href='x'>&amp;</a>\"\r\n\u{1b}]0;t\u{7}");
+        for s in [
+            every.as_str(),
+            "",
+            "plain",
+            "&",
+            "\u{85}",
+            "a\u{9f}",
+            "\u{a0}b",
+        ] {
+            assert_eq!(esc(s), by_char(s), "{s:?}");
+        }
     }
 }

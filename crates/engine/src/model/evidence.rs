@@ -9,6 +9,8 @@ use super::policy::Action;
 use super::{Text, TrafficSet};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// A rule as written, as findings show it.
@@ -83,9 +85,35 @@ impl Decides {
     pub fn text(&self) -> Cow<'_, str> {
         match self {
             Decides::Text(t) => Cow::Borrowed(t),
-            Decides::Traffic(t) => Cow::Owned(crate::eval::describe_traffic(t)),
+            Decides::Traffic(t) => Cow::Owned(described(t).to_string()),
         }
     }
+}
+
+/// Slots of the per-thread table of recent descriptions (a power of two).
+const DESCRIBED_SLOTS: usize = 1024;
+
+thread_local! {
+    /// The last description made in each slot, with the set it describes (held, so that its
+    /// address is not reused by another set while the slot names it). A shared set is the
+    /// rule's: a report writes it for each of its findings, mostly one target's after another.
+    static DESCRIBED: RefCell<Vec<Option<(Arc<TrafficSet>, Rc<str>)>>> =
+        RefCell::new(vec![None; DESCRIBED_SLOTS]);
+}
+
+/// `describe_traffic` of a shared set, remembered per thread.
+fn described(t: &Arc<TrafficSet>) -> Rc<str> {
+    let slot = (Arc::as_ptr(t) as usize >> 4) % DESCRIBED_SLOTS;
+    DESCRIBED.with(|table| {
+        if let Some((set, text)) = &table.borrow()[slot] {
+            if Arc::ptr_eq(set, t) {
+                return text.clone();
+            }
+        }
+        let text: Rc<str> = crate::eval::describe_traffic(t).into();
+        table.borrow_mut()[slot] = Some((t.clone(), text.clone()));
+        text
+    })
 }
 
 /// Equal as read.
@@ -102,7 +130,10 @@ impl Eq for Decides {}
 
 impl std::fmt::Display for Decides {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text())
+        match self {
+            Decides::Text(t) => f.write_str(t),
+            Decides::Traffic(t) => f.write_str(&described(t)),
+        }
     }
 }
 
@@ -150,8 +181,10 @@ impl Serialize for Evidence {
         st.serialize_field("protocol", &w.protocol)?;
         st.serialize_field("ports", &w.ports)?;
         st.serialize_field("destination", &w.destination)?;
-        if let Some(d) = &self.decides {
-            st.serialize_field("decides", &*d.text())?;
+        match &self.decides {
+            Some(Decides::Text(t)) => st.serialize_field("decides", t)?,
+            Some(Decides::Traffic(t)) => st.serialize_field("decides", &*described(t))?,
+            None => {}
         }
         st.end()
     }
