@@ -261,8 +261,9 @@ pub fn run_on(
     Ok(findings)
 }
 
-/// Worst first, then by provider, account, region, resource and check. The resources are ranked
-/// once, so that sorting a million findings compares numbers, not four strings each time.
+/// Worst first, then by provider, account, region, resource and check. Resources and checks are
+/// ranked once, so that sorting a million findings compares numbers, not strings; a finding
+/// about the same resource as the one before it (most are) takes its rank without a lookup.
 fn sort_findings(findings: &mut [Finding]) {
     type ResourceOf<'f> = (&'f str, Option<&'f str>, Option<&'f str>, &'f str);
     fn resource(f: &Finding) -> ResourceOf<'_> {
@@ -273,29 +274,59 @@ fn sort_findings(findings: &mut [Finding]) {
             f.resource_id.as_str(),
         )
     }
-    let mut distinct: Vec<ResourceOf> = {
-        let seen: rustc_hash::FxHashSet<ResourceOf> = findings.iter().map(resource).collect();
-        seen.into_iter().collect()
-    };
-    distinct.sort_unstable();
-    let rank: rustc_hash::FxHashMap<ResourceOf, u32> = distinct
+    let resources = Ranks::of(findings.iter().map(resource));
+    let checks = Ranks::of(findings.iter().map(|f| f.check_id.as_str()));
+    let mut keys: Vec<(std::cmp::Reverse<Severity>, u32, u32, u32)> = findings
         .iter()
+        .zip(resources.iter().zip(checks.iter()))
         .enumerate()
-        .map(|(i, k)| (*k, i as u32))
+        .map(|(i, (f, (r, c)))| (std::cmp::Reverse(f.severity), r, c, i as u32))
         .collect();
-    let keys: Vec<(std::cmp::Reverse<Severity>, u32)> = findings
-        .iter()
-        .map(|f| (std::cmp::Reverse(f.severity), rank[&resource(f)]))
-        .collect();
-    drop(rank);
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    // Stable: findings equal in every key keep the order they were made in.
-    order.sort_by(|&a, &b| {
-        keys[a]
-            .cmp(&keys[b])
-            .then_with(|| findings[a].check_id.cmp(&findings[b].check_id))
-    });
+    // Unique keys (the index is the last): stable, as findings equal in every other key keep
+    // the order they were made in.
+    keys.sort_unstable();
+    let order = keys.into_iter().map(|k| k.3 as usize).collect();
     crate::order::apply_order(findings, order);
+}
+
+/// The rank of each of a list of values among the distinct values, in the list's order.
+struct Ranks {
+    /// Each value's id, ids given in order of first appearance.
+    ids: Vec<u32>,
+    /// Each id's rank.
+    rank_of_id: Vec<u32>,
+}
+
+impl Ranks {
+    fn of<K: Ord + std::hash::Hash + Copy>(values: impl Iterator<Item = K>) -> Ranks {
+        let mut seen: rustc_hash::FxHashMap<K, u32> = Default::default();
+        let mut distinct: Vec<K> = Vec::new();
+        let mut last: Option<(K, u32)> = None;
+        let ids = values
+            .map(|v| match last {
+                Some((l, id)) if l == v => id,
+                _ => {
+                    let id = *seen.entry(v).or_insert_with(|| {
+                        distinct.push(v);
+                        distinct.len() as u32 - 1
+                    });
+                    last = Some((v, id));
+                    id
+                }
+            })
+            .collect();
+        let mut by_value: Vec<u32> = (0..distinct.len() as u32).collect();
+        by_value.sort_unstable_by_key(|&id| distinct[id as usize]);
+        let mut rank_of_id = vec![0; distinct.len()];
+        for (rank, id) in by_value.into_iter().enumerate() {
+            rank_of_id[id as usize] = rank as u32;
+        }
+        Ranks { ids, rank_of_id }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ids.iter().map(|&id| self.rank_of_id[id as usize])
+    }
 }
 
 /// A capacity to reserve for an estimated number of entries: capped, so that a wild estimate
