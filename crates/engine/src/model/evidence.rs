@@ -93,11 +93,14 @@ impl Decides {
 /// Slots of the per-thread table of recent descriptions (a power of two).
 const DESCRIBED_SLOTS: usize = 1024;
 
+/// A shared set and its description.
+type Described = (Arc<TrafficSet>, Rc<str>);
+
 thread_local! {
     /// The last description made in each slot, with the set it describes (held, so that its
     /// address is not reused by another set while the slot names it). A shared set is the
     /// rule's: a report writes it for each of its findings, mostly one target's after another.
-    static DESCRIBED: RefCell<Vec<Option<(Arc<TrafficSet>, Rc<str>)>>> =
+    static DESCRIBED: RefCell<Vec<Option<Described>>> =
         RefCell::new(vec![None; DESCRIBED_SLOTS]);
 }
 
