@@ -8,12 +8,15 @@ use super::cause::Cause;
 use super::matrix::{self, Cell, CLASSES};
 use super::stream::write_text;
 use super::{
-    by_resource, not_scanned_line, plural, remedy, summary_line, Context, EvidenceLine,
-    QualifiedName, ResourceKey,
+    by_resource, not_scanned_line, plural, remedy, summary_line, Context, QualifiedName,
+    ResourceKey, RuleLine,
 };
-use egress_audit_engine::model::{Report, Severity};
+use egress_audit_engine::model::{Finding, Report, RuleText, Severity};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write};
+use std::rc::Rc;
+use std::sync::Arc;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:1.5em 2em;color:#1d1d1f}\
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.6em}\
@@ -71,7 +74,10 @@ pub fn write(report: &Report, ctx: &Context, w: &mut dyn std::io::Write) -> anyh
         )
     })?;
     super::spliced::in_order(w, &all, &|part: &[&Cause], first: usize| {
-        let mut out = String::new();
+        // About what an estate's causes take (2 KB each): grown by doubling, the copies were a
+        // tenth of the rendering.
+        let mut out = String::with_capacity(part.len() * 2048);
+        let mut paragraphs = Paragraphs::default();
         for (k, c) in part.iter().enumerate() {
             if first + k == TOP_CAUSES {
                 let _ = writeln!(
@@ -80,7 +86,7 @@ pub fn write(report: &Report, ctx: &Context, w: &mut dyn std::io::Write) -> anyh
                     plural(all.len() - TOP_CAUSES, "cause")
                 );
             }
-            let _ = cause(report, ctx, c, &anchors, &mut out);
+            let _ = cause(report, ctx, c, &anchors, &mut paragraphs, &mut out);
         }
         Ok(out.into_bytes())
     })?;
@@ -228,7 +234,8 @@ fn cause(
     ctx: &Context,
     c: &Cause,
     anchors: &BTreeMap<&ResourceKey, usize>,
-    out: &mut dyn Write,
+    paragraphs: &mut Paragraphs,
+    out: &mut String,
 ) -> fmt::Result {
     let sev = c.worst.unwrap_or(Severity::Info);
     write!(
@@ -238,30 +245,14 @@ fn cause(
         esc(&c.title()),
         esc(&c.remediation())
     )?;
-    let compliance: BTreeSet<String> = c
+    let checks = c
         .checks
         .iter()
-        .filter_map(|id| ctx.catalog.get(id))
-        .flat_map(|d| {
-            d.compliance
-                .iter()
-                .flat_map(|(fw, ids)| ids.iter().map(move |id| format!("{fw} {id}")))
-        })
-        .collect();
-    if !compliance.is_empty() {
-        let list: Vec<String> = compliance.iter().map(|s| esc(s)).collect();
-        write!(out, "<p class=\"meta\">Compliance: {}</p>", list.join(", "))?;
-    }
-    write!(
-        out,
-        "<p>Checks: {} · targets: ",
-        esc(&c
-            .checks
-            .iter()
-            .map(egress_audit_engine::model::Text::as_str)
-            .collect::<Vec<_>>()
-            .join(" "))
-    )?;
+        .map(egress_audit_engine::model::Text::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    out.push_str(&compliance_of(ctx, c, &checks, paragraphs));
+    write!(out, "<p>Checks: {} · targets: ", Esc(&checks))?;
     // One link per target, written as it comes: a wide cause names thousands of targets.
     for (i, k) in c.targets(report).iter().enumerate() {
         if i > 0 {
@@ -285,32 +276,83 @@ fn cause(
         esc(remedy::short(c))
     )?;
     for f in active {
-        write!(
-            out,
-            "<tr><td class=\"sev {s}\">{s}</td><td>{} <code>{}</code></td><td class=\"id\">{}</td><td>{}",
-            Esc(&f.check_id),
-            Esc(&f.slug),
-            Esc(QualifiedName(f)),
-            Esc(&f.message),
-            s = f.severity
-        )?;
-        if let Some(r) = &f.rule {
-            write!(out, "<br>rule: <code>{}</code>", Esc(r))?;
-        }
-        for n in &f.notes {
-            write!(out, "<br><span class=\"note\">{}</span>", Esc(n))?;
-        }
-        out.write_str("</td><td class=\"ev\">")?;
-        for (i, e) in f.evidence.iter().enumerate() {
-            if i > 0 {
-                out.write_str("<br>")?;
-            }
-            write!(out, "{}", Esc(EvidenceLine(e)))?;
-        }
-        out.write_str("</td></tr>")?;
+        row(out, f);
     }
     out.write_str("</table></details></div>\n")?;
     Ok(())
+}
+
+/// The compliance paragraphs of sets of checks (their ids joined): an estate's hundreds of
+/// thousands of causes have a few dozen sets of checks.
+type Paragraphs = rustc_hash::FxHashMap<String, Rc<str>>;
+
+/// The compliance paragraph of a cause's checks (named by `checks`), from `known` if it is there.
+fn compliance_of(ctx: &Context, c: &Cause, checks: &str, known: &mut Paragraphs) -> Rc<str> {
+    if let Some(p) = known.get(checks) {
+        return p.clone();
+    }
+    let compliance: BTreeSet<String> = c
+        .checks
+        .iter()
+        .filter_map(|id| ctx.catalog.get(id))
+        .flat_map(|d| {
+            d.compliance
+                .iter()
+                .flat_map(|(fw, ids)| ids.iter().map(move |id| format!("{fw} {id}")))
+        })
+        .collect();
+    let paragraph: Rc<str> = if compliance.is_empty() {
+        "".into()
+    } else {
+        let list: Vec<String> = compliance.iter().map(|s| esc(s)).collect();
+        format!("<p class=\"meta\">Compliance: {}</p>", list.join(", ")).into()
+    };
+    known.insert(checks.to_string(), paragraph.clone());
+    paragraph
+}
+
+/// A finding's row under its cause, pushed piece by piece: an estate's page has millions.
+fn row(out: &mut String, f: &Finding) {
+    let sev = f.severity.as_str();
+    for piece in ["<tr><td class=\"sev ", sev, "\">", sev, "</td><td>"] {
+        out.push_str(piece);
+    }
+    esc_into(out, &f.check_id);
+    out.push_str(" <code>");
+    esc_into(out, &f.slug);
+    out.push_str("</code></td><td class=\"id\">");
+    esc_into(out, &f.provider);
+    for part in [f.account.as_deref(), f.region.as_deref()] {
+        out.push('/');
+        esc_into(out, part.unwrap_or("-"));
+    }
+    out.push('/');
+    esc_into(out, &f.resource_id);
+    out.push_str("</td><td>");
+    esc_into(out, &f.message);
+    if let Some(r) = &f.rule {
+        out.push_str("<br>rule: <code>");
+        esc_into(out, r);
+        out.push_str("</code>");
+    }
+    for n in &f.notes {
+        out.push_str("<br><span class=\"note\">");
+        esc_into(out, n);
+        out.push_str("</span>");
+    }
+    out.push_str("</td><td class=\"ev\">");
+    for (i, e) in f.evidence.iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        out.push_str(&escaped_rule_line(&e.written));
+        if let Some(d) = &e.decides {
+            out.push_str(" [decides ");
+            esc_into(out, &d.text());
+            out.push(']');
+        }
+    }
+    out.push_str("</td></tr>");
 }
 
 fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
@@ -353,6 +395,34 @@ fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
     Ok(())
 }
 
+/// Slots of the per-thread table of escaped rule lines (a power of two).
+const RULE_LINES: usize = 1024;
+
+/// A rule and its escaped line.
+type RuleLineOf = (Arc<RuleText>, Rc<str>);
+
+thread_local! {
+    /// The last rule line escaped in each slot, with its rule (held, so that its address is not
+    /// reused by another rule while the slot names it). The findings of a cause cite the same
+    /// few rules over and over.
+    static RULE_LINE: RefCell<Vec<Option<RuleLineOf>>> = RefCell::new(vec![None; RULE_LINES]);
+}
+
+/// `Esc(RuleLine(rule))`, remembered per thread.
+fn escaped_rule_line(rule: &Arc<RuleText>) -> Rc<str> {
+    let slot = (Arc::as_ptr(rule) as usize >> 4) % RULE_LINES;
+    RULE_LINE.with(|table| {
+        if let Some((held, line)) = &table.borrow()[slot] {
+            if Arc::ptr_eq(held, rule) {
+                return line.clone();
+            }
+        }
+        let line: Rc<str> = Esc(RuleLine(rule)).to_string().into();
+        table.borrow_mut()[slot] = Some((rule.clone(), line.clone()));
+        line
+    })
+}
+
 fn esc(s: &str) -> String {
     Esc(s).to_string()
 }
@@ -372,39 +442,53 @@ struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
 
 impl Write for Escaping<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Runs of plain text are written as they are. Every character to escape starts with an
-        // ASCII byte or 0xC2 (the C1 controls, U+0080–U+009F), never inside another character.
-        let bytes = s.as_bytes();
-        let mut plain = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let (entity, len) = match bytes[i] {
-                b'&' => ("&amp;", 1),
-                b'<' => ("&lt;", 1),
-                b'>' => ("&gt;", 1),
-                b'"' => ("&quot;", 1),
-                b'\'' => ("&#39;", 1),
-                b'\n' => ("", 0),
-                0..=0x1f | 0x7f => ("", 1),
-                0xc2 if (0x80..=0x9f).contains(&bytes.get(i + 1).copied().unwrap_or(0)) => ("", 2),
-                _ => ("", 0),
-            };
-            if len == 0 {
-                i += 1;
-                continue;
-            }
-            self.0.write_str(&s[plain..i])?;
-            if entity.is_empty() {
-                let c = s[i..].chars().next().expect("a character starts here");
-                write!(self.0, "&#{};", u32::from(c))?;
-            } else {
-                self.0.write_str(entity)?;
-            }
-            i += len;
-            plain = i;
-        }
-        self.0.write_str(&s[plain..])
+        escape_runs(s, |piece| self.0.write_str(piece))
     }
+}
+
+/// `s` HTML-escaped onto `out`.
+fn esc_into(out: &mut String, s: &str) {
+    let _ = escape_runs(s, |piece| {
+        out.push_str(piece);
+        Ok(())
+    });
+}
+
+/// Hands `emit` the escaped text of `s` in pieces: runs of plain text as they are, and the
+/// entities of `& < > " '` and of control characters but newline.
+fn escape_runs(s: &str, mut emit: impl FnMut(&str) -> fmt::Result) -> fmt::Result {
+    // Every character to escape starts with an ASCII byte or 0xC2 (the C1 controls,
+    // U+0080–U+009F), never inside another character.
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (entity, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&#39;", 1),
+            b'\n' => ("", 0),
+            0..=0x1f | 0x7f => ("", 1),
+            0xc2 if (0x80..=0x9f).contains(&bytes.get(i + 1).copied().unwrap_or(0)) => ("", 2),
+            _ => ("", 0),
+        };
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        emit(&s[plain..i])?;
+        if entity.is_empty() {
+            let c = s[i..].chars().next().expect("a character starts here");
+            emit(&format!("&#{};", u32::from(c)))?;
+        } else {
+            emit(entity)?;
+        }
+        i += len;
+        plain = i;
+    }
+    emit(&s[plain..])
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn write(
             Ok(())
         })?;
         super::spliced::in_order(w, findings, &|part: &[&Finding], _| {
-            let mut out = String::new();
+            let mut out = String::with_capacity(part.len() * 512);
             for f in part {
                 let _ = testcase(&mut out, &classname, f, fails(f, gate));
             }

@@ -21,7 +21,7 @@ mod table;
 pub mod text;
 
 use egress_audit_engine::checks::Catalog;
-use egress_audit_engine::model::{Evidence, Finding, Report, Severity, Text};
+use egress_audit_engine::model::{Evidence, Finding, Report, RuleText, Severity, Text};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -343,6 +343,20 @@ pub(crate) struct EvidenceLine<'a>(pub &'a Evidence);
 
 impl std::fmt::Display for EvidenceLine<'_> {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(out, "{}", RuleLine(&self.0.written))?;
+        if let Some(d) = &self.0.decides {
+            write!(out, " [decides {d}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// An [`EvidenceLine`] up to what the rule decided: the rule as written, the same in every
+/// finding that cites it.
+pub(crate) struct RuleLine<'a>(pub &'a RuleText);
+
+impl std::fmt::Display for RuleLine<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let e = self.0;
         write!(out, "{} {}", e.action, e.name)?;
         if let Some(p) = e.priority {
@@ -355,11 +369,7 @@ impl std::fmt::Display for EvidenceLine<'_> {
             (p, "all" | "*" | "") => out.write_str(p)?,
             (p, ports) => write!(out, "{p} {ports}")?,
         }
-        write!(out, " to {}", e.destination)?;
-        if let Some(d) = &e.decides {
-            write!(out, " [decides {d}]")?;
-        }
-        Ok(())
+        write!(out, " to {}", e.destination)
     }
 }
 
