@@ -11,6 +11,7 @@ use super::{
     by_resource, not_scanned_line, plural, remedy, summary_line, Context, QualifiedName,
     ResourceKey, RuleLine,
 };
+use egress_audit_engine::model::recent::Recent;
 use egress_audit_engine::model::{Finding, Report, RuleText, Severity};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -398,28 +399,18 @@ fn rest(report: &Report, out: &mut dyn Write) -> fmt::Result {
 /// Slots of the per-thread table of escaped rule lines (a power of two).
 const RULE_LINES: usize = 1024;
 
-/// A rule and its escaped line.
-type RuleLineOf = (Arc<RuleText>, Rc<str>);
-
 thread_local! {
-    /// The last rule line escaped in each slot, with its rule (held, so that its address is not
-    /// reused by another rule while the slot names it). The findings of a cause cite the same
-    /// few rules over and over.
-    static RULE_LINE: RefCell<Vec<Option<RuleLineOf>>> = RefCell::new(vec![None; RULE_LINES]);
+    /// The last rule lines escaped, with their rules. The findings of a cause cite the same few
+    /// rules over and over.
+    static RULE_LINE: RefCell<Recent<RuleText, Rc<str>>> = RefCell::new(Recent::new(RULE_LINES));
 }
 
 /// `Esc(RuleLine(rule))`, remembered per thread.
 fn escaped_rule_line(rule: &Arc<RuleText>) -> Rc<str> {
-    let slot = (Arc::as_ptr(rule) as usize >> 4) % RULE_LINES;
     RULE_LINE.with(|table| {
-        if let Some((held, line)) = &table.borrow()[slot] {
-            if Arc::ptr_eq(held, rule) {
-                return line.clone();
-            }
-        }
-        let line: Rc<str> = Esc(RuleLine(rule)).to_string().into();
-        table.borrow_mut()[slot] = Some((rule.clone(), line.clone()));
-        line
+        table
+            .borrow_mut()
+            .get_or_make(rule, |r| Esc(RuleLine(r)).to_string().into())
     })
 }
 

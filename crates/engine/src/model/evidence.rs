@@ -6,6 +6,7 @@
 //! reference to its rule's text and the part of the finding it decided, not a copy of six fields.
 
 use super::policy::Action;
+use super::recent::Recent;
 use super::{Text, TrafficSet};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -93,29 +94,19 @@ impl Decides {
 /// Slots of the per-thread table of recent descriptions (a power of two).
 const DESCRIBED_SLOTS: usize = 1024;
 
-/// A shared set and its description.
-type Described = (Arc<TrafficSet>, Rc<str>);
-
 thread_local! {
-    /// The last description made in each slot, with the set it describes (held, so that its
-    /// address is not reused by another set while the slot names it). A shared set is the
-    /// rule's: a report writes it for each of its findings, mostly one target's after another.
-    static DESCRIBED: RefCell<Vec<Option<Described>>> =
-        RefCell::new(vec![None; DESCRIBED_SLOTS]);
+    /// The last descriptions made, with the sets they describe. A shared set is the rule's: a
+    /// report writes it for each of its findings, mostly one target's after another.
+    static DESCRIBED: RefCell<Recent<TrafficSet, Rc<str>>> =
+        RefCell::new(Recent::new(DESCRIBED_SLOTS));
 }
 
 /// `describe_traffic` of a shared set, remembered per thread.
 fn described(t: &Arc<TrafficSet>) -> Rc<str> {
-    let slot = (Arc::as_ptr(t) as usize >> 4) % DESCRIBED_SLOTS;
     DESCRIBED.with(|table| {
-        if let Some((set, text)) = &table.borrow()[slot] {
-            if Arc::ptr_eq(set, t) {
-                return text.clone();
-            }
-        }
-        let text: Rc<str> = crate::eval::describe_traffic(t).into();
-        table.borrow_mut()[slot] = Some((t.clone(), text.clone()));
-        text
+        table
+            .borrow_mut()
+            .get_or_make(t, |set| crate::eval::describe_traffic(set).into())
     })
 }
 

@@ -6,6 +6,7 @@ pub mod finding;
 pub mod fingerprint;
 pub mod pattern;
 pub mod policy;
+pub mod recent;
 pub mod reconciliation;
 pub mod scope;
 pub mod text;
